@@ -1,0 +1,68 @@
+"""Cameras: where the video comes from, where the camera stands, how often to analyse."""
+
+from __future__ import annotations
+
+from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, field_validator
+
+from edge.config.base import Section
+from edge.config.zones import ZoneConfig
+
+
+class SourceConfig(Section):
+    url: str = Field(description="rtsp://, http(s):// or a file path (relative to the config file)")
+    transport: Literal["tcp", "udp"] = Field("tcp", description="RTSP transport")
+    loop: bool = Field(False, description="replay a file forever as if it were live (demos)")
+    live: bool | None = Field(None, description="pace a file in real time; default: true for URLs")
+    open_timeout_s: float = Field(5.0, gt=0, le=120)
+    read_timeout_s: float = Field(5.0, gt=0, le=120)
+    stall_timeout_s: float = Field(
+        10.0, gt=0, le=600, description="no frame for this long forces a reconnect"
+    )
+    backoff_initial_s: float = Field(0.5, gt=0, le=60)
+    backoff_max_s: float = Field(30.0, gt=0, le=3600)
+
+
+class AnalysisConfig(Section):
+    fps: float = Field(2.0, gt=0, le=60, description="analysed frames per second of media time")
+    decode: Literal["auto", "keyframes", "all"] = Field(
+        "auto", description="'auto' decodes key frames only when the rules' needs allow it"
+    )
+
+
+class LocationConfig(Section):
+    longitude: float = Field(0.0, ge=-180, le=180)
+    latitude: float = Field(0.0, ge=-90, le=90)
+    address: str = ""
+    grid_code: str = Field(
+        "", description="15-digit unit-grid code (6 county + 3 street + 3 community + 3 seq)"
+    )
+
+    @field_validator("grid_code")
+    @classmethod
+    def _grid(cls, value: str) -> str:
+        if value and not (len(value) == 15 and value.isdigit()):
+            raise ValueError(f"grid_code must be 15 digits, got {value!r}")
+        return value
+
+
+class CameraConfig(Section):
+    id: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$", description="stable id, used in case ids")
+    name: str = ""
+    source: SourceConfig
+    analysis: AnalysisConfig = Field(default_factory=AnalysisConfig)
+    location: LocationConfig = Field(default_factory=LocationConfig)
+    timezone: str = Field("Asia/Shanghai", description="IANA zone that rule schedules are written in")
+    enabled: bool = True
+    zones: list[ZoneConfig] = Field(default_factory=list)
+
+    @field_validator("timezone")
+    @classmethod
+    def _tz(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r} (use an IANA name like 'Asia/Shanghai')") from None
+        return value

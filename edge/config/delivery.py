@@ -1,0 +1,28 @@
+"""Where cases go (the city platform) and how they are kept until acknowledged."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from edge.config.base import Section
+
+
+class PlatformConfig(Section):
+    url: str = Field("http://127.0.0.1:8787/api/cases", description="endpoint cases are POSTed to")
+    token_env: str = Field("EDGE_PLATFORM_TOKEN", description="environment variable holding the bearer token")
+    hmac_secret_env: str = Field(
+        "EDGE_PLATFORM_HMAC_SECRET", description="env var with the HMAC secret, if any"
+    )
+    timeout_s: float = Field(10.0, gt=0, le=300)
+    backoff_initial_s: float = Field(0.5, gt=0, le=60)
+    backoff_max_s: float = Field(60.0, gt=0, le=3600)
+    source_label: str = Field(
+        "智能采集", description="case source as the platform names the auto-capture channel"
+    )
+
+
+class StorageConfig(Section):
+    dir: str = Field("var", description="state, outbox and evidence live here (relative to the config file)")
+    max_outbox_mb: float = Field(2048.0, gt=0, description="delivered items are pruned beyond this")
+    min_free_mb: float = Field(500.0, ge=0, description="below this much free disk, pictures are thinned")
+    evidence_max_kb: int = Field(300, ge=20, le=5000, description="largest evidence JPEG")

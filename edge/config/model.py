@@ -1,0 +1,33 @@
+"""Detector models and the shared inference loop."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+
+from edge.config.base import Section
+
+ModelFormat = Literal["auto", "centernet", "yolov5", "yolov8", "end2end"]
+Provider = Literal["cpu", "cuda", "tensorrt", "openvino"]
+
+
+class ModelConfig(Section):
+    id: str = Field(description="name rules use to pick this model")
+    path: Path = Field(description="ONNX file; relative paths are resolved against the config file")
+    format: ModelFormat = Field("auto", description="output layout; 'auto' detects it from shapes/metadata")
+    labels: Path | None = Field(
+        None, description="labels file (one class name a line) when metadata has none"
+    )
+    resize: Literal["auto", "letterbox", "plain"] = Field("auto", description="how frames are fitted")
+    providers: list[Provider] = Field(default_factory=lambda: ["cpu"], description="in order of preference")
+    intra_op_threads: int = Field(0, ge=0, le=64, description="0 = leave one core for decoding")
+    score_threshold: float = Field(0.25, ge=0.0, le=1.0, description="lowest score kept at all")
+    nms_iou: float = Field(0.5, gt=0.0, le=1.0, description="class-wise NMS IoU where the format needs it")
+
+
+class InferenceConfig(Section):
+    max_batch: int = Field(8, ge=1, le=256, description="largest batch the shared loop forms")
+    max_wait_ms: float = Field(20.0, ge=0, le=5000, description="how long a partial batch may wait")
+    staleness_s: float = Field(5.0, gt=0, description="frames older than this are dropped, not analysed late")

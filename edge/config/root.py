@@ -1,0 +1,72 @@
+"""The whole worker configuration: one typed tree, loaded from one YAML file."""
+
+from __future__ import annotations
+
+from pydantic import Field, model_validator
+
+from edge.config.api import ApiConfig
+from edge.config.base import Section
+from edge.config.camera import CameraConfig
+from edge.config.delivery import PlatformConfig, StorageConfig
+from edge.config.events import DEFAULT_EVENTS, EventType
+from edge.config.model import InferenceConfig, ModelConfig
+from edge.config.scene import SceneConfig
+
+CONFIG_VERSION = 1
+
+
+class WorkerConfig(Section):
+    id: str = Field("edge-01", description="this box's id, reported with every case")
+
+
+class EdgeConfig(Section):
+    version: int = Field(CONFIG_VERSION, description="config schema version")
+    worker: WorkerConfig = Field(default_factory=WorkerConfig)
+    models: list[ModelConfig] = Field(min_length=1)
+    inference: InferenceConfig = Field(default_factory=InferenceConfig)
+    events: list[EventType] = Field(default_factory=lambda: list(DEFAULT_EVENTS))
+    cameras: list[CameraConfig] = Field(default_factory=list)
+    scene: SceneConfig = Field(default_factory=SceneConfig)
+    platform: PlatformConfig = Field(default_factory=PlatformConfig)
+    storage: StorageConfig = Field(default_factory=StorageConfig)
+    api: ApiConfig = Field(default_factory=ApiConfig)
+
+    @model_validator(mode="after")
+    def _cross_references(self) -> EdgeConfig:
+        if self.version != CONFIG_VERSION:
+            raise ValueError(
+                f"config version {self.version} is not supported (this worker reads {CONFIG_VERSION})"
+            )
+        _unique("models", [m.id for m in self.models])
+        _unique("cameras", [c.id for c in self.cameras])
+        codes = {e.code for e in self.events}
+        model_ids = {m.id for m in self.models}
+        for cam in self.cameras:
+            _unique(f"zones of camera {cam.id!r}", [z.id for z in cam.zones])
+            for zone in cam.zones:
+                for rule in zone.rules:
+                    where = f"camera {cam.id!r} zone {zone.id!r} rule {rule.id!r}"
+                    if rule.event_code not in codes:
+                        raise ValueError(
+                            f"{where}: unknown event code {rule.event_code!r}; known: {sorted(codes)}"
+                        )
+                    if rule.model == "default":
+                        object.__setattr__(rule, "model", self.models[0].id)
+                    elif rule.model not in model_ids:
+                        raise ValueError(f"{where}: unknown model {rule.model!r}; known: {sorted(model_ids)}")
+        return self
+
+    def event(self, code: str) -> EventType:
+        return next(e for e in self.events if e.code == code)
+
+    def model(self, model_id: str) -> ModelConfig:
+        return next(m for m in self.models if m.id == model_id)
+
+    def camera(self, camera_id: str) -> CameraConfig:
+        return next(c for c in self.cameras if c.id == camera_id)
+
+
+def _unique(what: str, ids: list[str]) -> None:
+    dupes = sorted({i for i in ids if ids.count(i) > 1})
+    if dupes:
+        raise ValueError(f"{what} ids must be unique, repeated: {dupes}")

@@ -1,0 +1,136 @@
+"""Zones (normalised polygons) and the rules that apply inside them."""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from edge.config.base import Section
+from edge.zones.geometry import polygon_problem
+
+RuleKind = Literal["dwell", "count", "occupancy", "combination", "static_object"]
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+_HHMM = re.compile(r"^([01]\d|2[0-4]):[0-5]\d$")
+
+
+class TimeWindow(Section):
+    days: list[Weekday] = Field(
+        default_factory=lambda: ["mon", "tue", "wed", "thu", "fri", "sat", "sun"],
+        description="weekdays on which the window starts",
+    )
+    start: str = Field("00:00", description="HH:MM local time of the camera")
+    end: str = Field("24:00", description="HH:MM; an end before the start runs across midnight")
+
+    @field_validator("start", "end")
+    @classmethod
+    def _hhmm(cls, value: str) -> str:
+        if not _HHMM.match(value) or (value.startswith("24") and value != "24:00"):
+            raise ValueError(f"time must be HH:MM between 00:00 and 24:00, got {value!r}")
+        return value
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> TimeWindow:
+        if self.start == self.end:
+            raise ValueError(f"window {self.start}-{self.end} is empty; use 00:00-24:00 for all day")
+        if not self.days:
+            raise ValueError("a time window needs at least one weekday")
+        return self
+
+
+class ScheduleConfig(Section):
+    mode: Literal["active", "inactive"] = Field(
+        "active", description="'active': the rule applies only inside the windows; 'inactive': only outside"
+    )
+    windows: list[TimeWindow] = Field(min_length=1, max_length=32)
+
+
+class RuleConfig(Section):
+    id: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")
+    kind: RuleKind = "dwell"
+    event_code: str = Field(description="4-digit code from the event table, e.g. '0505'")
+    event_name: str = Field("", description="defaults to the event table's name")
+    model: str = Field("default", description="id of the model whose classes this rule counts")
+    classes: list[str] = Field(default_factory=list, description="detector classes that count")
+    groups: list[list[str]] = Field(
+        default_factory=list,
+        description="combination rules: each group must be present (e.g. [[person], [umbrella, chair]])",
+    )
+    min_score: float = Field(0.3, ge=0.0, le=1.0)
+    min_box_fraction: float = Field(
+        0.0, ge=0.0, le=1.0, description="smallest box area as a fraction of frame"
+    )
+    min_duration_s: float = Field(60.0, ge=0.0, le=86400.0, description="how long the violation must persist")
+    stationary_tolerance: float = Field(
+        0.5,
+        ge=0.0,
+        le=5.0,
+        description="how far (in box sizes) an object may move and still count as staying",
+    )
+    min_count: int = Field(1, ge=1, le=1000, description="count rules: this many objects at once")
+    min_coverage: float = Field(0.0, ge=0.0, le=1.0, description="occupancy rules: fraction of zone area")
+    gap_allowance_s: float = Field(
+        10.0,
+        ge=0.0,
+        le=3600.0,
+        description="missed detections/occlusions shorter than this don't reset dwell",
+    )
+    clear_after_s: float = Field(30.0, ge=0.0, le=86400.0, description="gone this long -> case cleared")
+    re_report_s: float = Field(
+        0.0, ge=0.0, le=7 * 86400.0, description="resend an update this often; 0 = never"
+    )
+    cooldown_s: float = Field(
+        0.0, ge=0.0, le=7 * 86400.0, description="after clearing, no new case this long"
+    )
+    schedule: ScheduleConfig | None = None
+    enabled: bool = True
+
+    @field_validator("event_code")
+    @classmethod
+    def _code(cls, value: str) -> str:
+        if not (len(value) == 4 and value.isdigit()):
+            raise ValueError(f"event code must be 4 digits like '0505', got {value!r}")
+        return value
+
+    @model_validator(mode="after")
+    def _kind_needs(self) -> RuleConfig:
+        if self.kind == "combination":
+            if len(self.groups) < 2:
+                raise ValueError("a combination rule needs at least two class groups in 'groups'")
+        elif self.kind != "static_object" and not self.classes:
+            raise ValueError(f"a {self.kind} rule needs at least one class in 'classes'")
+        if self.kind == "occupancy" and self.min_coverage <= 0:
+            raise ValueError("an occupancy rule needs min_coverage > 0")
+        return self
+
+    @property
+    def all_classes(self) -> list[str]:
+        return sorted({*self.classes, *(c for g in self.groups for c in g)})
+
+
+class ZoneConfig(Section):
+    id: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")
+    name: str = ""
+    polygon: list[list[float]] = Field(description="3-20 [x, y] points normalised to 0..1 of the frame")
+    rules: list[RuleConfig] = Field(default_factory=list)
+
+    @field_validator("polygon")
+    @classmethod
+    def _polygon(cls, value: list[list[float]]) -> list[list[float]]:
+        problem = polygon_problem(value)
+        if problem:
+            raise ValueError(problem)
+        return value
+
+    @model_validator(mode="after")
+    def _unique_rules(self) -> ZoneConfig:
+        ids = [r.id for r in self.rules]
+        dupes = sorted({i for i in ids if ids.count(i) > 1})
+        if dupes:
+            raise ValueError(f"rule ids must be unique within a zone, repeated: {dupes}")
+        return self
+
+    @property
+    def points(self) -> list[tuple[float, float]]:
+        return [(float(x), float(y)) for x, y in self.polygon]

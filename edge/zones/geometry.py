@@ -1,0 +1,123 @@
+"""Zone geometry: normalised polygons, vectorised anchor tests and area coverage.
+
+A zone is drawn by an operator in normalised 0..1 coordinates so it survives a
+resolution change. For a given frame size it is rasterised once into a mask (cached);
+then any number of anchor points are tested with one fancy-index lookup, the way
+`supervision.PolygonZone` does, instead of a per-point Python loop.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import lru_cache
+
+import cv2
+import numpy as np
+
+Point = tuple[float, float]
+
+
+def polygon_area(points: Sequence[Point]) -> float:
+    """Absolute shoelace area of a polygon in its own units."""
+    p = np.asarray(points, dtype=np.float64)
+    x, y = p[:, 0], p[:, 1]
+    return float(abs(np.dot(x, np.roll(y, -1)) - np.dot(y, np.roll(x, -1))) / 2)
+
+
+def _segments_cross(a: np.ndarray, b: np.ndarray, c: np.ndarray, d: np.ndarray) -> bool:
+    def orient(p: np.ndarray, q: np.ndarray, r: np.ndarray) -> float:
+        return float((q[0] - p[0]) * (r[1] - p[1]) - (q[1] - p[1]) * (r[0] - p[0]))
+
+    o1, o2, o3, o4 = orient(a, b, c), orient(a, b, d), orient(c, d, a), orient(c, d, b)
+    return (o1 * o2 < 0) and (o3 * o4 < 0)
+
+
+def self_intersects(points: Sequence[Point]) -> bool:
+    """True when two non-adjacent edges of the closed polygon properly cross."""
+    p = np.asarray(points, dtype=np.float64)
+    n = len(p)
+    edges = [(p[i], p[(i + 1) % n]) for i in range(n)]
+    for i in range(n):
+        for j in range(i + 2, n):
+            if i == 0 and j == n - 1:
+                continue  # adjacent through the closing edge
+            if _segments_cross(*edges[i], *edges[j]):
+                return True
+    return False
+
+
+def polygon_problem(points: Sequence[Sequence[float]]) -> str | None:
+    """Why a normalised polygon is unusable as a zone, or None when it is fine."""
+    if not 3 <= len(points) <= 20:
+        return f"a zone polygon needs 3 to 20 points, got {len(points)}"
+    for i, point in enumerate(points):
+        if len(point) != 2:
+            return f"point {i} must be [x, y], got {list(point)}"
+        x, y = point
+        if not (0.0 <= x <= 1.0 and 0.0 <= y <= 1.0):
+            return f"point {i} ({x}, {y}) is outside the frame: coordinates are normalised to 0..1"
+    pts = [(float(x), float(y)) for x, y in points]
+    if polygon_area(pts) < 1e-6:
+        return "the polygon has (almost) zero area"
+    if self_intersects(pts):
+        return "the polygon's edges cross each other (self-intersecting)"
+    return None
+
+
+def to_pixels(points: Sequence[Point], width: int, height: int) -> np.ndarray:
+    """(K, 2) int32 pixel polygon for a frame of the given size."""
+    p = np.asarray(points, dtype=np.float64) * np.array([width - 1, height - 1])
+    return np.round(p).astype(np.int32)
+
+
+@lru_cache(maxsize=256)
+def _mask(points: tuple[Point, ...], width: int, height: int) -> np.ndarray:
+    mask = np.zeros((height, width), np.uint8)
+    cv2.fillPoly(mask, [to_pixels(points, width, height)], 1)
+    mask.setflags(write=False)
+    return mask
+
+
+def zone_mask(points: Sequence[Point], width: int, height: int) -> np.ndarray:
+    """(H, W) uint8 mask, 1 inside the zone; cached per polygon and frame size."""
+    return _mask(tuple((float(x), float(y)) for x, y in points), width, height)
+
+
+def points_in_zone(points: np.ndarray, polygon: Sequence[Point], width: int, height: int) -> np.ndarray:
+    """(N,) bool: which pixel points (N, 2) fall inside the zone."""
+    if len(points) == 0:
+        return np.zeros(0, bool)
+    mask = zone_mask(polygon, width, height)
+    xy = np.round(points).astype(np.int64)
+    x = np.clip(xy[:, 0], 0, width - 1)
+    y = np.clip(xy[:, 1], 0, height - 1)
+    inside_frame = (xy[:, 0] >= 0) & (xy[:, 0] < width) & (xy[:, 1] >= 0) & (xy[:, 1] < height)
+    return inside_frame & mask[y, x].astype(bool)
+
+
+def zone_coverage(xyxy: np.ndarray, polygon: Sequence[Point], width: int, height: int) -> float:
+    """Fraction 0..1 of the zone's area covered by the union of the boxes."""
+    mask = zone_mask(polygon, width, height)
+    total = int(mask.sum())
+    if total == 0 or len(xyxy) == 0:
+        return 0.0
+    covered = np.zeros_like(mask)
+    boxes = np.round(xyxy).astype(np.int64)
+    boxes[:, [0, 2]] = np.clip(boxes[:, [0, 2]], 0, width)
+    boxes[:, [1, 3]] = np.clip(boxes[:, [1, 3]], 0, height)
+    for x1, y1, x2, y2 in boxes:  # a handful of boxes per zone: rasterising is the vectorised part
+        covered[y1:y2, x1:x2] = 1
+    return float((covered & mask).sum()) / total
+
+
+def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """(N, M) IoU matrix between (N, 4) and (M, 4) xyxy boxes."""
+    if len(a) == 0 or len(b) == 0:
+        return np.zeros((len(a), len(b)), np.float32)
+    tl = np.maximum(a[:, None, :2], b[None, :, :2])
+    br = np.minimum(a[:, None, 2:], b[None, :, 2:])
+    inter = np.prod(np.clip(br - tl, 0, None), axis=2)
+    area_a = np.prod(np.clip(a[:, 2:] - a[:, :2], 0, None), axis=1)
+    area_b = np.prod(np.clip(b[:, 2:] - b[:, :2], 0, None), axis=1)
+    union = area_a[:, None] + area_b[None, :] - inter
+    return np.where(union > 0, inter / np.maximum(union, 1e-9), 0.0).astype(np.float32)
