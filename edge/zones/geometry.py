@@ -57,10 +57,10 @@ def polygon_problem(points: Sequence[Sequence[float]]) -> str | None:
         if not (0.0 <= x <= 1.0 and 0.0 <= y <= 1.0):
             return f"point {i} ({x}, {y}) is outside the frame: coordinates are normalised to 0..1"
     pts = [(float(x), float(y)) for x, y in points]
-    if polygon_area(pts) < 1e-6:
-        return "the polygon has (almost) zero area"
     if self_intersects(pts):
         return "the polygon's edges cross each other (self-intersecting)"
+    if polygon_area(pts) < 1e-6:
+        return "the polygon has (almost) zero area"
     return None
 
 

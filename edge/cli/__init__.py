@@ -1,0 +1,69 @@
+"""The `edge` command: one subcommand module per job, each with a `register(subparsers)`.
+
+Errors an operator can fix (config, model, source problems) are printed as one clear message with
+exit code 2, never as a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+from collections.abc import Sequence
+
+from edge import __version__
+
+SUBCOMMANDS = ("demo", "replay", "run", "eval", "receiver", "outbox")
+
+
+class UserError(Exception):
+    """A problem with the operator's input, printed without a traceback."""
+
+
+def _operator_errors() -> tuple[type[BaseException], ...]:
+    from edge.config import ConfigError
+
+    errors: list[type[BaseException]] = [ConfigError, UserError]
+    for module, name in (("edge.infer", "ModelError"), ("edge.ingest", "SourceError")):
+        try:
+            errors.append(getattr(importlib.import_module(module), name))
+        except (ImportError, AttributeError):
+            continue
+    return tuple(errors)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="edge", description="Edge video-analytics worker for city management.")
+    parser.add_argument("--version", action="version", version=f"edge {__version__}")
+    parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name in SUBCOMMANDS:
+        try:
+            module = importlib.import_module(f"edge.cli.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name == f"edge.cli.{name}":
+                continue
+            raise
+        module.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    from edge.runtime.logs import setup_logging
+
+    setup_logging(args.log_level)
+    try:
+        return int(args.func(args) or 0)
+    except _operator_errors() as exc:
+        print(f"edge {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        logging.getLogger("edge").info("interrupted")
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
