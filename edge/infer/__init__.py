@@ -1,1 +1,11 @@
-"""infer stage."""
+"""Inference: model-format adapters behind one `Detector` interface.
+
+`load_detector(cfg)` opens and checks a model (raising `ModelError` naming the model and the
+problem); `Detector.detect(images)` turns BGR uint8 frames of any size into one `Detections`
+per frame, in that frame's pixels.
+"""
+
+from edge.infer.detector import Detector, load_detector
+from edge.infer.errors import ModelError
+
+__all__ = ["Detector", "ModelError", "load_detector"]

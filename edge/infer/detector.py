@@ -1,0 +1,113 @@
+"""A loaded detector: preprocess a batch of frames, run the model, decode to `Detections`.
+
+`load_detector` does all the startup checks (file, providers, input layout, output format,
+class names) once, with a dry run on a blank batch so dynamic output shapes are known, and
+raises `ModelError` naming the model and the problem. After that `detect` never inspects
+the model again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import onnxruntime as ort
+
+from edge.config.model import ModelConfig
+from edge.infer.adapters import Adapter, find_adapter
+from edge.infer.candidates import Candidates, split_per_image, top_k_per_image
+from edge.infer.errors import ModelError
+from edge.infer.labels import class_names
+from edge.infer.preprocess import Geometry, InputSpec, preprocess
+from edge.infer.session import open_session
+from edge.types import Detections
+
+DYNAMIC_MAX_BATCH = 256  # a dynamic-batch model takes whatever the shared loop forms (its max is 256)
+MAX_DETECTIONS = 100  # per image, as the bundled model's own top-K
+INPUT_DTYPES = {"tensor(float)": np.float32, "tensor(float16)": np.float16, "tensor(uint8)": np.uint8}
+
+
+class Detector:
+    """One model ready to run: `detect(images) -> list[Detections]`, boxes in each image's pixels."""
+
+    def __init__(
+        self,
+        cfg: ModelConfig,
+        session: ort.InferenceSession,
+        spec: InputSpec,
+        adapter: Adapter,
+        names: list[str],
+        fixed_batch: int | None,
+    ) -> None:
+        self.id = cfg.id
+        self.class_names = names
+        self.format = adapter.format
+        self.max_batch = fixed_batch or DYNAMIC_MAX_BATCH
+        self.spec = spec
+        self._cfg = cfg
+        self._session = session
+        self._adapter = adapter
+        self._fixed_batch = fixed_batch
+
+    def detect(self, images: Sequence[np.ndarray]) -> list[Detections]:
+        """One `Detections` per BGR uint8 image, in chunks of at most `max_batch`."""
+        out: list[Detections] = []
+        for start in range(0, len(images), self.max_batch):
+            chunk = images[start : start + self.max_batch]
+            tensor, geometry = self.preprocess(chunk)
+            out.extend(self.postprocess(self.run(tensor), geometry))
+        return out
+
+    def preprocess(self, images: Sequence[np.ndarray]) -> tuple[np.ndarray, Geometry]:
+        """The input tensor for at most `max_batch` images (padded to a fixed batch size)."""
+        if len(images) > self.max_batch:
+            raise ValueError(f"model {self.id!r} takes at most {self.max_batch} images at once, got {len(images)}")
+        return preprocess(images, self.spec, self._fixed_batch)
+
+    def run(self, tensor: np.ndarray) -> list[np.ndarray]:
+        return self._session.run(None, {self.spec.name: tensor})
+
+    def postprocess(self, outputs: Sequence[np.ndarray], geometry: Geometry) -> list[Detections]:
+        """Decode the whole batch at once; class-wise NMS only where the format needs it."""
+        found: Candidates = self._adapter.decode(outputs, self._cfg.score_threshold)
+        return split_per_image(top_k_per_image(found, MAX_DETECTIONS), geometry, len(geometry.size))
+
+
+def _input_spec(cfg: ModelConfig, session: ort.InferenceSession) -> tuple[InputSpec, int | None, str]:
+    """Layout, size, dtype and batch of the single image input; pixel scale is set after the format is known."""
+    where = f"model {cfg.id!r}"
+    inputs = session.get_inputs()
+    if len(inputs) != 1:
+        raise ModelError(f"{where} has {len(inputs)} inputs {[i.name for i in inputs]}; one image input is supported")
+    node = inputs[0]
+    shape = list(node.shape)
+    if len(shape) != 4 or not (shape[1] == 3 or shape[3] == 3):
+        raise ModelError(f"{where}: input {node.name!r} has shape {shape}; expected [N,3,H,W] or [N,H,W,3]")
+    if node.type not in INPUT_DTYPES:
+        raise ModelError(f"{where}: input {node.name!r} has type {node.type}; supported: {sorted(INPUT_DTYPES)}")
+    layout = "nchw" if shape[1] == 3 else "nhwc"
+    height, width = (shape[2], shape[3]) if layout == "nchw" else (shape[1], shape[2])
+    if not (isinstance(height, int) and isinstance(width, int)):
+        raise ModelError(f"{where}: input {node.name!r} has a dynamic size {shape}; export it with a fixed image size")
+    batch = shape[0] if isinstance(shape[0], int) and shape[0] > 0 else None
+    spec = InputSpec(node.name, width, height, layout, np.dtype(INPUT_DTYPES[node.type]), 1.0, True, "plain")
+    return spec, batch, node.type
+
+
+def load_detector(cfg: ModelConfig) -> Detector:
+    """Open, check and dry-run a model; `ModelError` names the model and what does not fit."""
+    session = open_session(cfg)
+    names = class_names(cfg.id, session.get_modelmeta().custom_metadata_map, cfg.labels)
+    spec, fixed_batch, _ = _input_spec(cfg, session)
+    blank = np.zeros((fixed_batch or 1, spec.height, spec.width, 3), np.uint8)
+    probe = preprocess(list(blank), spec, fixed_batch)[0]
+    try:
+        outputs = session.run(None, {spec.name: probe})
+    except Exception as exc:  # onnxruntime errors carry no common base class
+        raise ModelError(f"model {cfg.id!r}: a dry run on a blank image failed: {exc}") from None
+    output_names = [o.name for o in session.get_outputs()]
+    adapter = find_adapter(cfg.id, cfg.format, names, output_names, [o.shape for o in outputs], spec.width)
+    resize = adapter.resize if cfg.resize == "auto" else cfg.resize
+    scale = 1.0 if spec.dtype == np.uint8 else adapter.pixel_scale
+    spec = InputSpec(spec.name, spec.width, spec.height, spec.layout, spec.dtype, scale, True, resize)
+    return Detector(cfg, session, spec, adapter, names, fixed_batch)

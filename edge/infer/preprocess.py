@@ -1,0 +1,95 @@
+"""Fit BGR frames of any size into a model's input tensor, and map boxes back.
+
+Resizing is one `cv2.resize` per frame straight into a shared uint8 batch buffer; colour
+order, layout, dtype and scaling are then single array expressions over the whole batch.
+`Geometry` remembers, per image, how input pixels relate to frame pixels, so decoding can
+map every box of the batch back with one vectorised expression.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+import cv2
+import numpy as np
+
+Layout = Literal["nchw", "nhwc"]
+Resize = Literal["plain", "letterbox"]
+
+
+@dataclass(frozen=True, slots=True)
+class InputSpec:
+    """What one model's input tensor wants."""
+
+    name: str
+    width: int
+    height: int
+    layout: Layout
+    dtype: np.dtype
+    scale: float  # multiply 0..255 pixel values by this (1/255 for YOLO, 1 for CenterNet)
+    rgb: bool
+    resize: Resize
+    pad_value: int = 114  # letterbox border grey, as YOLO trainers pad
+
+
+@dataclass(frozen=True, slots=True)
+class Geometry:
+    """Per image of a batch: input = frame * scale + pad; `size` (w, h) clips boxes to the frame."""
+
+    scale: np.ndarray  # (N, 2) float32 x/y scale from frame to input pixels
+    pad: np.ndarray  # (N, 2) float32 left/top padding in input pixels
+    size: np.ndarray  # (N, 2) float32 frame width/height
+
+    def to_frame(self, xyxy: np.ndarray, image: np.ndarray) -> np.ndarray:
+        """Map (M, 4) input-pixel boxes of images `image` (M,) to clipped frame pixels."""
+        scale = np.tile(self.scale[image], 2)
+        pad = np.tile(self.pad[image], 2)
+        out = (xyxy - pad) / scale
+        return np.clip(out, 0, np.tile(self.size[image], 2)).astype(np.float32)
+
+
+def check_image(image: np.ndarray, position: int) -> None:
+    """Reject what is not a BGR uint8 frame with a message naming the image and the problem."""
+    if not isinstance(image, np.ndarray) or image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
+        shape = getattr(image, "shape", None)
+        dtype = getattr(image, "dtype", type(image).__name__)
+        raise ValueError(f"image {position} must be an (H, W, 3) uint8 BGR array, got shape {shape} dtype {dtype}")
+    if image.shape[0] < 1 or image.shape[1] < 1:
+        raise ValueError(f"image {position} is empty: shape {image.shape}")
+
+
+def preprocess(
+    images: Sequence[np.ndarray], spec: InputSpec, batch_size: int | None = None
+) -> tuple[np.ndarray, Geometry]:
+    """Build the input tensor for `images`; `batch_size` pads a fixed-batch model with blank images."""
+    n = len(images)
+    rows = max(n, batch_size or n)
+    buf = np.full((rows, spec.height, spec.width, 3), spec.pad_value if spec.resize == "letterbox" else 0, np.uint8)
+    scale = np.empty((n, 2), np.float32)
+    pad = np.zeros((n, 2), np.float32)
+    size = np.empty((n, 2), np.float32)
+    for i, image in enumerate(images):
+        check_image(image, i)
+        h, w = image.shape[:2]
+        size[i] = (w, h)
+        if spec.resize == "plain":
+            cv2.resize(image, (spec.width, spec.height), dst=buf[i], interpolation=cv2.INTER_LINEAR)
+            scale[i] = (spec.width / w, spec.height / h)
+            continue
+        s = min(spec.width / w, spec.height / h)
+        nw, nh = max(1, round(w * s)), max(1, round(h * s))
+        left, top = (spec.width - nw) // 2, (spec.height - nh) // 2
+        buf[i, top : top + nh, left : left + nw] = cv2.resize(image, (nw, nh), interpolation=cv2.INTER_LINEAR)
+        scale[i] = (nw / w, nh / h)
+        pad[i] = (left, top)
+    view = buf[..., ::-1] if spec.rgb else buf
+    if spec.layout == "nchw":
+        view = view.transpose(0, 3, 1, 2)
+    tensor = np.empty(view.shape, spec.dtype)
+    if spec.scale == 1.0:
+        np.copyto(tensor, view, casting="unsafe")
+    else:
+        np.multiply(view, spec.dtype.type(spec.scale), out=tensor, casting="unsafe")
+    return tensor, Geometry(scale, pad, size)

@@ -1,0 +1,72 @@
+"""Open an onnxruntime session the way an edge box needs it: chosen providers, bounded threads.
+
+Decoding video and inference share a small CPU. By default inference gets all cores but one
+(at least one), inter-op parallelism is off and idle worker threads don't spin, so decoding
+threads are not starved by busy-waiting inference threads.
+"""
+
+from __future__ import annotations
+
+import os
+
+import onnxruntime as ort
+
+from edge.config.model import ModelConfig, Provider
+from edge.infer.errors import ModelError
+
+PROVIDER_NAMES: dict[Provider, str] = {
+    "cpu": "CPUExecutionProvider",
+    "cuda": "CUDAExecutionProvider",
+    "tensorrt": "TensorrtExecutionProvider",
+    "openvino": "OpenVINOExecutionProvider",
+}
+INSTALL_HINTS: dict[Provider, str] = {
+    "cpu": "",
+    "cuda": "install onnxruntime-gpu (with CUDA and cuDNN) instead of onnxruntime",
+    "tensorrt": "install onnxruntime-gpu built with TensorRT and the TensorRT libraries",
+    "openvino": "install onnxruntime-openvino instead of onnxruntime",
+}
+
+
+def default_threads() -> int:
+    """All usable cores but one, so at least one core stays free for decoding."""
+    return max(1, len(os.sched_getaffinity(0)) - 1)
+
+
+def session_options(cfg: ModelConfig) -> ort.SessionOptions:
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = cfg.intra_op_threads or default_threads()
+    options.inter_op_num_threads = 1
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    options.log_severity_level = 3
+    return options
+
+
+def open_session(cfg: ModelConfig) -> ort.InferenceSession:
+    """Load `cfg.path` on the requested providers, or raise `ModelError` saying what is missing."""
+    where = f"model {cfg.id!r} ({cfg.path})"
+    if not cfg.path.is_file():
+        raise ModelError(f"{where}: file does not exist")
+    available = set(ort.get_available_providers())
+    missing = [p for p in cfg.providers if PROVIDER_NAMES[p] not in available]
+    if missing:
+        hints = "; ".join(INSTALL_HINTS[p] for p in missing)
+        raise ModelError(
+            f"{where}: execution provider(s) {missing} asked for but not available in this onnxruntime "
+            f"(available: {sorted(available)}); {hints}"
+        )
+    providers = [PROVIDER_NAMES[p] for p in cfg.providers]
+    try:
+        session = ort.InferenceSession(str(cfg.path), session_options(cfg), providers=providers)
+    except Exception as exc:  # onnxruntime raises several unrelated types for unreadable models
+        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ModelError(f"{where}: onnxruntime cannot load it: {first_line}") from None
+    inactive = [p for p, name in zip(cfg.providers, providers, strict=True) if name not in session.get_providers()]
+    if inactive:
+        hints = "; ".join(INSTALL_HINTS[p] for p in inactive)
+        raise ModelError(
+            f"{where}: execution provider(s) {inactive} are installed but failed to start "
+            f"(active: {session.get_providers()}); check the driver and libraries ({hints})"
+        )
+    return session
