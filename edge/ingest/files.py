@@ -1,0 +1,106 @@
+"""Recorded clips: deterministic frames for replay, and a cheap probe for progress bars."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+from typing import NamedTuple
+
+import av
+import av.container
+
+from edge.ingest.decode import DecodeMode, DecodeStats, decode_sampled
+from edge.ingest.errors import SourceError
+from edge.types import Frame
+
+log = logging.getLogger(__name__)
+
+
+class ClipInfo(NamedTuple):
+    width: int
+    height: int
+    fps: float
+    duration_s: float
+    frame_count: int
+
+
+def open_file(path: str | Path) -> av.container.InputContainer:
+    """Open a clip with a video stream, turning every FFmpeg failure into a `SourceError`."""
+    try:
+        container = av.open(str(path), mode="r")
+    except FileNotFoundError:
+        raise SourceError(f"video file {path}: does not exist") from None
+    except IsADirectoryError:
+        raise SourceError(f"video file {path}: is a directory, not a video file") from None
+    except PermissionError:
+        raise SourceError(f"video file {path}: cannot be read (permission denied)") from None
+    except av.error.InvalidDataError:
+        raise SourceError(f"video file {path}: not a video file FFmpeg can read (invalid data)") from None
+    except (av.FFmpegError, OSError) as exc:
+        raise SourceError(f"video file {path}: cannot be opened: {exc}") from None
+    if not container.streams.video:
+        container.close()
+        raise SourceError(f"video file {path}: has no video stream")
+    return container
+
+
+def _expected_duration(container: av.container.InputContainer) -> float:
+    """Length the headers promise, to tell a truncated file from a complete one."""
+    stream = container.streams.video[0]
+    rate = float(stream.average_rate or stream.guessed_rate or 0)
+    by_frames = stream.frames / rate if stream.frames and rate else 0.0
+    by_stream = float(stream.duration * stream.time_base) if stream.duration and stream.time_base else 0.0
+    by_container = container.duration / av.time_base if container.duration else 0.0
+    return max(by_frames, by_stream, by_container)
+
+
+def probe_file(path: str | Path) -> ClipInfo:
+    """Size, rate, duration and frame count from the headers, without decoding."""
+    with open_file(path) as container:
+        stream = container.streams.video[0]
+        fps = float(stream.average_rate or stream.guessed_rate or 0)
+        duration = _expected_duration(container)
+        frames = stream.frames or round(duration * fps)
+        return ClipInfo(stream.codec_context.width, stream.codec_context.height, fps, duration, frames)
+
+
+def read_file_frames(
+    path: str | Path, camera_id: str, fps: float, decode: DecodeMode = "all", epoch: float = 0.0
+) -> Iterator[Frame]:
+    """Frames of a clip sampled to `fps` per media second; `wall_time = epoch + media_time`.
+
+    Opens eagerly, so a missing or unreadable file raises `SourceError` here, not on first use.
+    A truncated or partly corrupt file yields what it has and logs a warning; one with no
+    decodable frame at all raises `SourceError`.
+    """
+    container = open_file(path)
+    container.streams.video[0].thread_type = "AUTO"
+    return _frames(container, str(path), camera_id, fps, decode, epoch)
+
+
+def _frames(
+    container: av.container.InputContainer, path: str, camera_id: str, fps: float, decode: DecodeMode, epoch: float
+) -> Iterator[Frame]:
+    stats = DecodeStats()
+    index = 0
+    problem = ""
+    with container:
+        expected = _expected_duration(container)
+        try:
+            for item in decode_sampled(container, fps, decode, stats):
+                yield Frame(camera_id, item.image, item.media_time, epoch + item.media_time, index, item.is_keyframe)
+                index += 1
+        except av.FFmpegError as exc:
+            problem = f"reading stopped at {stats.end_time:.1f} s: {exc}"
+    if stats.decoded == 0:
+        what = problem or (f"{stats.packets} packet(s), all corrupt" if stats.packets else "no video data")
+        raise SourceError(f"video file {path}: no decodable video frame ({what})")
+    interval = 1.0 / float(fps)
+    if not problem and expected and stats.end_time < expected - max(interval, 0.5):
+        problem = f"ends at {stats.end_time:.1f} s of the {expected:.1f} s its header promises (truncated?)"
+    if stats.corrupt:
+        problem = f"{problem}; " if problem else ""
+        problem += f"{stats.corrupt} corrupt packet(s) skipped"
+    if problem:
+        log.warning("video file %s: %s; %d frame(s) read", path, problem, index)
