@@ -1,0 +1,125 @@
+"""`edge outbox`: look into the delivery outbox, re-queue dead letters, or flush it now."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+from pathlib import Path
+
+from edge.cli import UserError
+from edge.config import load_config
+from edge.config.delivery import PlatformConfig
+from edge.delivery.outbox import Outbox, outbox_path
+from edge.delivery.sender import Sender
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser("outbox", help="inspect the delivery outbox, re-send dead letters, flush")
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument("--config", "-c", type=Path, help="worker config (YAML): outbox and platform from it")
+    where.add_argument("--outbox", type=Path, help="outbox file (default: var/outbox.db)")
+    actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
+    status = actions.add_parser("status", help="pending / delivered / dead counts, disk and health")
+    status.add_argument("--json", action="store_true", help="machine-readable output")
+    actions.add_parser("dead", help="list dead letters with the platform's response")
+    resend = actions.add_parser("resend", help="re-queue a dead letter (the sender picks it up)")
+    target = resend.add_mutually_exclusive_group(required=True)
+    target.add_argument("message_id", nargs="?", help="message id '<case_id>:<seq>'")
+    target.add_argument("--all", action="store_true", help="re-queue every dead letter")
+    discard = actions.add_parser("discard", help="give up on a dead letter, releasing its case's later messages")
+    discard.add_argument("message_id")
+    flush = actions.add_parser("flush", help="deliver what is pending now, then exit")
+    flush.add_argument("--url", help="platform endpoint (default: from the config)")
+    flush.add_argument("--timeout", type=float, default=60.0, help="give up after this many seconds")
+    flush.add_argument("--backoff-initial", type=float, help="first retry delay in seconds")
+    flush.add_argument("--backoff-max", type=float, help="longest retry delay in seconds")
+    parser.set_defaults(func=run)
+
+
+def _open(args: argparse.Namespace) -> tuple[Outbox, PlatformConfig]:
+    if args.config is not None:
+        config = load_config(args.config)
+        path, storage, platform = outbox_path(config.storage), config.storage, config.platform
+    else:
+        path, storage, platform = args.outbox or Path("var/outbox.db"), None, PlatformConfig()
+    if args.action != "flush" and not path.exists():
+        raise UserError(f"no outbox at {path} (nothing was ever queued there)")
+    if storage is not None:
+        return Outbox.from_config(storage), platform
+    return Outbox(path), platform
+
+
+def run(args: argparse.Namespace) -> int:
+    outbox, platform = _open(args)
+    try:
+        return ACTIONS[args.action](args, outbox, platform)
+    finally:
+        outbox.close()
+
+
+def _status(args: argparse.Namespace, outbox: Outbox, _platform: PlatformConfig) -> int:
+    stats = outbox.stats()
+    if args.json:
+        print(json.dumps(dataclasses.asdict(stats), indent=2))
+        return 0
+    age = "-" if stats.oldest_pending_age_s is None else f"{stats.oldest_pending_age_s:.0f} s"
+    print(f"outbox      {outbox.path}")
+    print(f"pending     {stats.pending} (blocked behind a dead letter: {stats.blocked}; oldest {age})")
+    print(f"delivered   {stats.delivered}")
+    print(f"dead        {stats.dead}" + ("  -> edge outbox dead" if stats.dead else ""))
+    print(f"discarded   {stats.discarded}")
+    print(f"stored      {stats.stored_mb:.1f} MB of {stats.max_mb:.0f} MB")
+    print(f"disk        {stats.disk_state}, {stats.disk_free_mb:.0f} MB free; thinned: {stats.thinned_messages}")
+    if stats.problem:
+        print(f"problem     {stats.problem}")
+    return 0
+
+
+def _dead(_args: argparse.Namespace, outbox: Outbox, _platform: PlatformConfig) -> int:
+    letters = outbox.dead_letters()
+    if not letters:
+        print("no dead letters")
+    for letter in letters:
+        print(f"{letter.message_id}  kind={letter.kind}  HTTP {letter.status}  attempts={letter.attempts}")
+        print(f"    {letter.response[:500]}")
+    return 0
+
+
+def _resend(args: argparse.Namespace, outbox: Outbox, _platform: PlatformConfig) -> int:
+    count = outbox.resend(None if args.all else args.message_id)
+    if not count and not args.all:
+        raise UserError(f"{args.message_id} is not a dead letter (see: edge outbox dead)")
+    print(f"re-queued {count} message(s)")
+    return 0
+
+
+def _discard(args: argparse.Namespace, outbox: Outbox, _platform: PlatformConfig) -> int:
+    if not outbox.discard(args.message_id):
+        raise UserError(f"{args.message_id} is not a dead letter (see: edge outbox dead)")
+    print(f"discarded {args.message_id}")
+    return 0
+
+
+def _flush(args: argparse.Namespace, outbox: Outbox, platform: PlatformConfig) -> int:
+    changes = {
+        key: value
+        for key, value in (
+            ("url", args.url),
+            ("backoff_initial_s", args.backoff_initial),
+            ("backoff_max_s", args.backoff_max),
+        )
+        if value is not None
+    }
+    platform = PlatformConfig.model_validate({**platform.model_dump(), **changes})
+    sender = Sender(outbox, platform)
+    try:
+        delivered = sender.deliver_pending(args.timeout)
+    finally:
+        sender.close()
+    stats = outbox.stats()
+    print(f"delivered {delivered}; pending {stats.pending}; dead {stats.dead}", flush=True)
+    return 0 if stats.pending == 0 else 1
+
+
+ACTIONS = {"status": _status, "dead": _dead, "resend": _resend, "discard": _discard, "flush": _flush}

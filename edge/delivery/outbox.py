@@ -1,0 +1,433 @@
+"""The durable outbox: every case message and its pictures are on disk before any send.
+
+SQLite in WAL mode with `synchronous=FULL`: `put()` returns only after the commit is
+fsync'd, so a power cut after `put()` loses nothing. A message is `pending` until the
+platform acknowledges it (`delivered`), or until a permanent rejection moves it to the
+dead-letter table (`dead`); an operator can re-queue a dead message (`resend`) or give
+up on it (`discard`).
+
+Order: messages of one case leave in `seq` order. A dead message holds back the later
+messages of its own case (they would describe a case the platform never accepted, or
+skip a state), while every other case keeps flowing; `resend` or `discard` releases them.
+
+Bounds: delivered items are pruned oldest-first beyond `max_mb`; when pending items alone
+exceed it, or free disk falls under `min_free_mb`, pending messages keep their record and
+first picture while the others are dropped ("thinned"), oldest first. Cases are never
+dropped. A file that is not a readable SQLite database is moved aside and a fresh outbox
+started, so the worker keeps taking new cases; `stats().problem` says what happened.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+
+from edge.config.delivery import StorageConfig
+from edge.delivery.wire import picture_name_problem
+from edge.types import CaseMessage
+
+log = logging.getLogger(__name__)
+
+OUTBOX_FILE = "outbox.db"
+_KINDS = ("new", "update", "cleared")
+_DONE = "('delivered', 'discarded')"  # states that no longer hold anything back
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS messages (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    message_id TEXT NOT NULL UNIQUE,
+    case_id TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    kind TEXT NOT NULL,
+    body TEXT NOT NULL,
+    state TEXT NOT NULL DEFAULT 'pending'
+        CHECK (state IN ('pending', 'delivered', 'dead', 'discarded')),
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at REAL NOT NULL DEFAULT 0,
+    created_at REAL NOT NULL,
+    delivered_at REAL,
+    last_error TEXT,
+    bytes INTEGER NOT NULL,
+    thinned TEXT NOT NULL DEFAULT '[]'
+);
+CREATE INDEX IF NOT EXISTS messages_case ON messages (case_id, seq);
+CREATE INDEX IF NOT EXISTS messages_state ON messages (state, id);
+CREATE TABLE IF NOT EXISTS pictures (
+    message INTEGER NOT NULL REFERENCES messages (id) ON DELETE CASCADE,
+    idx INTEGER NOT NULL,
+    name TEXT NOT NULL,
+    data BLOB NOT NULL,
+    PRIMARY KEY (message, idx)
+);
+CREATE TABLE IF NOT EXISTS dead_letters (
+    message INTEGER PRIMARY KEY REFERENCES messages (id) ON DELETE CASCADE,
+    status INTEGER,
+    response TEXT NOT NULL,
+    failed_at REAL NOT NULL
+);
+"""
+
+# A pending message may go when nothing earlier of its case is still pending or dead.
+_FIRST_OF_CASE = f"""NOT EXISTS (
+    SELECT 1 FROM messages p WHERE p.case_id = m.case_id AND p.seq < m.seq
+    AND p.state NOT IN {_DONE})"""
+
+
+class OutboxError(Exception):
+    """The outbox cannot store a message (bad message, or no disk space even for its record)."""
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxItem:
+    """A pending message as the sender sees it."""
+
+    pk: int
+    message: CaseMessage
+    attempts: int
+    thinned: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    message_id: str
+    case_id: str
+    seq: int
+    kind: str
+    status: int | None
+    response: str
+    failed_at: float
+    attempts: int
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxStats:
+    """Health snapshot of the outbox; `problem` is set after recovering from a bad file."""
+
+    pending: int
+    delivered: int
+    dead: int
+    discarded: int
+    blocked: int  # pending behind a dead message of the same case
+    oldest_pending_age_s: float | None
+    stored_mb: float
+    max_mb: float
+    disk_free_mb: float
+    disk_state: Literal["ok", "low"]
+    thinned_messages: int
+    problem: str | None
+
+
+class Outbox:
+    """SQLite outbox shared by the case stage (`put`) and the sender; thread-safe."""
+
+    def __init__(self, path: Path, *, max_mb: float = 2048.0, min_free_mb: float = 500.0) -> None:
+        self.path = Path(path)
+        self.max_bytes = int(max_mb * 1024 * 1024)
+        self.min_free_bytes = int(min_free_mb * 1024 * 1024)
+        self.problem: str | None = None
+        self.changed = threading.Event()  # set on put/resend so an idle sender wakes at once
+        self._lock = threading.Lock()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._db = self._open()
+        except sqlite3.DatabaseError as exc:
+            aside = self._move_aside()
+            self.problem = f"outbox {self.path} was unreadable ({exc}); moved to {aside.name}, started fresh"
+            log.error(self.problem)
+            self._db = self._open()
+        # A new process retries at once: backoff state from before a restart is stale.
+        self._db.execute("UPDATE messages SET next_attempt_at = 0 WHERE state = 'pending'")
+
+    @classmethod
+    def from_config(cls, storage: StorageConfig) -> Outbox:
+        return cls(outbox_path(storage), max_mb=storage.max_outbox_mb, min_free_mb=storage.min_free_mb)
+
+    def _open(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=10.0)
+        try:
+            db.execute("PRAGMA auto_vacuum = INCREMENTAL")  # takes effect on a new file only
+            if db.execute("PRAGMA journal_mode = WAL").fetchone()[0].lower() != "wal":
+                raise sqlite3.DatabaseError("cannot switch to WAL journal mode")
+            db.execute("PRAGMA synchronous = FULL")
+            db.execute("PRAGMA foreign_keys = ON")
+            check = db.execute("PRAGMA quick_check").fetchone()[0]
+            if check != "ok":
+                raise sqlite3.DatabaseError(f"integrity check failed: {check}")
+            db.executescript(_SCHEMA)
+        except sqlite3.DatabaseError:
+            db.close()
+            raise
+        return db
+
+    def _move_aside(self) -> Path:
+        stamp = time.strftime("%Y%m%dT%H%M%S")
+        aside = self.path.with_name(f"{self.path.name}.corrupt-{stamp}")
+        for suffix in ("", "-wal", "-shm"):
+            part = Path(str(self.path) + suffix)
+            if part.exists():
+                part.replace(Path(str(aside) + suffix))
+        return aside
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    # -- the case stage's side ------------------------------------------------------------
+
+    def put(self, msg: CaseMessage) -> bool:
+        """Store `msg` with its pictures, durably. False when its message_id is already stored."""
+        if msg.kind not in _KINDS:
+            raise OutboxError(f"message {msg.message_id}: kind must be one of {_KINDS}, got {msg.kind!r}")
+        for name in msg.pictures:
+            problem = picture_name_problem(name)
+            if problem:
+                raise OutboxError(f"message {msg.message_id}: {problem}")
+        try:
+            body = json.dumps(msg.body, ensure_ascii=False, allow_nan=False)
+        except (TypeError, ValueError) as exc:
+            raise OutboxError(f"message {msg.message_id}: body is not JSON: {exc}") from None
+        pictures = list(msg.pictures.items())
+        if len(pictures) > 1 and self.disk_free() < self.min_free_bytes:
+            self.enforce_bounds()
+            if self.disk_free() < self.min_free_bytes:
+                pictures = pictures[:1]
+        try:
+            stored = self._insert(msg, body, pictures)
+        except sqlite3.OperationalError as exc:
+            if "full" not in str(exc) or not pictures:
+                raise OutboxError(f"message {msg.message_id}: cannot store: {exc}") from exc
+            log.error("disk full: storing case message %s without pictures", msg.message_id)
+            stored = self._insert(msg, body, [])
+        if stored:
+            self.changed.set()
+            if self._over_budget():
+                self.enforce_bounds()
+        return stored
+
+    def _insert(self, msg: CaseMessage, body: str, pictures: list[tuple[str, bytes]]) -> bool:
+        thinned = [name for name in msg.pictures if name not in dict(pictures)]
+        size = len(body.encode()) + sum(len(data) for _, data in pictures)
+        with self._transaction() as db:
+            cur = db.execute(
+                "INSERT OR IGNORE INTO messages (message_id, case_id, seq, kind, body, created_at, bytes, thinned)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (msg.message_id, msg.case_id, msg.seq, msg.kind, body, time.time(), size, json.dumps(thinned)),
+            )
+            if cur.rowcount == 0:
+                return False
+            db.executemany(
+                "INSERT INTO pictures (message, idx, name, data) VALUES (?, ?, ?, ?)",
+                [(cur.lastrowid, i, name, data) for i, (name, data) in enumerate(pictures)],
+            )
+        if thinned:
+            log.warning("free disk under the minimum: %s stored without %s", msg.message_id, thinned)
+        return True
+
+    # -- the sender's side ----------------------------------------------------------------
+
+    def next_ready(self, now: float) -> OutboxItem | None:
+        """The oldest pending message that is due and first in line for its case."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT id, case_id, seq, kind, body, attempts, thinned FROM messages m"
+                f" WHERE state = 'pending' AND next_attempt_at <= ? AND {_FIRST_OF_CASE}"
+                " ORDER BY id LIMIT 1",
+                (now,),
+            ).fetchone()
+            if row is None:
+                return None
+            pk, case_id, seq, kind, body, attempts, thinned = row
+            pictures = self._db.execute(
+                "SELECT name, data FROM pictures WHERE message = ? ORDER BY idx", (pk,)
+            ).fetchall()
+        msg = CaseMessage(case_id, seq, kind, json.loads(body), dict(pictures))
+        return OutboxItem(pk, msg, attempts, tuple(json.loads(thinned)))
+
+    def next_attempt_time(self) -> float | None:
+        """When the earliest first-in-line pending message becomes due; None when none waits."""
+        with self._lock:
+            (due,) = self._db.execute(
+                f"SELECT MIN(next_attempt_at) FROM messages m WHERE state = 'pending' AND {_FIRST_OF_CASE}"
+            ).fetchone()
+        return due
+
+    def mark_delivered(self, pk: int) -> None:
+        with self._transaction() as db:
+            db.execute(
+                "UPDATE messages SET state = 'delivered', delivered_at = ?, attempts = attempts + 1,"
+                " last_error = NULL WHERE id = ?",
+                (time.time(), pk),
+            )
+
+    def mark_retry(self, pk: int, error: str, next_attempt_at: float) -> None:
+        with self._transaction() as db:
+            db.execute(
+                "UPDATE messages SET attempts = attempts + 1, last_error = ?, next_attempt_at = ? WHERE id = ?",
+                (error, next_attempt_at, pk),
+            )
+
+    def mark_dead(self, pk: int, status: int | None, response: str) -> None:
+        with self._transaction() as db:
+            db.execute(
+                "UPDATE messages SET state = 'dead', attempts = attempts + 1, last_error = ? WHERE id = ?",
+                (f"HTTP {status}: {response[:200]}", pk),
+            )
+            db.execute(
+                "INSERT OR REPLACE INTO dead_letters (message, status, response, failed_at) VALUES (?, ?, ?, ?)",
+                (pk, status, response, time.time()),
+            )
+
+    # -- the operator's side --------------------------------------------------------------
+
+    def dead_letters(self) -> list[DeadLetter]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT m.message_id, m.case_id, m.seq, m.kind, d.status, d.response, d.failed_at, m.attempts"
+                " FROM dead_letters d JOIN messages m ON m.id = d.message ORDER BY d.failed_at"
+            ).fetchall()
+        return [DeadLetter(*row) for row in rows]
+
+    def resend(self, message_id: str | None = None) -> int:
+        """Re-queue one dead message (or all with None); returns how many were re-queued."""
+        where = "state = 'dead'" + (" AND message_id = ?" if message_id is not None else "")
+        args = (message_id,) if message_id is not None else ()
+        with self._transaction() as db:
+            db.execute(f"DELETE FROM dead_letters WHERE message IN (SELECT id FROM messages WHERE {where})", args)
+            count = db.execute(
+                f"UPDATE messages SET state = 'pending', attempts = 0, next_attempt_at = 0 WHERE {where}", args
+            ).rowcount
+        if count:
+            self.changed.set()
+        return count
+
+    def discard(self, message_id: str) -> bool:
+        """Give up on a dead message, releasing the later messages of its case."""
+        with self._transaction() as db:
+            count = db.execute(
+                "UPDATE messages SET state = 'discarded' WHERE state = 'dead' AND message_id = ?", (message_id,)
+            ).rowcount
+        if count:
+            self.changed.set()
+        return bool(count)
+
+    # -- bounds and health ----------------------------------------------------------------
+
+    def disk_free(self) -> int:
+        return shutil.disk_usage(self.path.parent).free
+
+    def _stored_bytes(self, state_clause: str = "1") -> int:
+        with self._lock:
+            (total,) = self._db.execute(f"SELECT COALESCE(SUM(bytes), 0) FROM messages WHERE {state_clause}").fetchone()
+        return int(total)
+
+    def _over_budget(self) -> bool:
+        return self._stored_bytes() > self.max_bytes or self.disk_free() < self.min_free_bytes
+
+    def enforce_bounds(self) -> None:
+        """Prune delivered items oldest-first, then thin pending pictures, until within bounds."""
+        low_disk = self.disk_free() < self.min_free_bytes
+        excess = self._stored_bytes() - self.max_bytes
+        if low_disk or excess > 0:
+            self._prune_done(None if low_disk else excess)
+        excess = self._stored_bytes() - self.max_bytes
+        if excess > 0 or self.disk_free() < self.min_free_bytes:
+            self._thin_pending(None if self.disk_free() < self.min_free_bytes else excess)
+
+    def _prune_done(self, excess: int | None) -> None:
+        """Delete finished items oldest-first until `excess` bytes are gone (all with None)."""
+        with self._lock:
+            rows = self._db.execute(f"SELECT id, bytes FROM messages WHERE state IN {_DONE} ORDER BY id").fetchall()
+        if not rows:
+            return
+        ids, sizes = np.array(rows, dtype=np.int64).T
+        last = len(ids) - 1 if excess is None else min(int(np.searchsorted(np.cumsum(sizes), excess)), len(ids) - 1)
+        with self._transaction() as db:
+            db.execute(f"DELETE FROM messages WHERE state IN {_DONE} AND id <= ?", (int(ids[last]),))
+        log.info("outbox: pruned %d delivered items (%d bytes)", last + 1, int(sizes[: last + 1].sum()))
+        self._reclaim()
+
+    def _thin_pending(self, excess: int | None) -> None:
+        """Drop all but the first picture of pending messages, oldest first."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT message, SUM(LENGTH(data)) FROM pictures WHERE idx > 0 AND message IN"
+                " (SELECT id FROM messages WHERE state IN ('pending', 'dead')) GROUP BY message ORDER BY message"
+            ).fetchall()
+        if not rows:
+            return
+        ids, sizes = np.array(rows, dtype=np.int64).T
+        last = len(ids) - 1 if excess is None else min(int(np.searchsorted(np.cumsum(sizes), excess)), len(ids) - 1)
+        chosen = [int(i) for i in ids[: last + 1]]
+        with self._transaction() as db:
+            for pk in chosen:
+                names = [n for (n,) in db.execute("SELECT name FROM pictures WHERE message = ? AND idx > 0", (pk,))]
+                (thinned,) = db.execute("SELECT thinned FROM messages WHERE id = ?", (pk,)).fetchone()
+                freed = db.execute(
+                    "SELECT SUM(LENGTH(data)) FROM pictures WHERE message = ? AND idx > 0", (pk,)
+                ).fetchone()[0]
+                db.execute("DELETE FROM pictures WHERE message = ? AND idx > 0", (pk,))
+                db.execute(
+                    "UPDATE messages SET thinned = ?, bytes = bytes - ? WHERE id = ?",
+                    (json.dumps(json.loads(thinned) + names), freed, pk),
+                )
+        log.warning("outbox over its bounds: thinned pictures of %d pending messages", len(chosen))
+        self._reclaim()
+
+    def _reclaim(self) -> None:
+        """Give freed pages back to the file system (auto_vacuum=INCREMENTAL, WAL truncated)."""
+        with self._lock:
+            self._db.execute("PRAGMA incremental_vacuum")
+            self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+    def stats(self) -> OutboxStats:
+        now = time.time()
+        with self._lock:
+            counts = dict(self._db.execute("SELECT state, COUNT(*) FROM messages GROUP BY state").fetchall())
+            (oldest,) = self._db.execute("SELECT MIN(created_at) FROM messages WHERE state = 'pending'").fetchone()
+            (blocked,) = self._db.execute(
+                "SELECT COUNT(*) FROM messages m WHERE state = 'pending' AND EXISTS (SELECT 1 FROM messages p"
+                " WHERE p.case_id = m.case_id AND p.seq < m.seq AND p.state = 'dead')"
+            ).fetchone()
+            (thinned,) = self._db.execute("SELECT COUNT(*) FROM messages WHERE thinned != '[]'").fetchone()
+        free = self.disk_free()
+        return OutboxStats(
+            pending=counts.get("pending", 0),
+            delivered=counts.get("delivered", 0),
+            dead=counts.get("dead", 0),
+            discarded=counts.get("discarded", 0),
+            blocked=blocked,
+            oldest_pending_age_s=None if oldest is None else max(0.0, now - oldest),
+            stored_mb=self._stored_bytes() / 2**20,
+            max_mb=self.max_bytes / 2**20,
+            disk_free_mb=free / 2**20,
+            disk_state="low" if free < self.min_free_bytes else "ok",
+            thinned_messages=thinned,
+            problem=self.problem,
+        )
+
+
+def outbox_path(storage: StorageConfig) -> Path:
+    """Where the worker keeps its outbox: `<storage.dir>/outbox.db`."""
+    return Path(storage.dir) / OUTBOX_FILE

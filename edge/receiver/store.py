@@ -1,0 +1,197 @@
+"""SQLite storage of the stand-in platform: case messages, their pictures (as blobs), and
+the original answer to each idempotency key.
+
+Pictures live in the same database as their message, so a message and its evidence are
+stored in one transaction, and a picture is found by (case, name) lookup: no file paths
+are ever built from request data.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS messages (
+    arrival INTEGER PRIMARY KEY AUTOINCREMENT,
+    message_id TEXT NOT NULL UNIQUE,
+    case_id TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    kind TEXT NOT NULL,
+    body TEXT NOT NULL,
+    thinned TEXT NOT NULL,
+    received_at REAL NOT NULL,
+    result TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS messages_case ON messages (case_id, arrival);
+CREATE TABLE IF NOT EXISTS pictures (
+    message_id TEXT NOT NULL REFERENCES messages (message_id),
+    name TEXT NOT NULL,
+    data BLOB NOT NULL,
+    PRIMARY KEY (message_id, name)
+);
+"""
+
+
+def picture_url(case_id: str, name: str) -> str:
+    return f"/api/cases/{quote(case_id, safe='')}/pictures/{quote(name, safe='')}"
+
+
+class ReceiverStore:
+    """Thread-safe access to the receiver database."""
+
+    def __init__(self, db_path: Path) -> None:
+        db_path = Path(db_path)
+        db_path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(db_path, isolation_level=None, check_same_thread=False, timeout=10.0)
+        self._db.execute("PRAGMA journal_mode = WAL")
+        self._db.execute("PRAGMA synchronous = FULL")
+        self._db.executescript(_SCHEMA)
+        self._lock = threading.Lock()
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def result(self, message_id: str) -> dict[str, Any] | None:
+        """The original answer for an idempotency key, or None when the key is new."""
+        with self._lock:
+            row = self._db.execute("SELECT result FROM messages WHERE message_id = ?", (message_id,)).fetchone()
+        return None if row is None else json.loads(row[0])
+
+    def save(self, envelope: dict[str, Any], pictures: dict[str, bytes]) -> tuple[dict[str, Any], bool]:
+        """Store a message once. Returns (result, created); a known key returns its original result."""
+        message_id = envelope["message_id"]
+        now = time.time()
+        result = {
+            "message_id": message_id,
+            "case_id": envelope["case_id"],
+            "seq": envelope["seq"],
+            "kind": envelope["kind"],
+            "received_at": now,
+            "pictures": sorted(pictures),
+            "thinned": envelope.get("thinned", []),
+        }
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                row = self._db.execute("SELECT result FROM messages WHERE message_id = ?", (message_id,)).fetchone()
+                if row is not None:
+                    self._db.execute("ROLLBACK")
+                    return json.loads(row[0]), False
+                self._db.execute(
+                    "INSERT INTO messages (message_id, case_id, seq, kind, body, thinned, received_at, result)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        message_id,
+                        envelope["case_id"],
+                        envelope["seq"],
+                        envelope["kind"],
+                        json.dumps(envelope["body"], ensure_ascii=False),
+                        json.dumps(result["thinned"]),
+                        now,
+                        json.dumps(result, ensure_ascii=False),
+                    ),
+                )
+                self._db.executemany(
+                    "INSERT INTO pictures (message_id, name, data) VALUES (?, ?, ?)",
+                    [(message_id, name, data) for name, data in pictures.items()],
+                )
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+        return result, True
+
+    def _messages(self, where: str, args: tuple[Any, ...]) -> list[dict[str, Any]]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT arrival, message_id, case_id, seq, kind, body, thinned, received_at FROM messages"
+                f" WHERE {where} ORDER BY arrival",
+                args,
+            ).fetchall()
+            names = self._db.execute(
+                "SELECT p.message_id, p.name, LENGTH(p.data) FROM pictures p JOIN messages m"
+                f" ON m.message_id = p.message_id WHERE {where} ORDER BY p.name",
+                args,
+            ).fetchall()
+        pictures: dict[str, list[dict[str, Any]]] = {}
+        for message_id, name, size in names:
+            pictures.setdefault(message_id, []).append({"name": name, "bytes": size})
+        out = []
+        for arrival, message_id, case_id, seq, kind, body, thinned, received_at in rows:
+            pics = [{**p, "url": picture_url(case_id, p["name"])} for p in pictures.get(message_id, [])]
+            out.append(
+                {
+                    "arrival": arrival,
+                    "message_id": message_id,
+                    "case_id": case_id,
+                    "seq": seq,
+                    "kind": kind,
+                    "body": json.loads(body),
+                    "thinned": json.loads(thinned),
+                    "received_at": received_at,
+                    "pictures": pics,
+                }
+            )
+        return out
+
+    def list_cases(self, limit: int, offset: int) -> list[dict[str, Any]]:
+        """Cases in order of first arrival, each with its latest state."""
+        with self._lock:
+            ids = [
+                case_id
+                for (case_id,) in self._db.execute(
+                    "SELECT case_id FROM messages GROUP BY case_id ORDER BY MIN(arrival) LIMIT ? OFFSET ?",
+                    (limit, offset),
+                )
+            ]
+        if not ids:
+            return []
+        marks = ",".join("?" * len(ids))
+        by_case: dict[str, list[dict[str, Any]]] = {case_id: [] for case_id in ids}
+        for message in self._messages(f"case_id IN ({marks})", tuple(ids)):
+            by_case[message["case_id"]].append(message)
+        return [summarise(messages) for messages in by_case.values()]
+
+    def case(self, case_id: str) -> dict[str, Any] | None:
+        messages = self._messages("case_id = ?", (case_id,))
+        if not messages:
+            return None
+        return {**summarise(messages), "messages": messages}
+
+    def picture(self, case_id: str, name: str) -> bytes | None:
+        """The most recent picture of that name within the case."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT p.data FROM pictures p JOIN messages m ON m.message_id = p.message_id"
+                " WHERE m.case_id = ? AND p.name = ? ORDER BY m.arrival DESC LIMIT 1",
+                (case_id, name),
+            ).fetchone()
+        return None if row is None else row[0]
+
+    def count(self) -> int:
+        with self._lock:
+            return int(self._db.execute("SELECT COUNT(*) FROM messages").fetchone()[0])
+
+
+def summarise(messages: list[dict[str, Any]]) -> dict[str, Any]:
+    """One case's latest state from its messages (in arrival order)."""
+    latest = max(messages, key=lambda m: m["seq"])
+    urls = {p["name"]: p["url"] for m in messages for p in m["pictures"]}
+    return {
+        "case_id": latest["case_id"],
+        "state": latest["kind"],
+        "latest_seq": latest["seq"],
+        "message_count": len(messages),
+        "kinds": [m["kind"] for m in messages],
+        "first_received_at": messages[0]["received_at"],
+        "last_received_at": messages[-1]["received_at"],
+        "latest": latest["body"],
+        "pictures": sorted(urls.values()),
+    }

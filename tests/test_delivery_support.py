@@ -1,0 +1,77 @@
+"""Shared helpers for the delivery and receiver tests (no tests of its own).
+
+Real things only: JPEGs encoded by OpenCV, a uvicorn receiver on a free 127.0.0.1 port,
+SQLite files under tmp_path.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import cv2
+import httpx
+import numpy as np
+
+from edge.config.delivery import PlatformConfig
+from edge.receiver.app import create_app
+from edge.receiver.faults import Faults
+from edge.receiver.server import ReceiverServer
+from edge.types import CaseMessage
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def jpeg(value: int, size: int = 16) -> bytes:
+    """A small real JPEG whose content identifies it (a flat grey level)."""
+    ok, data = cv2.imencode(".jpg", np.full((size, size, 3), value, np.uint8))
+    assert ok
+    return data.tobytes()
+
+
+def message(case: int, seq: int, pictures: int = 2, kind: str | None = None) -> CaseMessage:
+    case_id = f"cam1-0505-{case:04d}"
+    kind = kind or ("new" if seq == 0 else "update")
+    body = {"case_id": case_id, "seq": seq, "kind": kind, "event_code": "0505", "note": f"案件 {case}/{seq}"}
+    names = ["full.jpg", "crop.jpg", "extra.jpg"][:pictures]
+    return CaseMessage(case_id, seq, kind, body, {n: jpeg((case * 7 + seq * 3 + i) % 250) for i, n in enumerate(names)})
+
+
+def platform(url: str, **changes: float | str) -> PlatformConfig:
+    """Platform config with retries fast enough for tests."""
+    values = {"url": f"{url}/api/cases", "backoff_initial_s": 0.02, "backoff_max_s": 0.2, "timeout_s": 5.0}
+    return PlatformConfig(**{**values, **changes})
+
+
+@contextmanager
+def running_receiver(
+    db: Path, faults: Faults | None = None, port: int = 0, **options: object
+) -> Iterator[ReceiverServer]:
+    server = ReceiverServer(create_app(db, faults=faults, seed=1234, **options), port=port).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def stored(url: str) -> list[dict]:
+    """Every stored message, case by case, in arrival order."""
+    cases = httpx.get(f"{url}/api/cases").json()
+    return [m for c in cases for m in httpx.get(f"{url}/api/cases/{c['case_id']}").json()["messages"]]
+
+
+def outbox_process(*args: str) -> subprocess.Popen:
+    """`python -m edge.delivery ARGS` as a real process of its own."""
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    return subprocess.Popen(
+        [sys.executable, "-m", "edge.delivery", *args],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
