@@ -9,3 +9,70 @@ from edge.config.base import Section
 
 class SceneConfig(Section):
     enabled: bool = Field(False, description="run the background model on analysed frames")
+    work_width: int = Field(
+        160, ge=64, le=640, description="width in pixels of the downscaled view the scene model works on"
+    )
+    warmup_s: float = Field(
+        10.0,
+        ge=0.0,
+        le=600.0,
+        description="media seconds of frames whose per-pixel median becomes the first background "
+        "(people walking through are left out of it)",
+    )
+    background_tau_s: float = Field(
+        60.0, gt=0.0, le=86400.0, description="time constant of the background's adaptation where it is visible"
+    )
+    diff_threshold: float = Field(
+        30.0,
+        ge=4.0,
+        le=200.0,
+        description="0-255 levels a pixel must differ from the background, after lighting compensation, "
+        "to count as changed",
+    )
+    static_after_s: float = Field(
+        30.0,
+        ge=1.0,
+        le=86400.0,
+        description="a change must stay this many media seconds before it becomes a static object",
+    )
+    min_area_fraction: float = Field(
+        0.002, gt=0.0, le=0.5, description="smallest static object, as a fraction of the frame's area"
+    )
+    present_fraction: float = Field(
+        0.3,
+        gt=0.0,
+        lt=1.0,
+        description="a static object stays while at least this fraction of its pixels still differ "
+        "from the background; below it the area counts as returned to background",
+    )
+    ignore_classes: list[str] = Field(
+        default_factory=lambda: ["person"],
+        description="static changes that the detector mostly sees as these classes are not reported "
+        "(a person standing still is not clutter)",
+    )
+    tamper_confirm_s: float = Field(
+        3.0,
+        ge=0.0,
+        le=600.0,
+        description="a tamper condition must hold this long before it is reported, "
+        "and the view must be back this long before it ends",
+    )
+    move_threshold: float = Field(
+        0.02, gt=0.0, le=0.5, description="global shift, as a fraction of the width, that counts as a moved camera"
+    )
+    moved_foreground_fraction: float = Field(
+        0.6,
+        gt=0.0,
+        le=1.0,
+        description="this fraction of the view differing from the background counts as a re-aimed camera "
+        "(rotation or zoom that no single shift explains)",
+    )
+    cover_contrast: float = Field(
+        0.25,
+        gt=0.0,
+        lt=1.0,
+        description="contrast below this fraction of the usual contrast counts as a covered lens",
+    )
+    blur_ratio: float = Field(
+        0.3, gt=0.0, lt=1.0, description="sharpness below this fraction of the usual sharpness counts as blurred"
+    )

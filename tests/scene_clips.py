@@ -1,0 +1,103 @@
+"""Test clips for the scene model, built from real footage (streams/vtest.avi decoded with PyAV).
+
+A clip is the real clip sampled at a media-time rate, with an edit applied to the frames at
+given times: an object composited in, the view shifted, covered, blurred or dimmed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from functools import lru_cache
+from pathlib import Path
+
+import av
+import cv2
+import numpy as np
+
+from edge.scene import SceneModel, SceneUpdate
+from edge.types import Detections, Frame
+
+VTEST = Path(__file__).resolve().parents[1] / "streams" / "vtest.avi"
+CLIP_S = 79.0  # vtest is 79.5 s long
+Edit = Callable[[float, np.ndarray], np.ndarray]
+
+
+@lru_cache(maxsize=2)
+def vtest_frames(fps: float) -> tuple[tuple[float, np.ndarray], ...]:
+    """(media time, BGR image) of vtest sampled at `fps` of media time, decoded once per run."""
+    out: list[tuple[float, np.ndarray]] = []
+    next_time = 0.0
+    with av.open(str(VTEST)) as container:
+        for frame in container.decode(video=0):
+            if frame.time is not None and frame.time + 1e-6 >= next_time:
+                image = frame.to_ndarray(format="bgr24")
+                image.setflags(write=False)
+                out.append((float(frame.time), image))
+                next_time += 1.0 / fps
+    return tuple(out)
+
+
+def textured_box(width: int, height: int, seed: int = 7) -> np.ndarray:
+    """A cardboard-box-like patch: brown with random texture, darker edges and a tape stripe."""
+    rng = np.random.default_rng(seed)
+    patch = np.empty((height, width, 3), np.float32)
+    patch[:] = (60, 105, 150)  # BGR brown
+    patch += rng.normal(0, 12, (height, width, 1))
+    patch[:, width // 2 - 3 : width // 2 + 3] = (170, 190, 200)  # packing tape
+    patch[:3], patch[-3:], patch[:, :3], patch[:, -3:] = 35, 35, 35, 35
+    return np.clip(patch, 0, 255).astype(np.uint8)
+
+
+def with_patch(image: np.ndarray, patch: np.ndarray, x: int, y: int) -> np.ndarray:
+    out = image.copy()
+    out[y : y + patch.shape[0], x : x + patch.shape[1]] = patch
+    return out
+
+
+def shifted(image: np.ndarray, dx: int, dy: int) -> np.ndarray:
+    """The view of a camera re-aimed by (dx, dy) pixels (edges filled by replication)."""
+    matrix = np.float32([[1, 0, dx], [0, 1, dy]])
+    return cv2.warpAffine(image, matrix, (image.shape[1], image.shape[0]), borderMode=cv2.BORDER_REPLICATE)
+
+
+def covered(image: np.ndarray) -> np.ndarray:
+    """A lens covered by a hand or a bag: dark, nearly uniform, a little sensor noise."""
+    noise = np.random.default_rng(int(image[0, 0, 0])).normal(14, 2, image.shape)
+    return np.clip(noise, 0, 255).astype(np.uint8)
+
+
+def blurred(image: np.ndarray, sigma: float = 4.0) -> np.ndarray:
+    return cv2.GaussianBlur(image, (0, 0), sigma)
+
+
+def dimmed(image: np.ndarray, gain: float) -> np.ndarray:
+    return np.clip(image.astype(np.float32) * gain, 0, 255).astype(np.uint8)
+
+
+def during(start: float, end: float, edit: Callable[[np.ndarray], np.ndarray]) -> Edit:
+    """Apply `edit` to frames with start <= t < end."""
+    return lambda t, image: edit(image) if start <= t < end else image
+
+
+def frames(
+    edit: Edit | None = None, fps: float = 1.0, start: float = 0.0, end: float = CLIP_S, camera: str = "cam"
+) -> Iterator[Frame]:
+    """The edited clip as `Frame`s, media time kept from the real clip."""
+    for index, (t, image) in enumerate(vtest_frames(fps)):
+        if start <= t < end:
+            yield Frame(camera, edit(t, image) if edit else image, t, t, index)
+
+
+def run(
+    model: SceneModel,
+    clip: Iterator[Frame],
+    detections: Callable[[float], Detections] | None = None,
+    class_names: list[str] | None = None,
+) -> list[tuple[float, SceneUpdate]]:
+    """Feed a clip through the scene model; (media time, update) per frame."""
+    names = class_names or ["person", "suitcase"]
+    out = []
+    for frame in clip:
+        dets = detections(frame.media_time) if detections else Detections.empty()
+        out.append((frame.media_time, model.update(frame, dets, names)))
+    return out
