@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from edge.config import ModelConfig
-from edge.infer import Detector, ModelError, load_detector
+from edge.infer import Detector, load_detector
 
 REPO = Path(__file__).resolve().parents[1]
 MODEL = REPO / "models" / "centernet-mbv3-coco.onnx"
@@ -131,15 +131,3 @@ def test_no_images_and_blank_images(detector: Detector):
 def test_bad_images_are_named(detector: Detector, image: np.ndarray, problem: str):
     with pytest.raises(ValueError, match=problem.replace("(", r"\(").replace(")", r"\)")):
         detector.detect([image])
-
-
-def test_missing_model_file_is_named(tmp_path: Path):
-    with pytest.raises(ModelError, match=r"model 'x' \(.*nope.onnx\): file does not exist"):
-        load_detector(ModelConfig(id="x", path=tmp_path / "nope.onnx"))
-
-
-def test_provider_asked_for_but_missing():
-    with pytest.raises(
-        ModelError, match=r"model 'coco'.*\['openvino'\] asked for but not available.*onnxruntime-openvino"
-    ):
-        load_detector(ModelConfig(id="coco", path=MODEL, providers=["openvino", "cpu"]))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from edge.config.base import Section
 
@@ -17,17 +17,29 @@ class ModelConfig(Section):
     id: str = Field(description="name rules use to pick this model")
     path: Path = Field(description="ONNX file; relative paths are resolved against the config file")
     format: ModelFormat = Field("auto", description="output layout; 'auto' detects it from shapes/metadata")
-    labels: Path | None = Field(
-        None, description="labels file (one class name a line) when metadata has none"
-    )
+    labels: Path | None = Field(None, description="labels file (one class name a line) when metadata has none")
     resize: Literal["auto", "letterbox", "plain"] = Field("auto", description="how frames are fitted")
     providers: list[Provider] = Field(default_factory=lambda: ["cpu"], description="in order of preference")
     intra_op_threads: int = Field(0, ge=0, le=64, description="0 = leave one core for decoding")
     score_threshold: float = Field(0.25, ge=0.0, le=1.0, description="lowest score kept at all")
     nms_iou: float = Field(0.5, gt=0.0, le=1.0, description="class-wise NMS IoU where the format needs it")
+    max_detections: int = Field(100, ge=1, le=10000, description="best boxes kept per frame")
+    input_size: tuple[int, int] | None = Field(
+        None, description="[width, height] for a model whose input size is dynamic (default: its 'imgsz' metadata)"
+    )
+
+    @field_validator("input_size")
+    @classmethod
+    def _size(cls, value: tuple[int, int] | None) -> tuple[int, int] | None:
+        if value is not None and not all(32 <= v <= 8192 for v in value):
+            raise ValueError(f"input_size must be [width, height] between 32 and 8192, got {list(value)}")
+        return value
 
 
 class InferenceConfig(Section):
     max_batch: int = Field(8, ge=1, le=256, description="largest batch the shared loop forms")
     max_wait_ms: float = Field(20.0, ge=0, le=5000, description="how long a partial batch may wait")
     staleness_s: float = Field(5.0, gt=0, description="frames older than this are dropped, not analysed late")
+    queue_per_camera: int = Field(
+        2, ge=1, le=1000, description="frames of one camera waiting for inference; a new one drops the oldest"
+    )

@@ -8,27 +8,33 @@ the model again.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 
 import numpy as np
 import onnxruntime as ort
 
 from edge.config.model import ModelConfig
-from edge.infer.adapters import Adapter, find_adapter
-from edge.infer.candidates import Candidates, split_per_image, top_k_per_image
+from edge.infer.adapters import Adapter, OutputSample, find_adapter
+from edge.infer.candidates import split_per_image, top_k_per_image
 from edge.infer.errors import ModelError
 from edge.infer.labels import class_names
+from edge.infer.nms import classwise_nms
 from edge.infer.preprocess import Geometry, InputSpec, preprocess
 from edge.infer.session import open_session
 from edge.types import Detections
 
 DYNAMIC_MAX_BATCH = 256  # a dynamic-batch model takes whatever the shared loop forms (its max is 256)
-MAX_DETECTIONS = 100  # per image, as the bundled model's own top-K
 INPUT_DTYPES = {"tensor(float)": np.float32, "tensor(float16)": np.float16, "tensor(uint8)": np.uint8}
 
 
 class Detector:
-    """One model ready to run: `detect(images) -> list[Detections]`, boxes in each image's pixels."""
+    """One model ready to run: `detect(images) -> list[Detections]`, boxes in each image's pixels.
+
+    `max_batch` is the model's own limit: its fixed batch size (1 for a batch-1 export), or
+    `DYNAMIC_MAX_BATCH` when the batch dimension is dynamic. A fixed batch is padded with
+    blank images, so a batch-4 model still takes one frame.
+    """
 
     def __init__(
         self,
@@ -44,6 +50,7 @@ class Detector:
         self.format = adapter.format
         self.max_batch = fixed_batch or DYNAMIC_MAX_BATCH
         self.spec = spec
+        self.providers: list[str] = session.get_providers()
         self._cfg = cfg
         self._session = session
         self._adapter = adapter
@@ -53,8 +60,7 @@ class Detector:
         """One `Detections` per BGR uint8 image, in chunks of at most `max_batch`."""
         out: list[Detections] = []
         for start in range(0, len(images), self.max_batch):
-            chunk = images[start : start + self.max_batch]
-            tensor, geometry = self.preprocess(chunk)
+            tensor, geometry = self.preprocess(images[start : start + self.max_batch])
             out.extend(self.postprocess(self.run(tensor), geometry))
         return out
 
@@ -69,12 +75,29 @@ class Detector:
 
     def postprocess(self, outputs: Sequence[np.ndarray], geometry: Geometry) -> list[Detections]:
         """Decode the whole batch at once; class-wise NMS only where the format needs it."""
-        found: Candidates = self._adapter.decode(outputs, self._cfg.score_threshold)
-        return split_per_image(top_k_per_image(found, MAX_DETECTIONS), geometry, len(geometry.size))
+        found = self._adapter.decode(outputs, self._cfg.score_threshold)
+        if self._adapter.needs_nms:
+            found = classwise_nms(found, self._cfg.nms_iou)
+        return split_per_image(top_k_per_image(found, self._cfg.max_detections), geometry, len(geometry.size))
 
 
-def _input_spec(cfg: ModelConfig, session: ort.InferenceSession) -> tuple[InputSpec, int | None, str]:
-    """Layout, size, dtype and batch of the single image input; pixel scale is set after the format is known."""
+def _metadata_size(metadata: dict[str, str]) -> tuple[int, int] | None:
+    """(width, height) from YOLO-style `imgsz` metadata ("[h, w]" or "640"), if present and readable."""
+    try:
+        value = json.loads(metadata["imgsz"])
+    except (KeyError, json.JSONDecodeError):
+        return None
+    if isinstance(value, int):
+        return value, value
+    if isinstance(value, list) and len(value) == 2 and all(isinstance(v, int) for v in value):
+        return value[1], value[0]
+    return None
+
+
+def _input_spec(
+    cfg: ModelConfig, session: ort.InferenceSession, metadata: dict[str, str]
+) -> tuple[InputSpec, int | None]:
+    """Layout, size, dtype and batch of the single image input; scale and resize follow the format."""
     where = f"model {cfg.id!r}"
     inputs = session.get_inputs()
     if len(inputs) != 1:
@@ -87,26 +110,33 @@ def _input_spec(cfg: ModelConfig, session: ort.InferenceSession) -> tuple[InputS
         raise ModelError(f"{where}: input {node.name!r} has type {node.type}; supported: {sorted(INPUT_DTYPES)}")
     layout = "nchw" if shape[1] == 3 else "nhwc"
     height, width = (shape[2], shape[3]) if layout == "nchw" else (shape[1], shape[2])
-    if not (isinstance(height, int) and isinstance(width, int)):
-        raise ModelError(f"{where}: input {node.name!r} has a dynamic size {shape}; export it with a fixed image size")
+    if not (isinstance(height, int) and isinstance(width, int) and height > 0 and width > 0):
+        size = cfg.input_size or _metadata_size(metadata)
+        if size is None:
+            raise ModelError(
+                f"{where}: input {node.name!r} has a dynamic image size {shape} and no 'imgsz' metadata; "
+                "set 'input_size: [width, height]' in the model config"
+            )
+        width, height = size
     batch = shape[0] if isinstance(shape[0], int) and shape[0] > 0 else None
     spec = InputSpec(node.name, width, height, layout, np.dtype(INPUT_DTYPES[node.type]), 1.0, True, "plain")
-    return spec, batch, node.type
+    return spec, batch
 
 
 def load_detector(cfg: ModelConfig) -> Detector:
     """Open, check and dry-run a model; `ModelError` names the model and what does not fit."""
     session = open_session(cfg)
-    names = class_names(cfg.id, session.get_modelmeta().custom_metadata_map, cfg.labels)
-    spec, fixed_batch, _ = _input_spec(cfg, session)
-    blank = np.zeros((fixed_batch or 1, spec.height, spec.width, 3), np.uint8)
-    probe = preprocess(list(blank), spec, fixed_batch)[0]
+    metadata = session.get_modelmeta().custom_metadata_map
+    names = class_names(cfg.id, metadata, cfg.labels)
+    spec, fixed_batch = _input_spec(cfg, session, metadata)
+    blank = [np.zeros((spec.height, spec.width, 3), np.uint8)]
     try:
-        outputs = session.run(None, {spec.name: probe})
+        outputs = session.run(None, {spec.name: preprocess(blank, spec, fixed_batch)[0]})
     except Exception as exc:  # onnxruntime errors carry no common base class
-        raise ModelError(f"model {cfg.id!r}: a dry run on a blank image failed: {exc}") from None
-    output_names = [o.name for o in session.get_outputs()]
-    adapter = find_adapter(cfg.id, cfg.format, names, output_names, [o.shape for o in outputs], spec.width)
+        first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise ModelError(f"model {cfg.id!r}: a dry run on a blank image failed: {first_line}") from None
+    samples = [OutputSample(o.name, a.shape, a.dtype) for o, a in zip(session.get_outputs(), outputs, strict=True)]
+    adapter = find_adapter(cfg.id, cfg.format, names, samples, spec.width)
     resize = adapter.resize if cfg.resize == "auto" else cfg.resize
     scale = 1.0 if spec.dtype == np.uint8 else adapter.pixel_scale
     spec = InputSpec(spec.name, spec.width, spec.height, spec.layout, spec.dtype, scale, True, resize)

@@ -1,43 +1,51 @@
 """Model-format adapters: each turns one model's raw outputs into `Candidates` for a batch.
 
-`find_adapter` recognises a format from the output shapes of a real dry run (dynamic
-dimensions resolved), or checks that the format named in the config fits them.
+`find_adapter` recognises the format from the outputs of a real dry run (dynamic dimensions
+resolved), or checks that the format named in the config fits them. Shapes decide, the class
+count breaks ties: a [N, K, 6] output is a single-class YOLOv5 head when K is large (thousands
+of anchors) and an end-to-end (x1, y1, x2, y2, score, class) list when K is small.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from edge.infer.adapters.base import Adapter
+from edge.infer.adapters.base import Adapter, OutputSample
 from edge.infer.adapters.centernet import CenterNetAdapter
+from edge.infer.adapters.end2end import End2EndAdapter, SplitEnd2EndAdapter
+from edge.infer.adapters.yolo import YoloV5Adapter, YoloV8Adapter
 from edge.infer.errors import ModelError
 
-FORMATS = "centernet [N,H,W,C]+[N,4,H,W]"
+MATCHERS = (CenterNetAdapter, YoloV5Adapter, YoloV8Adapter, End2EndAdapter, SplitEnd2EndAdapter)
+FORMATS = (
+    "centernet [N,H,W,C]+[N,4,H,W]; yolov5 [N,K,5+C]; yolov8 [N,4+C,K]; "
+    "end2end [N,K,6] or boxes [N,K,4] + scores [N,K] + classes [N,K] (+ count [N])"
+)
+MANY_ANCHORS = 1000  # more rows than any end-to-end model keeps; fewer than any YOLOv5 head has
 
 
 def find_adapter(
-    model_id: str,
-    wanted: str,
-    names: Sequence[str],
-    output_names: Sequence[str],
-    shapes: Sequence[tuple[int, ...]],
-    input_width: int,
+    model_id: str, wanted: str, names: Sequence[str], samples: Sequence[OutputSample], input_width: int
 ) -> Adapter:
     """The adapter for these outputs, or `ModelError` naming the model, its outputs and what fits."""
-    found: list[Adapter] = [a for a in (CenterNetAdapter.match(shapes, input_width),) if a is not None]
+    described = ", ".join(f"{s.name} {list(s.shape)}" for s in samples)
+    found: list[Adapter] = [a for m in MATCHERS if (a := m.match(samples, input_width)) is not None]
     if wanted != "auto":
         found = [a for a in found if a.format == wanted]
-    described = ", ".join(f"{n} {list(s)}" for n, s in zip(output_names, shapes, strict=True))
     if not found:
-        which = f"format {wanted!r}" if wanted != "auto" else "any supported format"
-        raise ModelError(f"model {model_id!r}: outputs {described} don't fit {which} (supported: {FORMATS})")
-    adapter = found[0]
-    if adapter.n_classes is not None and adapter.n_classes != len(names):
+        which = f"format {wanted!r} (set in the config)" if wanted != "auto" else "any supported format"
+        raise ModelError(f"model {model_id!r}: outputs {described} don't fit {which}; supported: {FORMATS}")
+    fitting = [a for a in found if a.n_classes in (None, len(names))]
+    if not fitting:
+        counts = " or ".join(f"{a.n_classes} ({a.format})" for a in found)
         raise ModelError(
-            f"model {model_id!r}: outputs {described} carry {adapter.n_classes} classes "
-            f"but {len(names)} class names were given; fix the labels file or the model's 'names'"
+            f"model {model_id!r}: outputs {described} carry {counts} classes but {len(names)} class names "
+            "were given; fix the labels file or the model's 'names' metadata"
         )
-    return adapter
+    if len(fitting) > 1:  # a [N, K, 6] output: a one-class YOLOv5 head or an end-to-end list
+        prefer = "yolov5" if samples[0].shape[1] >= MANY_ANCHORS else "end2end"
+        fitting = [a for a in fitting if a.format == prefer] or fitting
+    return fitting[0]
 
 
-__all__ = ["Adapter", "find_adapter"]
+__all__ = ["Adapter", "OutputSample", "find_adapter"]

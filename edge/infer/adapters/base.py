@@ -1,14 +1,24 @@
-"""What every model-format adapter provides."""
+"""What every model-format adapter provides, and what it is recognised from."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
 
 from edge.infer.candidates import Candidates
 from edge.infer.preprocess import Resize
+
+
+@dataclass(frozen=True, slots=True)
+class OutputSample:
+    """One output of a dry run: its name, real shape (dynamic dimensions resolved) and dtype."""
+
+    name: str
+    shape: tuple[int, ...]
+    dtype: np.dtype
 
 
 class Adapter(Protocol):
@@ -23,3 +33,9 @@ class Adapter(Protocol):
     def decode(self, outputs: Sequence[np.ndarray], threshold: float) -> Candidates:
         """All boxes with score >= threshold, in input pixels, across the batch."""
         ...
+
+
+def xywh_to_xyxy(box: np.ndarray) -> np.ndarray:
+    """(M, 4) centre/size boxes to corners."""
+    half = box[:, 2:4] / 2
+    return np.concatenate([box[:, :2] - half, box[:, :2] + half], axis=1)

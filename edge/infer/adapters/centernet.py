@@ -11,6 +11,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from edge.infer.adapters.base import OutputSample
 from edge.infer.candidates import Candidates, candidates
 
 
@@ -24,8 +25,9 @@ class CenterNetAdapter:
         self.peaks, self.ltrb, self.stride, self.n_classes = peaks, ltrb, stride, n_classes
 
     @classmethod
-    def match(cls, shapes: Sequence[tuple[int, ...]], input_width: int) -> CenterNetAdapter | None:
+    def match(cls, samples: Sequence[OutputSample], input_width: int) -> CenterNetAdapter | None:
         """Recognise the two heads from their shapes: [N, H, W, C] scores beside [N, 4, H, W] edges."""
+        shapes = [s.shape for s in samples]
         if len(shapes) != 2 or any(len(s) != 4 for s in shapes):
             return None
         for p, e in ((0, 1), (1, 0)):
