@@ -11,6 +11,7 @@ from edge.config.base import Section
 from edge.zones.geometry import polygon_problem
 
 RuleKind = Literal["dwell", "count", "occupancy", "combination", "static_object"]
+CasePer = Literal["object", "zone"]
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 _HHMM = re.compile(r"^([01]\d|2[0-4]):[0-5]\d$")
 
@@ -58,9 +59,7 @@ class RuleConfig(Section):
         description="combination rules: each group must be present (e.g. [[person], [umbrella, chair]])",
     )
     min_score: float = Field(0.3, ge=0.0, le=1.0)
-    min_box_fraction: float = Field(
-        0.0, ge=0.0, le=1.0, description="smallest box area as a fraction of frame"
-    )
+    min_box_fraction: float = Field(0.0, ge=0.0, le=1.0, description="smallest box area as a fraction of frame")
     min_duration_s: float = Field(60.0, ge=0.0, le=86400.0, description="how long the violation must persist")
     stationary_tolerance: float = Field(
         0.5,
@@ -77,11 +76,15 @@ class RuleConfig(Section):
         description="missed detections/occlusions shorter than this don't reset dwell",
     )
     clear_after_s: float = Field(30.0, ge=0.0, le=86400.0, description="gone this long -> case cleared")
-    re_report_s: float = Field(
-        0.0, ge=0.0, le=7 * 86400.0, description="resend an update this often; 0 = never"
+    re_report_s: float = Field(0.0, ge=0.0, le=7 * 86400.0, description="resend an update this often; 0 = never")
+    cooldown_s: float = Field(0.0, ge=0.0, le=7 * 86400.0, description="after clearing, no new case this long")
+    case_per: CasePer = Field(
+        "object",
+        description="'object': one case per stationary object; 'zone': one open case per zone and rule "
+        "that later objects join (count + 1) instead of opening another",
     )
-    cooldown_s: float = Field(
-        0.0, ge=0.0, le=7 * 86400.0, description="after clearing, no new case this long"
+    max_pictures: int = Field(
+        4, ge=2, le=10, description="pictures per update message: the full frame plus the newest crops"
     )
     schedule: ScheduleConfig | None = None
     enabled: bool = True

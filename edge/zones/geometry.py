@@ -121,3 +121,36 @@ def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     area_b = np.prod(np.clip(b[:, 2:] - b[:, :2], 0, None), axis=1)
     union = area_a[:, None] + area_b[None, :] - inter
     return np.where(union > 0, inter / np.maximum(union, 1e-9), 0.0).astype(np.float32)
+
+
+def greedy_match(score: np.ndarray, min_score: float) -> tuple[np.ndarray, np.ndarray]:
+    """Greedy one-to-one assignment on an (N, M) score matrix (IoU or closeness), best pairs first.
+
+    Returns (rows, cols) of the chosen pairs, each with score >= min_score. Greedy is what
+    trackers at this scale use: a handful of boxes per frame, near-optimal without scipy.
+    """
+    if score.size == 0:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    cand_r, cand_c = np.nonzero(score >= min_score)
+    order = np.argsort(-score[cand_r, cand_c], kind="stable")
+    used_r = np.zeros(score.shape[0], bool)
+    used_c = np.zeros(score.shape[1], bool)
+    rows: list[int] = []
+    cols: list[int] = []
+    for r, c in zip(cand_r[order].tolist(), cand_c[order].tolist(), strict=True):
+        if not (used_r[r] or used_c[c]):
+            used_r[r] = used_c[c] = True
+            rows.append(r)
+            cols.append(c)
+    return np.asarray(rows, np.int64), np.asarray(cols, np.int64)
+
+
+def suppress_overlaps(xyxy: np.ndarray, score: np.ndarray, iou: float) -> np.ndarray:
+    """Indices kept by class-agnostic NMS: one box per object when a detector says both car and truck."""
+    order = np.argsort(-score, kind="stable")
+    overlap = box_iou(xyxy[order], xyxy[order]) >= iou
+    keep = np.ones(len(order), bool)
+    for i in range(len(order)):  # rows of a small matrix; the comparisons are vectorised
+        if keep[i]:
+            keep[i + 1 :] &= ~overlap[i, i + 1 :]
+    return np.sort(order[keep])

@@ -1,0 +1,427 @@
+"""The case engine: applies the rule and lifecycle decisions to each analysed frame of one camera.
+
+Per (zone, rule) it keeps a `RuleState` (places being timed, open cases, cooldowns), advances it
+with the pure functions of `observe` and `lifecycle`, writes the changes to the `CaseStore` in one
+transaction per frame and returns the messages for the outbox.
+
+The engine clock: seconds that advance with *media* time (so persistence is measured in media
+seconds, and a replay as fast as possible counts the clip's own time) and are anchored to the
+frame's wall time when a session starts (first frame, or media time going backwards after a
+reconnect). Case times and ids come from this clock; it never runs backwards, even across restarts.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from edge.cases.contract import case_id_for
+from edge.cases.evidence import Picture
+from edge.cases.lifecycle import Phase, advance, candidate_decisions, case_decision, gone, in_cooldown
+from edge.cases.messages import Facts, Sighting, body, event_pictures, message, scene_picture
+from edge.cases.observe import Observation, match_places, observe
+from edge.cases.rules import CompiledRule, compile_rule, config_json, model_versions, rule_view
+from edge.cases.schedule import schedule_active
+from edge.cases.state import Case, Places, RuleState
+from edge.cases.store import CaseStore
+from edge.config import CameraConfig, ConfigError, EdgeConfig, RuleConfig, ZoneConfig
+from edge.types import CaseMessage, Detections, Frame
+
+ZONE_LEVEL = ("count", "occupancy")
+REF_MEMORY = 20  # a place's reference box is the mean of up to this many recent sightings
+
+
+class CaseEngine:
+    """Rules, dedup and lifecycle for one camera; `process()` per analysed frame, in media-time order."""
+
+    def __init__(
+        self,
+        config: EdgeConfig,
+        camera_id: str,
+        store: CaseStore,
+        class_names: dict[str, list[str]],
+        zone_version: int = 1,
+    ) -> None:
+        cameras = {c.id: c for c in config.cameras}
+        if camera_id not in cameras:
+            raise ConfigError(f"no camera {camera_id!r} in the config; cameras: {sorted(cameras)}")
+        self._config = config
+        self._store = store
+        self._names = class_names
+        self._events = {e.code: e for e in config.events}
+        self._lock = threading.RLock()
+        self._facts = Facts(
+            config.worker.id,
+            config.platform.source_label,
+            cameras[camera_id],
+            model_versions(config),
+            config.storage.evidence_max_kb,
+        )
+        self._clock = store.clock(camera_id)
+        self._offset: float | None = None
+        self._last_media = -math.inf
+        self._observed_since = -math.inf
+        self._pending: dict[str, tuple[Frame, np.ndarray, str, float]] = {}  # unpictured first sightings
+        self._first: dict[str, Picture] = {}
+        self._rules: dict[tuple[str, str], CompiledRule] = {}
+        self._orphans: list[CompiledRule] = []
+        self._dropped_rules: list[tuple[str, str]] = []
+        self._zone_version = zone_version
+        previous = {}
+        for key, saved in store.rule_states(camera_id).items():
+            zone = ZoneConfig.model_validate({**saved["config"]["zone"], "rules": []})
+            rule = RuleConfig.model_validate(saved["config"]["rule"])
+            old = compile_rule(camera_id, zone, rule, self._events, class_names, strict=False)
+            old.state = RuleState.from_json(saved["state"])
+            previous[key] = old
+        self._install(cameras[camera_id], zone_version, previous)
+
+    # ----------------------------------------------------------------- configuration
+    def snapshot(self) -> dict[str, Any]:
+        """Plain-data view of every rule's timers and open cases (for the API and annotated video)."""
+        with self._lock:
+            now, zones = self._clock, {}
+            for r in self._rules.values():
+                rule = r.spec.rule
+                active = rule.enabled and (
+                    now is None or schedule_active(rule.schedule, now, self._facts.camera.timezone)
+                )
+                zone = zones.setdefault(r.zone.id, {"zone_id": r.zone.id, "name": r.zone.name, "rules": []})
+                zone["rules"].append(rule_view(r, now, active))
+            return {
+                "camera_id": self._facts.camera.id,
+                "clock": now,
+                "zone_version": self._zone_version,
+                "zones": list(zones.values()),
+            }
+
+    def _install(self, camera: CameraConfig, zone_version: int, previous: dict[tuple[str, str], CompiledRule]) -> None:
+        """Compile the camera's rules; carry over state of unchanged rules, open cases of changed ones."""
+        rules = {}
+        for zone in camera.zones:
+            for rule in zone.rules:
+                new = compile_rule(camera.id, zone, rule, self._events, self._names)
+                old = previous.pop(new.key, None)
+                if old is not None:
+                    new.state = old.state
+                    if old.fingerprint != new.fingerprint:  # timers measured under other conditions restart
+                        self._forget(new.state.places.key[~new.state.places.attached])
+                        new.state.places = new.state.places.subset(new.state.places.attached)
+                rules[new.key] = new
+        self._orphans.extend(old for old in previous.values() if old.state.cases)
+        self._dropped_rules.extend(key for key in previous if key not in rules)
+        self._rules = rules
+        self._zone_version = zone_version
+        self._facts = dataclasses.replace(self._facts, camera=camera)
+
+    def reload(self, camera_cfg: CameraConfig, zone_version: int) -> None:
+        """Apply edited zones/rules between frames; unchanged rules keep their timers and cases.
+
+        A changed rule keeps its open cases (they clear if the object is no longer seen) but restarts
+        its candidate timers; the open cases of a removed rule are cleared at the next frame.
+        """
+        if camera_cfg.id != self._facts.camera.id:
+            raise ConfigError(f"reload for camera {camera_cfg.id!r} sent to the engine of {self._facts.camera.id!r}")
+        with self._lock:
+            self._install(camera_cfg, zone_version, dict(self._rules))
+
+    # ----------------------------------------------------------------- per frame
+    def _tick(self, frame: Frame) -> float:
+        if self._offset is None or frame.media_time < self._last_media:
+            floor = -math.inf if self._clock is None else self._clock
+            self._offset = max(frame.wall_time, floor) - frame.media_time
+            self._observed_since = frame.media_time + self._offset
+        self._last_media = frame.media_time
+        now = frame.media_time + self._offset
+        self._clock = now if self._clock is None else max(now, self._clock)
+        return now
+
+    def process(
+        self, frame: Frame, detections: dict[str, Detections], static_objects: Detections | None = None
+    ) -> list[CaseMessage]:
+        """Advance every rule by one analysed frame; returns new/update/cleared messages, in order."""
+        with self._lock:
+            now = self._tick(frame)
+            out = _Changes()
+            messages: list[CaseMessage] = []
+            for r in self._rules.values():
+                if r.spec.rule.kind == "static_object":
+                    dets = static_objects if static_objects is not None else Detections.empty()
+                else:
+                    dets = detections.get(r.spec.rule.model, Detections.empty())
+                messages += self._step(r, frame, now, dets, out)
+            for orphan in self._orphans:
+                for case in list(orphan.state.cases.values()):
+                    messages.append(self._clear(orphan, case, frame, now, out, reason="rule_removed"))
+            self._orphans = []
+            states = {r.key: self._saved(r) for r in self._rules.values() if r.dirty}
+            self._store.save(
+                self._facts.camera.id,
+                self._clock or now,
+                states,
+                out.cases,
+                out.pictures,
+                out.drop_owners,
+                self._dropped_rules,
+            )
+            self._dropped_rules = []
+            for r in self._rules.values():
+                r.dirty = False
+            return messages
+
+    def _saved(self, r: CompiledRule) -> dict[str, Any]:
+        return {"config": config_json(r.zone, r.spec.rule), "state": r.state.to_json()}
+
+    def _step(self, r: CompiledRule, frame: Frame, now: float, dets: Detections, out: _Changes) -> list[CaseMessage]:
+        rule, state, timing = r.spec.rule, r.state, r.timing
+        active = rule.enabled and schedule_active(rule.schedule, now, self._facts.camera.timezone)
+        obs = observe(r.spec, dets, frame.width, frame.height) if active else None
+        if obs is not None and len(obs):
+            self._sight(r, obs, frame, now, out)
+        places = state.places
+        if not len(places) and not state.cases:
+            return []
+        r.dirty = True
+        messages = []
+        drop, confirm = candidate_decisions(
+            now, places.first_seen, places.last_seen, places.attached, timing, self._observed_since
+        )
+        live = in_cooldown(now, state.cooldown_until)
+        state.cooldown_box, state.cooldown_until = state.cooldown_box[live], state.cooldown_until[live]
+        for i in np.flatnonzero(confirm):
+            if self._cooling(r, places.ref[i]):
+                continue
+            joined = self._open_case(r) if rule.case_per == "zone" or rule.kind in ZONE_LEVEL else None
+            if joined is not None:
+                places.case[i] = joined.case_id
+                joined.repeat_count += 1
+                continue
+            messages.append(self._confirm(r, int(i), frame, now, obs, out))
+        for case in list(state.cases.values()):
+            mine = places.case == case.case_id
+            if mine.any():
+                case.last_seen = max(case.last_seen, float(places.last_seen[mine].max()))
+            step = case_decision(case.phase, now, case.last_seen, case.last_report, timing, self._observed_since)
+            if step is Phase.CLEARED:
+                messages.append(self._clear(r, case, frame, now, out))
+            elif step is Phase.UPDATED:
+                messages.append(self._update(r, case, frame, now, obs, out))
+        places = state.places
+        faded = places.attached & gone(now, places.last_seen, timing, self._observed_since)
+        drop = drop[: len(places)] | faded
+        self._forget(places.key[drop])
+        out.drop_owners.extend(places.key[drop].tolist())
+        state.places = places.subset(~drop)
+        return messages
+
+    def _sight(self, r: CompiledRule, obs: Observation, frame: Frame, now: float, out: _Changes) -> None:
+        """Match this frame's rows to places, refresh the matched ones and start places for the rest."""
+        places = r.state.places
+        if obs.zone_level:
+            rows = np.arange(min(len(places), 1))
+            cols = np.zeros(len(rows), np.int64)
+        else:
+            rows, cols = match_places(places.ref, obs.xyxy, r.spec.rule.stationary_tolerance)
+        returning = places.attached[rows] & (now - places.last_seen[rows] > r.spec.rule.gap_allowance_s)
+        for case_id in places.case[rows][returning]:
+            r.state.cases[case_id].repeat_count += 1  # seen again after an absence: one more capture
+        weight = 1.0 / np.minimum(places.hits[rows] + 1, REF_MEMORY)[:, None]
+        places.ref[rows] += (obs.xyxy[cols] - places.ref[rows]) * weight
+        places.box[rows] = obs.xyxy[cols]
+        places.last_seen[rows] = now
+        places.last_media[rows] = frame.media_time
+        places.score[rows] = obs.score[cols]
+        places.label[rows] = np.array(obs.labels, dtype=object)[cols] if len(cols) else places.label[rows]
+        places.hits[rows] += 1
+        for i in rows[~places.pictured[rows]]:
+            self._picture_first_sighting(r, places, int(i), out)
+        fresh = np.setdiff1d(np.arange(len(obs)), cols)
+        if len(fresh):
+            stamp = round(now * 1000)
+            keys = np.array([f"{r.zone.id}/{r.spec.rule.id}/{stamp}/{j}" for j in range(len(fresh))], dtype=object)
+            boxes = obs.xyxy[fresh].astype(np.float64)
+            times = np.full(len(fresh), now)
+            media = np.full(len(fresh), frame.media_time)
+            labels = np.array([obs.labels[j] for j in fresh], dtype=object)
+            n = len(fresh)
+            new = Places(
+                key=keys,
+                ref=boxes.copy(),
+                box=boxes,
+                first_seen=times,
+                last_seen=times.copy(),
+                first_media=media,
+                last_media=media.copy(),
+                score=obs.score[fresh].astype(np.float64),
+                label=labels,
+                hits=np.ones(n, np.int64),
+                case=np.full(n, "", dtype=object),
+                pictured=np.zeros(n, bool),
+            )
+            for key, box, label in zip(keys, boxes, labels, strict=True):
+                self._pending[key] = (frame, box, label, now)
+            r.state.places = places.append(new)
+
+    def _picture_first_sighting(self, r: CompiledRule, places: Places, i: int, out: _Changes) -> None:
+        """Seen twice: worth keeping the first-seen frame (proof of duration) as a JPEG in the store."""
+        pending = self._pending.pop(places.key[i], None)
+        places.pictured[i] = True
+        if pending is None:
+            return
+        frame, box, label, clock = pending
+        seen = Sighting(box[None, :], [label], np.zeros((0, 4)))
+        pic = scene_picture(self._facts, r.spec, frame, clock, "first_seen.jpg", "first_seen", seen)
+        self._first[places.key[i]] = pic
+        meta = {"taken_at": pic.taken_at, "media_s": pic.media_s, "width": pic.width, "height": pic.height}
+        out.pictures.append((places.key[i], "first_seen", pic.jpeg, meta))
+
+    def _first_picture(self, key: str) -> Picture | None:
+        if key in self._first:
+            return self._first[key]
+        saved = self._store.picture(key, "first_seen")
+        if saved is None:
+            return None
+        jpeg, meta = saved
+        return Picture(
+            "first_seen.jpg", "first_seen", jpeg, meta["taken_at"], meta["media_s"], meta["width"], meta["height"]
+        )
+
+    def _forget(self, keys: np.ndarray) -> None:
+        for key in keys.tolist():
+            self._pending.pop(key, None)
+            self._first.pop(key, None)
+
+    def _cooling(self, r: CompiledRule, ref: np.ndarray) -> bool:
+        """A violation cleared less than cooldown_s ago at the same place (or zone) opens no new case."""
+        state = r.state
+        if not len(state.cooldown_until):
+            return False
+        if r.spec.rule.case_per == "zone" or r.spec.rule.kind in ZONE_LEVEL:
+            return True
+        rows, _ = match_places(state.cooldown_box, ref[None, :], r.spec.rule.stationary_tolerance)
+        return bool(len(rows))
+
+    def _open_case(self, r: CompiledRule) -> Case | None:
+        return next((c for c in r.state.cases.values() if c.phase is not Phase.CLEARED), None)
+
+    def _confirm(
+        self, r: CompiledRule, i: int, frame: Frame, now: float, obs: Observation | None, out: _Changes
+    ) -> CaseMessage:
+        places = r.state.places
+        key = str(places.key[i])
+        case = Case(
+            case_id=case_id_for(
+                self._facts.worker_id,
+                self._facts.camera.id,
+                r.zone.id,
+                r.spec.rule.id,
+                float(places.first_seen[i]),
+                key,
+            ),
+            zone_version=self._zone_version,
+            phase=advance(Phase.CANDIDATE, Phase.CONFIRMED),
+            seq=1,
+            first_seen=float(places.first_seen[i]),
+            confirmed=now,
+            last_seen=float(places.last_seen[i]),
+            last_report=now,
+            first_media=float(places.first_media[i]),
+            confirmed_media=frame.media_time,
+            label=str(places.label[i]),
+            score=float(places.score[i]),
+            box=places.box[i].tolist(),
+        )
+        places.case[i] = case.case_id
+        r.state.cases[case.case_id] = case
+        seen = Sighting(places.box[i][None, :], [_caption(places, i)], _others(obs, places.box[i]), _measure(obs))
+        evidence = event_pictures(self._facts, r.spec, frame, now, 1, seen, 1)
+        first = self._first_picture(key)
+        if first is not None:
+            evidence.append(dataclasses.replace(first, name="01-first_seen.jpg"))
+        return self._emit(r, case, frame, evidence, 1, seen.measure, out)
+
+    def _update(
+        self, r: CompiledRule, case: Case, frame: Frame, now: float, obs: Observation | None, out: _Changes
+    ) -> CaseMessage:
+        places = r.state.places
+        mine = np.flatnonzero((places.case == case.case_id) & (places.last_seen >= now))
+        mine = mine[np.argsort(-places.first_seen[mine], kind="stable")]  # newest sightings first
+        case.phase = advance(case.phase, Phase.UPDATED)
+        case.seq += 1
+        case.updated = case.last_report = now
+        case.box, case.score, case.label = (
+            places.box[mine[0]].tolist(),
+            float(places.score[mine[0]]),
+            str(places.label[mine[0]]),
+        )
+        others = _others(obs, places.box[mine[0]])
+        seen = Sighting(places.box[mine], [_caption(places, int(i)) for i in mine], others, _measure(obs))
+        evidence = event_pictures(self._facts, r.spec, frame, now, case.seq, seen, r.spec.rule.max_pictures - 1)
+        return self._emit(r, case, frame, evidence, len(mine), seen.measure, out)
+
+    def _clear(
+        self, r: CompiledRule, case: Case, frame: Frame, now: float, out: _Changes, reason: str | None = None
+    ) -> CaseMessage:
+        places = r.state.places
+        mine = places.case == case.case_id
+        case.phase = advance(case.phase, Phase.CLEARED)
+        case.seq += 1
+        case.cleared = now
+        boxes = places.box[mine] if mine.any() else np.asarray([case.box])
+        seen = Sighting(boxes, ["cleared"] * len(boxes), np.zeros((0, 4)))
+        after = scene_picture(self._facts, r.spec, frame, now, f"{case.seq:02d}-after.jpg", "after", seen, cleared=True)
+        if r.spec.rule.cooldown_s > 0:
+            union = np.concatenate([boxes[:, :2].min(0), boxes[:, 2:].max(0)])[None, :]
+            r.state.cooldown_box = np.concatenate([r.state.cooldown_box, union])
+            r.state.cooldown_until = np.append(r.state.cooldown_until, now + r.spec.rule.cooldown_s)
+        self._forget(places.key[mine])
+        out.drop_owners.extend(places.key[mine].tolist())
+        r.state.places = places.subset(~mine)
+        del r.state.cases[case.case_id]
+        r.dirty = True
+        return self._emit(r, case, frame, [after], int(mine.sum()), None, out, reason)
+
+    def _emit(
+        self,
+        r: CompiledRule,
+        case: Case,
+        frame: Frame,
+        evidence: list[Picture],
+        objects: int,
+        measure: float | None,
+        out: _Changes,
+        reason: str | None = None,
+    ) -> CaseMessage:
+        b = body(self._facts, r.event, r.zone, r.spec, case, frame, evidence, objects, measure, reason)
+        out.cases.append(
+            (case.case_id, r.zone.id, r.spec.rule.id, case.phase.value, case.seq, case.confirmed, case.last_report, b)
+        )
+        return message(case, b, evidence)
+
+
+@dataclass
+class _Changes:
+    """What one frame writes to the store, in one transaction."""
+
+    cases: list[tuple[str, str, str, str, int, float, float, dict[str, Any]]] = field(default_factory=list)
+    pictures: list[tuple[str, str, bytes, dict[str, Any]]] = field(default_factory=list)
+    drop_owners: list[str] = field(default_factory=list)
+
+
+def _caption(places: Places, i: int) -> str:
+    return f"{places.label[i]} {float(places.score[i]):.2f}"
+
+
+def _others(obs: Observation | None, box: np.ndarray) -> np.ndarray:
+    if obs is None or not len(obs.parts):
+        return np.zeros((0, 4))
+    return obs.parts.xyxy[~np.all(np.isclose(obs.parts.xyxy, box[None, :]), axis=1)]
+
+
+def _measure(obs: Observation | None) -> float | None:
+    return None if obs is None else obs.measure

@@ -1,0 +1,109 @@
+"""Evidence pictures: the frame with the zone and boxes drawn, a crop, size-bounded JPEGs.
+
+A dispatcher decides from these pictures whether to send staff, so each one shows what the rule
+saw (zone outline, box, class and score) and fits the platform's size limit: quality is lowered
+first, then the picture is downscaled, until the JPEG fits `max_kb`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Any
+
+import cv2
+import numpy as np
+
+ZONE_COLOUR = (0, 200, 255)  # BGR amber
+BOX_COLOUR = (0, 0, 255)  # red: the object of the case
+OTHER_COLOUR = (255, 200, 0)  # blue-ish: other objects counted with it
+CLEARED_COLOUR = (160, 160, 160)
+_QUALITIES = (90, 80, 70, 60, 50, 40)
+
+
+@dataclass(frozen=True, slots=True)
+class Picture:
+    """One encoded evidence picture and what the case record says about it."""
+
+    name: str
+    kind: str  # full | crop | first_seen | after
+    jpeg: bytes
+    taken_at: str  # ISO-8601 UTC
+    media_s: float
+    width: int
+    height: int
+
+    def entry(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "kind": self.kind,
+            "sha256": hashlib.sha256(self.jpeg).hexdigest(),
+            "bytes": len(self.jpeg),
+            "taken_at": self.taken_at,
+            "media_s": round(self.media_s, 3),
+            "width": self.width,
+            "height": self.height,
+        }
+
+
+def encode_bounded(image: np.ndarray, max_kb: int) -> tuple[bytes, int, int]:
+    """JPEG bytes no larger than max_kb (lower quality, then downscale); returns (jpeg, width, height)."""
+    limit = max_kb * 1024
+    current = image
+    while True:
+        for quality in _QUALITIES:
+            ok, buf = cv2.imencode(".jpg", current, [cv2.IMWRITE_JPEG_QUALITY, quality])
+            if not ok:
+                raise ValueError(f"cannot encode a {current.shape} picture as JPEG")
+            if buf.size <= limit:
+                return buf.tobytes(), int(current.shape[1]), int(current.shape[0])
+        if min(current.shape[:2]) <= 16:
+            return buf.tobytes(), int(current.shape[1]), int(current.shape[0])
+        current = cv2.resize(current, None, fx=0.75, fy=0.75, interpolation=cv2.INTER_AREA)
+
+
+def _label(image: np.ndarray, text: str, x: int, y: int, colour: tuple[int, int, int]) -> None:
+    scale = max(0.4, image.shape[0] / 1000)
+    thickness = max(1, round(scale * 2))
+    (w, h), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, thickness)
+    y = max(y, h + base + 2)
+    cv2.rectangle(image, (x, y - h - base - 2), (x + w + 4, y), colour, -1)
+    cv2.putText(image, text, (x + 2, y - base), cv2.FONT_HERSHEY_SIMPLEX, scale, (255, 255, 255), thickness)
+
+
+def annotate(
+    image: np.ndarray,
+    zone_px: np.ndarray,
+    boxes: np.ndarray,
+    labels: list[str],
+    others: np.ndarray | None = None,
+    colour: tuple[int, int, int] = BOX_COLOUR,
+    caption: str = "",
+) -> np.ndarray:
+    """A copy of the frame with the zone outline, the case's boxes (labelled) and other counted boxes."""
+    out = image.copy()
+    thickness = max(2, image.shape[0] // 300)
+    cv2.polylines(out, [zone_px.reshape(-1, 1, 2)], True, ZONE_COLOUR, thickness)
+    for x1, y1, x2, y2 in np.round(others if others is not None else np.zeros((0, 4))).astype(int):
+        cv2.rectangle(out, (x1, y1), (x2, y2), OTHER_COLOUR, max(1, thickness - 1))
+    for (x1, y1, x2, y2), text in zip(np.round(boxes).astype(int), labels, strict=True):
+        cv2.rectangle(out, (x1, y1), (x2, y2), colour, thickness)
+        if text:
+            _label(out, text, x1, y1 - 2, colour)
+    if caption:
+        _label(out, caption, 4, out.shape[0] - 4, (40, 40, 40))
+    return out
+
+
+def crop(image: np.ndarray, box: np.ndarray, margin: float = 0.3, min_px: int = 64) -> np.ndarray:
+    """The object with a margin around it (so its surroundings show), clipped to the frame."""
+    h, w = image.shape[:2]
+    x1, y1, x2, y2 = (float(v) for v in box)
+    cx, cy = (x1 + x2) / 2, (y1 + y2) / 2
+    half_w = max((x2 - x1) * (1 + 2 * margin), min_px) / 2
+    half_h = max((y2 - y1) * (1 + 2 * margin), min_px) / 2
+    left, right = int(max(0, cx - half_w)), int(min(w, cx + half_w))
+    top, bottom = int(max(0, cy - half_h)), int(min(h, cy + half_h))
+    if right <= left or bottom <= top:
+        raise ValueError(f"box {list(box)} lies outside the {w}x{h} frame")
+    return image[top:bottom, left:right].copy()

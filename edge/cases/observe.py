@@ -1,0 +1,161 @@
+"""What each rule kind sees in one frame: pure, vectorised functions from detections to observations.
+
+An observation row is one thing whose persistence a rule measures: an object (dwell,
+static_object), a group of objects standing together (combination), or the whole zone while its
+count/coverage condition holds (count, occupancy). `match_places` associates rows with the places a
+rule is already timing, by position and overlap, never by tracker id.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from edge.config.zones import RuleConfig
+from edge.types import Detections
+from edge.zones.geometry import Point, box_iou, greedy_match, points_in_zone, suppress_overlaps, zone_coverage
+
+DUPLICATE_IOU = 0.5  # one vehicle reported as both car and truck is one object
+STATIONARY_IOU = 0.5  # a re-sighting overlapping this much is the same place even if its anchor moved
+GROUP_REACH = 0.5  # combination members count as together within this many box sizes of each other
+
+
+@dataclass(frozen=True, slots=True)
+class RuleSpec:
+    """A rule compiled against its model's class list and its zone."""
+
+    rule: RuleConfig
+    polygon: tuple[Point, ...]
+    class_ids: np.ndarray  # every class id that counts for the rule
+    group_ids: tuple[np.ndarray, ...]  # combination: class ids of each group, the first is the anchor
+    names: tuple[str, ...]  # the model's class names (empty for static objects)
+
+    def label(self, class_id: int) -> str:
+        return self.names[class_id] if 0 <= class_id < len(self.names) else "object"
+
+
+@dataclass(frozen=True, slots=True)
+class Observation:
+    """Rows whose persistence is measured, plus every qualifying detection (drawn as context)."""
+
+    xyxy: np.ndarray  # (M, 4)
+    score: np.ndarray  # (M,)
+    labels: list[str]
+    parts: Detections
+    zone_level: bool = False
+    measure: float | None = None  # count or coverage for zone-level rules
+
+    def __len__(self) -> int:
+        return int(self.xyxy.shape[0])
+
+
+def qualifying(dets: Detections, spec: RuleSpec, width: int, height: int) -> Detections:
+    """Detections of the rule's classes, score and size whose anchor (bottom centre) is in the zone."""
+    rule = spec.rule
+    if not len(dets):
+        return dets
+    mask = dets.confidence >= rule.min_score
+    if spec.names:
+        mask &= np.isin(dets.class_id, spec.class_ids)
+    if rule.min_box_fraction > 0:
+        mask &= dets.area / float(width * height) >= rule.min_box_fraction
+    kept = dets[mask]
+    inside = points_in_zone(kept.bottom_center, spec.polygon, width, height)
+    return kept[inside]
+
+
+def distinct(dets: Detections) -> Detections:
+    """One row per physical object: class-agnostic suppression of overlapping boxes."""
+    return dets[suppress_overlaps(dets.xyxy, dets.confidence, DUPLICATE_IOU)] if len(dets) > 1 else dets
+
+
+def _sizes(xyxy: np.ndarray) -> np.ndarray:
+    return np.sqrt(np.prod(np.clip(xyxy[:, 2:] - xyxy[:, :2], 1.0, None), axis=1))
+
+
+def group_clusters(dets: Detections, groups: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Combination: anchors (first group) with a member of every other group nearby.
+
+    Returns (union boxes (K, 4), anchor row indices (K,)). "Nearby" means the boxes, each grown by
+    GROUP_REACH of its size, overlap. Vectorised over all anchor x member pairs.
+    """
+    anchors = np.flatnonzero(np.isin(dets.class_id, groups[0]))
+    if not len(anchors):
+        return np.zeros((0, 4), np.float32), anchors
+    grow = (_sizes(dets.xyxy) * GROUP_REACH)[:, None] * np.array([-1, -1, 1, 1], np.float32)
+    grown = dets.xyxy + grow
+    a, m = grown[anchors][:, None, :], grown[None, :, :]
+    touching = (np.minimum(a[..., 2], m[..., 2]) > np.maximum(a[..., 0], m[..., 0])) & (
+        np.minimum(a[..., 3], m[..., 3]) > np.maximum(a[..., 1], m[..., 1])
+    )
+    complete = np.ones(len(anchors), bool)
+    members = np.zeros_like(touching)
+    for ids in groups[1:]:
+        in_group = touching & np.isin(dets.class_id, ids)[None, :]
+        complete &= in_group.any(axis=1)
+        members |= in_group
+    members[np.arange(len(anchors)), anchors] = True
+    members, anchors = members[complete], anchors[complete]
+    boxes = dets.xyxy
+    union = np.stack(
+        [
+            np.where(members, boxes[None, :, 0], np.inf).min(1),
+            np.where(members, boxes[None, :, 1], np.inf).min(1),
+            np.where(members, boxes[None, :, 2], -np.inf).max(1),
+            np.where(members, boxes[None, :, 3], -np.inf).max(1),
+        ],
+        axis=1,
+    )
+    return union.astype(np.float32), anchors
+
+
+def observe(spec: RuleSpec, dets: Detections, width: int, height: int) -> Observation:
+    """The rule's observation rows for one frame (dets: the rule model's or the scene's detections)."""
+    rule = spec.rule
+    found = qualifying(dets, spec, width, height)
+    if rule.kind in ("dwell", "static_object"):
+        objects = distinct(found)
+        labels = [spec.label(int(c)) for c in objects.class_id]
+        return Observation(objects.xyxy, objects.confidence, labels, objects)
+    if rule.kind == "combination":
+        union, anchors = group_clusters(found, spec.group_ids)
+        keep = suppress_overlaps(union, found.confidence[anchors], DUPLICATE_IOU) if len(union) > 1 else None
+        if keep is not None:
+            union, anchors = union[keep], anchors[keep]
+        labels = ["+".join(_group_names(spec)) for _ in anchors]
+        return Observation(union, found.confidence[anchors], labels, found)
+    objects = distinct(found)
+    if rule.kind == "count":
+        measure = float(len(objects))
+        met = len(objects) >= rule.min_count
+        label = f"{len(objects)} x {'/'.join(sorted({spec.label(int(c)) for c in objects.class_id}))}"
+    else:
+        measure = zone_coverage(objects.xyxy, spec.polygon, width, height)
+        met = measure >= rule.min_coverage
+        label = f"{measure:.0%} covered"
+    if not met:
+        return Observation(np.zeros((0, 4), np.float32), np.zeros(0, np.float32), [], objects, True, measure)
+    union = np.concatenate([objects.xyxy[:, :2].min(0), objects.xyxy[:, 2:].max(0)])[None, :]
+    score = np.array([objects.confidence.mean()], np.float32)
+    return Observation(union, score, [label], objects, True, measure)
+
+
+def _group_names(spec: RuleSpec) -> list[str]:
+    return ["/".join(group) for group in spec.rule.groups]
+
+
+def match_places(ref: np.ndarray, boxes: np.ndarray, tolerance: float) -> tuple[np.ndarray, np.ndarray]:
+    """(place rows, observation rows): a sighting belongs to a place when its anchor stayed within
+    `tolerance` place sizes of the place's anchor, or its box overlaps the place's by STATIONARY_IOU."""
+    if not len(ref) or not len(boxes):
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    anchor_ref = np.stack([(ref[:, 0] + ref[:, 2]) / 2, ref[:, 3]], axis=1)
+    anchor_obs = np.stack([(boxes[:, 0] + boxes[:, 2]) / 2, boxes[:, 3]], axis=1)
+    distance = np.linalg.norm(anchor_ref[:, None, :] - anchor_obs[None, :, :], axis=2) / _sizes(ref)[:, None]
+    iou = box_iou(ref.astype(np.float32), boxes.astype(np.float32))
+    score = np.maximum(
+        np.where(distance <= tolerance, 1.0 / (1.0 + distance), 0.0), np.where(iou >= STATIONARY_IOU, iou, 0.0)
+    )
+    return greedy_match(score, 1e-9)

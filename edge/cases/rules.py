@@ -1,0 +1,128 @@
+"""Rules compiled for one camera: class names resolved, the event looked up, state attached.
+
+Also the read-only view of a rule's timers and open cases that `CaseEngine.snapshot()` serves.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edge.cases.lifecycle import Phase, Timing
+from edge.cases.observe import RuleSpec
+from edge.cases.state import RuleState
+from edge.config import ConfigError, EdgeConfig, RuleConfig, ZoneConfig
+from edge.config.events import EventType
+
+
+@lru_cache(maxsize=16)
+def _file_version(path: Path, mtime: float) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return "sha256:" + digest.hexdigest()[:16]
+
+
+def model_versions(config: EdgeConfig) -> dict[str, str]:
+    """A model's version is its file's digest: the same weights always report the same version."""
+    out = {}
+    for model in config.models:
+        path = Path(model.path)
+        out[model.id] = _file_version(path, path.stat().st_mtime) if path.is_file() else "missing"
+    return out
+
+
+def config_json(zone: ZoneConfig, rule: RuleConfig) -> dict[str, Any]:
+    """The zone and rule as stored beside their state: a restart can tell whether they changed."""
+    return {"zone": zone.model_dump(mode="json", exclude={"rules"}), "rule": rule.model_dump(mode="json")}
+
+
+@dataclass
+class CompiledRule:
+    zone: ZoneConfig
+    spec: RuleSpec
+    event: EventType
+    state: RuleState = field(default_factory=RuleState)
+    dirty: bool = True
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return self.zone.id, self.spec.rule.id
+
+    @property
+    def timing(self) -> Timing:
+        return Timing.of(self.spec.rule)
+
+    @property
+    def fingerprint(self) -> str:
+        return json.dumps(config_json(self.zone, self.spec.rule), sort_keys=True)
+
+
+def compile_rule(
+    camera_id: str,
+    zone: ZoneConfig,
+    rule: RuleConfig,
+    events: dict[str, EventType],
+    class_names: dict[str, list[str]],
+    strict: bool = True,
+) -> CompiledRule:
+    """Resolve the rule's classes (or its event's default classes) to the model's class ids.
+
+    strict=False compiles a rule restored from the store whose config is gone: it only needs to
+    draw and clear its open cases, so unknown names are tolerated instead of raised.
+    """
+    where = f"camera {camera_id!r} zone {zone.id!r} rule {rule.id!r}"
+    event = events.get(rule.event_code)
+    if event is None:
+        if strict:
+            raise ConfigError(f"{where}: unknown event code {rule.event_code!r}")
+        event = EventType(code=rule.event_code, name=rule.event_name or rule.event_code)
+    names: tuple[str, ...] = ()
+    class_ids = np.zeros(0, np.int32)
+    groups: tuple[np.ndarray, ...] = ()
+    if rule.kind != "static_object":
+        names = tuple(class_names.get(rule.model, ()))
+        classes = rule.classes or list(event.default_classes)
+        wanted = sorted({*classes, *rule.all_classes})
+        if strict and not names:
+            raise ConfigError(f"{where}: no class names for model {rule.model!r}")
+        if strict and sorted(set(wanted) - set(names)):
+            raise ConfigError(f"{where}: model {rule.model!r} has no classes {sorted(set(wanted) - set(names))}")
+        if strict and not wanted:
+            raise ConfigError(f"{where}: no classes given, and event {event.code} has no default classes")
+        index = {n: i for i, n in enumerate(names)}
+        class_ids = np.array([index[c] for c in wanted if c in index], np.int32)
+        groups = tuple(np.array([index[c] for c in g if c in index], np.int32) for g in rule.groups)
+    return CompiledRule(zone, RuleSpec(rule, tuple(zone.points), class_ids, groups, names), event)
+
+
+def rule_view(r: CompiledRule, now: float | None, active: bool) -> dict[str, Any]:
+    """Plain data about one rule: its places (candidate timers) and open cases."""
+    rule, places = r.spec.rule, r.state.places
+    return {
+        "rule_id": rule.id,
+        "kind": rule.kind,
+        "event_code": rule.event_code,
+        "active": active,
+        "min_duration_s": rule.min_duration_s,
+        "places": [
+            {
+                "key": str(places.key[i]),
+                "box": [round(float(v), 1) for v in places.box[i]],
+                "label": str(places.label[i]),
+                "dwell_s": round(float(places.last_seen[i] - places.first_seen[i]), 3),
+                "absent_s": 0.0 if now is None else round(float(now - places.last_seen[i]), 3),
+                "phase": Phase.CANDIDATE.value if not places.case[i] else "attached",
+                "case_id": str(places.case[i]) or None,
+            }
+            for i in range(len(places))
+        ],
+        "open_cases": [c.to_json() | {"phase": c.phase.value} for c in r.state.cases.values()],
+    }

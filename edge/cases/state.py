@@ -1,0 +1,124 @@
+"""Rule state: the places a rule is timing (as parallel arrays) and its open cases.
+
+Dwell is keyed to a *place in the zone*, not to a tracker id: a place is where a qualifying object
+(or group, or the whole zone for count/occupancy rules) was first seen, and later sightings are
+matched to it by position and overlap. An id switch or a missed detection therefore never splits a
+violation. All of it serialises to JSON so a restarted worker resumes the same timers and cases.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+from edge.cases.lifecycle import Phase
+
+
+@dataclass
+class Places:
+    """Parallel arrays, one row per place; `ref` is the running-mean box the place is matched against."""
+
+    key: np.ndarray = field(default_factory=lambda: np.zeros(0, object))
+    ref: np.ndarray = field(default_factory=lambda: np.zeros((0, 4), np.float64))
+    box: np.ndarray = field(default_factory=lambda: np.zeros((0, 4), np.float64))
+    first_seen: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float64))
+    last_seen: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float64))
+    first_media: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float64))
+    last_media: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float64))
+    score: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float64))
+    label: np.ndarray = field(default_factory=lambda: np.zeros(0, object))
+    hits: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    case: np.ndarray = field(default_factory=lambda: np.zeros(0, object))  # "" while a candidate
+    pictured: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))  # first-seen picture stored
+
+    def __len__(self) -> int:
+        return int(self.key.shape[0])
+
+    @property
+    def attached(self) -> np.ndarray:
+        return self.case != ""
+
+    def subset(self, mask: np.ndarray) -> Places:
+        return Places(**{name: getattr(self, name)[mask] for name in self.__dataclass_fields__})
+
+    def append(self, other: Places) -> Places:
+        return Places(
+            **{name: np.concatenate([getattr(self, name), getattr(other, name)]) for name in self.__dataclass_fields__}
+        )
+
+    def to_json(self) -> dict[str, list[Any]]:
+        return {name: getattr(self, name).tolist() for name in self.__dataclass_fields__}
+
+    @classmethod
+    def from_json(cls, data: dict[str, list[Any]]) -> Places:
+        out = cls()
+        n = len(data.get("key", []))
+        for name in cls.__dataclass_fields__:
+            template = getattr(out, name)
+            values = data.get(name, [])
+            if name in ("key", "label", "case"):
+                column = np.array(values, dtype=object).reshape(n)
+            else:
+                column = np.asarray(values, dtype=template.dtype).reshape((n, *template.shape[1:]))
+            setattr(out, name, column)
+        return out
+
+
+@dataclass
+class Case:
+    """One open (or just cleared) case; clock values are engine-clock seconds (wall-anchored)."""
+
+    case_id: str
+    zone_version: int
+    phase: Phase
+    seq: int
+    first_seen: float
+    confirmed: float
+    last_seen: float
+    last_report: float
+    first_media: float
+    confirmed_media: float
+    label: str
+    score: float
+    box: list[float]
+    repeat_count: int = 1
+    cleared: float | None = None
+    updated: float | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Case:
+        return cls(**{**data, "phase": Phase(data["phase"])})
+
+
+@dataclass
+class RuleState:
+    """Everything one (zone, rule) remembers between frames and across restarts."""
+
+    places: Places = field(default_factory=Places)
+    cases: dict[str, Case] = field(default_factory=dict)
+    cooldown_box: np.ndarray = field(default_factory=lambda: np.zeros((0, 4), np.float64))
+    cooldown_until: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float64))
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "places": self.places.to_json(),
+            "cases": [c.to_json() for c in self.cases.values()],
+            "cooldown_box": self.cooldown_box.tolist(),
+            "cooldown_until": self.cooldown_until.tolist(),
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> RuleState:
+        cases = [Case.from_json(c) for c in data.get("cases", [])]
+        until = np.asarray(data.get("cooldown_until", []), np.float64).reshape(-1)
+        return cls(
+            places=Places.from_json(data.get("places", {})),
+            cases={c.case_id: c for c in cases},
+            cooldown_box=np.asarray(data.get("cooldown_box", []), np.float64).reshape(len(until), 4),
+            cooldown_until=until,
+        )

@@ -1,0 +1,146 @@
+"""SQLite state of the case stage: rule timers and open cases survive a restart or a reconnect.
+
+One file per worker (many cameras may share it). Each frame's changes are written in one
+transaction (WAL, synchronous=NORMAL: a power cut loses at most the last frame, never corrupts), so
+a restarted engine resumes candidate timers and open cases instead of opening duplicates.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS camera_clock (camera_id TEXT PRIMARY KEY, clock REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS rule_state (
+    camera_id TEXT NOT NULL, zone_id TEXT NOT NULL, rule_id TEXT NOT NULL,
+    state TEXT NOT NULL, updated REAL NOT NULL,
+    PRIMARY KEY (camera_id, zone_id, rule_id)
+);
+CREATE TABLE IF NOT EXISTS cases (
+    case_id TEXT PRIMARY KEY, camera_id TEXT NOT NULL, zone_id TEXT NOT NULL, rule_id TEXT NOT NULL,
+    phase TEXT NOT NULL, seq INTEGER NOT NULL, opened REAL NOT NULL, updated REAL NOT NULL,
+    body TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS cases_by_camera ON cases (camera_id, phase);
+CREATE TABLE IF NOT EXISTS pictures (
+    owner TEXT NOT NULL, name TEXT NOT NULL, jpeg BLOB NOT NULL, meta TEXT NOT NULL,
+    PRIMARY KEY (owner, name)
+);
+"""
+
+
+class StoreError(Exception):
+    """The state file cannot be used (unreadable, not SQLite, written by a newer worker)."""
+
+
+class CaseStore:
+    """Rule state, cases and held pictures of the case stage, in one SQLite file."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self._lock = threading.Lock()
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.executescript(_SCHEMA)
+            row = self._db.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
+        except (sqlite3.Error, OSError) as exc:
+            raise StoreError(f"case state file {self.path} cannot be used: {exc}") from None
+        if row is None:
+            self._db.execute("INSERT INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
+        elif int(row[0]) > SCHEMA_VERSION:
+            raise StoreError(f"case state file {self.path} has schema {row[0]}; this worker reads {SCHEMA_VERSION}")
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def clock(self, camera_id: str) -> float | None:
+        """The last engine-clock value saved for a camera (the clock never runs backwards)."""
+        row = self._query("SELECT clock FROM camera_clock WHERE camera_id=?", (camera_id,))
+        return None if not row else float(row[0][0])
+
+    def rule_states(self, camera_id: str) -> dict[tuple[str, str], dict[str, Any]]:
+        rows = self._query("SELECT zone_id, rule_id, state FROM rule_state WHERE camera_id=?", (camera_id,))
+        return {(zone, rule): json.loads(state) for zone, rule, state in rows}
+
+    def case(self, case_id: str) -> dict[str, Any] | None:
+        """The last message body stored for a case, with its phase and seq."""
+        rows = self._query("SELECT phase, seq, body FROM cases WHERE case_id=?", (case_id,))
+        if not rows:
+            return None
+        phase, seq, body = rows[0]
+        return {"phase": phase, "seq": seq, "body": json.loads(body)}
+
+    def cases(self, camera_id: str, open_only: bool = False) -> list[dict[str, Any]]:
+        sql = "SELECT case_id, zone_id, rule_id, phase, seq, opened, updated FROM cases WHERE camera_id=?"
+        if open_only:
+            sql += " AND phase != 'cleared'"
+        rows = self._query(sql + " ORDER BY opened, case_id", (camera_id,))
+        keys = ("case_id", "zone_id", "rule_id", "phase", "seq", "opened", "updated")
+        return [dict(zip(keys, row, strict=True)) for row in rows]
+
+    def picture(self, owner: str, name: str) -> tuple[bytes, dict[str, Any]] | None:
+        rows = self._query("SELECT jpeg, meta FROM pictures WHERE owner=? AND name=?", (owner, name))
+        return None if not rows else (bytes(rows[0][0]), json.loads(rows[0][1]))
+
+    def save(
+        self,
+        camera_id: str,
+        clock: float,
+        rule_states: dict[tuple[str, str], dict[str, Any]],
+        cases: Sequence[tuple[str, str, str, str, int, float, float, dict[str, Any]]] = (),
+        pictures: Sequence[tuple[str, str, bytes, dict[str, Any]]] = (),
+        drop_owners: Sequence[str] = (),
+        drop_rules: Sequence[tuple[str, str]] = (),
+    ) -> None:
+        """Write one frame's changes atomically.
+
+        cases: (case_id, zone, rule, phase, seq, opened, updated, body); pictures: (owner, name, jpeg,
+        meta); drop_owners: owners whose held pictures are no longer needed; drop_rules: (zone, rule)
+        whose state is gone (the rule was removed).
+        """
+        with self._lock:
+            try:
+                self._db.execute("BEGIN")
+                self._db.execute(
+                    "INSERT INTO camera_clock VALUES (?, ?) ON CONFLICT(camera_id) DO UPDATE SET clock=excluded.clock",
+                    (camera_id, clock),
+                )
+                self._db.executemany(
+                    "INSERT INTO rule_state VALUES (?, ?, ?, ?, ?) ON CONFLICT(camera_id, zone_id, rule_id) "
+                    "DO UPDATE SET state=excluded.state, updated=excluded.updated",
+                    [(camera_id, z, r, json.dumps(s), clock) for (z, r), s in rule_states.items()],
+                )
+                self._db.executemany(
+                    "DELETE FROM rule_state WHERE camera_id=? AND zone_id=? AND rule_id=?",
+                    [(camera_id, z, r) for z, r in drop_rules],
+                )
+                self._db.executemany(
+                    "INSERT INTO cases VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(case_id) DO UPDATE SET "
+                    "phase=excluded.phase, seq=excluded.seq, updated=excluded.updated, body=excluded.body",
+                    [(c[0], camera_id, *c[1:7], json.dumps(c[7], ensure_ascii=False)) for c in cases],
+                )
+                self._db.executemany(
+                    "INSERT OR REPLACE INTO pictures VALUES (?, ?, ?, ?)",
+                    [(o, n, j, json.dumps(m)) for o, n, j, m in pictures],
+                )
+                self._db.executemany("DELETE FROM pictures WHERE owner=?", [(o,) for o in drop_owners])
+                self._db.execute("COMMIT")
+            except sqlite3.Error as exc:
+                self._db.execute("ROLLBACK")
+                raise StoreError(f"case state file {self.path} could not be written: {exc}") from None
+
+    def _query(self, sql: str, args: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+        with self._lock:
+            return self._db.execute(sql, args).fetchall()
