@@ -8,14 +8,14 @@ import sqlite3
 
 import httpx
 import pytest
-from test_delivery_support import message, platform, running_receiver, stored
+from test_delivery_support import assert_exactly_once_in_order, message, platform, running_receiver, stored, wait_until
 
 from edge.cli import UserError
 from edge.cli.outbox import register as register_outbox
 from edge.cli.receiver import build_faults
 from edge.cli.receiver import register as register_receiver
 from edge.delivery.outbox import Outbox, OutboxError
-from edge.delivery.sender import Sender, retry_after_s
+from edge.delivery.sender import Sender, is_transient, retry_after_s
 from edge.types import CaseMessage
 
 
@@ -58,10 +58,7 @@ def test_sender_delivers_every_message_once_in_order_per_case(tmp_path):
         assert sender.deliver_pending(timeout_s=30) == 0
         messages = stored(srv.url)
         picture = httpx.get(f"{srv.url}/api/cases/cam1-0505-0002/pictures/crop.jpg").content
-    assert sorted(m["message_id"] for m in messages) == sorted(m.message_id for m in sent)
-    for case in {m["case_id"] for m in messages}:
-        arrivals = sorted((m["arrival"], m["seq"]) for m in messages if m["case_id"] == case)
-        assert [seq for _, seq in arrivals] == [0, 1, 2]
+    assert_exactly_once_in_order(messages, sent)
     assert picture == message(2, 2).pictures["crop.jpg"]
     assert {m["message_id"]: m["body"] for m in messages}["cam1-0505-0003:1"] == message(3, 1).body
     stats = outbox.stats()
@@ -76,10 +73,7 @@ def test_background_sender_picks_up_new_messages(tmp_path):
         try:
             for case in range(5):
                 outbox.put(message(case, 0, pictures=1))
-            deadline_polls = 0
-            while outbox.stats().delivered < 5 and deadline_polls < 500:
-                outbox.changed.wait(0.05)
-                deadline_polls += 1
+            wait_until(lambda: outbox.stats().delivered == 5, what="5 deliveries")
             health = sender.health()
         finally:
             sender.stop()
@@ -95,6 +89,14 @@ def test_background_sender_picks_up_new_messages(tmp_path):
 )
 def test_retry_after_header_parsing(header, expected):
     assert retry_after_s(header, now=1e10) == expected
+
+
+@pytest.mark.parametrize(
+    ("status", "transient"),
+    [*((s, True) for s in (500, 502, 503, 408, 409, 425, 429)), *((s, False) for s in (400, 401, 403, 404, 422, 301))],
+)
+def test_failure_classes(status, transient):
+    assert is_transient(status) is transient
 
 
 def _cli(register, argv: list[str]) -> argparse.Namespace:

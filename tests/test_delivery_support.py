@@ -7,9 +7,12 @@ SQLite files under tmp_path.
 from __future__ import annotations
 
 import os
+import socket
+import sqlite3
 import subprocess
 import sys
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -31,6 +34,27 @@ def jpeg(value: int, size: int = 16) -> bytes:
     ok, data = cv2.imencode(".jpg", np.full((size, size, 3), value, np.uint8))
     assert ok
     return data.tobytes()
+
+
+def noisy_jpeg(seed: int, size: int = 64) -> bytes:
+    """A JPEG that does not compress away (about 10 KB at 64x64): for size bounds."""
+    pixels = np.random.default_rng(seed).integers(0, 256, (size, size, 3), dtype=np.uint8)
+    return cv2.imencode(".jpg", pixels)[1].tobytes()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_until(condition: Callable[[], bool], timeout_s: float = 60.0, what: str = "condition") -> None:
+    """Poll `condition`; the timeout only guards against a hung test, it is not a measurement."""
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.01)
 
 
 def message(case: int, seq: int, pictures: int = 2, kind: str | None = None) -> CaseMessage:
@@ -56,6 +80,21 @@ def running_receiver(
         yield server
     finally:
         server.stop()
+
+
+def pending_ids(outbox_file: Path) -> set[str]:
+    """Message ids the outbox still holds as pending, read straight from the file."""
+    with sqlite3.connect(outbox_file) as db:
+        return {row[0] for row in db.execute("SELECT message_id FROM messages WHERE state = 'pending'")}
+
+
+def assert_exactly_once_in_order(messages: list[dict], sent: list[CaseMessage]) -> None:
+    ids = [m["message_id"] for m in messages]
+    assert len(ids) == len(set(ids)), "a message was stored twice"
+    assert set(ids) == {m.message_id for m in sent}, "a message is missing"
+    for case in {m["case_id"] for m in messages}:
+        seqs = [m["seq"] for m in sorted(messages, key=lambda m: m["arrival"]) if m["case_id"] == case]
+        assert seqs == sorted(seqs), f"case {case} arrived out of order: {seqs}"
 
 
 def stored(url: str) -> list[dict]:

@@ -7,11 +7,11 @@ NetworkError | ProtocolError ..., all raised before any answer arrives):
     TransportError, 5xx, 408/409/425/429 -> transient: retry forever with backoff
     any other status (4xx, 3xx)       -> permanent: dead letter with the response
 
-After a transient failure the whole sender pauses (the platform is likely struggling: no
-point hammering it with the next message) for `Retry-After` when the answer carries one,
-else for an exponential backoff with jitter over the run of consecutive failures. The
-failed message itself also waits its own backoff, so one message the platform keeps
-failing on cannot hold up other cases. Every request carries `Idempotency-Key`; a message
+A failed message waits its own exponential backoff (with jitter) before its next try,
+and its case waits with it; other cases go on at once, so one message the platform keeps
+failing on cannot hold everything up. From the second failure in a row, or whenever the
+answer carries `Retry-After`, the whole sender pauses as well (the platform itself is down
+or struggling: no point hammering it with the next message). Every request carries `Idempotency-Key`; a message
 that was stored by the platform but whose answer was lost is simply sent again.
 """
 
@@ -196,12 +196,16 @@ class Sender:
     def _transient(self, item: OutboxItem, error: str, retry_after: float | None) -> None:
         self._failures += 1
         now = time.time()
-        pause = retry_after if retry_after is not None else self._backoff(self._failures)
+        pause = 0.0
+        if retry_after is not None:
+            pause = retry_after
+        elif self._failures > 1:
+            pause = self._backoff(self._failures - 1)
         self._pause_until = now + pause
-        own = max(pause, self._backoff(item.attempts + 1))
-        self.outbox.mark_retry(item.pk, error, now + own)
+        wait = max(pause, self._backoff(item.attempts + 1))
+        self.outbox.mark_retry(item.pk, error, now + wait)
         self._note_error(f"{item.message.message_id}: {error}")
-        log.warning("delivery of %s failed (%s); retrying in %.2f s", item.message.message_id, error, pause)
+        log.warning("delivery of %s failed (%s); retrying it in %.2f s", item.message.message_id, error, wait)
 
     def _backoff(self, failures: int) -> float:
         """Exponential in the number of failures, capped, with 'equal jitter' (50-100 %)."""
