@@ -2,10 +2,11 @@
 
 `load_detector(cfg)` opens and checks a model (raising `ModelError` naming the model and the
 problem); `Detector.detect(images)` turns BGR uint8 frames of any size into one `Detections`
-per frame, in that frame's pixels.
+per frame, in that frame's pixels. `InferenceEngine` is the batched loop all cameras share.
 """
 
 from edge.infer.detector import Detector, load_detector
+from edge.infer.engine import CameraStats, EngineStats, InferenceEngine, ModelStats
 from edge.infer.errors import ModelError
 
-__all__ = ["Detector", "ModelError", "load_detector"]
+__all__ = ["CameraStats", "Detector", "EngineStats", "InferenceEngine", "ModelError", "ModelStats", "load_detector"]

@@ -1,0 +1,211 @@
+"""The shared batched loop: batching across cameras, routing, drops, priority, delivery, stop."""
+
+import threading
+import time
+from collections import deque
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+from onnx_graphs import end2end, model, names_json, yolov8
+
+from edge.config import InferenceConfig, ModelConfig
+from edge.infer import Detector, InferenceEngine, load_detector
+from edge.infer.batching import Request, plan_batch
+from edge.types import Detections, Frame
+
+REPO = Path(__file__).resolve().parents[1]
+WHITE = np.full((480, 640, 3), 255, np.uint8)
+BLACK = np.zeros((480, 640, 3), np.uint8)
+
+
+@pytest.fixture(scope="module")
+def detectors(tmp_path_factory) -> dict[str, Detector]:
+    tmp = tmp_path_factory.mktemp("models")
+    (tmp / "a").mkdir()
+    (tmp / "b").mkdir()
+    meta = names_json(["person", "car", "truck"])
+    return {
+        "yolo": load_detector(ModelConfig(id="yolo", path=model(tmp / "a", yolov8(), metadata=meta))),
+        "e2e": load_detector(ModelConfig(id="e2e", path=model(tmp / "b", end2end(), 1, metadata=meta))),
+    }
+
+
+class Collector:
+    """on_result that records (camera, index, results) in delivery order."""
+
+    def __init__(self) -> None:
+        self.got: list[tuple[str, int, dict[str, Detections]]] = []
+
+    def __call__(self, frame: Frame, results: dict[str, Detections]) -> None:
+        self.got.append((frame.camera_id, frame.index, results))
+
+
+def frame(camera: str, index: int, image: np.ndarray = WHITE, age_s: float = 0.0) -> Frame:
+    return Frame(camera, image, index / 10, time.time() - age_s, index)
+
+
+def engine(detectors, **cfg) -> InferenceEngine:
+    return InferenceEngine(detectors, InferenceConfig(**{"queue_per_camera": 100, **cfg}))
+
+
+def test_batches_form_across_cameras_and_results_route_back(detectors):
+    eng, out = engine(detectors, max_batch=4), Collector()
+    images = {"cam1": WHITE, "cam2": BLACK, "cam3": WHITE[:300]}
+    for i in range(4):
+        for cam, image in images.items():
+            eng.submit(frame(cam, i, image), ["yolo"], out)
+    eng.start()
+    eng.stop()
+    stats = eng.stats()
+    assert stats.models["yolo"].batch_sizes == {4: 3} and stats.models["yolo"].frames == 12
+    assert stats.models["e2e"].frames == 0  # no camera asked for it
+    assert {cam: s.analysed for cam, s in stats.cameras.items()} == {"cam1": 4, "cam2": 4, "cam3": 4}
+    for cam, image in images.items():
+        mine = [(index, results) for c, index, results in out.got if c == cam]
+        assert [index for index, _ in mine] == [0, 1, 2, 3]  # in submit order per camera
+        [expected] = detectors["yolo"].detect([image])
+        for _, results in mine:
+            assert list(results) == ["yolo"]
+            np.testing.assert_allclose(results["yolo"].xyxy, expected.xyxy, atol=1e-4)
+
+
+def test_models_run_only_for_cameras_that_need_them(detectors):
+    eng, out = engine(detectors), Collector()
+    for i in range(3):
+        eng.submit(frame("plain", i), ["yolo"], out)
+        eng.submit(frame("both", i), ["yolo", "e2e"], out)
+    eng.start()
+    eng.stop()
+    stats = eng.stats()
+    assert stats.models["yolo"].frames == 6 and stats.models["e2e"].frames == 3
+    assert stats.models["e2e"].batch_sizes == {1: 3}  # a fixed batch-1 model runs one frame at a time
+    keys = {cam: sorted(results) for cam, _, results in out.got}
+    assert keys == {"plain": ["yolo"], "both": ["e2e", "yolo"]}
+    both = [results for cam, _, results in out.got if cam == "both"]
+    assert all(len(r["e2e"]) == 3 and len(r["yolo"]) == 3 for r in both)
+
+
+def test_stale_frames_are_dropped_and_counted(detectors):
+    eng, out = engine(detectors, staleness_s=60), Collector()
+    eng.submit(frame("cam1", 0, age_s=120), ["yolo", "e2e"], out)
+    eng.submit(frame("cam1", 1), ["yolo"], out)
+    eng.submit(frame("cam2", 0, age_s=61), ["yolo"], out)
+    eng.start()
+    eng.stop()
+    stats = eng.stats()
+    assert [(c, i) for c, i, _ in out.got] == [("cam1", 1)]
+    assert stats.cameras["cam1"].dropped_stale == 1 and stats.cameras["cam2"].dropped_stale == 1
+    assert stats.models["yolo"].dropped_stale == 2 and stats.models["e2e"].dropped_stale == 1
+    assert stats.models["yolo"].frames == 1
+
+
+def test_full_camera_queue_drops_its_oldest_frame(detectors):
+    eng, out = engine(detectors, queue_per_camera=2), Collector()
+    for i in range(5):
+        eng.submit(frame("busy", i), ["yolo"], out)
+    eng.submit(frame("quiet", 0), ["yolo"], out)
+    eng.start()
+    eng.stop()
+    stats = eng.stats()
+    assert [(c, i) for c, i, _ in out.got if c == "busy"] == [("busy", 3), ("busy", 4)]
+    assert stats.cameras["busy"].dropped_overflow == 3 and stats.cameras["quiet"].dropped_overflow == 0
+    assert stats.cameras["busy"].submitted == 5 and stats.cameras["busy"].analysed == 2
+
+
+def test_slow_consumer_does_not_stall_inference(detectors):
+    release, first_called = threading.Event(), threading.Event()
+    delivered = Collector()
+
+    def slow(f: Frame, results: dict[str, Detections]) -> None:
+        first_called.set()
+        release.wait()
+        delivered(f, results)
+
+    eng = engine(detectors, max_wait_ms=0)
+    eng.start()
+    eng.submit(frame("cam", 0), ["yolo"], slow)
+    assert first_called.wait(60)
+    for i in range(1, 6):  # the consumer is stuck; inference must still take these frames
+        eng.submit(frame("cam", i), ["yolo"], delivered)
+    deadline = time.monotonic() + 60
+    while eng.stats().models["yolo"].frames < 6 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert eng.stats().models["yolo"].frames == 6 and delivered.got == []
+    release.set()
+    eng.stop()
+    assert [i for _, i, _ in delivered.got] == [0, 1, 2, 3, 4, 5]
+
+
+def test_failing_consumer_is_counted_and_others_still_served(detectors):
+    out = Collector()
+
+    def broken(f: Frame, results: dict[str, Detections]) -> None:
+        raise RuntimeError("consumer bug")
+
+    eng = engine(detectors)
+    eng.submit(frame("bad", 0), ["yolo"], broken)
+    eng.submit(frame("good", 0), ["yolo"], out)
+    eng.start()
+    eng.stop()
+    assert eng.stats().callback_errors == 1 and [c for c, _, _ in out.got] == ["good"]
+
+
+def test_stop_without_drain_leaves_frames_unanalysed(detectors):
+    eng, out = engine(detectors), Collector()
+    eng.start()
+    eng.stop(drain=False)
+    with pytest.raises(RuntimeError, match="no longer accepted"):
+        eng.submit(frame("cam", 0), ["yolo"], out)
+
+
+def test_bad_submissions_are_named(detectors):
+    eng = engine(detectors)
+    with pytest.raises(ValueError, match=r"camera 'cam'.*unknown models \['nope'\]; known: \['e2e', 'yolo'\]"):
+        eng.submit(frame("cam", 0), ["nope"], Collector())
+    with pytest.raises(ValueError, match=r"\(H, W, 3\) uint8"):
+        eng.submit(frame("cam", 0, np.zeros((4, 4), np.uint8)), ["yolo"], Collector())
+
+
+def requests(spec: list[tuple[str, float, bool]]) -> dict[str, deque[Request]]:
+    queues: dict[str, deque[Request]] = {}
+    for camera, submitted, priority in spec:
+        req = Request(Frame(camera, WHITE, 0.0, 0.0), {"m"}, Collector(), priority, submitted)
+        queues.setdefault(camera, deque()).append(req)
+    return queues
+
+
+def order(plan) -> list[tuple[str, float]]:
+    return [(r.frame.camera_id, r.submitted) for r in plan[1]]
+
+
+def test_plan_waits_for_a_full_batch_or_the_oldest_frames_deadline():
+    queues = requests([("a", 10.0, False), ("b", 10.01, False)])
+    assert plan_batch(queues, {"m": 3}, set(), 0.05, now=10.02) == pytest.approx(0.03)
+    assert order(plan_batch(queues, {"m": 3}, set(), 0.05, now=10.05)) == [("a", 10.0), ("b", 10.01)]
+    assert order(plan_batch(queues, {"m": 2}, set(), 0.05, now=10.02)) == [("a", 10.0), ("b", 10.01)]
+    assert plan_batch({}, {"m": 2}, set(), 0.05, now=10.0) is None
+
+
+def test_plan_round_robins_cameras_and_puts_priority_first():
+    queues = requests([("busy", 1.0, False), ("busy", 2.0, False), ("busy", 3.0, False), ("calm", 4.0, False)])
+    assert order(plan_batch(queues, {"m": 2}, set(), 0.0, now=9.0)) == [("busy", 1.0), ("calm", 4.0)]
+    assert order(plan_batch(queues, {"m": 2}, {"calm"}, 0.0, now=9.0)) == [("calm", 4.0), ("busy", 1.0)]
+    queues = requests([("a", 1.0, False), ("b", 2.0, True)])
+    assert order(plan_batch(queues, {"m": 1}, set(), 0.0, now=9.0)) == [("b", 2.0)]
+
+
+def test_bundled_model_through_the_engine_equals_direct_detection():
+    with av.open(str(REPO / "streams" / "vtest.avi")) as container:
+        images = [f.to_ndarray(format="bgr24") for _, f in zip(range(6), container.decode(video=0), strict=False)]
+    coco = load_detector(ModelConfig(id="coco", path=REPO / "models" / "centernet-mbv3-coco.onnx"))
+    eng, out = InferenceEngine({"coco": coco}, InferenceConfig(max_batch=3, queue_per_camera=3)), Collector()
+    for i, image in enumerate(images):
+        eng.submit(frame(f"cam{i % 2}", i, image), ["coco"], out)
+    eng.start()
+    eng.stop()
+    assert eng.stats().models["coco"].batch_sizes == {3: 2}
+    for (_, _, results), direct in zip(sorted(out.got, key=lambda g: g[1]), coco.detect(images), strict=True):
+        np.testing.assert_allclose(results["coco"].xyxy, direct.xyxy, atol=1e-2)
+        np.testing.assert_array_equal(results["coco"].class_id, direct.class_id)
