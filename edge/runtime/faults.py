@@ -1,0 +1,68 @@
+"""Device-fault events: a moved, covered or blurred camera is reported to the platform, not as a street case.
+
+Each fault is a message stream of its own (case id `<worker>-<camera>-fault-<start>`): "new" when
+the view goes bad, "update" when the kind of fault changes, "cleared" when the view returns, so the
+platform's device desk opens and closes a ticket the same way it does for street cases.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+
+import cv2
+
+from edge import __version__
+from edge.config import CameraConfig, EdgeConfig
+from edge.scene import TamperStatus
+from edge.types import CaseMessage, Frame, MessageKind
+
+
+def _iso(epoch: float) -> str:
+    return dt.datetime.fromtimestamp(epoch, dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class FaultReporter:
+    """Turns one camera's tamper-state changes into device-fault messages."""
+
+    def __init__(self, config: EdgeConfig, camera: CameraConfig) -> None:
+        self.config = config
+        self.camera = camera
+        self.status = TamperStatus()
+        self._case_id: str | None = None
+        self._seq = 0
+
+    def observe(self, frame: Frame, status: TamperStatus) -> CaseMessage | None:
+        """A message when the tamper state changed since the last frame, else None."""
+        if status.kind == self.status.kind:
+            return None
+        previous, self.status = self.status, status
+        if status.active and self._case_id is None:
+            stamp = dt.datetime.fromtimestamp(frame.wall_time, dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+            self._case_id, self._seq = f"{self.config.worker.id}-{self.camera.id}-fault-{stamp}", 0
+        if self._case_id is None:
+            return None
+        self._seq += 1
+        kind: MessageKind = "cleared" if not status.active else ("new" if self._seq == 1 else "update")
+        message = self._message(frame, kind, status if status.active else previous, ended=not status.active)
+        if not status.active:
+            self._case_id = None
+        return message
+
+    def _message(self, frame: Frame, kind: MessageKind, fault: TamperStatus, ended: bool) -> CaseMessage:
+        assert self._case_id is not None
+        ok, jpeg = cv2.imencode(".jpg", frame.image, [cv2.IMWRITE_JPEG_QUALITY, 80])
+        picture = bytes(jpeg) if ok else b""
+        body = {
+            "type": "device_fault",
+            "case_id": self._case_id,
+            "seq": self._seq,
+            "kind": kind,
+            "camera": {"id": self.camera.id, "name": self.camera.name},
+            "fault": {"kind": fault.kind, "detail": fault.detail, "state": "ended" if ended else "active"},
+            "time": _iso(frame.wall_time),
+            "location": self.camera.location.model_dump(),
+            "worker": {"id": self.config.worker.id, "version": __version__},
+            "evidence": [{"name": "view.jpg", "kind": "view", "sha256": hashlib.sha256(picture).hexdigest()}],
+        }
+        return CaseMessage(self._case_id, self._seq, kind, body, {"view.jpg": picture} if picture else {})

@@ -1,0 +1,205 @@
+"""The long-running worker: every configured camera, one shared inference loop, durable delivery.
+
+    CameraStream (thread per camera) -> InferenceEngine (one loop, batches across cameras)
+        -> per-camera analysis (scene model, tracker, rules, cases) -> Outbox (SQLite) -> Sender (HTTP)
+
+The analysis of one camera runs under that camera's lock, on the engine's result thread, so a
+zone edit applied through the API lands between two analysed frames. A tampered camera (moved,
+covered, blurred) has its zones paused and reports a device fault instead of street cases.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from prometheus_client import CollectorRegistry
+
+from edge import __version__
+from edge.config import CameraConfig, EdgeConfig
+from edge.delivery.outbox import Outbox, outbox_path
+from edge.delivery.sender import Sender
+from edge.infer import Detector
+from edge.infer.engine import InferenceEngine
+from edge.ingest.health import HealthRegistry
+from edge.ingest.stream import CameraStream
+from edge.runtime.analysis import CameraAnalysis, models_for
+from edge.runtime.faults import FaultReporter
+from edge.runtime.replay import load_detectors
+from edge.scene import SceneModel
+from edge.types import CaseMessage, Detections, Frame
+
+log = logging.getLogger(__name__)
+RECENT_CASES = 200
+
+
+class CameraRuntime:
+    """Everything the worker keeps for one camera besides its stream."""
+
+    def __init__(self, config: EdgeConfig, camera: CameraConfig, state_dir: Path, detectors: dict[str, Detector]):
+        self.camera = camera
+        self.lock = threading.Lock()
+        self.class_names = {mid: det.class_names for mid, det in detectors.items()}
+        self.analysis = CameraAnalysis(config, camera.id, state_dir / f"{camera.id}.db", self.class_names)
+        self.scene = SceneModel(camera.id, config.scene) if config.scene.enabled else None
+        self.faults = FaultReporter(config, camera)
+        self.latest: Frame | None = None
+        self.analysed = 0
+
+    @property
+    def model_ids(self) -> list[str]:
+        return self.analysis.model_ids
+
+
+class Worker:
+    """Owns the stages and their threads; `start()`, then `stop()` closes everything cleanly."""
+
+    def __init__(self, config: EdgeConfig, metrics: CollectorRegistry | None = None) -> None:
+        self.config = config
+        self.started_at = time.time()
+        self.metrics = metrics or CollectorRegistry()
+        storage = Path(config.storage.dir)
+        storage.mkdir(parents=True, exist_ok=True)
+        cameras = [c for c in config.cameras if c.enabled]
+        needed = sorted({m for c in cameras for m in models_for(c)})
+        self.detectors = load_detectors(config, needed)
+        self.engine = InferenceEngine(self.detectors, config.inference)
+        self.health = HealthRegistry()
+        self.outbox = Outbox(
+            outbox_path(config.storage), max_mb=config.storage.max_outbox_mb, min_free_mb=config.storage.min_free_mb
+        )
+        self.sender = Sender(self.outbox, config.platform)
+        self.cameras = {c.id: CameraRuntime(config, c, storage / "state", self.detectors) for c in cameras}
+        self.streams = {c.id: CameraStream(c, self._on_frame, self.health) for c in cameras}
+        self.recent: deque[CaseMessage] = deque(maxlen=RECENT_CASES)
+        self._recent_lock = threading.Lock()
+        self._running = False
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    def start(self) -> None:
+        self.engine.start()
+        self.sender.start()
+        for stream in self.streams.values():
+            stream.start()
+        self._running = True
+        log.info("worker started", extra={"cameras": list(self.streams), "models": list(self.detectors)})
+
+    def stop(self) -> None:
+        """Streams first (no new frames), then drain inference, then close state and delivery."""
+        self._running = False
+        for camera_id, stream in self.streams.items():
+            if not stream.stop(timeout=10.0):
+                log.warning("camera stream did not stop in time", extra={"camera": camera_id})
+        self.engine.stop(drain=True)
+        for runtime in self.cameras.values():
+            with runtime.lock:
+                runtime.analysis.close()
+        self.sender.stop()
+        self.sender.close()
+        self.outbox.close()
+        log.info("worker stopped")
+
+    @property
+    def ready(self) -> bool:
+        return self._running
+
+    # -- the data flow -----------------------------------------------------------------------
+    def _on_frame(self, frame: Frame) -> None:
+        runtime = self.cameras[frame.camera_id]
+        runtime.latest = frame
+        if runtime.model_ids:
+            self.engine.submit(frame, runtime.model_ids, self._on_result)
+        else:  # only class-agnostic rules: no detector needed
+            self._on_result(frame, {})
+
+    def _on_result(self, frame: Frame, detections: dict[str, Detections]) -> None:
+        runtime = self.cameras[frame.camera_id]
+        with runtime.lock:
+            messages = self._analyse(runtime, frame, detections)
+            runtime.analysed += 1
+            self.engine.set_priority(frame.camera_id, _has_candidate(runtime.analysis.engine.snapshot()))
+        for message in messages:
+            self._deliver(message)
+
+    def _analyse(self, runtime: CameraRuntime, frame: Frame, detections: dict[str, Detections]) -> list[CaseMessage]:
+        static_objects = None
+        messages: list[CaseMessage] = []
+        if runtime.scene is not None:
+            model_id = next(iter(detections), None)
+            dets = detections[model_id] if model_id else Detections.empty()
+            names = runtime.class_names.get(model_id, []) if model_id else []
+            update = runtime.scene.update(frame, dets, names)
+            static_objects = update.static_objects
+            fault = runtime.faults.observe(frame, update.tamper)
+            if fault is not None:
+                log.warning(
+                    "camera view changed",
+                    extra={"camera": frame.camera_id, "tamper": update.tamper.kind, "detail": update.tamper.detail},
+                )
+                messages.append(fault)
+            if update.tamper.active:
+                return messages  # zones paused: a moved or covered view makes every zone meaningless
+        return messages + runtime.analysis.step(frame, detections, static_objects)
+
+    def _deliver(self, message: CaseMessage) -> None:
+        self.outbox.put(message)  # durable before anything else sees it
+        with self._recent_lock:
+            self.recent.append(message)
+        log.info(
+            "case message queued",
+            extra={"case_id": message.case_id, "seq": message.seq, "kind": message.kind},
+        )
+
+    # -- what the API reads ------------------------------------------------------------------
+    def camera_health(self) -> dict[str, dict[str, Any]]:
+        stats = self.engine.stats()
+        out: dict[str, dict[str, Any]] = {}
+        for camera_id, health in self.health.snapshot().items():
+            runtime = self.cameras[camera_id]
+            entry = asdict(health)
+            engine_stats = stats.cameras.get(camera_id)
+            entry["inference"] = asdict(engine_stats) if engine_stats else None
+            entry["tamper"] = {"kind": runtime.faults.status.kind, "detail": runtime.faults.status.detail}
+            out[camera_id] = entry
+        return out
+
+    def latest_frame(self, camera_id: str) -> Frame | None:
+        runtime = self.cameras.get(camera_id)
+        return runtime.latest if runtime else None
+
+    def recent_messages(self, limit: int) -> list[CaseMessage]:
+        with self._recent_lock:
+            return list(self.recent)[-limit:][::-1]
+
+    def apply_camera(self, camera: CameraConfig, zone_version: int) -> None:
+        """Hot-apply a camera's zones and rules: takes effect on its next analysed frame."""
+        runtime = self.cameras[camera.id]
+        with runtime.lock:
+            runtime.analysis.engine.reload(camera, zone_version)
+            runtime.camera = camera
+
+    def rebase_scene(self, camera_id: str) -> bool:
+        runtime = self.cameras[camera_id]
+        if runtime.scene is None:
+            return False
+        with runtime.lock:
+            runtime.scene.rebase()
+        return True
+
+    def summary(self) -> dict[str, Any]:
+        return {"version": __version__, "worker": self.config.worker.id, "uptime_s": time.time() - self.started_at}
+
+
+def _has_candidate(snapshot: dict[str, Any]) -> bool:
+    """True while any rule of the camera is timing a candidate violation (it gets inference priority)."""
+    return any(
+        place["phase"] == "candidate"
+        for zone in snapshot.get("zones", [])
+        for rule in zone.get("rules", [])
+        for place in rule.get("places", [])
+    )
