@@ -19,7 +19,7 @@ from edge.types import CaseMessage, Detections, Frame
 REPO = Path(__file__).resolve().parents[1]
 NAMES = ["person", "bicycle", "car", "motorcycle", "bus", "truck", "umbrella", "chair", "dining table"]
 W, H = 320, 240
-EPOCH = 1_767_574_800.0  # 2026-01-05 00:00 UTC, a Monday (08:00 in Asia/Shanghai)
+EPOCH = 1_767_571_200.0  # 2026-01-05 00:00 UTC, a Monday (08:00 in Asia/Shanghai)
 ZONE = [[0.5, 0.0], [1.0, 0.0], [1.0, 0.5], [0.5, 0.5]]  # top-right quarter: x 160..319, y 0..119
 
 Box = tuple[float, float, float, float, str, float]  # x1, y1, x2, y2, class name, score

@@ -30,10 +30,11 @@ from edge.cases.schedule import schedule_active
 from edge.cases.state import Case, Places, RuleState
 from edge.cases.store import CaseStore
 from edge.config import CameraConfig, ConfigError, EdgeConfig, RuleConfig, ZoneConfig
+from edge.track import Tracker
 from edge.types import CaseMessage, Detections, Frame
 
 ZONE_LEVEL = ("count", "occupancy")
-REF_MEMORY = 20  # a place's reference box is the mean of up to this many recent sightings
+REF_MEMORY = 10  # a place's reference box is the mean of its first sightings, then frozen: slow drift breaks it
 
 
 class CaseEngine:
@@ -69,6 +70,7 @@ class CaseEngine:
         self._pending: dict[str, tuple[Frame, np.ndarray, str, float]] = {}  # unpictured first sightings
         self._first: dict[str, Picture] = {}
         self._rules: dict[tuple[str, str], CompiledRule] = {}
+        self._trackers: dict[str, Tracker] = {}
         self._orphans: list[CompiledRule] = []
         self._dropped_rules: list[tuple[str, str]] = []
         self._zone_version = zone_version
@@ -149,11 +151,12 @@ class CaseEngine:
             now = self._tick(frame)
             out = _Changes()
             messages: list[CaseMessage] = []
+            tracked = {model_id: self._track(model_id, dets, frame) for model_id, dets in detections.items()}
             for r in self._rules.values():
                 if r.spec.rule.kind == "static_object":
                     dets = static_objects if static_objects is not None else Detections.empty()
                 else:
-                    dets = detections.get(r.spec.rule.model, Detections.empty())
+                    dets = tracked.get(r.spec.rule.model, Detections.empty())
                 messages += self._step(r, frame, now, dets, out)
             for orphan in self._orphans:
                 for case in list(orphan.state.cases.values()):
@@ -174,13 +177,19 @@ class CaseEngine:
                 r.dirty = False
             return messages
 
+    def _track(self, model_id: str, dets: Detections, frame: Frame) -> Detections:
+        """Give untracked detections ids (shown in snapshots and kept per place); rules never need them."""
+        if len(dets) and (dets.tracker_id < 0).all():
+            return self._trackers.setdefault(model_id, Tracker()).update(dets, frame.media_time)
+        return dets
+
     def _saved(self, r: CompiledRule) -> dict[str, Any]:
         return {"config": config_json(r.zone, r.spec.rule), "state": r.state.to_json()}
 
     def _step(self, r: CompiledRule, frame: Frame, now: float, dets: Detections, out: _Changes) -> list[CaseMessage]:
         rule, state, timing = r.spec.rule, r.state, r.timing
         active = rule.enabled and schedule_active(rule.schedule, now, self._facts.camera.timezone)
-        obs = observe(r.spec, dets, frame.width, frame.height) if active else None
+        obs = observe(r.spec, dets, frame.width, frame.height, frame.media_time) if active else None
         if obs is not None and len(obs):
             self._sight(r, obs, frame, now, out)
         places = state.places
@@ -230,7 +239,7 @@ class CaseEngine:
         returning = places.attached[rows] & (now - places.last_seen[rows] > r.spec.rule.gap_allowance_s)
         for case_id in places.case[rows][returning]:
             r.state.cases[case_id].repeat_count += 1  # seen again after an absence: one more capture
-        weight = 1.0 / np.minimum(places.hits[rows] + 1, REF_MEMORY)[:, None]
+        weight = np.where(places.hits[rows] < REF_MEMORY, 1.0 / (places.hits[rows] + 1), 0.0)[:, None]
         places.ref[rows] += (obs.xyxy[cols] - places.ref[rows]) * weight
         places.box[rows] = obs.xyxy[cols]
         places.last_seen[rows] = now
@@ -238,6 +247,7 @@ class CaseEngine:
         places.score[rows] = obs.score[cols]
         places.label[rows] = np.array(obs.labels, dtype=object)[cols] if len(cols) else places.label[rows]
         places.hits[rows] += 1
+        places.track[rows] = obs.track[cols]
         for i in rows[~places.pictured[rows]]:
             self._picture_first_sighting(r, places, int(i), out)
         fresh = np.setdiff1d(np.arange(len(obs)), cols)
@@ -245,8 +255,8 @@ class CaseEngine:
             stamp = round(now * 1000)
             keys = np.array([f"{r.zone.id}/{r.spec.rule.id}/{stamp}/{j}" for j in range(len(fresh))], dtype=object)
             boxes = obs.xyxy[fresh].astype(np.float64)
-            times = np.full(len(fresh), now)
-            media = np.full(len(fresh), frame.media_time)
+            times = now - obs.age[fresh]  # scene objects stood there before they were reported
+            media = frame.media_time - obs.age[fresh]
             labels = np.array([obs.labels[j] for j in fresh], dtype=object)
             n = len(fresh)
             new = Places(
@@ -260,6 +270,7 @@ class CaseEngine:
                 score=obs.score[fresh].astype(np.float64),
                 label=labels,
                 hits=np.ones(n, np.int64),
+                track=obs.track[fresh].astype(np.int64),
                 case=np.full(n, "", dtype=object),
                 pictured=np.zeros(n, bool),
             )

@@ -28,9 +28,9 @@ class RuleSpec:
 
     rule: RuleConfig
     polygon: tuple[Point, ...]
-    class_ids: np.ndarray  # every class id that counts for the rule
+    class_ids: np.ndarray | None  # every class id that counts for the rule; None = any (static objects)
     group_ids: tuple[np.ndarray, ...]  # combination: class ids of each group, the first is the anchor
-    names: tuple[str, ...]  # the model's class names (empty for static objects)
+    names: tuple[str, ...]  # the model's class names
 
     def label(self, class_id: int) -> str:
         return self.names[class_id] if 0 <= class_id < len(self.names) else "object"
@@ -44,6 +44,8 @@ class Observation:
     score: np.ndarray  # (M,)
     labels: list[str]
     parts: Detections
+    track: np.ndarray  # (M,) tracker id of the row's (anchor) object, -1 for zone rows
+    age: np.ndarray  # (M,) seconds the row's object already stood before this frame (scene objects)
     zone_level: bool = False
     measure: float | None = None  # count or coverage for zone-level rules
 
@@ -57,7 +59,7 @@ def qualifying(dets: Detections, spec: RuleSpec, width: int, height: int) -> Det
     if not len(dets):
         return dets
     mask = dets.confidence >= rule.min_score
-    if spec.names:
+    if spec.class_ids is not None:
         mask &= np.isin(dets.class_id, spec.class_ids)
     if rule.min_box_fraction > 0:
         mask &= dets.area / float(width * height) >= rule.min_box_fraction
@@ -111,21 +113,24 @@ def group_clusters(dets: Detections, groups: Sequence[np.ndarray]) -> tuple[np.n
     return union.astype(np.float32), anchors
 
 
-def observe(spec: RuleSpec, dets: Detections, width: int, height: int) -> Observation:
+def observe(spec: RuleSpec, dets: Detections, width: int, height: int, media_time: float) -> Observation:
     """The rule's observation rows for one frame (dets: the rule model's or the scene's detections)."""
     rule = spec.rule
     found = qualifying(dets, spec, width, height)
     if rule.kind in ("dwell", "static_object"):
         objects = distinct(found)
         labels = [spec.label(int(c)) for c in objects.class_id]
-        return Observation(objects.xyxy, objects.confidence, labels, objects)
+        appeared = objects.data.get("first_seen")
+        age = np.zeros(len(objects)) if appeared is None else np.clip(media_time - appeared.astype(np.float64), 0, None)
+        return Observation(objects.xyxy, objects.confidence, labels, objects, objects.tracker_id, age)
     if rule.kind == "combination":
         union, anchors = group_clusters(found, spec.group_ids)
-        keep = suppress_overlaps(union, found.confidence[anchors], DUPLICATE_IOU) if len(union) > 1 else None
-        if keep is not None:
+        if len(union) > 1:
+            keep = suppress_overlaps(union, found.confidence[anchors], DUPLICATE_IOU)
             union, anchors = union[keep], anchors[keep]
-        labels = ["+".join(_group_names(spec)) for _ in anchors]
-        return Observation(union, found.confidence[anchors], labels, found)
+        label = "+".join("/".join(group) for group in rule.groups)
+        score, track = found.confidence[anchors], found.tracker_id[anchors]
+        return Observation(union, score, [label] * len(anchors), found, track, np.zeros(len(anchors)))
     objects = distinct(found)
     if rule.kind == "count":
         measure = float(len(objects))
@@ -135,15 +140,18 @@ def observe(spec: RuleSpec, dets: Detections, width: int, height: int) -> Observ
         measure = zone_coverage(objects.xyxy, spec.polygon, width, height)
         met = measure >= rule.min_coverage
         label = f"{measure:.0%} covered"
-    if not met:
-        return Observation(np.zeros((0, 4), np.float32), np.zeros(0, np.float32), [], objects, True, measure)
-    union = np.concatenate([objects.xyxy[:, :2].min(0), objects.xyxy[:, 2:].max(0)])[None, :]
-    score = np.array([objects.confidence.mean()], np.float32)
-    return Observation(union, score, [label], objects, True, measure)
-
-
-def _group_names(spec: RuleSpec) -> list[str]:
-    return ["/".join(group) for group in spec.rule.groups]
+    rows = 1 if met and len(objects) else 0
+    union = np.concatenate([objects.xyxy[:, :2].min(0), objects.xyxy[:, 2:].max(0)])[None, :] if rows else None
+    return Observation(
+        union if rows else np.zeros((0, 4), np.float32),
+        np.array([objects.confidence.mean()] * rows, np.float32),
+        [label] * rows,
+        objects,
+        np.full(rows, -1, np.int64),
+        np.zeros(rows),
+        zone_level=True,
+        measure=measure,
+    )
 
 
 def match_places(ref: np.ndarray, boxes: np.ndarray, tolerance: float) -> tuple[np.ndarray, np.ndarray]:

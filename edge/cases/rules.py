@@ -18,7 +18,7 @@ from edge.cases.lifecycle import Phase, Timing
 from edge.cases.observe import RuleSpec
 from edge.cases.state import RuleState
 from edge.config import ConfigError, EdgeConfig, RuleConfig, ZoneConfig
-from edge.config.events import EventType
+from edge.config.events import EventType, event_classes
 
 
 @lru_cache(maxsize=16)
@@ -84,22 +84,21 @@ def compile_rule(
         if strict:
             raise ConfigError(f"{where}: unknown event code {rule.event_code!r}")
         event = EventType(code=rule.event_code, name=rule.event_name or rule.event_code)
-    names: tuple[str, ...] = ()
-    class_ids = np.zeros(0, np.int32)
-    groups: tuple[np.ndarray, ...] = ()
-    if rule.kind != "static_object":
-        names = tuple(class_names.get(rule.model, ()))
-        classes = rule.classes or list(event.default_classes)
-        wanted = sorted({*classes, *rule.all_classes})
+    names = tuple(class_names.get(rule.model, ()))
+    if rule.kind == "static_object":
+        wanted = sorted(set(rule.classes))  # empty: any object the scene model reports
+    else:
+        wanted = sorted({*event_classes(event, rule.classes), *rule.all_classes})
         if strict and not names:
             raise ConfigError(f"{where}: no class names for model {rule.model!r}")
-        if strict and sorted(set(wanted) - set(names)):
-            raise ConfigError(f"{where}: model {rule.model!r} has no classes {sorted(set(wanted) - set(names))}")
         if strict and not wanted:
             raise ConfigError(f"{where}: no classes given, and event {event.code} has no default classes")
-        index = {n: i for i, n in enumerate(names)}
-        class_ids = np.array([index[c] for c in wanted if c in index], np.int32)
-        groups = tuple(np.array([index[c] for c in g if c in index], np.int32) for g in rule.groups)
+    unknown = sorted(set(wanted) - set(names))
+    if strict and unknown:
+        raise ConfigError(f"{where}: model {rule.model!r} has no classes {unknown}; it has {list(names)}")
+    index = {n: i for i, n in enumerate(names)}
+    class_ids = np.array([index[c] for c in wanted if c in index], np.int32) if wanted else None
+    groups = tuple(np.array([index[c] for c in g if c in index], np.int32) for g in rule.groups)
     return CompiledRule(zone, RuleSpec(rule, tuple(zone.points), class_ids, groups, names), event)
 
 

@@ -30,6 +30,7 @@ class Places:
     score: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float64))
     label: np.ndarray = field(default_factory=lambda: np.zeros(0, object))
     hits: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    track: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # latest tracker id, -1 none
     case: np.ndarray = field(default_factory=lambda: np.zeros(0, object))  # "" while a candidate
     pictured: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))  # first-seen picture stored
 

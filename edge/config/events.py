@@ -1,21 +1,28 @@
 """The city event taxonomy (CJ/T 214 lineage) and the default detector-class mapping.
 
-Cities extend or rename entries in the config's `events:` list; codes are 4-digit strings.
+The config's `events:` list is the table a worker uses; it defaults to DEFAULT_EVENTS. A city
+renames entries, adds codes, or changes which detector classes suggest an event (a rule without
+`classes` counts its event's `default_classes`). `merge_events` lets a config list only the entries
+it changes. Codes are 4-digit strings: two digits of major class + two of minor class.
 """
 
 from __future__ import annotations
 
-from pydantic import Field, field_validator
+from collections.abc import Iterable
+
+from pydantic import Field, field_validator, model_validator
 
 from edge.config.base import Section
 
 
 class EventType(Section):
-    code: str = Field(description="4-digit event code, e.g. '0505'")
-    name: str = Field(description="human name as the platform shows it")
-    major_code: str = Field("", description="major class code; defaults to the first two digits")
+    code: str = Field(description="4-digit event code, e.g. '0505' (major class 05, minor class 05)")
+    name: str = Field(min_length=1, max_length=200, description="human name as the platform shows it")
+    major_code: str = Field("", description="2-digit major class code; defaults to the code's first two digits")
+    major_name: str = Field("", max_length=200, description="major class name, e.g. '街面秩序 street order'")
     default_classes: list[str] = Field(
-        default_factory=list, description="detector classes that suggest this event by default"
+        default_factory=list,
+        description="detector classes that suggest this event: a rule without 'classes' counts these",
     )
 
     @field_validator("code")
@@ -25,32 +32,64 @@ class EventType(Section):
             raise ValueError(f"event code must be 4 digits like '0505', got {value!r}")
         return value
 
-    def model_post_init(self, _context: object) -> None:
+    @field_validator("default_classes")
+    @classmethod
+    def _distinct(cls, value: list[str]) -> list[str]:
+        if len(set(value)) != len(value) or not all(value):
+            raise ValueError(f"default_classes must be distinct, non-empty class names, got {value}")
+        return value
+
+    @model_validator(mode="after")
+    def _major(self) -> EventType:
         if not self.major_code:
             object.__setattr__(self, "major_code", self.code[:2])
+        elif self.major_code != self.code[:2]:
+            raise ValueError(f"major_code {self.major_code!r} must be the first two digits of code {self.code!r}")
+        return self
 
 
+_GARBAGE = "市容环境 city appearance"
+_STREET = "街面秩序 street order"
 DEFAULT_EVENTS: tuple[EventType, ...] = (
-    EventType(code="0102", name="暴露垃圾 exposed garbage", default_classes=[]),
-    EventType(code="0103", name="积存垃圾渣土 accumulated garbage and muck", default_classes=[]),
+    EventType(code="0102", name="暴露垃圾 exposed garbage", major_name=_GARBAGE),
+    EventType(code="0103", name="积存垃圾渣土 accumulated garbage and muck", major_name=_GARBAGE),
     EventType(
-        code="0501", name="无照经营游商 unlicensed mobile vendor", default_classes=["person", "umbrella"]
+        code="0501",
+        name="无照经营游商 unlicensed mobile vendor",
+        major_name=_STREET,
+        default_classes=["person", "umbrella"],
     ),
     EventType(
         code="0504",
         name="店外经营 out-of-store operation",
+        major_name=_STREET,
         default_classes=["dining table", "chair", "bench"],
     ),
     EventType(
         code="0505",
         name="机动车乱停放 motor vehicle parked illegally",
+        major_name=_STREET,
         default_classes=["car", "truck", "bus"],
     ),
     EventType(
         code="0506",
         name="非机动车乱停放 bicycles parked disorderly",
+        major_name=_STREET,
         default_classes=["bicycle", "motorcycle"],
     ),
-    EventType(code="0507", name="乱堆物料 piled materials", default_classes=["suitcase"]),
-    EventType(code="0511", name="沿街晾挂 laundry hung along the street", default_classes=[]),
+    EventType(code="0507", name="乱堆物料 piled materials", major_name=_STREET, default_classes=["suitcase"]),
+    EventType(code="0511", name="沿街晾挂 laundry hung along the street", major_name=_STREET),
 )
+
+
+def merge_events(changes: Iterable[EventType], base: Iterable[EventType] = DEFAULT_EVENTS) -> list[EventType]:
+    """The base table with `changes` applied: an entry with a known code replaces it, a new code is added."""
+    table = {e.code: e for e in base}
+    for event in changes:
+        table[event.code] = event
+    return sorted(table.values(), key=lambda e: e.code)
+
+
+def event_classes(event: EventType, classes: Iterable[str]) -> list[str]:
+    """The classes a rule counts: its own, or else its event's defaults (the overridable mapping)."""
+    return sorted(set(classes)) or list(event.default_classes)

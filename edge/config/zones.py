@@ -1,4 +1,7 @@
-"""Zones (normalised polygons) and the rules that apply inside them."""
+"""Zones (normalised polygons) and the rules that apply inside them.
+
+docs/rules.md explains each rule kind and parameter with examples.
+"""
 
 from __future__ import annotations
 
@@ -14,15 +17,16 @@ RuleKind = Literal["dwell", "count", "occupancy", "combination", "static_object"
 CasePer = Literal["object", "zone"]
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 _HHMM = re.compile(r"^([01]\d|2[0-4]):[0-5]\d$")
+_ID = r"^[A-Za-z0-9_.-]{1,64}$"
 
 
 class TimeWindow(Section):
     days: list[Weekday] = Field(
         default_factory=lambda: ["mon", "tue", "wed", "thu", "fri", "sat", "sun"],
-        description="weekdays on which the window starts",
+        description="weekdays on which the window starts (a window across midnight ends the next day)",
     )
-    start: str = Field("00:00", description="HH:MM local time of the camera")
-    end: str = Field("24:00", description="HH:MM; an end before the start runs across midnight")
+    start: str = Field("00:00", description="HH:MM local time of the camera, 00:00-23:59")
+    end: str = Field("24:00", description="HH:MM, up to 24:00; an end before the start runs across midnight")
 
     @field_validator("start", "end")
     @classmethod
@@ -31,53 +35,92 @@ class TimeWindow(Section):
             raise ValueError(f"time must be HH:MM between 00:00 and 24:00, got {value!r}")
         return value
 
+    @field_validator("start")
+    @classmethod
+    def _start_in_day(cls, value: str) -> str:
+        if value == "24:00":
+            raise ValueError("a window cannot start at 24:00; start it at 00:00 of the next day")
+        return value
+
+    @field_validator("days")
+    @classmethod
+    def _days(cls, value: list[str]) -> list[str]:
+        if not value:
+            raise ValueError("a time window needs at least one weekday")
+        if len(set(value)) != len(value):
+            raise ValueError(f"weekdays repeated in {value}")
+        return value
+
     @model_validator(mode="after")
     def _not_empty(self) -> TimeWindow:
         if self.start == self.end:
             raise ValueError(f"window {self.start}-{self.end} is empty; use 00:00-24:00 for all day")
-        if not self.days:
-            raise ValueError("a time window needs at least one weekday")
         return self
 
 
 class ScheduleConfig(Section):
     mode: Literal["active", "inactive"] = Field(
-        "active", description="'active': the rule applies only inside the windows; 'inactive': only outside"
+        "active",
+        description="'active': the rule applies only inside the windows (e.g. no parking 07:00-19:00); "
+        "'inactive': only outside them (e.g. vending allowed 18:00-23:00)",
     )
-    windows: list[TimeWindow] = Field(min_length=1, max_length=32)
+    windows: list[TimeWindow] = Field(min_length=1, max_length=32, description="weekday + time windows")
 
 
 class RuleConfig(Section):
-    id: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")
-    kind: RuleKind = "dwell"
+    id: str = Field(pattern=_ID, description="stable id within the zone; part of case ids")
+    kind: RuleKind = Field(
+        "dwell",
+        description="dwell: an object stays; count: >= min_count objects; occupancy: >= min_coverage of the "
+        "zone covered; combination: groups of classes stay together; static_object: the scene model's "
+        "new static objects",
+    )
     event_code: str = Field(description="4-digit code from the event table, e.g. '0505'")
-    event_name: str = Field("", description="defaults to the event table's name")
+    event_name: str = Field("", max_length=200, description="overrides the event table's name in cases")
     model: str = Field("default", description="id of the model whose classes this rule counts")
-    classes: list[str] = Field(default_factory=list, description="detector classes that count")
+    classes: list[str] = Field(
+        default_factory=list,
+        description="detector classes that count; empty = the event's default classes "
+        "(static_object: empty = any object)",
+    )
     groups: list[list[str]] = Field(
         default_factory=list,
-        description="combination rules: each group must be present (e.g. [[person], [umbrella, chair]])",
+        max_length=8,
+        description="combination rules: each group must be present; the first group anchors the position "
+        "(e.g. [[person], [umbrella, chair, dining table]])",
     )
-    min_score: float = Field(0.3, ge=0.0, le=1.0)
-    min_box_fraction: float = Field(0.0, ge=0.0, le=1.0, description="smallest box area as a fraction of frame")
-    min_duration_s: float = Field(60.0, ge=0.0, le=86400.0, description="how long the violation must persist")
+    min_score: float = Field(0.3, ge=0.0, le=1.0, description="lowest detector score that counts")
+    min_box_fraction: float = Field(
+        0.0, ge=0.0, le=1.0, description="smallest box area, as a fraction of the frame's area, that counts"
+    )
+    min_duration_s: float = Field(
+        60.0, ge=0.0, le=86400.0, description="media seconds the violation must persist before a case opens"
+    )
     stationary_tolerance: float = Field(
         0.5,
         ge=0.0,
         le=5.0,
-        description="how far (in box sizes) an object may move and still count as staying",
+        description="how far (in box sizes) an object's ground point may move and still count as staying",
     )
     min_count: int = Field(1, ge=1, le=1000, description="count rules: this many objects at once")
-    min_coverage: float = Field(0.0, ge=0.0, le=1.0, description="occupancy rules: fraction of zone area")
+    min_coverage: float = Field(
+        0.0, ge=0.0, le=1.0, description="occupancy rules: fraction of the zone's area covered by boxes"
+    )
     gap_allowance_s: float = Field(
         10.0,
         ge=0.0,
         le=3600.0,
-        description="missed detections/occlusions shorter than this don't reset dwell",
+        description="missed detections, occlusions and id switches shorter than this don't restart the dwell",
     )
-    clear_after_s: float = Field(30.0, ge=0.0, le=86400.0, description="gone this long -> case cleared")
-    re_report_s: float = Field(0.0, ge=0.0, le=7 * 86400.0, description="resend an update this often; 0 = never")
-    cooldown_s: float = Field(0.0, ge=0.0, le=7 * 86400.0, description="after clearing, no new case this long")
+    clear_after_s: float = Field(
+        30.0, ge=0.0, le=86400.0, description="an open case whose violation is gone this long is cleared"
+    )
+    re_report_s: float = Field(
+        0.0, ge=0.0, le=7 * 86400.0, description="while still there, send an update this often; 0 = never"
+    )
+    cooldown_s: float = Field(
+        0.0, ge=0.0, le=7 * 86400.0, description="after a clearing, no new case at the same place this long"
+    )
     case_per: CasePer = Field(
         "object",
         description="'object': one case per stationary object; 'zone': one open case per zone and rule "
@@ -86,8 +129,8 @@ class RuleConfig(Section):
     max_pictures: int = Field(
         4, ge=2, le=10, description="pictures per update message: the full frame plus the newest crops"
     )
-    schedule: ScheduleConfig | None = None
-    enabled: bool = True
+    schedule: ScheduleConfig | None = Field(None, description="when the rule applies; none = always")
+    enabled: bool = Field(True, description="a disabled rule keeps its zone but opens no cases")
 
     @field_validator("event_code")
     @classmethod
@@ -99,12 +142,14 @@ class RuleConfig(Section):
     @model_validator(mode="after")
     def _kind_needs(self) -> RuleConfig:
         if self.kind == "combination":
-            if len(self.groups) < 2:
-                raise ValueError("a combination rule needs at least two class groups in 'groups'")
-        elif self.kind != "static_object" and not self.classes:
-            raise ValueError(f"a {self.kind} rule needs at least one class in 'classes'")
+            if len(self.groups) < 2 or not all(self.groups):
+                raise ValueError("a combination rule needs at least two non-empty class groups in 'groups'")
+        elif self.groups:
+            raise ValueError(f"'groups' is for combination rules; a {self.kind} rule uses 'classes'")
         if self.kind == "occupancy" and self.min_coverage <= 0:
             raise ValueError("an occupancy rule needs min_coverage > 0")
+        if self.kind != "count" and self.min_count != 1:
+            raise ValueError("min_count is for count rules")
         return self
 
     @property
@@ -113,10 +158,10 @@ class RuleConfig(Section):
 
 
 class ZoneConfig(Section):
-    id: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")
-    name: str = ""
+    id: str = Field(pattern=_ID, description="stable id within the camera; part of case ids")
+    name: str = Field("", max_length=200, description="shown to dispatchers in cases")
     polygon: list[list[float]] = Field(description="3-20 [x, y] points normalised to 0..1 of the frame")
-    rules: list[RuleConfig] = Field(default_factory=list)
+    rules: list[RuleConfig] = Field(default_factory=list, description="rules that apply inside this zone")
 
     @field_validator("polygon")
     @classmethod
