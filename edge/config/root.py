@@ -34,9 +34,7 @@ class EdgeConfig(Section):
     @model_validator(mode="after")
     def _cross_references(self) -> EdgeConfig:
         if self.version != CONFIG_VERSION:
-            raise ValueError(
-                f"config version {self.version} is not supported (this worker reads {CONFIG_VERSION})"
-            )
+            raise ValueError(f"config version {self.version} is not supported (this worker reads {CONFIG_VERSION})")
         _unique("models", [m.id for m in self.models])
         _unique("cameras", [c.id for c in self.cameras])
         codes = {e.code for e in self.events}
@@ -47,9 +45,7 @@ class EdgeConfig(Section):
                 for rule in zone.rules:
                     where = f"camera {cam.id!r} zone {zone.id!r} rule {rule.id!r}"
                     if rule.event_code not in codes:
-                        raise ValueError(
-                            f"{where}: unknown event code {rule.event_code!r}; known: {sorted(codes)}"
-                        )
+                        raise ValueError(f"{where}: unknown event code {rule.event_code!r}; known: {sorted(codes)}")
                     if rule.model == "default":
                         object.__setattr__(rule, "model", self.models[0].id)
                     elif rule.model not in model_ids:
