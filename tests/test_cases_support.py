@@ -26,7 +26,10 @@ Box = tuple[float, float, float, float, str, float]  # x1, y1, x2, y2, class nam
 
 
 def make_config(
-    rules: Sequence[dict[str, Any]], polygon: Sequence[Sequence[float]] = ZONE, **camera: Any
+    rules: Sequence[dict[str, Any]],
+    polygon: Sequence[Sequence[float]] = ZONE,
+    top: dict[str, Any] | None = None,
+    **camera: Any,
 ) -> EdgeConfig:
     data = {
         "worker": {"id": "edge-test"},
@@ -49,7 +52,7 @@ def make_config(
             }
         ],
     }
-    return parse_config(data, REPO)
+    return parse_config(data | (top or {}), REPO)
 
 
 def rule(**fields: Any) -> dict[str, Any]:

@@ -7,7 +7,7 @@ import re
 
 import numpy as np
 import pytest
-from test_cases_support import CAR, Run, make_config, rule
+from test_cases_support import CAR, Run, detections, frame, make_config, rule
 
 from edge.cases import CaseEngine, CaseStore
 from edge.config import ConfigError
@@ -45,8 +45,6 @@ def test_occupancy_rule_measures_covered_zone_area(tmp_path):
     engine = CaseEngine(config, "cam1", CaseStore(tmp_path / "state.db"), {"coco": names})
     small = Detections(np.array([[170, 10, 210, 50]]), [0.7], [2])  # 1600 px of the zone's ~19 000
     big = Detections(np.array([[170, 10, 250, 90]]), [0.7], [2])  # ~6400 px: a third of the zone
-    from test_cases_support import frame
-
     messages = []
     for t in np.arange(0, 30, 0.5):
         messages += engine.process(frame(float(t)), {"coco": small if t < 15 else big})
@@ -151,8 +149,6 @@ def test_unknown_camera_is_a_config_error(tmp_path):
 
 def test_dwell_rule_for_the_whole_model_ignores_other_models(tmp_path):
     run = Run(make_config([rule()]), tmp_path / "state.db")
-    from test_cases_support import detections, frame
-
     for t in np.arange(0, 30, 0.5):
         run.messages += run.engine.process(frame(float(t)), {"other": detections([CAR])})
     assert run.messages == []

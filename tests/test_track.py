@@ -7,6 +7,7 @@ import pytest
 
 from edge.track import Tracker
 from edge.types import Detections
+from edge.zones.geometry import greedy_match, suppress_overlaps, unmatched
 
 
 def dets(boxes: list[tuple[float, float, float, float]], classes: list[int] | None = None) -> Detections:
@@ -54,3 +55,23 @@ def test_empty_frames_and_bad_parameters():
     assert len(Tracker().update(Detections.empty(), 0.0)) == 0
     with pytest.raises(ValueError, match="iou_threshold"):
         Tracker(iou_threshold=0)
+
+
+@pytest.mark.parametrize(
+    ("score", "rows", "cols"),
+    [
+        ([[0.9, 0.8], [0.85, 0.3]], [0, 1], [0, 1]),  # best pair first, then what is left
+        ([[0.9, 0.0], [0.95, 0.0]], [1], [0]),  # one column: the better row wins, the other stays unmatched
+        ([[0.1, 0.05]], [], []),  # below the threshold
+        (np.zeros((0, 3)), [], []),
+    ],
+)
+def test_greedy_match_table(score, rows, cols):
+    r, c = greedy_match(np.asarray(score, float), 0.2)
+    assert sorted(zip(r.tolist(), c.tolist(), strict=True)) == sorted(zip(rows, cols, strict=True))
+    assert unmatched(3, c).sum() == 3 - len(c)
+
+
+def test_overlap_suppression_keeps_the_best_box_per_object():
+    boxes = np.array([[0, 0, 10, 10], [1, 1, 11, 11], [50, 50, 60, 60]], np.float32)
+    assert suppress_overlaps(boxes, np.array([0.4, 0.9, 0.5]), 0.5).tolist() == [1, 2]

@@ -32,8 +32,10 @@ from edge.cases.store import CaseStore
 from edge.config import CameraConfig, ConfigError, EdgeConfig, RuleConfig, ZoneConfig
 from edge.track import Tracker
 from edge.types import CaseMessage, Detections, Frame
+from edge.zones.geometry import unmatched
 
 ZONE_LEVEL = ("count", "occupancy")
+SETTLE_S = 5.0  # a place that stays this long (or a quarter of min_duration_s) gets its first-seen picture
 REF_MEMORY = 10  # a place's reference box is the mean of its first sightings, then frozen: slow drift breaks it
 
 
@@ -248,9 +250,10 @@ class CaseEngine:
         places.label[rows] = np.array(obs.labels, dtype=object)[cols] if len(cols) else places.label[rows]
         places.hits[rows] += 1
         places.track[rows] = obs.track[cols]
-        for i in rows[~places.pictured[rows]]:
+        settled = places.last_seen[rows] - places.first_seen[rows] >= min(r.spec.rule.min_duration_s / 4, SETTLE_S)
+        for i in rows[settled & ~places.pictured[rows]]:
             self._picture_first_sighting(r, places, int(i), out)
-        fresh = np.setdiff1d(np.arange(len(obs)), cols)
+        fresh = np.flatnonzero(unmatched(len(obs), cols))
         if len(fresh):
             stamp = round(now * 1000)
             keys = np.array([f"{r.zone.id}/{r.spec.rule.id}/{stamp}/{j}" for j in range(len(fresh))], dtype=object)
@@ -279,7 +282,10 @@ class CaseEngine:
             r.state.places = places.append(new)
 
     def _picture_first_sighting(self, r: CompiledRule, places: Places, i: int, out: _Changes) -> None:
-        """Seen twice: worth keeping the first-seen frame (proof of duration) as a JPEG in the store."""
+        """It stays: worth keeping its first-seen frame (proof of duration) as a JPEG in the store.
+
+        Until then only a reference to the frame is held, so passers-by never cost a JPEG encode.
+        """
         pending = self._pending.pop(places.key[i], None)
         places.pictured[i] = True
         if pending is None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from edge.types import Detections
-from edge.zones.geometry import box_iou, greedy_match
+from edge.zones.geometry import box_iou, greedy_match, unmatched
 
 
 class Tracker:
@@ -55,7 +55,7 @@ class Tracker:
             self._velocity[rows] = 0.5 * self._velocity[rows] + 0.5 * measured
             self._boxes[rows] = dets.xyxy[cols]
             self._last[rows] = t
-        fresh = np.setdiff1d(np.arange(len(dets)), cols)
+        fresh = np.flatnonzero(unmatched(len(dets), cols))
         new_ids = np.arange(self._next_id, self._next_id + len(fresh), dtype=np.int64)
         self._next_id += len(fresh)
         ids[fresh] = new_ids
@@ -78,8 +78,8 @@ class Tracker:
         same_class = self._class[:, None] == dets.class_id[None, :]
         iou = np.where(same_class, box_iou(predicted, dets.xyxy), 0.0)
         rows, cols = greedy_match(iou, self.iou_threshold)
-        left_t = np.setdiff1d(np.arange(len(self._ids)), rows)
-        left_d = np.setdiff1d(np.arange(len(dets)), cols)
+        left_t = np.flatnonzero(unmatched(len(self._ids), rows))
+        left_d = np.flatnonzero(unmatched(len(dets), cols))
         if self.max_distance > 0 and len(left_t) and len(left_d):
             p, d = predicted[left_t], dets.xyxy[left_d]
             centre_p = (p[:, :2] + p[:, 2:]) / 2

@@ -145,6 +145,13 @@ def greedy_match(score: np.ndarray, min_score: float) -> tuple[np.ndarray, np.nd
     return np.asarray(rows, np.int64), np.asarray(cols, np.int64)
 
 
+def unmatched(n: int, used: np.ndarray) -> np.ndarray:
+    """(n,) bool: the rows of n that are not among `used` (e.g. detections no track took)."""
+    mask = np.ones(n, bool)
+    mask[used] = False
+    return mask
+
+
 def suppress_overlaps(xyxy: np.ndarray, score: np.ndarray, iou: float) -> np.ndarray:
     """Indices kept by class-agnostic NMS: one box per object when a detector says both car and truck."""
     order = np.argsort(-score, kind="stable")

@@ -1,0 +1,79 @@
+"""The SQLite case store and evidence limits: history, no leaked pictures, bounded JPEGs, bad files."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import cv2
+import numpy as np
+import pytest
+from test_cases_support import CAR, EPOCH, Run, detections, make_config, rule
+
+from edge.cases import CaseStore, StoreError
+from edge.cases.evidence import crop, encode_bounded
+from edge.types import Frame
+
+
+def noisy(width: int, height: int) -> np.ndarray:
+    return np.random.default_rng(1).integers(0, 256, (height, width, 3), dtype=np.uint8)
+
+
+@pytest.mark.parametrize("max_kb", [20, 60, 300])
+def test_jpeg_fits_the_size_limit(max_kb):
+    jpeg, width, height = encode_bounded(noisy(1280, 720), max_kb)
+    assert len(jpeg) <= max_kb * 1024
+    image = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
+    assert image.shape[:2] == (height, width) and width <= 1280
+
+
+def test_engine_evidence_respects_storage_limit(tmp_path):
+    config = make_config([rule(min_duration_s=2)], top={"storage": {"evidence_max_kb": 20}})
+    run = Run(config, tmp_path / "state.db")
+    image = noisy(320, 240)  # noise compresses badly: the pictures must shrink to fit
+    for t in np.arange(0, 5, 0.5):
+        run.messages += run.engine.process(Frame("cam1", image, float(t), EPOCH + t), {"coco": detections([CAR])})
+    sizes = [len(j) for m in run.messages for j in m.pictures.values()]
+    assert len(sizes) == 3 and max(sizes) <= 20 * 1024
+
+
+def test_crop_keeps_a_margin_and_stays_inside_the_frame():
+    image = noisy(320, 240)
+    assert crop(image, np.array([100, 100, 140, 140])).shape[:2] == (64, 64)  # 40 px + 30 % margin each side
+    assert crop(image, np.array([300, 200, 320, 240])).shape[:2] == (52, 42)  # clipped at the corner
+    with pytest.raises(ValueError, match="outside"):
+        crop(image, np.array([400, 300, 450, 350]))
+
+
+def test_case_history_and_pictures_are_cleaned_up(tmp_path):
+    db = tmp_path / "state.db"
+    run = Run(make_config([rule()]), db)
+    run.play(0, 8, [(170, 60, 200, 100, "car", 0.6)])  # a candidate that leaves: its picture is dropped
+    run.play(8, 40, [CAR])
+    run.play(40, 55, [])
+    cases = run.store.cases("cam1")
+    assert [(c["phase"], c["seq"]) for c in cases] == [("cleared", 2)]
+    assert run.store.cases("cam1", open_only=True) == []
+    assert run.store.case(cases[0]["case_id"])["body"]["kind"] == "cleared"
+    with sqlite3.connect(db) as check:
+        assert check.execute("SELECT count(*) FROM pictures").fetchone()[0] == 0
+
+
+def test_open_case_is_listed_while_open(tmp_path):
+    run = Run(make_config([rule()]), tmp_path / "state.db")
+    run.play(0, 25, [CAR])
+    (case,) = run.store.cases("cam1", open_only=True)
+    assert case["phase"] == "confirmed" and case["rule_id"] == "r1"
+    assert run.store.clock("cam1") == EPOCH + 24.5 and run.store.clock("other") is None
+
+
+def test_unusable_state_files_are_clear_errors(tmp_path):
+    garbage = tmp_path / "garbage.db"
+    garbage.write_bytes(b"this is not a database" * 100)
+    with pytest.raises(StoreError, match=r"garbage\.db cannot be used"):
+        CaseStore(garbage)
+    newer = tmp_path / "newer.db"
+    CaseStore(newer).close()
+    with sqlite3.connect(newer) as db:
+        db.execute("UPDATE meta SET value='99' WHERE key='schema'")
+    with pytest.raises(StoreError, match="schema 99"):
+        CaseStore(newer)
