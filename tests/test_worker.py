@@ -1,0 +1,117 @@
+"""`edge run` as a real process: live-paced camera -> cases at a real receiver; SIGTERM, SIGKILL, restart."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+import yaml
+
+from conftest import EDGE, MODEL, REPO, STREAMS
+from edge.receiver.app import create_app
+from edge.receiver.server import ReceiverServer
+
+
+@pytest.fixture
+def receiver(tmp_path):
+    with ReceiverServer(create_app(tmp_path / "receiver.db")) as server:
+        yield server
+
+
+def write_config(tmp_path: Path, receiver_url: str) -> Path:
+    config = {
+        "version": 1,
+        "worker": {"id": "edge-test"},
+        "models": [{"id": "coco", "path": str(MODEL)}],
+        "cameras": [
+            {
+                "id": "gate",
+                "source": {"url": str(STREAMS / "vtest-h264.mp4"), "loop": True, "live": True},
+                "analysis": {"fps": 2},
+                "zones": [
+                    {
+                        "id": "no-parking",
+                        "polygon": [[0.80, 0.04], [1.0, 0.04], [1.0, 0.26], [0.80, 0.26]],
+                        "rules": [
+                            {
+                                "id": "parked",
+                                "event_code": "0505",
+                                "classes": ["car", "truck"],
+                                "min_duration_s": 3,
+                                "clear_after_s": 600,
+                            }
+                        ],
+                    }
+                ],
+            }
+        ],
+        "platform": {"url": f"{receiver_url}/api/cases", "backoff_initial_s": 0.1, "backoff_max_s": 1},
+        "storage": {"dir": str(tmp_path / "var")},
+        "api": {"enabled": False},
+    }
+    path = tmp_path / "edge.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def start_worker(config: Path, log: Path) -> subprocess.Popen:
+    return subprocess.Popen(
+        [*EDGE, "run", "--config", str(config)], cwd=REPO, stdout=subprocess.DEVNULL, stderr=log.open("ab")
+    )
+
+
+def received(receiver: ReceiverServer) -> list[dict]:
+    return httpx.get(f"{receiver.url}/api/cases", timeout=5).json()
+
+
+def wait_for_cases(receiver: ReceiverServer, n: int, timeout_s: float) -> list[dict]:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        cases = received(receiver)
+        if len(cases) >= n:
+            return cases
+        time.sleep(0.3)
+    raise AssertionError(f"expected {n} cases at the receiver within {timeout_s} s, got {received(receiver)}")
+
+
+def stop(proc: subprocess.Popen, sig: signal.Signals) -> int:
+    proc.send_signal(sig)
+    try:
+        return proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+
+
+def test_worker_delivers_cases_and_restarts_without_duplicates(tmp_path, receiver):
+    config = write_config(tmp_path, receiver.url)
+    log = tmp_path / "worker.log"
+    proc = start_worker(config, log)
+    try:
+        first = wait_for_cases(receiver, 2, timeout_s=90)
+    finally:
+        code = stop(proc, signal.SIGTERM)
+    assert code == 0, log.read_text()[-3000:]
+    assert '"worker stopped"' in log.read_text()
+    assert {c["latest"]["event"]["code"] for c in first} == {"0505"}
+    ids = sorted(c["case_id"] for c in first)
+
+    # Killed without warning, then restarted while both vehicles are still parked: the same two cases
+    # are resumed from the SQLite state, none is opened again.
+    proc = start_worker(config, log)
+    try:
+        time.sleep(12)
+        assert stop(proc, signal.SIGKILL) == -signal.SIGKILL
+        proc = start_worker(config, log)
+        time.sleep(12)
+    finally:
+        code = stop(proc, signal.SIGTERM)
+    assert code == 0
+    after = received(receiver)
+    assert sorted(c["case_id"] for c in after) == ids
+    assert all(c["kinds"].count("new") == 1 for c in after)
+    assert "Traceback" not in log.read_text()
