@@ -13,10 +13,11 @@ import cv2
 import numpy as np
 import pytest
 import yaml
-from conftest import DEMO_CONFIG, EDGE, REPO, VTEST
 
 from edge.config import parse_config
 from edge.runtime.replay import replay_clip
+
+from conftest import DEMO_CONFIG, EDGE, REPO, VTEST
 
 VAN_CENTRE_X, CAR_CENTRE_X = 683, 748  # the parked van and car at the top right of vtest (pixels)
 

@@ -11,9 +11,10 @@ import httpx
 import pytest
 import yaml
 
-from conftest import EDGE, MODEL, REPO, STREAMS
 from edge.receiver.app import create_app
 from edge.receiver.server import ReceiverServer
+
+from conftest import EDGE, MODEL, REPO, STREAMS
 
 
 @pytest.fixture
