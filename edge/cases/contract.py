@@ -74,7 +74,12 @@ def case_json_schema() -> dict[str, Any]:
                 "status": {"enum": ["confirmed", "updated", "cleared"]},
                 "camera": _object({"id": _STR, "name": _STR}),
                 "event": _object(
-                    {"code": {"type": "string", "pattern": "^[0-9]{4}$"}, "name": _STR, "major_code": _STR}
+                    {
+                        "code": {"type": "string", "pattern": "^[0-9]{4}$"},
+                        "name": _STR,
+                        "major_code": _STR,
+                        "major_name": _STR,
+                    }
                 ),
                 "source": _STR,
                 "description": _STR,

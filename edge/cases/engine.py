@@ -75,6 +75,7 @@ class CaseEngine:
         self._trackers: dict[str, Tracker] = {}
         self._orphans: list[CompiledRule] = []
         self._dropped_rules: list[tuple[str, str]] = []
+        self._stale_owners: list[str] = []  # held pictures of candidates discarded by a config change
         self._zone_version = zone_version
         previous = {}
         for key, saved in store.rule_states(camera_id).items():
@@ -114,7 +115,9 @@ class CaseEngine:
                 if old is not None:
                     new.state = old.state
                     if old.fingerprint != new.fingerprint:  # timers measured under other conditions restart
-                        self._forget(new.state.places.key[~new.state.places.attached])
+                        stale = new.state.places.key[~new.state.places.attached]
+                        self._forget(stale)
+                        self._stale_owners.extend(stale.tolist())
                         new.state.places = new.state.places.subset(new.state.places.attached)
                 rules[new.key] = new
         self._orphans.extend(old for old in previous.values() if old.state.cases)
@@ -151,7 +154,8 @@ class CaseEngine:
         """Advance every rule by one analysed frame; returns new/update/cleared messages, in order."""
         with self._lock:
             now = self._tick(frame)
-            out = _Changes()
+            out = _Changes(drop_owners=self._stale_owners)
+            self._stale_owners = []
             messages: list[CaseMessage] = []
             tracked = {model_id: self._track(model_id, dets, frame) for model_id, dets in detections.items()}
             for r in self._rules.values():

@@ -106,7 +106,12 @@ def body(
         "kind": kind,
         "status": case.phase.value,
         "camera": {"id": facts.camera.id, "name": facts.camera.name},
-        "event": {"code": event.code, "name": rule.event_name or event.name, "major_code": event.major_code},
+        "event": {
+            "code": event.code,
+            "name": rule.event_name or event.name,
+            "major_code": event.major_code,
+            "major_name": event.major_name,
+        },
         "source": facts.source_label,
         "description": f"{rule.event_name or event.name}: {case.label} in {place} for {duration:.0f} s",
         "zone": {"id": zone.id, "name": zone.name, "version": case.zone_version},
