@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from onnx_graphs import end2end, model, names_json, yolov8
 
-from edge.config import InferenceConfig, ModelConfig
-from edge.infer import Detector, InferenceEngine, load_detector
+from edge.config import InferenceConfig, ModelConfig, parse_config
+from edge.infer import Detector, InferenceEngine, load_detector, models_needed
 from edge.infer.batching import Request, plan_batch
 from edge.types import Detections, Frame
 
@@ -209,3 +209,23 @@ def test_bundled_model_through_the_engine_equals_direct_detection():
     for (_, _, results), direct in zip(sorted(out.got, key=lambda g: g[1]), coco.detect(images), strict=True):
         np.testing.assert_allclose(results["coco"].xyxy, direct.xyxy, atol=1e-2)
         np.testing.assert_array_equal(results["coco"].class_id, direct.class_id)
+
+
+def test_models_needed_follow_the_cameras_rules(tmp_path: Path):
+    """Two models in one config: each camera's frames go only to the models its enabled rules name."""
+
+    def camera(cam: str, *rules: tuple[str, str, bool]) -> dict:
+        rows = [{"id": r, "event_code": "0505", "classes": ["car"], "model": m, "enabled": on} for r, m, on in rules]
+        zones = [{"id": "z", "polygon": [[0, 0], [1, 0], [1, 1]], "rules": rows}] if rows else []
+        return {"id": cam, "source": {"url": f"{cam}.mp4"}, "zones": zones}
+
+    data = {
+        "models": [{"id": "coco", "path": "m1.onnx"}, {"id": "plates", "path": "m2.onnx"}],
+        "cameras": [
+            camera("a", ("r1", "default", True)),
+            camera("b", ("r1", "plates", True), ("r2", "coco", False)),
+            camera("c"),
+        ],
+    }
+    cameras = {c.id: models_needed(c) for c in parse_config(data, tmp_path).cameras}
+    assert cameras == {"a": ["coco"], "b": ["plates"], "c": []}

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from edge.infer.adapters.base import OutputSample
-from edge.infer.candidates import Candidates, candidates
+from edge.infer.candidates import Candidates, batch_nonzero, candidates
 
 
 class CenterNetAdapter:
@@ -40,7 +40,7 @@ class CenterNetAdapter:
         peaks, ltrb = outputs[self.peaks], outputs[self.ltrb]
         n, _, w, c = peaks.shape
         flat = peaks.reshape(n, -1)
-        image, index = np.nonzero(flat >= max(threshold, np.finfo(np.float32).tiny))
+        image, index = batch_nonzero(flat >= max(threshold, np.finfo(np.float32).tiny))
         cell, class_id = np.divmod(index, c)
         y, x = np.divmod(cell, w)
         edges = ltrb[image, :, y, x]

@@ -14,7 +14,7 @@ import numpy as np
 
 from edge.infer.adapters.base import OutputSample
 from edge.infer.adapters.yolo import single_rank3
-from edge.infer.candidates import Candidates, candidates
+from edge.infer.candidates import Candidates, batch_nonzero, candidates
 
 CLASS_WORDS = ("class", "label", "cls")
 SCORE_WORDS = ("score", "conf", "prob")
@@ -34,7 +34,7 @@ class End2EndAdapter:
 
     def decode(self, outputs: Sequence[np.ndarray], threshold: float) -> Candidates:
         pred = outputs[0]
-        image, row = np.nonzero(pred[..., 4] >= threshold)
+        image, row = batch_nonzero(pred[..., 4] >= threshold)
         found = pred[image, row]
         return candidates(image, found[:, :4], found[:, 4], np.rint(found[:, 5]))
 
@@ -92,6 +92,6 @@ class SplitEnd2EndAdapter:
         if self.count is not None:
             count = outputs[self.count].reshape(-1, 1)
             valid &= np.arange(boxes.shape[1])[None, :] < count
-        image, row = np.nonzero(valid)
+        image, row = batch_nonzero(valid)
         classes = outputs[self.classes].reshape(boxes.shape[:2])
         return candidates(image, boxes[image, row], scores[image, row], np.rint(classes[image, row]))

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from edge.infer.adapters.base import OutputSample, xywh_to_xyxy
-from edge.infer.candidates import Candidates, candidates
+from edge.infer.candidates import Candidates, batch_nonzero, candidates
 
 
 def single_rank3(samples: Sequence[OutputSample]) -> tuple[int, int] | None:
@@ -41,7 +41,7 @@ class YoloV5Adapter:
 
     def decode(self, outputs: Sequence[np.ndarray], threshold: float) -> Candidates:
         pred = outputs[0]
-        image, anchor = np.nonzero(pred[..., 4] >= threshold)  # score = obj * cls <= obj
+        image, anchor = batch_nonzero(pred[..., 4] >= threshold)  # score = obj * cls <= obj
         rows = pred[image, anchor]
         class_scores = rows[:, 5:] * rows[:, 4:5]
         class_id = class_scores.argmax(axis=1)
@@ -68,7 +68,7 @@ class YoloV8Adapter:
 
     def decode(self, outputs: Sequence[np.ndarray], threshold: float) -> Candidates:
         pred = outputs[0]
-        image, anchor = np.nonzero(pred[:, 4:, :].max(axis=1) >= threshold)
+        image, anchor = batch_nonzero(pred[:, 4:, :].max(axis=1) >= threshold)
         class_scores = pred[image, 4:, anchor]
         class_id = class_scores.argmax(axis=1)
         score = np.take_along_axis(class_scores, class_id[:, None], axis=1)[:, 0]

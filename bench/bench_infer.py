@@ -1,0 +1,159 @@
+"""Engine vs naive loop on N simulated cameras, and the engine's efficiency against the model's ceiling.
+
+Every camera offers decoded frames of streams/vtest.avi at its live rate (10 fps). In the same run:
+1. ceiling: the model alone (`session.run`) on pre-made batches, frames/s;
+2. naive: one thread per camera, each analysing its camera's newest frame with a single-frame
+   `detect` (one `session.run` per frame) on a session shared by all threads;
+3. engine: camera threads `submit` to one `InferenceEngine`, which batches across cameras.
+Reports analysed frames/s of engine and naive, their ratio, and engine / ceiling (pipeline
+efficiency). Both sides use the same model, thread count and preprocessing/decoding code.
+
+Usage: .venv/bin/python bench/bench_infer.py [--cameras 8] [--seconds 10] [--provider cpu]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import threading
+import time
+from pathlib import Path
+
+import av
+import numpy as np
+import onnxruntime as ort
+
+from edge.config import InferenceConfig, ModelConfig
+from edge.infer import Detector, InferenceEngine, load_detector
+from edge.types import Detections, Frame
+
+REPO = Path(__file__).resolve().parents[1]
+FPS = 10.0
+
+
+def decode_frames(count: int) -> list[np.ndarray]:
+    with av.open(str(REPO / "streams" / "vtest.avi")) as container:
+        return [f.to_ndarray(format="bgr24") for _, f in zip(range(count), container.decode(video=0), strict=False)]
+
+
+def cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
+
+
+def ceiling(detector: Detector, frames: list[np.ndarray], batch: int, seconds: float) -> float:
+    """Frames/s of `session.run` alone on a batch prepared once."""
+    tensor, _ = detector.preprocess(frames[:batch])
+    detector.run(tensor)
+    done, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        detector.run(tensor)
+        done += batch
+    return done / (time.perf_counter() - start)
+
+
+def naive(detector: Detector, frames: list[np.ndarray], cameras: int, seconds: float) -> float:
+    """One thread per camera: take the camera's current frame, detect it alone, repeat."""
+    counts = [0] * cameras
+    stop = threading.Event()
+    start = time.perf_counter()
+
+    def camera(c: int) -> None:
+        while not stop.is_set():
+            live = int((time.perf_counter() - start) * FPS) + c * 7  # the frame the camera shows now
+            detector.detect([frames[live % len(frames)]])
+            counts[c] += 1
+
+    threads = [threading.Thread(target=camera, args=(c,)) for c in range(cameras)]
+    for t in threads:
+        t.start()
+    time.sleep(seconds)
+    stop.set()
+    for t in threads:
+        t.join()
+    return sum(counts) / (time.perf_counter() - start)
+
+
+def engine(detector: Detector, frames: list[np.ndarray], cameras: int, seconds: float, batch: int) -> tuple[float, str]:
+    """Camera threads submit at their live rate; the engine analyses what it can (drop-oldest)."""
+    eng = InferenceEngine({"m": detector}, InferenceConfig(max_batch=batch, max_wait_ms=20, staleness_s=5))
+    delivered = [0]
+    lock = threading.Lock()
+
+    def on_result(frame: Frame, results: dict[str, Detections]) -> None:
+        with lock:
+            delivered[0] += 1
+
+    stop = threading.Event()
+    start = time.perf_counter()
+
+    def camera(c: int) -> None:
+        i = 0
+        while not stop.is_set():
+            frame = Frame(f"cam{c}", frames[(i + c * 7) % len(frames)], i / FPS, time.time(), i)
+            eng.submit(frame, ["m"], on_result)
+            i += 1
+            stop.wait(max(0.0, start + i / FPS - time.perf_counter()))
+
+    eng.start()
+    threads = [threading.Thread(target=camera, args=(c,)) for c in range(cameras)]
+    for t in threads:
+        t.start()
+    time.sleep(seconds)
+    stop.set()
+    for t in threads:
+        t.join()
+    eng.stop(drain=False)
+    elapsed = time.perf_counter() - start
+    stats = eng.stats()
+    dropped = sum(s.dropped_overflow + s.dropped_stale for s in stats.cameras.values())
+    detail = f"batch sizes {stats.models['m'].batch_sizes}, frames dropped {dropped}"
+    return delivered[0] / elapsed, detail
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cameras", type=int, default=8)
+    parser.add_argument("--seconds", type=float, default=5.0, help="per measurement")
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds; medians are reported")
+    parser.add_argument("--batch", type=int, default=8)
+    parser.add_argument("--provider", default="cpu", choices=["cpu", "cuda", "tensorrt", "openvino"])
+    parser.add_argument("--threads", type=int, default=len(os.sched_getaffinity(0)), help="intra-op threads")
+    parser.add_argument("--model", type=Path, default=REPO / "models" / "centernet-mbv3-coco.onnx")
+    args = parser.parse_args()
+
+    cfg = ModelConfig(id="m", path=args.model, providers=[args.provider], intra_op_threads=args.threads)
+    detector = load_detector(cfg)
+    frames = decode_frames(100)
+    batch = min(args.batch, detector.max_batch)
+    print(
+        f"machine: {cpu_name()}, {len(os.sched_getaffinity(0))} cores, load average {os.getloadavg()[0]:.1f}; "
+        f"onnxruntime {ort.__version__}, providers {detector.providers}, {args.threads} intra-op threads"
+    )
+    print(
+        f"model: {args.model.name} ({detector.format}); {args.cameras} cameras offering {FPS:g} fps each; "
+        f"max batch {batch}; {args.rounds} interleaved rounds of {args.seconds:g} s per measurement"
+    )
+    tops, bases, fpss = [], [], []
+    for r in range(args.rounds):
+        tops.append(ceiling(detector, frames, batch, args.seconds))
+        bases.append(naive(detector, frames, args.cameras, args.seconds))
+        fps, detail = engine(detector, frames, args.cameras, args.seconds, batch)
+        fpss.append(fps)
+        print(f"  round {r + 1}: ceiling {tops[-1]:.1f}, naive {bases[-1]:.1f}, engine {fps:.1f} frames/s ({detail})")
+    top, base, fps = (float(np.median(v)) for v in (tops, bases, fpss))
+    print(f"ceiling (session.run on pre-made batches of {batch}): {top:.1f} frames/s")
+    print(f"naive loop (thread per camera, single-frame runs):  {base:.1f} frames/s")
+    print(f"engine (shared batched loop):                      {fps:.1f} frames/s")
+    print(f"ratio engine / naive: {fps / base:.2f}")
+    print(f"pipeline efficiency engine / ceiling: {fps / top:.2f}")
+
+
+if __name__ == "__main__":
+    main()
