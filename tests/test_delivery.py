@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import sqlite3
 
@@ -142,3 +143,21 @@ def test_receiver_cli_parses_switches_and_rejects_bad_ones():
     assert args.port == 8787 and args.host == "127.0.0.1"
     with pytest.raises(UserError, match="fail_rate"):
         build_faults(_cli(register_receiver, ["receiver", "--fail-rate", "1.5"]))
+
+
+def test_outbox_cli_reads_the_config_and_never_moves_a_bad_file(tmp_path, capsys):
+    config = tmp_path / "edge.yaml"
+    config.write_text("models: [{id: m, path: model.onnx}]\nstorage: {dir: state, max_outbox_mb: 64}\n")
+    outbox = Outbox(tmp_path / "state" / "outbox.db")
+    outbox.put(message(1, 0))
+    outbox.close()
+    args = _cli(register_outbox, ["outbox", "--config", str(config), "status", "--json"])
+    assert args.func(args) == 0
+    status = json.loads(capsys.readouterr().out)
+    assert (status["pending"], status["max_mb"], status["problem"]) == (1, 64.0, None)
+
+    bad = tmp_path / "state" / "outbox.db"
+    bad.write_bytes(b"garbage" * 1000)
+    with pytest.raises(UserError, match="unreadable"):
+        args.func(args)
+    assert bad.read_bytes() == b"garbage" * 1000  # left for the worker to recover, not pulled away

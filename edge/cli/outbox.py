@@ -10,7 +10,7 @@ from pathlib import Path
 from edge.cli import UserError
 from edge.config import load_config
 from edge.config.delivery import PlatformConfig
-from edge.delivery.outbox import Outbox, outbox_path
+from edge.delivery.outbox import Outbox, OutboxError, outbox_path
 from edge.delivery.sender import Sender
 
 
@@ -45,13 +45,17 @@ def _open(args: argparse.Namespace) -> tuple[Outbox, PlatformConfig]:
         path, storage, platform = args.outbox or Path("var/outbox.db"), None, PlatformConfig()
     if args.action != "flush" and not path.exists():
         raise UserError(f"no outbox at {path} (nothing was ever queued there)")
+    recover = args.action == "flush"  # only a sending process may replace an unreadable file
     if storage is not None:
-        return Outbox.from_config(storage), platform
-    return Outbox(path), platform
+        return Outbox.from_config(storage, recover=recover), platform
+    return Outbox(path, recover=recover), platform
 
 
 def run(args: argparse.Namespace) -> int:
-    outbox, platform = _open(args)
+    try:
+        outbox, platform = _open(args)
+    except OutboxError as exc:
+        raise UserError(str(exc)) from None
     try:
         return ACTIONS[args.action](args, outbox, platform)
     finally:

@@ -131,7 +131,10 @@ class OutboxStats:
 class Outbox:
     """SQLite outbox shared by the case stage (`put`) and the sender; thread-safe."""
 
-    def __init__(self, path: Path, *, max_mb: float = 2048.0, min_free_mb: float = 500.0) -> None:
+    def __init__(self, path: Path, *, max_mb: float = 2048.0, min_free_mb: float = 500.0, recover: bool = True) -> None:
+        """Open or create the outbox. With `recover`, an unreadable file is moved aside and a
+        fresh one started (the worker); without, it raises OutboxError (operator tools, which
+        must not pull the file from under a running worker)."""
         self.path = Path(path)
         self.max_bytes = int(max_mb * 1024 * 1024)
         self.min_free_bytes = int(min_free_mb * 1024 * 1024)
@@ -142,16 +145,16 @@ class Outbox:
         try:
             self._db = self._open()
         except sqlite3.DatabaseError as exc:
+            if not recover:
+                raise OutboxError(f"outbox {self.path} is unreadable: {exc}") from None
             aside = self._move_aside()
             self.problem = f"outbox {self.path} was unreadable ({exc}); moved to {aside.name}, started fresh"
             log.error(self.problem)
             self._db = self._open()
-        # A new process retries at once: backoff state from before a restart is stale.
-        self._db.execute("UPDATE messages SET next_attempt_at = 0 WHERE state = 'pending'")
 
     @classmethod
-    def from_config(cls, storage: StorageConfig) -> Outbox:
-        return cls(outbox_path(storage), max_mb=storage.max_outbox_mb, min_free_mb=storage.min_free_mb)
+    def from_config(cls, storage: StorageConfig, *, recover: bool = True) -> Outbox:
+        return cls(outbox_path(storage), max_mb=storage.max_outbox_mb, min_free_mb=storage.min_free_mb, recover=recover)
 
     def _open(self) -> sqlite3.Connection:
         db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=10.0)
@@ -272,6 +275,11 @@ class Outbox:
                 f"SELECT MIN(next_attempt_at) FROM messages m WHERE state = 'pending' AND {_FIRST_OF_CASE}"
             ).fetchone()
         return due
+
+    def retry_all_now(self) -> None:
+        """Make every pending message due: a starting sender should not inherit stale backoff."""
+        with self._transaction() as db:
+            db.execute("UPDATE messages SET next_attempt_at = 0 WHERE state = 'pending'")
 
     def mark_delivered(self, pk: int) -> None:
         with self._transaction() as db:

@@ -9,9 +9,10 @@ NetworkError | ProtocolError ..., all raised before any answer arrives):
 
 A failed message waits its own exponential backoff (with jitter) before its next try,
 and its case waits with it; other cases go on at once, so one message the platform keeps
-failing on cannot hold everything up. From the second failure in a row, or whenever the
+failing on cannot hold everything up. From the third failure in a row, or whenever the
 answer carries `Retry-After`, the whole sender pauses as well (the platform itself is down
-or struggling: no point hammering it with the next message). Every request carries `Idempotency-Key`; a message
+or struggling: no point hammering it with the next message). Scattered failures of a flaky
+platform rarely come three in a row, so they cost little throughput. Every request carries `Idempotency-Key`; a message
 that was stored by the platform but whose answer was lost is simply sent again.
 """
 
@@ -39,6 +40,7 @@ TRANSIENT_STATUSES = frozenset({408, 409, 425, 429})
 MAX_RETRY_AFTER_S = 3600.0  # a broken Retry-After must not park the sender for days
 IDLE_POLL_S = 1.0  # picks up re-queues made by another process (the `edge outbox` CLI)
 RESPONSE_KEEP_CHARS = 4000
+PAUSE_AFTER_FAILURES = 3  # failures in a row that mean "the platform is down", not "this message"
 
 
 def is_transient(status: int) -> bool:
@@ -100,6 +102,7 @@ class Sender:
         self._last_error: str | None = None
         self._last_error_at: float | None = None
         self._last_success_at: float | None = None
+        outbox.retry_all_now()
 
     # -- running --------------------------------------------------------------------------
 
@@ -199,8 +202,8 @@ class Sender:
         pause = 0.0
         if retry_after is not None:
             pause = retry_after
-        elif self._failures > 1:
-            pause = self._backoff(self._failures - 1)
+        elif self._failures >= PAUSE_AFTER_FAILURES:
+            pause = self._backoff(self._failures - PAUSE_AFTER_FAILURES + 1)
         self._pause_until = now + pause
         wait = max(pause, self._backoff(item.attempts + 1))
         self.outbox.mark_retry(item.pk, error, now + wait)

@@ -12,6 +12,7 @@ import asyncio
 import hmac
 import importlib
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, Literal
 
@@ -113,11 +114,16 @@ def create_app(
             pictures[name] = data
         return pictures
 
+    @app.middleware("http")
+    async def down_switch(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        faults = current()
+        if faults.down and request.url.path.startswith("/api/"):
+            return _fault_answer(503, faults, "platform is down (fault switch)")
+        return await call_next(request)
+
     @app.post("/api/cases", status_code=201, summary="Post one case message (multipart)")
     async def post_case(request: Request) -> Response:
         faults = current()
-        if faults.down:
-            return _fault_answer(503, faults, "platform is down (fault switch)")
         body = await request.body()
         problem = auth_problem(request, body)
         if problem:
@@ -155,8 +161,6 @@ def create_app(
     def list_cases(
         limit: int = Query(1000, ge=1, le=10000), offset: int = Query(0, ge=0, le=10**9)
     ) -> list[dict[str, Any]]:
-        if current().down:
-            raise HTTPException(503, "platform is down (fault switch)")
         return store.list_cases(limit, offset)
 
     @app.get("/api/cases/{case_id}", summary="One case with all its messages")

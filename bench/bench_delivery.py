@@ -1,0 +1,178 @@
+"""Delivery throughput and confirm-to-acknowledged latency on loopback, reliable vs flaky platform.
+
+The receiver runs as its own process (`python -m edge.receiver`), so it does not share the
+sender's GIL. Messages carry two real evidence JPEGs (a full vtest frame and a crop). All
+scenarios run in the same invocation against the same receiver process:
+
+  raw       plain httpx posts of the same wire requests, no outbox: the baseline
+  reliable  Outbox.put (fsync'd) + Sender, receiver answering everything
+  flaky     the same with the receiver failing a fraction of posts with 500/503,
+            half of them after storing (lost acknowledgements)
+
+Throughput: a pre-filled outbox drained by `deliver_pending`. Latency: a producer puts
+messages at a steady rate while the background sender runs; latency is the outbox's
+`delivered_at - created_at` (the case confirmed -> the platform acknowledged).
+
+    .venv/bin/python bench/bench_delivery.py [--messages 300] [--rate 20] [--fail-rate 0.3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import cv2
+import httpx
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from edge.config.delivery import PlatformConfig  # noqa: E402
+from edge.delivery.outbox import Outbox  # noqa: E402
+from edge.delivery.sender import Sender  # noqa: E402
+from edge.delivery.wire import build_request  # noqa: E402
+from edge.types import CaseMessage  # noqa: E402
+
+
+def evidence() -> dict[str, bytes]:
+    capture = cv2.VideoCapture(str(REPO / "streams" / "vtest.avi"))
+    ok, frame = capture.read()
+    capture.release()
+    if not ok:
+        raise SystemExit("cannot read streams/vtest.avi")
+    full = cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, 85])[1].tobytes()
+    crop = cv2.imencode(".jpg", frame[40:200, 560:760], [cv2.IMWRITE_JPEG_QUALITY, 90])[1].tobytes()
+    return {"full.jpg": full, "crop.jpg": crop}
+
+
+def messages(prefix: str, count: int, pictures: dict[str, bytes]) -> list[CaseMessage]:
+    """`count` messages over count/3 cases (new, update, cleared each), interleaved across
+    cases as a camera's cases are: every case opens, later each is updated, later cleared."""
+    cases = count // 3
+    out = []
+    for i in range(cases * 3):
+        case_id, seq = f"{prefix}-{i % cases:05d}", i // cases
+        kind = ("new", "update", "cleared")[seq]
+        body = {"case_id": case_id, "seq": seq, "kind": kind, "event_code": "0505", "camera_id": "cam-1"}
+        out.append(CaseMessage(case_id, seq, kind, body, pictures if seq < 2 else {}))
+    return out
+
+
+def start_receiver(db: Path) -> tuple[subprocess.Popen, str]:
+    with __import__("socket").socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    args = [sys.executable, "-m", "edge.receiver", "--port", str(port), "--db", str(db), "--seed", "7"]
+    proc = subprocess.Popen(args, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(500):
+        try:
+            httpx.get(f"{url}/healthz")
+            return proc, url
+        except httpx.TransportError:
+            time.sleep(0.02)
+    proc.kill()
+    raise SystemExit("receiver did not start")
+
+
+def raw_throughput(url: str, batch: list[CaseMessage]) -> float:
+    start = time.perf_counter()
+    with httpx.Client(timeout=10) as client:
+        for msg in batch:
+            request = build_request(f"{url}/api/cases", msg, msg.pictures, (), token=None, hmac_secret=None, now=0)
+            client.send(request).raise_for_status()
+    return len(batch) / (time.perf_counter() - start)
+
+
+def outbox_throughput(folder: Path, config: PlatformConfig, batch: list[CaseMessage]) -> tuple[float, float]:
+    """(messages/s end to end including the fsync'd puts, median put time in ms)."""
+    outbox = Outbox(folder / f"{batch[0].case_id}.db")
+    start = time.perf_counter()
+    puts = []
+    for msg in batch:
+        t = time.perf_counter()
+        outbox.put(msg)
+        puts.append(time.perf_counter() - t)
+    sender = Sender(outbox, config)
+    delivered = sender.deliver_pending(timeout_s=600)
+    elapsed = time.perf_counter() - start
+    sender.close()
+    outbox.close()
+    assert delivered == len(batch), f"only {delivered} of {len(batch)} delivered"
+    return len(batch) / elapsed, 1000 * float(np.median(puts))
+
+
+def latencies(folder: Path, config: PlatformConfig, batch: list[CaseMessage], rate: float) -> np.ndarray:
+    path = folder / f"{batch[0].case_id}.db"
+    outbox = Outbox(path)
+    sender = Sender(outbox, config)
+    sender.start()
+    start = time.perf_counter()
+    for i, msg in enumerate(batch):
+        time.sleep(max(0.0, start + i / rate - time.perf_counter()))
+        outbox.put(msg)
+    while outbox.stats().pending:
+        time.sleep(0.01)
+    sender.close()
+    outbox.close()
+    with sqlite3.connect(path) as db:
+        return np.array([d for (d,) in db.execute("SELECT delivered_at - created_at FROM messages")])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--messages", type=int, default=300)
+    parser.add_argument("--rate", type=float, default=20.0, help="messages per second in the latency run")
+    parser.add_argument("--fail-rate", type=float, default=0.3)
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.ERROR)  # the flaky run logs every planned failure otherwise
+    pictures = evidence()
+    print(f"evidence per message: {', '.join(f'{n} {len(d) / 1024:.0f} KB' for n, d in pictures.items())}")
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        receiver, url = start_receiver(folder / "receiver.db")
+        config = PlatformConfig(url=f"{url}/api/cases")  # default backoff: 0.5 s initial, 60 s max
+        flaky = {"fail_rate": args.fail_rate, "fail_statuses": [500, 503]}
+        try:
+            raw = raw_throughput(url, messages("raw", args.messages, pictures))
+            reliable, put_ms = outbox_throughput(folder, config, messages("rel", args.messages, pictures))
+            reliable_lat = latencies(folder, config, messages("rlat", args.messages, pictures), args.rate)
+            httpx.put(f"{url}/admin/faults", json={**flaky, "lose_ack": False}).raise_for_status()
+            flaky_tp, _ = outbox_throughput(folder, config, messages("flk", args.messages, pictures))
+            httpx.put(f"{url}/admin/faults", json={**flaky, "lose_ack": True}).raise_for_status()
+            flaky_lat = latencies(folder, config, messages("flat", args.messages, pictures), args.rate)
+            stored = httpx.get(f"{url}/healthz").json()["messages"]
+        finally:
+            receiver.terminate()
+            receiver.wait(10)
+    expected = 5 * (args.messages // 3 * 3)
+    assert stored == expected, f"receiver holds {stored} messages, expected {expected}"
+
+    def pct(values: np.ndarray, q: float) -> str:
+        return f"{1000 * np.percentile(values, q):8.1f} ms"
+
+    print(f"{args.messages} messages per scenario, loopback, receiver in its own process")
+    print(f"{'scenario':<34}{'msg/s':>10}{'p50':>12}{'p99':>12}")
+    print(f"{'raw httpx posts (baseline)':<34}{raw:>10.1f}")
+    print(f"{'outbox + sender, reliable':<34}{reliable:>10.1f}{pct(reliable_lat, 50)}{pct(reliable_lat, 99)}")
+    print(
+        f"{f'outbox + sender, {args.fail_rate:.0%} 5xx':<34}{flaky_tp:>10.1f}{pct(flaky_lat, 50)}{pct(flaky_lat, 99)}"
+    )
+    print(f"median fsync'd put: {put_ms:.2f} ms; latency runs at {args.rate:g} msg/s")
+    print(f"ratio outbox/raw throughput:      {reliable / raw:.2f}")
+    print(f"ratio flaky/reliable throughput:  {flaky_tp / reliable:.2f}")
+    print(f"ratio flaky/reliable p50 latency: {np.percentile(flaky_lat, 50) / np.percentile(reliable_lat, 50):.2f}")
+    print(f"exactly once: the receiver holds {stored} messages, 5 scenarios x {expected // 5}")
+
+
+if __name__ == "__main__":
+    main()
