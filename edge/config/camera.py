@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from edge.config.base import Section
 from edge.config.zones import ZoneConfig
@@ -18,11 +18,31 @@ class SourceConfig(Section):
     live: bool | None = Field(None, description="pace a file in real time; default: true for URLs")
     open_timeout_s: float = Field(5.0, gt=0, le=120)
     read_timeout_s: float = Field(5.0, gt=0, le=120)
-    stall_timeout_s: float = Field(
-        10.0, gt=0, le=600, description="no frame for this long forces a reconnect"
+    stall_timeout_s: float = Field(10.0, gt=0, le=600, description="no frame for this long forces a reconnect")
+    backoff_initial_s: float = Field(0.5, gt=0, le=60, description="first reconnect delay; doubles per failure")
+    backoff_max_s: float = Field(
+        30.0, gt=0, le=3600, description="longest reconnect delay; streaming this long resets the backoff"
     )
-    backoff_initial_s: float = Field(0.5, gt=0, le=60)
-    backoff_max_s: float = Field(30.0, gt=0, le=3600)
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("source url is empty")
+        scheme = value.split("://", 1)[0].lower() if "://" in value else ""
+        if scheme and scheme not in {"rtsp", "rtsps", "http", "https"}:
+            raise ValueError(f"unsupported source scheme {scheme!r}: use rtsp://, http(s):// or a file path")
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> SourceConfig:
+        if self.loop and "://" in self.url:
+            raise ValueError("loop applies to files only; a stream URL reconnects by itself when it ends")
+        if self.backoff_initial_s > self.backoff_max_s:
+            raise ValueError(
+                f"backoff_initial_s ({self.backoff_initial_s:g}) is larger than backoff_max_s ({self.backoff_max_s:g})"
+            )
+        return self
 
 
 class AnalysisConfig(Section):
@@ -36,9 +56,7 @@ class LocationConfig(Section):
     longitude: float = Field(0.0, ge=-180, le=180)
     latitude: float = Field(0.0, ge=-90, le=90)
     address: str = ""
-    grid_code: str = Field(
-        "", description="15-digit unit-grid code (6 county + 3 street + 3 community + 3 seq)"
-    )
+    grid_code: str = Field("", description="15-digit unit-grid code (6 county + 3 street + 3 community + 3 seq)")
 
     @field_validator("grid_code")
     @classmethod

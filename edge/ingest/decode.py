@@ -2,21 +2,28 @@
 
 Corrupt packets are counted and skipped, never fatal: a camera that sends one bad packet must keep
 streaming. Frames are picked by media time, not by count, so dropped or duplicated input frames never
-stretch persistence measured downstream.
+stretch persistence measured downstream. Key-frame-only decoding hands the decoder just the key
+packets (and sets `skip_frame = "NONKEY"`), which cuts decode work by the GOP length.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Literal
 
 import av
 import av.container
+import av.video.frame
 import numpy as np
 
 DecodeMode = Literal["all", "keyframes"]
+
+
+class StreamStalled(Exception):
+    """Packets may still arrive, but no picture has been decoded for too long."""
 
 
 class RateSampler:
@@ -27,6 +34,9 @@ class RateSampler:
             raise ValueError(f"analysis fps must be > 0, got {fps}")
         self._fps = fps
         self._last_slot = -1
+
+    def due(self, media_time: float) -> bool:
+        return math.floor(media_time * self._fps + 1e-6) > self._last_slot
 
     def take(self, media_time: float) -> bool:
         slot = math.floor(media_time * self._fps + 1e-6)
@@ -47,51 +57,109 @@ class DecodeStats:
 
 
 @dataclass(frozen=True, slots=True)
-class Decoded:
-    image: np.ndarray  # (H, W, 3) uint8 BGR
-    media_time: float  # seconds from the session's first frame
+class Picture:
+    """One decoded picture; only sampled ones are converted to BGR (the conversion costs more than decoding)."""
+
+    frame: av.video.frame.VideoFrame
+    media_time: float  # seconds from the session's first picture
     is_keyframe: bool
+    sampled: bool
+
+    def bgr(self) -> np.ndarray:
+        return self.frame.to_ndarray(format="bgr24")
 
 
-def decode_sampled(
-    container: av.container.InputContainer, fps: float, mode: DecodeMode, stats: DecodeStats
-) -> Iterator[Decoded]:
-    """Yield the sampled frames of the first video stream; ends when the demuxer ends.
+class FrameDecoder:
+    """Every decoded picture of a container's first video stream, each marked sampled or not.
 
-    Demux errors propagate (the source is gone or broken past recovery); decoder errors are
-    per packet and only counted.
+    `choose`, if given, is asked for the decode mode each time a key frame interval (GOP) has been
+    measured, so a camera can drop to key frames once it is known that they come often enough.
     """
-    stream = container.streams.video[0]
-    if mode == "keyframes":
-        stream.codec_context.skip_frame = "NONKEY"
-    time_base = float(stream.time_base) if stream.time_base else 0.0
-    interval = 1.0 / float(stream.average_rate or stream.guessed_rate or 25)
-    sampler = RateSampler(fps)
-    origin: int | None = None
-    last_time = -interval
-    for packet in container.demux(stream):
-        if packet.size:
-            stats.packets += 1
-            if origin is not None and packet.pts is not None:
-                end = (packet.pts + (packet.duration or 0) - origin) * time_base
-                stats.end_time = max(stats.end_time, end if packet.duration else end + interval)
-            if mode == "keyframes" and not packet.is_keyframe:
-                continue
-        try:
-            frames = packet.decode()
-        except av.FFmpegError:
-            stats.corrupt += 1
-            continue
-        for frame in frames:
-            stats.decoded += 1
-            pts = frame.pts
-            if pts is not None and time_base:
-                if origin is None:
-                    origin = pts
-                media_time = (pts - origin) * time_base
-            else:
-                media_time = last_time + interval
-            last_time = media_time
-            stats.end_time = max(stats.end_time, media_time + interval)
-            if sampler.take(media_time):
-                yield Decoded(frame.to_ndarray(format="bgr24"), media_time, bool(frame.key_frame))
+
+    def __init__(
+        self,
+        container: av.container.InputContainer,
+        fps: float,
+        mode: DecodeMode,
+        choose: Callable[[float], DecodeMode] | None = None,
+        stall_timeout_s: float | None = None,
+    ) -> None:
+        self.stats = DecodeStats()
+        self.gop_s: float | None = None
+        self._container = container
+        self._stream = container.streams.video[0]
+        self._sampler = RateSampler(fps)
+        self._choose = choose
+        self._stall_timeout_s = stall_timeout_s
+        self.mode = mode
+
+    @property
+    def mode(self) -> DecodeMode:
+        return self._mode
+
+    @mode.setter
+    def mode(self, mode: DecodeMode) -> None:
+        self._mode = mode
+        self._stream.codec_context.skip_frame = "NONKEY" if mode == "keyframes" else "DEFAULT"
+
+    def __iter__(self) -> Iterator[Picture]:
+        """Ends when the demuxer ends; demux errors propagate, decoder errors are only counted."""
+        stats = self.stats
+        time_base = float(self._stream.time_base or 0)
+        interval = 1.0 / float(self._stream.average_rate or self._stream.guessed_rate or 25)
+        origin: int | None = None
+        last_time = -interval
+        last_key: float | None = None
+        last_picture_at = time.monotonic()
+        for packet in self._container.demux(self._stream):
+            if packet.size:
+                stats.packets += 1
+                packet_time = None
+                if origin is not None and packet.pts is not None:
+                    packet_time = (packet.pts - origin) * time_base
+                    duration = packet.duration * time_base if packet.duration else interval
+                    stats.end_time = max(stats.end_time, packet_time + duration)
+                if packet.is_keyframe and packet_time is not None:
+                    self._measure_gop(last_key, packet_time)
+                    last_key = packet_time
+                if self._mode == "keyframes" and (
+                    not packet.is_keyframe
+                    or (packet_time is not None and packet_time >= last_time and not self._sampler.due(packet_time))
+                ):
+                    self._check_stall(last_picture_at)
+                    continue
+            try:
+                frames = packet.decode()
+            except av.FFmpegError:
+                stats.corrupt += 1
+                frames = []
+            for frame in frames:
+                stats.decoded += 1
+                last_picture_at = time.monotonic()
+                if frame.pts is not None and time_base:
+                    if origin is None or (frame.pts - origin) * time_base < last_time:
+                        # first timestamp, or timestamps restarted (camera reset, spliced clip):
+                        # continue one frame after the previous picture so time never runs backwards
+                        origin = frame.pts - round((last_time + interval) / time_base)
+                    media_time = (frame.pts - origin) * time_base
+                else:
+                    media_time = last_time + interval
+                last_time = media_time
+                stats.end_time = max(stats.end_time, media_time + interval)
+                yield Picture(frame, media_time, bool(frame.key_frame), self._sampler.take(media_time))
+            if not frames:
+                self._check_stall(last_picture_at)
+
+    def _measure_gop(self, last_key: float | None, key_time: float) -> None:
+        if last_key is None or key_time <= last_key:
+            return
+        self.gop_s = key_time - last_key
+        if self._choose is not None:
+            self.mode = self._choose(self.gop_s)
+
+    def _check_stall(self, last_picture_at: float) -> None:
+        if self._stall_timeout_s is None:
+            return
+        idle = time.monotonic() - last_picture_at
+        if idle > self._stall_timeout_s:
+            raise StreamStalled(f"no picture decoded for {idle:.1f} s (stall timeout {self._stall_timeout_s:g} s)")

@@ -10,7 +10,7 @@ from typing import NamedTuple
 import av
 import av.container
 
-from edge.ingest.decode import DecodeMode, DecodeStats, decode_sampled
+from edge.ingest.decode import DecodeMode, FrameDecoder
 from edge.ingest.errors import SourceError
 from edge.types import Frame
 
@@ -82,22 +82,24 @@ def read_file_frames(
 def _frames(
     container: av.container.InputContainer, path: str, camera_id: str, fps: float, decode: DecodeMode, epoch: float
 ) -> Iterator[Frame]:
-    stats = DecodeStats()
+    decoder = FrameDecoder(container, fps, decode)
+    stats = decoder.stats
     index = 0
     problem = ""
     with container:
         expected = _expected_duration(container)
         try:
-            for item in decode_sampled(container, fps, decode, stats):
-                yield Frame(camera_id, item.image, item.media_time, epoch + item.media_time, index, item.is_keyframe)
-                index += 1
+            for picture in decoder:
+                if picture.sampled:
+                    t = picture.media_time
+                    yield Frame(camera_id, picture.bgr(), t, epoch + t, index, picture.is_keyframe)
+                    index += 1
         except av.FFmpegError as exc:
             problem = f"reading stopped at {stats.end_time:.1f} s: {exc}"
     if stats.decoded == 0:
         what = problem or (f"{stats.packets} packet(s), all corrupt" if stats.packets else "no video data")
         raise SourceError(f"video file {path}: no decodable video frame ({what})")
-    interval = 1.0 / float(fps)
-    if not problem and expected and stats.end_time < expected - max(interval, 0.5):
+    if not problem and expected and stats.end_time < expected - 0.5:
         problem = f"ends at {stats.end_time:.1f} s of the {expected:.1f} s its header promises (truncated?)"
     if stats.corrupt:
         problem = f"{problem}; " if problem else ""

@@ -1,0 +1,210 @@
+"""One camera, its own thread: connect, decode, sample, hand off; reconnect with backoff on any failure.
+
+The loop is an explicit state machine (see `health.TRANSITIONS`):
+
+    STOPPED -> CONNECTING -> STREAMING -> (end of a live stream, error) -> BACKOFF -> CONNECTING ...
+                                       -> (no picture / no data for the timeout) -> STALLED -> BACKOFF
+    a looping file reopens at once (STREAMING -> CONNECTING); a plain file ends in STOPPED.
+
+A camera that is offline at start just sits in BACKOFF/CONNECTING; it never blocks or fails the
+others. `Frame.media_time` stays monotonic across reconnects: each new session continues from the
+last one plus the wall-clock gap, so downstream persistence sees the outage as time passing.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+
+import av
+
+from edge.config import CameraConfig
+from edge.ingest.backoff import Backoff
+from edge.ingest.decode import FrameDecoder, Picture, StreamStalled
+from edge.ingest.errors import SourceError
+from edge.ingest.health import HealthRegistry, StreamState
+from edge.ingest.policy import choose_decode
+from edge.ingest.source import SourcePlan, describe_error, open_source, plan_source
+from edge.types import Frame
+
+log = logging.getLogger(__name__)
+
+
+class MediaClock:
+    """Maps session media time to camera media time that never goes backwards across sessions."""
+
+    def __init__(self) -> None:
+        self._offset: float | None = None
+        self._last: float | None = None
+        self._last_at = 0.0
+
+    def new_session(self) -> None:
+        self._offset = None
+
+    def __call__(self, session_time: float, now: float) -> float:
+        if self._offset is None:
+            gap = max(now - self._last_at, 1e-3)
+            self._offset = 0.0 if self._last is None else self._last + gap - session_time
+        self._last, self._last_at = session_time + self._offset, now
+        return self._last
+
+
+class CameraStream:
+    """Reads one camera on a daemon thread and calls `on_frame` with each analysed frame.
+
+    `on_frame` runs on the camera's thread and must not block (give it `FrameQueue.put`).
+    """
+
+    def __init__(
+        self,
+        camera: CameraConfig,
+        on_frame: Callable[[Frame], None],
+        health: HealthRegistry,
+        backoff: Backoff | None = None,
+    ) -> None:
+        self.camera = camera
+        self._plan: SourcePlan = plan_source(camera.source)
+        self._on_frame = on_frame
+        self._health = health
+        self._backoff = backoff or Backoff(camera.source.backoff_initial_s, camera.source.backoff_max_s)
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._clock = MediaClock()
+        self._index = 0
+        self._gop_s: float | None = None
+        self._reported = (0, 0)  # decoder packet and corrupt counts already fed to health
+        health.register(camera.id, camera.source.stall_timeout_s)
+
+    @property
+    def camera_id(self) -> str:
+        return self.camera.id
+
+    def start(self) -> None:
+        if self._thread is not None:
+            raise RuntimeError(f"camera {self.camera.id}: already started")
+        self._thread = threading.Thread(target=self._run, name=f"camera-{self.camera.id}", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 5.0) -> bool:
+        """Ask the thread to finish and wait; False if it is still stuck in a blocking read after `timeout`.
+
+        A blocked read returns within the camera's read timeout, after which the thread closes the
+        container and ends by itself.
+        """
+        self._stop.set()
+        if self._thread is None:
+            return True
+        self._thread.join(timeout)
+        if self._thread.is_alive():
+            log.warning(
+                "camera %s: still blocked in a read %.1f s after stop; it ends by itself", self.camera.id, timeout
+            )
+            return False
+        return True
+
+    def is_alive(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def _transition(self, state: StreamState, error: str | None = None) -> None:
+        self._health.transition(self.camera.id, state, error)
+
+    def _run(self) -> None:
+        try:
+            while not self._stop.is_set():
+                self._transition(StreamState.CONNECTING)
+                if self._session():
+                    break
+        finally:
+            self._transition(StreamState.STOPPED)
+
+    def _wait_backoff(self, error: str) -> None:
+        delay = self._backoff.next_delay()
+        log.warning("camera %s: %s; reconnecting in %.1f s", self.camera.id, error, delay)
+        self._transition(StreamState.BACKOFF, error)
+        self._stop.wait(delay)
+
+    def _session(self) -> bool:
+        """Connect once and stream until the source ends or fails; True when the camera is done."""
+        try:
+            container = open_source(self._plan, self.camera.source)
+        except SourceError as exc:
+            self._wait_backoff(str(exc))
+            return False
+        started: float | None = None
+        try:
+            with container:
+                decoder = self._decoder(container)
+                for picture in decoder:
+                    if self._stop.is_set():
+                        return True
+                    if started is None:
+                        started = time.monotonic() - picture.media_time
+                        self._reported = (0, 0)
+                        self._clock.new_session()
+                        self._transition(StreamState.STREAMING)
+                    self._report(decoder)
+                    if self._plan.paced and self._stop.wait(started + picture.media_time - time.monotonic()):
+                        return True
+                    if picture.sampled:
+                        self._emit(picture, decoder.mode)
+                self._gop_s = decoder.gop_s
+            if self._stop.is_set():
+                return True
+        except (StreamStalled, av.error.ExitError) as exc:
+            reason = str(exc) if isinstance(exc, StreamStalled) else describe_error(exc, self.camera.source)
+            self._transition(StreamState.STALLED, f"{self._plan.label}: stalled: {reason}")
+            self._streamed(started)
+            self._wait_backoff(f"{self._plan.label}: stalled: {reason}")
+            return False
+        except (av.FFmpegError, OSError) as exc:
+            self._streamed(started)
+            self._wait_backoff(f"{self._plan.label}: {describe_error(exc, self.camera.source)}")
+            return False
+        except Exception as exc:  # a bug must not kill the camera: log it, back off, try again
+            log.exception("camera %s: unexpected error while streaming", self.camera.id)
+            self._streamed(started)
+            self._wait_backoff(f"{self._plan.label}: internal error: {exc!r}")
+            return False
+        self._streamed(started)
+        if self._plan.on_end == "finish":
+            log.info("camera %s: %s ended", self.camera.id, self._plan.label)
+            return True
+        if self._plan.on_end == "reopen" and started is not None:
+            return False
+        self._wait_backoff(f"{self._plan.label}: stream ended" if started else f"{self._plan.label}: no picture")
+        return False
+
+    def _decoder(self, container: av.container.InputContainer) -> FrameDecoder:
+        camera = self.camera
+        choose = None if camera.analysis.decode != "auto" else lambda gop: choose_decode(camera, gop)
+        return FrameDecoder(
+            container,
+            camera.analysis.fps,
+            choose_decode(camera, self._gop_s),
+            choose=choose,
+            stall_timeout_s=camera.source.stall_timeout_s,
+        )
+
+    def _report(self, decoder: FrameDecoder) -> None:
+        """Feed health the packets and corrupt packets seen since the previous picture."""
+        packets, corrupt = decoder.stats.packets, decoder.stats.corrupt
+        last_packets, last_corrupt = self._reported if self._reported[0] <= packets else (0, 0)
+        self._health.progress(self.camera.id, packets - last_packets, 1, corrupt - last_corrupt)
+        self._reported = (packets, corrupt)
+
+    def _emit(self, picture: Picture, mode: str) -> None:
+        image = picture.bgr()
+        media_time = self._clock(picture.media_time, time.monotonic())
+        frame = Frame(self.camera.id, image, media_time, time.time(), self._index, picture.is_keyframe)
+        self._index += 1
+        self._health.analysed(self.camera.id, frame.width, frame.height, mode)
+        try:
+            self._on_frame(frame)
+        except Exception:  # a failing consumer must not take the camera down
+            log.exception("camera %s: on_frame failed", self.camera.id)
+
+    def _streamed(self, started: float | None) -> None:
+        if started is not None:
+            self._backoff.streamed(time.monotonic() - started)
