@@ -161,3 +161,16 @@ def test_outbox_cli_reads_the_config_and_never_moves_a_bad_file(tmp_path, capsys
     with pytest.raises(UserError, match="unreadable"):
         args.func(args)
     assert bad.read_bytes() == b"garbage" * 1000  # left for the worker to recover, not pulled away
+
+
+def test_edge_cli_runs_outbox_and_receiver_commands(tmp_path, capsys):
+    from edge.cli import main
+
+    path = tmp_path / "outbox.db"
+    Outbox(path).put(message(1, 0))
+    assert main(["outbox", "--outbox", str(path), "status"]) == 0
+    assert "pending     1" in capsys.readouterr().out
+    assert main(["outbox", "--outbox", str(tmp_path / "missing.db"), "dead"]) == 2
+    assert "no outbox at" in capsys.readouterr().err
+    assert main(["receiver", "--db", str(tmp_path / "r.db"), "--reject-status", "503"]) == 2
+    assert "reject_status" in capsys.readouterr().err

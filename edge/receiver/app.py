@@ -20,7 +20,7 @@ from fastapi import FastAPI, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from starlette.datastructures import UploadFile
+from starlette.datastructures import FormData, UploadFile
 
 from edge.delivery.wire import (
     IDEMPOTENCY_HEADER,
@@ -97,7 +97,7 @@ def create_app(
             )
         return None
 
-    async def read_pictures(form: Any) -> dict[str, bytes] | str:
+    async def read_pictures(form: FormData) -> dict[str, bytes] | str:
         pictures: dict[str, bytes] = {}
         for _field, part in form.multi_items():
             if not isinstance(part, UploadFile):
