@@ -217,3 +217,19 @@ def test_snapshot_shows_timers_and_open_cases(tmp_path):
     assert first["places"][0]["phase"] == "attached" and first["open_cases"][0]["phase"] == "confirmed"
     snap["zones"].clear()  # a copy: mutating it does not touch the engine
     assert run.engine.snapshot()["zones"]
+
+
+def test_rule_removed_or_changed_while_the_worker_was_down(tmp_path):
+    db = tmp_path / "state.db"
+    first = Run(make_config([rule(id="old"), rule(id="kept")]), db)
+    first.play(0, 25, [CAR])  # both rules have an open case
+    first.close()
+    second = Run(make_config([rule(id="kept", min_score=0.4), rule(id="new")]), db)
+    second.step(0.0, [CAR], epoch=EPOCH + 30)
+    assert [(m.kind, m.body["rule"]["id"], m.body["reason"]) for m in second.messages] == [
+        ("cleared", "old", "rule_removed")
+    ]
+    assert {k for k, _ in second.store.rule_states("cam1")} == {"z1"}
+    assert {r for _, r in second.store.rule_states("cam1")} == {"kept", "new"}
+    second.play(0.5, 30, [CAR], epoch=EPOCH + 30)
+    assert [m.body["rule"]["id"] for m in second.messages[1:]] == ["new"]  # "kept" resumed its case
