@@ -1,0 +1,68 @@
+"""What the operator API needs from the running worker, as a small structural Protocol.
+
+`edge.runtime.worker.Worker` satisfies it; the API never reaches into the worker's internals,
+so it can be served from any process that offers these few members. Zones and rules are read
+from and saved to the `ZoneStore` (the single authority for them); `apply_camera` only hands an
+already validated and persisted camera to the running analysis.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Protocol
+
+from prometheus_client import CollectorRegistry
+
+from edge.config import CameraConfig, EdgeConfig
+from edge.delivery.outbox import Outbox
+from edge.infer.engine import EngineStats
+from edge.types import CaseMessage, Frame
+
+
+class StatsSource(Protocol):
+    def stats(self) -> EngineStats: ...
+
+
+class ClassNames(Protocol):
+    @property
+    def class_names(self) -> list[str]: ...
+
+
+class WorkerView(Protocol):
+    """The worker as the API sees it; every member must be safe to call from API threads."""
+
+    @property
+    def config(self) -> EdgeConfig:
+        """Models, events and cameras (the cameras' zones are the ZoneStore's)."""
+
+    @property
+    def detectors(self) -> Mapping[str, ClassNames]:
+        """Loaded models by id: rules may only count the classes of a loaded model."""
+
+    @property
+    def engine(self) -> StatsSource:
+        """The shared inference loop: batch sizes, inference time, drops (for /metrics)."""
+
+    @property
+    def outbox(self) -> Outbox:
+        """The durable outbox: status, dead letters, resend and discard."""
+
+    @property
+    def metrics(self) -> CollectorRegistry:
+        """Metrics the worker updates as things happen (see `edge.api.metrics.WorkerMetrics`)."""
+
+    @property
+    def ready(self) -> bool:
+        """True once every stage is started and until shutdown begins."""
+
+    def camera_health(self) -> dict[str, dict[str, Any]]:
+        """Per running camera: asdict(`edge.ingest.health.CameraHealth`) plus optional extra keys."""
+
+    def latest_frame(self, camera_id: str) -> Frame | None:
+        """The camera's newest decoded frame, or None before the first one."""
+
+    def recent_messages(self, limit: int) -> list[CaseMessage]:
+        """Up to `limit` recent case messages, newest first, with their pictures."""
+
+    def apply_camera(self, camera: CameraConfig, zone_version: int) -> None:
+        """Hot-apply a camera's zones and rules: they take effect on its next analysed frame."""

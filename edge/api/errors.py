@@ -1,0 +1,73 @@
+"""One shape for every 4xx the API gives: `{"detail": "text"}` or a list of problems.
+
+A validation problem is `{"loc": ["body", "rules", 0, "classes"], "msg": "..."}`: the place in
+the request and a sentence an operator can act on, without pydantic's echo of the input.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ValidationError
+
+
+class Problem(BaseModel):
+    loc: list[str | int]
+    msg: str
+
+
+class Problems(BaseModel):
+    detail: list[Problem]
+
+
+class Message(BaseModel):
+    detail: str
+
+
+class UnprocessableError(Exception):
+    """Raised by routes for a request that is well-formed but does not fit the running worker."""
+
+    def __init__(self, problems: Sequence[Problem]) -> None:
+        super().__init__("; ".join(p.msg for p in problems))
+        self.problems = list(problems)
+
+
+def problems_of(errors: Sequence[Any], prefix: Sequence[str | int] = ()) -> list[Problem]:
+    """pydantic error dicts -> Problems, with `prefix` put before each location."""
+    out = []
+    for err in errors:
+        msg = str(err.get("msg", "invalid")).removeprefix("Value error, ")
+        loc = [*prefix, *(p for p in err.get("loc", ()) if isinstance(p, str | int))]
+        out.append(Problem(loc=loc, msg=msg))
+    return out
+
+
+def unprocessable(problems: Sequence[Problem]) -> JSONResponse:
+    return JSONResponse(Problems(detail=list(problems)).model_dump(), status_code=422)
+
+
+def validation_problems(exc: ValidationError, prefix: Sequence[str | int] = ("body",)) -> list[Problem]:
+    return problems_of(exc.errors(include_input=False, include_url=False), prefix)
+
+
+def install(app: FastAPI) -> None:
+    """Register the handlers that give every validation failure the Problems shape."""
+
+    async def on_request_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        return unprocessable(problems_of(exc.errors()))
+
+    async def on_unprocessable(_request: Request, exc: UnprocessableError) -> JSONResponse:
+        return unprocessable(exc.problems)
+
+    app.add_exception_handler(RequestValidationError, on_request_error)
+    app.add_exception_handler(UnprocessableError, on_unprocessable)
+
+
+# OpenAPI documentation of the error answers shared by the routes.
+AUTH_ERRORS: dict[int | str, dict[str, Any]] = {401: {"model": Message, "description": "missing or wrong token"}}
+NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": Message, "description": "no such item"}}
+INVALID: dict[int | str, dict[str, Any]] = {422: {"model": Problems, "description": "invalid request"}}

@@ -1,0 +1,150 @@
+"""Prometheus metrics: what the worker counts as it happens, and what is read at scrape time.
+
+`WorkerMetrics` holds the few event metrics the worker updates itself (case messages queued,
+frame lag); create it once on the worker's registry. Everything that is already a running
+total or a current state somewhere (stream health, inference batches, outbox depth, zone
+versions) is read from those snapshots when Prometheus scrapes (`SnapshotCollector`), so it
+can never go stale or be forgotten.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from typing import TYPE_CHECKING
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from edge.ingest.health import StreamState
+from edge.types import CaseMessage, Frame
+
+if TYPE_CHECKING:
+    from edge.api.deps import WorkerView
+
+LAG_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0)
+BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256)
+
+
+class WorkerMetrics:
+    """Event metrics on the worker's registry: call `message_queued` and `frame_analysed` as they happen."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.case_messages = Counter(
+            "edge_case_messages",
+            "Case messages written to the outbox, by camera and kind (new, update, cleared)",
+            ["camera", "kind"],
+            registry=registry,
+        )
+        self.frame_lag = Histogram(
+            "edge_frame_lag_seconds",
+            "Wall time from a frame being read to its analysis being finished",
+            ["camera"],
+            buckets=LAG_BUCKETS,
+            registry=registry,
+        )
+
+    def message_queued(self, message: CaseMessage) -> None:
+        camera = message.body.get("camera", {}).get("id", "unknown")
+        self.case_messages.labels(camera=camera, kind=message.kind).inc()
+
+    def frame_analysed(self, frame: Frame, now: float) -> None:
+        self.frame_lag.labels(camera=frame.camera_id).observe(max(0.0, now - frame.wall_time))
+
+
+class SnapshotCollector(Collector):
+    """Reads the worker's health, inference and outbox snapshots (and zone versions) per scrape."""
+
+    def __init__(self, worker: WorkerView, zone_versions: Callable[[], Mapping[str, int]]) -> None:
+        self.worker = worker
+        self.zone_versions = zone_versions
+
+    def collect(self) -> Iterator[Metric]:
+        yield from self.worker.metrics.collect()
+        ready = GaugeMetricFamily("edge_worker_ready", "1 while the worker is started and not stopping")
+        ready.add_metric([], 1.0 if self.worker.ready else 0.0)
+        yield ready
+        yield from _cameras(self.worker.camera_health())
+        yield from _inference(self.worker)
+        yield from _outbox(self.worker)
+        zones = GaugeMetricFamily("edge_zone_version", "Zone-config version each camera runs", labels=["camera"])
+        for camera, version in sorted(self.zone_versions().items()):
+            zones.add_metric([camera], float(version))
+        yield zones
+
+
+def _cameras(health: Mapping[str, Mapping[str, object]]) -> Iterator[Metric]:
+    state = GaugeMetricFamily(
+        "edge_camera_state", "1 for the state each camera's stream is in", labels=["camera", "state"]
+    )
+    gauges = {
+        "input_fps": GaugeMetricFamily(
+            "edge_camera_input_fps", "Packets per second from the source", labels=["camera"]
+        ),
+        "analysed_fps": GaugeMetricFamily("edge_camera_analysed_fps", "Frames per second analysed", labels=["camera"]),
+        "last_frame_age_s": GaugeMetricFamily(
+            "edge_camera_last_frame_age_seconds", "Seconds since the last analysed frame", labels=["camera"]
+        ),
+    }
+    counters = {
+        "reconnects": CounterMetricFamily("edge_camera_reconnects", "Reconnect attempts", labels=["camera"]),
+        "dropped_frames": CounterMetricFamily(
+            "edge_camera_dropped_frames", "Frames dropped because analysis lagged", labels=["camera"]
+        ),
+        "corrupt_packets": CounterMetricFamily(
+            "edge_camera_corrupt_packets", "Corrupt packets skipped", labels=["camera"]
+        ),
+    }
+    for camera, entry in sorted(health.items()):
+        for s in StreamState:
+            state.add_metric([camera, s.value], 1.0 if entry.get("state") == s.value else 0.0)
+        for key, family in {**gauges, **counters}.items():
+            value = entry.get(key)
+            if isinstance(value, int | float):
+                family.add_metric([camera], float(value))
+    yield state
+    yield from gauges.values()
+    yield from counters.values()
+
+
+def _inference(worker: WorkerView) -> Iterator[Metric]:
+    stats = worker.engine.stats()
+    batches = HistogramMetricFamily("edge_inference_batch_size", "Frames per inference batch", labels=["model"])
+    seconds = CounterMetricFamily("edge_inference_seconds", "Time spent in inference", labels=["model"])
+    frames = CounterMetricFamily("edge_inference_frames", "Frames inferred", labels=["model"])
+    failed = CounterMetricFamily("edge_inference_failed_batches", "Batches whose inference failed", labels=["model"])
+    for model, m in sorted(stats.models.items()):
+        cumulative = [(str(b), float(sum(n for size, n in m.batch_sizes.items() if size <= b))) for b in BATCH_BUCKETS]
+        total = float(sum(m.batch_sizes.values()))
+        size_sum = float(sum(size * n for size, n in m.batch_sizes.items()))
+        batches.add_metric([model], [*cumulative, ("+Inf", total)], size_sum)
+        seconds.add_metric([model], m.inference_ms / 1000.0)
+        frames.add_metric([model], float(m.frames))
+        failed.add_metric([model], float(m.failed_batches))
+    yield from (batches, seconds, frames, failed)
+    dropped = CounterMetricFamily(
+        "edge_inference_dropped_frames", "Frames dropped before inference, by reason", labels=["camera", "reason"]
+    )
+    waiting = GaugeMetricFamily("edge_inference_waiting_frames", "Frames queued for inference", labels=["camera"])
+    for camera, c in sorted(stats.cameras.items()):
+        dropped.add_metric([camera, "overflow"], float(c.dropped_overflow))
+        dropped.add_metric([camera, "stale"], float(c.dropped_stale))
+        waiting.add_metric([camera], float(c.waiting))
+    yield from (dropped, waiting)
+
+
+def _outbox(worker: WorkerView) -> Iterator[Metric]:
+    stats = worker.outbox.stats()
+    depth = GaugeMetricFamily("edge_outbox_messages", "Outbox messages by state", labels=["state"])
+    for name in ("pending", "delivered", "dead", "discarded", "blocked"):
+        depth.add_metric([name], float(getattr(stats, name)))
+    yield depth
+    age = GaugeMetricFamily("edge_outbox_oldest_pending_age_seconds", "Age of the oldest undelivered message")
+    age.add_metric([], stats.oldest_pending_age_s or 0.0)
+    yield age
+    stored = GaugeMetricFamily("edge_outbox_stored_bytes", "Bytes the outbox holds")
+    stored.add_metric([], stats.stored_mb * 2**20)
+    yield stored
+    free = GaugeMetricFamily("edge_outbox_disk_free_bytes", "Free disk space where the outbox lives")
+    free.add_metric([], stats.disk_free_mb * 2**20)
+    yield free

@@ -1,0 +1,72 @@
+"""Cameras with their health, the latest frame as a JPEG, and the catalog rules refer to."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, get_args
+
+from fastapi import APIRouter, HTTPException, Query, Response, status
+from fastapi.concurrency import run_in_threadpool
+
+from edge.api.deps import WorkerView
+from edge.api.errors import NOT_FOUND
+from edge.api.render import frame_jpeg
+from edge.api.routes.zones import CameraId
+from edge.api.schemas import CameraHealthOut, CameraOut, Catalog, ModelInfo
+from edge.api.zoneedit import ZoneEditor
+from edge.config import CameraConfig
+from edge.config.zones import RuleKind
+
+JPEG = {200: {"content": {"image/jpeg": {}}, "description": "JPEG picture"}}
+
+
+def router(worker: WorkerView, editor: ZoneEditor) -> APIRouter:
+    r = APIRouter(prefix="/api", tags=["cameras"])
+
+    def describe(camera: CameraConfig, health: dict[str, dict[str, Any]]) -> CameraOut:
+        saved = editor.zones(camera.id)
+        entry = health.get(camera.id)
+        return CameraOut(
+            id=camera.id,
+            name=camera.name,
+            enabled=camera.enabled,
+            zone_version=saved.version,
+            zones=len(saved.zones),
+            health=None if entry is None else CameraHealthOut.model_validate(entry),
+        )
+
+    @r.get("/cameras")
+    def list_cameras() -> list[CameraOut]:
+        """Every configured camera with its zone version and stream health."""
+        health = worker.camera_health()
+        return [describe(c, health) for c in worker.config.cameras]
+
+    @r.get("/cameras/{camera_id}", responses=NOT_FOUND)
+    def get_camera(camera_id: CameraId) -> CameraOut:
+        return describe(editor.camera(camera_id), worker.camera_health())
+
+    @r.get("/cameras/{camera_id}/frame.jpg", response_class=Response, responses={**JPEG, **NOT_FOUND})
+    async def latest_frame(
+        camera_id: CameraId,
+        zones: Annotated[bool, Query(description="draw the camera's zones on the frame")] = True,
+    ) -> Response:
+        """The newest frame the camera delivered, as the worker sees it."""
+        editor.camera(camera_id)
+        frame = worker.latest_frame(camera_id)
+        if frame is None:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, f"camera {camera_id!r} has not delivered a frame yet")
+        drawn = editor.zones(camera_id).zones if zones else ()
+        jpeg = await run_in_threadpool(frame_jpeg, frame.image, drawn)
+        headers = {"X-Frame-Width": str(frame.width), "X-Frame-Height": str(frame.height)}
+        return Response(jpeg, media_type="image/jpeg", headers=headers)
+
+    @r.get("/catalog")
+    def catalog() -> Catalog:
+        """Event codes, models with their classes, and rule kinds: what a rule may name."""
+        models = []
+        for model in worker.config.models:
+            detector = worker.detectors.get(model.id)
+            names = list(detector.class_names) if detector is not None else []
+            models.append(ModelInfo(id=model.id, loaded=detector is not None, classes=names))
+        return Catalog(events=list(worker.config.events), models=models, rule_kinds=list(get_args(RuleKind)))
+
+    return r

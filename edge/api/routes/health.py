@@ -1,0 +1,44 @@
+"""Liveness, readiness and Prometheus metrics."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Response
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+
+from edge.api.deps import WorkerView
+from edge.api.schemas import Liveness, Readiness
+
+
+def liveness_router() -> APIRouter:
+    r = APIRouter(tags=["health"])
+
+    @r.get("/healthz")
+    def healthz() -> Liveness:
+        """The API answers: the process is alive (for container health checks)."""
+        return Liveness(status="ok")
+
+    return r
+
+
+def router(worker: WorkerView, registry: CollectorRegistry) -> APIRouter:
+    r = APIRouter(tags=["health"])
+
+    @r.get("/readyz", responses={503: {"model": Readiness, "description": "not ready (starting or stopping)"}})
+    def readyz(response: Response) -> Readiness:
+        """Ready while the worker's stages run; 503 while it starts or stops."""
+        cameras = {camera_id: str(h.get("state", "")) for camera_id, h in worker.camera_health().items()}
+        ready = worker.ready
+        if not ready:
+            response.status_code = 503
+        return Readiness(ready=ready, cameras=cameras)
+
+    @r.get(
+        "/metrics",
+        response_class=Response,
+        responses={200: {"content": {CONTENT_TYPE_LATEST: {}}, "description": "Prometheus text format"}},
+    )
+    def metrics() -> Response:
+        """Per-camera fps, lag and reconnects, inference batches and time, case messages, outbox depth."""
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+    return r

@@ -1,0 +1,356 @@
+// Zone editor: draw and move a zone's polygon over the camera's latest frame, set its rules,
+// save through the operator API (hot-applied by the worker). Plain DOM, no libraries.
+"use strict";
+
+const $ = (id) => document.getElementById(id);
+const SVG_NS = "http://www.w3.org/2000/svg";
+const FORM_KEYS = ["id", "kind", "event_code", "model", "classes", "min_score", "min_duration_s",
+  "min_count", "min_coverage", "case_per", "enabled"];
+const NEW_RULE = { id: "rule-1", kind: "dwell", event_code: "0505", model: "default", classes: [],
+  min_score: 0.3, min_duration_s: 60, min_count: 1, min_coverage: 0, case_per: "object", enabled: true };
+
+const state = {
+  token: "", catalog: null, camera: null, version: null, zones: [],
+  zone: null,     // the zone being edited (a copy), or null
+  isNew: false,   // true until the zone is saved the first time
+  rule: -1,       // index of the selected rule in state.zone.rules
+  size: { w: 1, h: 1 },
+  drag: null,     // index of the point being dragged
+};
+
+// ------------------------------------------------------------------ API
+async function api(method, path, body, headers = {}) {
+  const init = { method, headers: { Authorization: `Bearer ${state.token}`, ...headers } };
+  if (body !== undefined) {
+    init.body = JSON.stringify(body);
+    init.headers["Content-Type"] = "application/json";
+  }
+  const response = await fetch(path, init);
+  if (!response.ok) {
+    let detail = response.statusText;
+    try { detail = (await response.json()).detail; } catch (_) { /* not JSON */ }
+    const error = new Error(typeof detail === "string" ? detail : `${response.status}`);
+    error.status = response.status;
+    error.problems = Array.isArray(detail) ? detail : [];
+    throw error;
+  }
+  return response;
+}
+
+function say(text, isError = false) {
+  $("status").textContent = text;
+  $("status").className = isError ? "error" : "";
+}
+
+function showProblems(error) {
+  const list = $("problems");
+  list.replaceChildren();
+  const items = error ? (error.problems.length ? error.problems : [{ loc: [], msg: error.message }]) : [];
+  for (const p of items) {
+    const li = document.createElement("li");
+    const where = p.loc.filter((x) => x !== "body").join(".");
+    li.textContent = where ? `${where}: ${p.msg}` : p.msg;
+    list.append(li);
+  }
+}
+
+// ------------------------------------------------------------------ loading
+async function connect(event) {
+  event.preventDefault();
+  state.token = $("token").value.trim();
+  sessionStorage.setItem("edge-token", state.token);
+  try {
+    state.catalog = await (await api("GET", "/api/catalog")).json();
+    const cameras = await (await api("GET", "/api/cameras")).json();
+    fillSelect($("camera"), cameras.map((c) => [c.id, c.name ? `${c.id} — ${c.name}` : c.id]));
+    fillSelect($("rule-kind"), state.catalog.rule_kinds.map((k) => [k, k]));
+    fillSelect($("rule-event"), state.catalog.events.map((e) => [e.code, `${e.code} ${e.name}`]));
+    fillSelect($("rule-model"), [["default", "default"], ...state.catalog.models.map((m) => [m.id, m.id])]);
+    $("camera").disabled = $("refresh").disabled = false;
+    $("zones-box").disabled = false;
+    await selectCamera();
+  } catch (error) {
+    say(`Cannot connect: ${error.message}`, true);
+  }
+}
+
+function fillSelect(select, pairs) {
+  select.replaceChildren(...pairs.map(([value, text]) => new Option(text, value)));
+}
+
+async function selectCamera() {
+  state.camera = $("camera").value;
+  await Promise.all([loadFrame(), loadZones()]);
+  editZone(null);
+}
+
+async function loadFrame() {
+  try {
+    const response = await api("GET", `/api/cameras/${encodeURIComponent(state.camera)}/frame.jpg?zones=false`);
+    const w = Number(response.headers.get("X-Frame-Width")), h = Number(response.headers.get("X-Frame-Height"));
+    const url = URL.createObjectURL(await response.blob());
+    const old = $("frame").src;
+    $("frame").src = url;
+    if (old.startsWith("blob:")) URL.revokeObjectURL(old);
+    state.size = { w: w || 1, h: h || 1 };
+  } catch (error) {
+    say(`No frame: ${error.message}`, true);
+    state.size = { w: 4, h: 3 };
+  }
+  $("overlay").setAttribute("viewBox", `0 0 ${state.size.w} ${state.size.h}`);
+  draw();
+}
+
+async function loadZones() {
+  const response = await api("GET", `/api/cameras/${encodeURIComponent(state.camera)}/zones`);
+  const data = await response.json();
+  state.zones = data.zones;
+  state.version = data.version;
+  $("version").textContent = `(version ${data.version})`;
+  fillSelect($("zones"), state.zones.map((z) => [z.id, z.name ? `${z.id} — ${z.name}` : z.id]));
+}
+
+// ------------------------------------------------------------------ editing
+function editZone(zone, isNew = false) {
+  state.zone = zone ? structuredClone(zone) : null;
+  state.isNew = isNew;
+  state.rule = zone && zone.rules.length ? 0 : -1;
+  $("zone-box").disabled = !zone;
+  $("save").disabled = !zone;
+  $("zone-id").value = zone ? zone.id : "";
+  $("zone-id").readOnly = !isNew;
+  $("zone-name").value = zone ? zone.name : "";
+  showProblems(null);
+  showRules();
+  draw();
+}
+
+function newZone() {
+  let n = state.zones.length + 1;
+  while (state.zones.some((z) => z.id === `zone-${n}`)) n += 1;
+  $("zones").value = "";
+  editZone({ id: `zone-${n}`, name: "", polygon: [], rules: [structuredClone(NEW_RULE)] }, true);
+  say("Click on the picture to place the zone's points.");
+}
+
+function showRules() {
+  const rules = state.zone ? state.zone.rules : [];
+  fillSelect($("rules"), rules.map((r, i) => [String(i), `${r.id} (${r.kind}, ${r.event_code})`]));
+  $("rules").value = String(state.rule);
+  $("rule-box").disabled = state.rule < 0;
+  const rule = state.rule >= 0 ? rules[state.rule] : NEW_RULE;
+  $("rule-id").value = rule.id;
+  $("rule-kind").value = rule.kind;
+  $("rule-event").value = rule.event_code;
+  $("rule-model").value = rule.model;
+  showClasses(rule.model, rule.classes);
+  $("rule-min-score").value = rule.min_score;
+  $("rule-min-duration").value = rule.min_duration_s;
+  $("rule-min-count").value = rule.min_count;
+  $("rule-min-coverage").value = rule.min_coverage;
+  $("rule-case-per").value = rule.case_per;
+  $("rule-enabled").checked = rule.enabled;
+  const extra = Object.fromEntries(Object.entries(rule).filter(([k]) => !FORM_KEYS.includes(k)));
+  $("rule-extra").value = JSON.stringify(extra, null, 1);
+}
+
+function showClasses(modelId, chosen) {
+  const models = state.catalog ? state.catalog.models : [];
+  const model = models.find((m) => m.id === modelId) || models[0];
+  fillSelect($("rule-classes"), (model ? model.classes : []).map((c) => [c, c]));
+  for (const option of $("rule-classes").options) option.selected = chosen.includes(option.value);
+}
+
+function readRule() {
+  // The form's fields over the JSON of the other parameters; throws on bad JSON.
+  let extra;
+  try {
+    extra = JSON.parse($("rule-extra").value || "{}");
+  } catch (error) {
+    throw new Error(`other parameters are not valid JSON: ${error.message}`);
+  }
+  const number = (id) => Number($(id).value);
+  return {
+    ...extra,
+    id: $("rule-id").value.trim(),
+    kind: $("rule-kind").value,
+    event_code: $("rule-event").value,
+    model: $("rule-model").value,
+    classes: [...$("rule-classes").selectedOptions].map((o) => o.value),
+    min_score: number("rule-min-score"),
+    min_duration_s: number("rule-min-duration"),
+    min_count: number("rule-min-count"),
+    min_coverage: number("rule-min-coverage"),
+    case_per: $("rule-case-per").value,
+    enabled: $("rule-enabled").checked,
+  };
+}
+
+function keepRule() {
+  if (state.zone && state.rule >= 0) state.zone.rules[state.rule] = readRule();
+}
+
+async function save() {
+  try {
+    keepRule();
+  } catch (error) {
+    showProblems(error);
+    return;
+  }
+  const zone = { ...state.zone, id: $("zone-id").value.trim(), name: $("zone-name").value };
+  const base = `/api/cameras/${encodeURIComponent(state.camera)}/zones`;
+  try {
+    const response = state.isNew
+      ? await api("POST", base, zone, { "If-Match": `"${state.version}"` })
+      : await api("PUT", `${base}/${encodeURIComponent(zone.id)}`, zone, { "If-Match": `"${state.version}"` });
+    const saved = await response.json();
+    await loadZones();
+    $("zones").value = saved.zone.id;
+    editZone(saved.zone);
+    say(`Saved zone ${saved.zone.id} as version ${saved.version}; it applies from the next analysed frame.`);
+  } catch (error) {
+    showProblems(error);
+    say(`Not saved: ${error.message}`, true);
+  }
+}
+
+async function deleteZone() {
+  const id = $("zones").value;
+  if (!id || !confirm(`Delete zone ${id}?`)) return;
+  try {
+    const response = await api("DELETE", `/api/cameras/${encodeURIComponent(state.camera)}/zones/${encodeURIComponent(id)}`,
+      undefined, { "If-Match": `"${state.version}"` });
+    const done = await response.json();
+    await loadZones();
+    editZone(null);
+    say(`Deleted zone ${id}; now version ${done.version}.`);
+  } catch (error) {
+    say(`Not deleted: ${error.message}`, true);
+  }
+}
+
+// ------------------------------------------------------------------ drawing
+function toNormalised(event) {
+  const svg = $("overlay");
+  const point = svg.createSVGPoint();
+  point.x = event.clientX;
+  point.y = event.clientY;
+  const p = point.matrixTransform(svg.getScreenCTM().inverse());
+  const clamp = (v) => Math.min(1, Math.max(0, v));
+  return [clamp(p.x / state.size.w), clamp(p.y / state.size.h)].map((v) => Math.round(v * 10000) / 10000);
+}
+
+function draw() {
+  const svg = $("overlay");
+  const { w, h } = state.size;
+  const shapes = [];
+  const poly = (points, cls) => {
+    const el = document.createElementNS(SVG_NS, "polygon");
+    el.setAttribute("points", points.map(([x, y]) => `${x * w},${y * h}`).join(" "));
+    if (cls) el.setAttribute("class", cls);
+    return el;
+  };
+  for (const zone of state.zones) {
+    if (!state.zone || zone.id !== state.zone.id) shapes.push(poly(zone.polygon, "other"));
+  }
+  if (state.zone) {
+    shapes.push(poly(state.zone.polygon, ""));
+    state.zone.polygon.forEach(([x, y], i) => {
+      const dot = document.createElementNS(SVG_NS, "circle");
+      dot.setAttribute("cx", x * w);
+      dot.setAttribute("cy", y * h);
+      dot.setAttribute("r", Math.max(w, h) / 120);
+      dot.dataset.index = String(i);
+      shapes.push(dot);
+    });
+    $("point-count").textContent = String(state.zone.polygon.length);
+  }
+  svg.replaceChildren(...shapes);
+}
+
+function onPointerDown(event) {
+  if (!state.zone) return;
+  const index = event.target.dataset ? event.target.dataset.index : undefined;
+  if (index !== undefined) {
+    state.drag = Number(index);
+    $("overlay").setPointerCapture(event.pointerId);
+  } else if (event.button === 0) {
+    state.zone.polygon.push(toNormalised(event));
+    draw();
+  }
+}
+
+function onPointerMove(event) {
+  if (state.drag === null) return;
+  state.zone.polygon[state.drag] = toNormalised(event);
+  draw();
+}
+
+function onPointerUp() {
+  state.drag = null;
+}
+
+function onDoubleClick(event) {
+  const index = event.target.dataset ? event.target.dataset.index : undefined;
+  if (state.zone && index !== undefined) {
+    state.zone.polygon.splice(Number(index), 1);
+    draw();
+  }
+}
+
+// ------------------------------------------------------------------ wiring
+function init() {
+  $("login").addEventListener("submit", connect);
+  $("camera").addEventListener("change", selectCamera);
+  $("refresh").addEventListener("click", loadFrame);
+  $("zones").addEventListener("change", () => {
+    const zone = state.zones.find((z) => z.id === $("zones").value);
+    if (zone) editZone(zone);
+  });
+  $("new-zone").addEventListener("click", newZone);
+  $("delete-zone").addEventListener("click", deleteZone);
+  $("undo-point").addEventListener("click", () => {
+    if (state.zone) state.zone.polygon.pop();
+    draw();
+  });
+  $("rules").addEventListener("change", () => {
+    try {
+      keepRule();
+    } catch (error) {
+      showProblems(error);
+      return;
+    }
+    state.rule = Number($("rules").value);
+    showRules();
+  });
+  $("add-rule").addEventListener("click", () => {
+    keepRule();
+    const rule = structuredClone(NEW_RULE);
+    rule.id = `rule-${state.zone.rules.length + 1}`;
+    state.zone.rules.push(rule);
+    state.rule = state.zone.rules.length - 1;
+    showRules();
+  });
+  $("remove-rule").addEventListener("click", () => {
+    if (state.rule < 0) return;
+    state.zone.rules.splice(state.rule, 1);
+    state.rule = state.zone.rules.length ? 0 : -1;
+    showRules();
+  });
+  $("rule-model").addEventListener("change", () => showClasses($("rule-model").value, []));
+  $("save").addEventListener("click", save);
+  const svg = $("overlay");
+  svg.addEventListener("pointerdown", onPointerDown);
+  svg.addEventListener("pointermove", onPointerMove);
+  svg.addEventListener("pointerup", onPointerUp);
+  svg.addEventListener("dblclick", onDoubleClick);
+  const fromHash = new URLSearchParams(location.hash.slice(1)).get("token");
+  const token = fromHash || sessionStorage.getItem("edge-token");
+  if (fromHash) history.replaceState(null, "", location.pathname);
+  if (token) {
+    $("token").value = token;
+    $("login").requestSubmit();
+  }
+}
+
+document.addEventListener("DOMContentLoaded", init);
