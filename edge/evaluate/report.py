@@ -1,0 +1,72 @@
+"""Readable output of an evaluation: a score table per event class and a table of what went wrong."""
+
+from __future__ import annotations
+
+from rich import box
+from rich.table import Table
+
+from edge.evaluate.run import Evaluation
+from edge.evaluate.score import TOTAL
+
+
+def _rate(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}"
+
+
+def _seconds(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f}"
+
+
+def score_table(evaluation: Evaluation) -> Table:
+    """TP/FP/duplicates/misses, precision/recall/F1 and time to case per event class, total last."""
+    table = Table(
+        title="evaluation per event class",
+        caption="exp: expected cases; FP includes late and early cases; latency: mean/max time to case",
+        box=box.SIMPLE_HEAD,
+    )
+    columns = ("event", "exp", "cases", "TP", "FP", "dup", "miss", "P", "R", "F1", "latency s")
+    for column in columns:
+        table.add_column(column, justify="left" if column == "event" else "right")
+    for event, row in evaluation.scores.items():
+        if event == TOTAL:
+            table.add_section()
+        table.add_row(
+            "all" if event == TOTAL else event,
+            str(row.expected),
+            str(row.cases),
+            str(row.true_positives),
+            str(row.false_positives),
+            str(row.duplicates),
+            str(row.misses),
+            _rate(row.precision),
+            _rate(row.recall),
+            _rate(row.f1),
+            f"{_seconds(row.mean_latency_s)}/{_seconds(row.max_latency_s)}",
+        )
+    return table
+
+
+def problem_table(evaluation: Evaluation) -> Table | None:
+    """Each miss, duplicate and false positive with the clip and case it concerns; None when clean."""
+    table = Table(title="what to look at")
+    for column in ("clip", "problem", "expected", "case", "event", "opened s"):
+        table.add_column(column, overflow="fold")
+    for clip in evaluation.clips:
+        name = clip.truth.path.name
+        for item in clip.outcome.misses:
+            window = f"window {item.window[0]:g}-{item.window[1]:g}"
+            table.add_row(name, "miss", item.id, "", item.event, window)
+        for dup in clip.outcome.duplicates:
+            table.add_row(name, "duplicate", dup.of.id, dup.case.case_id, dup.case.event, f"{dup.case.opened_s:.1f}")
+        for false in clip.outcome.false_cases:
+            near = "" if false.near is None else false.near.id
+            row = (
+                name,
+                f"false ({false.kind})",
+                near,
+                false.case.case_id,
+                false.case.event,
+                f"{false.case.opened_s:.1f}",
+            )
+            table.add_row(*row)
+    return table if table.row_count else None

@@ -1,0 +1,211 @@
+"""Evaluate a rule set: replay each ground-truth file's clip, match its cases, score, gate.
+
+Each clip is replayed from a clean rule state with a fixed start time (deterministic ids and
+times) into its own folder `<out>/<nn>-<name>/` (cases.jsonl and evidence, as `edge replay`
+writes them); detectors are loaded once and shared by all clips.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from edge.config import CameraConfig, EdgeConfig
+from edge.evaluate.annotate import Codec, VideoAnnotator
+from edge.evaluate.match import Outcome, match_cases, observed_cases
+from edge.evaluate.score import ClassScore, Thresholds, gate, score
+from edge.evaluate.sheet import contact_sheet
+from edge.evaluate.truth import Truth, TruthError
+from edge.infer import Detector
+from edge.runtime.analysis import models_for
+from edge.runtime.replay import JsonLinesSink, ReplayResult, load_detectors, replay_clip
+
+ClipProgress = Callable[[Truth, float], None]  # (truth, media seconds analysed so far)
+StartEpoch = Callable[[str], float]  # camera id -> wall-clock time of the clip's first frame
+
+
+@dataclass(frozen=True)
+class Annotation:
+    """Where annotated output goes and how the video is encoded."""
+
+    folder: Path
+    codec: Codec = "h264"
+
+
+@dataclass
+class ClipEvaluation:
+    """One ground-truth file: the replay, the matching and the files written."""
+
+    truth: Truth
+    camera_id: str
+    run_dir: Path
+    result: ReplayResult
+    outcome: Outcome
+    warnings: list[str] = field(default_factory=list)
+    video: Path | None = None
+    sheet: Path | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        outcome = self.outcome
+        return {
+            "truth": str(self.truth.path),
+            "clip": str(self.truth.clip),
+            "camera": self.camera_id,
+            "run_dir": str(self.run_dir),
+            "frames_analysed": self.result.frames_analysed,
+            "media_seconds": round(self.result.media_seconds, 3),
+            "wall_seconds": round(self.result.wall_seconds, 3),
+            "annotated_video": None if self.video is None else str(self.video),
+            "contact_sheet": None if self.sheet is None else str(self.sheet),
+            "warnings": self.warnings,
+            "matches": [
+                {
+                    "expected": m.expected.id,
+                    "case_id": m.case.case_id,
+                    "event": m.case.event,
+                    "opened_s": m.case.opened_s,
+                    "latency_s": round(m.latency_s, 3),
+                }
+                for m in outcome.matches
+            ],
+            "duplicates": [
+                {"case_id": d.case.case_id, "event": d.case.event, "of": d.of.id, "opened_s": d.case.opened_s}
+                for d in outcome.duplicates
+            ],
+            "false_positives": [
+                {
+                    "case_id": f.case.case_id,
+                    "kind": f.kind,
+                    "event": f.case.event,
+                    "zone": f.case.zone,
+                    "opened_s": f.case.opened_s,
+                    "near": None if f.near is None else f.near.id,
+                }
+                for f in outcome.false_cases
+            ],
+            "misses": [
+                {"expected": e.id, "event": e.event, "zone": e.zone, "window": list(e.window)} for e in outcome.misses
+            ],
+        }
+
+
+@dataclass
+class Evaluation:
+    clips: list[ClipEvaluation]
+    scores: dict[str, ClassScore]
+    thresholds: Thresholds
+    failures: list[str]
+
+    @property
+    def passed(self) -> bool:
+        return not self.failures
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "schema": "edge.eval/1",
+            "passed": self.passed,
+            "failures": self.failures,
+            "thresholds": self.thresholds.to_json(),
+            "classes": {event: row.to_json() for event, row in self.scores.items()},
+            "clips": [clip.to_json() for clip in self.clips],
+        }
+
+
+def truth_camera(config: EdgeConfig, truth: Truth) -> CameraConfig:
+    """The camera whose rules the truth file is about; a name the config lacks is the tester's error."""
+    if not config.cameras:
+        raise TruthError("the config has no cameras: add the camera the ground truth is about")
+    camera_id = truth.spec.camera or config.cameras[0].id
+    ids = [c.id for c in config.cameras]
+    if camera_id not in ids:
+        raise TruthError(f"{truth.path}: camera {camera_id!r} is not in the config; cameras: {ids}")
+    return config.camera(camera_id)
+
+
+def truth_warnings(truth: Truth, camera: CameraConfig) -> list[str]:
+    """Expected cases no rule of the camera can produce: a typo, or a rule the change removed."""
+    rules = {(z.id, r.event_code) for z in camera.zones for r in z.rules if r.enabled}
+    zones = {z.id for z in camera.zones}
+    out = []
+    for item in truth.for_camera(camera.id):
+        if item.camera != camera.id:
+            out.append(f"{item.id}: camera {item.camera!r} is not the replayed camera {camera.id!r}; it will be missed")
+        elif item.zone not in zones:
+            out.append(f"{item.id}: camera {camera.id!r} has no zone {item.zone!r} (zones: {sorted(zones)})")
+        elif (item.zone, item.event) not in rules:
+            out.append(f"{item.id}: zone {item.zone!r} has no enabled rule for event {item.event}")
+    return out
+
+
+def evaluate_clip(
+    config: EdgeConfig,
+    truth: Truth,
+    run_dir: Path,
+    detectors: dict[str, Detector],
+    epoch: float,
+    annotation: Annotation | None = None,
+    progress: ClipProgress | None = None,
+) -> ClipEvaluation:
+    """Replay one truth file's clip from a clean state and match its cases to the truth."""
+    camera = truth_camera(config, truth)
+    for stale in run_dir.glob("state.db*"):
+        stale.unlink()  # a fresh rule state: the same clip gives the same cases
+    sink = JsonLinesSink(run_dir)
+    annotator = None
+    if annotation is not None:
+        names = {model_id: det.class_names for model_id, det in detectors.items()}
+        path = annotation.folder / f"{run_dir.name}.mp4"
+        annotator = VideoAnnotator(path, camera, names, annotation.codec)
+    try:
+        result = replay_clip(
+            config,
+            truth.clip,
+            run_dir,
+            camera_id=camera.id,
+            epoch=epoch,
+            sink=sink,
+            detectors=detectors,
+            observer=annotator,
+            progress=None if progress is None else lambda media_s: progress(truth, media_s),
+        )
+    finally:
+        if annotator is not None:
+            annotator.close()
+    evaluation = ClipEvaluation(
+        truth,
+        camera.id,
+        run_dir,
+        result,
+        match_cases(truth.for_camera(camera.id), observed_cases(result.messages)),
+        truth_warnings(truth, camera),
+    )
+    if annotation is not None and annotator is not None:
+        evaluation.video = annotator.path
+        evaluation.sheet = annotation.folder / f"{run_dir.name}-cases.png"
+        contact_sheet(result.messages, evaluation.sheet)
+    return evaluation
+
+
+def evaluate(
+    config: EdgeConfig,
+    truths: Sequence[Truth],
+    out: Path,
+    epoch: StartEpoch,
+    thresholds: Thresholds,
+    annotation: Annotation | None = None,
+    progress: ClipProgress | None = None,
+) -> Evaluation:
+    """Replay and match every truth file, then score per event class and apply the gate."""
+    cameras = [truth_camera(config, truth) for truth in truths]  # every naming error before any replay
+    loaded: dict[str, Detector] = {}
+    clips = []
+    for n, (truth, camera) in enumerate(zip(truths, cameras, strict=True), 1):
+        needed = models_for(camera)
+        loaded.update(load_detectors(config, [m for m in needed if m not in loaded]))
+        run_dir = out / f"{n:02d}-{truth.name}"
+        detectors = {m: loaded[m] for m in needed}
+        clips.append(evaluate_clip(config, truth, run_dir, detectors, epoch(camera.id), annotation, progress))
+    scores = score(clip.outcome for clip in clips)
+    return Evaluation(clips, scores, thresholds, gate(scores, thresholds))

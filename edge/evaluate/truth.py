@@ -1,0 +1,164 @@
+"""Ground truth: the cases a recorded clip should produce, written by a tester (docs/testing.md).
+
+One YAML file per clip names the clip (relative to the file), the camera whose zones and rules
+apply, and the expected cases: event code, zone, the window of media seconds in which the case
+should open and, optionally, where the object stands (a normalised box with an IoU or centre
+distance tolerance). Every problem is reported as one `TruthError` naming the file and field.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from edge.config.load import format_validation_error
+
+DEFAULT_MIN_IOU = 0.3  # a box without a tolerance must overlap the case's box this much
+_ID = r"^[A-Za-z0-9_.:@-]{1,64}$"
+
+
+class TruthError(Exception):
+    """A ground-truth file problem a tester can fix; the message names the file and the field."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ExpectedCase(_Strict):
+    """One case the clip should produce."""
+
+    id: str = Field(pattern=_ID, description="name in reports; default item-<n>")
+    camera: str = Field("", description="camera id; default: the file's camera")
+    event: str = Field(description="4-digit event code, e.g. '0505'")
+    zone: str = Field(min_length=1, description="zone id in the camera's config")
+    window: tuple[float, float] = Field(
+        description="[from, to] media seconds: the case should open (be confirmed) in this window; "
+        "latency is measured from `from`, so set it where the violation starts"
+    )
+    box: tuple[float, float, float, float] | None = Field(
+        None, description="approximate [x1, y1, x2, y2] of the object, normalised 0..1 of the frame"
+    )
+    min_iou: float | None = Field(None, gt=0.0, le=1.0, description="box match: IoU at least this")
+    max_centre_distance: float | None = Field(
+        None, gt=0.0, le=1.5, description="box match: box centres at most this far apart, in frame widths/heights"
+    )
+    note: str = Field("", max_length=500, description="what the tester sees there")
+
+    @field_validator("event")
+    @classmethod
+    def _code(cls, value: str) -> str:
+        if not (len(value) == 4 and value.isdigit()):
+            raise ValueError(f"event code must be 4 digits like '0505' (quote it in YAML), got {value!r}")
+        return value
+
+    @field_validator("window")
+    @classmethod
+    def _window(cls, value: tuple[float, float]) -> tuple[float, float]:
+        start, end = value
+        if start < 0 or end < start:
+            raise ValueError(f"window must be [from, to] media seconds with 0 <= from <= to, got {list(value)}")
+        return value
+
+    @field_validator("box")
+    @classmethod
+    def _box(cls, value: tuple[float, float, float, float] | None) -> tuple[float, float, float, float] | None:
+        if value is None:
+            return value
+        x1, y1, x2, y2 = value
+        if not (0 <= x1 < x2 <= 1 and 0 <= y1 < y2 <= 1):
+            raise ValueError(f"box must be [x1, y1, x2, y2] with 0 <= x1 < x2 <= 1 and 0 <= y1 < y2 <= 1, got {value}")
+        return value
+
+    @model_validator(mode="after")
+    def _tolerance(self) -> ExpectedCase:
+        if self.min_iou is not None and self.max_centre_distance is not None:
+            raise ValueError("give either min_iou or max_centre_distance, not both")
+        if self.box is None and (self.min_iou is not None or self.max_centre_distance is not None):
+            raise ValueError("min_iou / max_centre_distance need a box")
+        return self
+
+    @property
+    def iou_needed(self) -> float | None:
+        """The IoU a case's box needs; None when the box is matched by centre distance (or not at all)."""
+        if self.box is None or self.max_centre_distance is not None:
+            return None
+        return DEFAULT_MIN_IOU if self.min_iou is None else self.min_iou
+
+
+class TruthFile(_Strict):
+    """The file as written: which clip, which camera, which cases."""
+
+    version: Literal[1] = Field(1, description="format version")
+    clip: str = Field(min_length=1, description="video file, relative to this file")
+    camera: str = Field("", description="camera whose zones and rules apply; default: the config's first")
+    note: str = Field("", max_length=2000, description="what the clip shows")
+    expected: list[ExpectedCase] = Field(
+        default_factory=list, description="cases that should open; empty = no case should open"
+    )
+
+    @field_validator("expected", mode="before")
+    @classmethod
+    def _default_ids(cls, value: object) -> object:
+        """Unnamed items are called item-<n> (1-based), so reports can point at them."""
+        if not isinstance(value, list):
+            return value
+        return [
+            {**item, "id": f"item-{n}"} if isinstance(item, dict) and not item.get("id") else item
+            for n, item in enumerate(value, 1)
+        ]
+
+    @model_validator(mode="after")
+    def _unique_ids(self) -> TruthFile:
+        ids = [item.id for item in self.expected]
+        repeated = sorted({i for i in ids if ids.count(i) > 1})
+        if repeated:
+            raise ValueError(f"expected case ids must be unique, repeated: {repeated}")
+        return self
+
+
+class Truth(_Strict):
+    """A loaded ground-truth file: its contents plus where it and its clip are."""
+
+    path: Path
+    clip: Path
+    spec: TruthFile
+
+    @property
+    def name(self) -> str:
+        """Short name for output files: 'vtest' for vtest.truth.yaml."""
+        stem = self.path.name
+        for suffix in (".yaml", ".yml", ".truth"):
+            stem = stem.removesuffix(suffix)
+        return stem or "truth"
+
+    def for_camera(self, default_camera: str) -> list[ExpectedCase]:
+        """The expected cases with their camera filled in (the file's, else `default_camera`)."""
+        camera = self.spec.camera or default_camera
+        return [item if item.camera else item.model_copy(update={"camera": camera}) for item in self.spec.expected]
+
+
+def load_truth(path: str | Path) -> Truth:
+    """Read and validate one ground-truth file; the clip must exist."""
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise TruthError(f"ground-truth file {path} does not exist") from None
+    except OSError as exc:
+        raise TruthError(f"ground-truth file {path} cannot be read: {exc.strerror}") from None
+    except yaml.YAMLError as exc:
+        raise TruthError(f"{path} is not valid YAML: {exc}") from None
+    if not isinstance(data, dict):
+        raise TruthError(f"{path}: expected a mapping with 'clip' and 'expected', got {type(data).__name__}")
+    try:
+        spec = TruthFile.model_validate(data)
+    except ValidationError as exc:
+        raise TruthError(f"{path} is invalid:\n{format_validation_error(exc)}") from None
+    clip = (path.resolve().parent / spec.clip).resolve()
+    if not clip.is_file():
+        raise TruthError(f"{path}: clip {spec.clip!r} not found (looked for {clip})")
+    return Truth(path=path, clip=clip, spec=spec)
