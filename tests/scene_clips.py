@@ -54,6 +54,37 @@ def with_patch(image: np.ndarray, patch: np.ndarray, x: int, y: int) -> np.ndarr
     return out
 
 
+@lru_cache(maxsize=4)
+def vtest_median(x: int, y: int, width: int, height: int) -> np.ndarray:
+    """The clip's per-pixel median of a region, at 1 fps: the ground without the walkers."""
+    region = np.stack([image[y : y + height, x : x + width] for _, image in vtest_frames(1.0)])
+    return np.median(region, axis=0).astype(np.uint8)
+
+
+def behind_walkers(image: np.ndarray, patch: np.ndarray, x: int, y: int) -> np.ndarray:
+    """The patch placed on the ground with the people of this frame walking in front of it."""
+    height, width = patch.shape[:2]
+    out = with_patch(image, patch, x, y)
+    region = np.s_[y : y + height, x : x + width]
+    diff = np.abs(image[region].astype(np.int16) - vtest_median(x, y, width, height)).max(axis=2)
+    walkers = cv2.dilate((diff > 40).astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)
+    out[region][walkers] = image[region][walkers]
+    return out
+
+
+def passing_traffic(image: np.ndarray, t: float, x: int, y: int) -> np.ndarray:
+    """A busy lane: a different vehicle in the same spot at every frame, the same one twice now and then.
+
+    The spot differs from the background all the time without anything staying in it.
+    """
+    palette = [(40, 40, 200), (220, 220, 220), (30, 30, 30), (200, 120, 40), (60, 170, 60), (150, 60, 150)]
+    frame_number = round(t)
+    colour = palette[(frame_number - frame_number // 7) % len(palette)]  # every 7th frame repeats
+    vehicle = np.empty((60, 120, 3), np.uint8)
+    vehicle[:] = colour
+    return with_patch(image, vehicle, x, y)
+
+
 def shifted(image: np.ndarray, dx: int, dy: int) -> np.ndarray:
     """The view of a camera re-aimed by (dx, dy) pixels (edges filled by replication)."""
     matrix = np.float32([[1, 0, dx], [0, 1, dy]])

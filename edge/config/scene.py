@@ -60,12 +60,12 @@ class SceneConfig(Section):
     move_threshold: float = Field(
         0.02, gt=0.0, le=0.5, description="global shift, as a fraction of the width, that counts as a moved camera"
     )
-    moved_foreground_fraction: float = Field(
-        0.6,
+    moved_changed_fraction: float = Field(
+        0.2,
         gt=0.0,
         le=1.0,
-        description="this fraction of the view differing from the background counts as a re-aimed camera "
-        "(rotation or zoom that no single shift explains)",
+        description="this fraction of the view differing from the background, spread over most of the view, "
+        "counts as a re-aimed camera (a turn or zoom that no single shift explains)",
     )
     cover_contrast: float = Field(
         0.25,

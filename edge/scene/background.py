@@ -27,19 +27,17 @@ class Change:
 
     normalised: (H, W, 3) float32, the frame in the background's lighting; diff: (H, W) float32
     largest channel difference from the background; changed: (H, W) bool, with hysteresis
-    against the previous mask; saturated: (H, W) bool, pixels clipped white in the frame;
+    against the previous mask; still: (H, W) bool, pixels that look as in the last committed
+    frame (not moving); saturated: (H, W) bool, pixels clipped white in the frame;
     gain: (3,) per-channel lighting ratio frame / background.
     """
 
     normalised: np.ndarray
     diff: np.ndarray
     changed: np.ndarray
+    still: np.ndarray
     saturated: np.ndarray
     gain: np.ndarray
-
-    @property
-    def changed_fraction(self) -> float:
-        return float(self.changed.mean())
 
 
 class Background:
@@ -84,7 +82,7 @@ class Background:
 
     def compare(self, small: np.ndarray) -> Change:
         """Lighting-compensate the frame and mark the pixels that differ from the background."""
-        assert self.image is not None and self.changed is not None
+        assert self.image is not None and self.changed is not None and self.previous is not None
         saturated = small.max(axis=2) >= _SATURATED
         usable = ~saturated & (self.image.min(axis=2) > _MIN_GAIN_LEVEL)
         visible = usable & ~self.changed
@@ -100,23 +98,23 @@ class Background:
         diff = np.abs(normalised - np.minimum(self.image, 255.0 / gain)).max(axis=2)
         # Hysteresis: a changed pixel stays changed until it is clearly back, so edges don't flicker.
         changed = (diff > self.threshold) | (self.changed & (diff > 0.5 * self.threshold))
-        return Change(normalised, diff, changed, saturated, gain)
-
-    def still(self, change: Change) -> np.ndarray:
-        """(H, W) bool: pixels that look the same as in the last committed frame (not moving)."""
-        assert self.previous is not None
-        return np.abs(change.normalised - self.previous).max(axis=2) <= self.threshold
+        still = np.abs(normalised - self.previous).max(axis=2) <= self.threshold
+        return Change(normalised, diff, changed, still, saturated, gain)
 
     def age(self, t: float) -> np.ndarray:
         """(H, W) float64 seconds each pixel has differed from the background; 0 where it doesn't."""
         assert self.changed_since is not None
         return np.nan_to_num(t - self.changed_since, nan=0.0)
 
-    def commit(self, change: Change, t: float) -> None:
-        """Adopt the frame: update the changed mask and its start times, adapt visible background."""
+    def commit(self, change: Change, t: float, resumed: bool = False) -> None:
+        """Adopt the frame: update the changed mask and its start times, adapt visible background.
+
+        resumed: the view was not watched since the last commit (tamper, long gap), so nothing is
+        known to have stayed through it: every changed pixel starts its persistence anew.
+        """
         assert self.image is not None and self.changed is not None and self.changed_since is not None
         dt = max(0.0, t - (self.last_time if self.last_time is not None else t))
-        started = change.changed & ~self.changed
+        started = change.changed if resumed else change.changed & ~self.changed
         self.changed_since[started] = t
         self.changed_since[~change.changed] = np.nan
         self.changed = change.changed

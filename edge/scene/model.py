@@ -3,9 +3,9 @@
 It works on a small copy of the frame (`work_width` pixels wide), so it costs a fraction of a
 detector inference. Order per frame: learn the background (warm-up), compare the frame with
 it, judge tamper, and only when the view can be trusted adopt the frame and advance the static
-objects. While a tamper condition is seen (even before it is reported) nothing is learned, so a
-covered or moved view neither pollutes the background nor ends objects; they come back as
-they were once the view returns.
+objects. From the first tampered frame (before it is reported) until the tamper has ended
+nothing is learned, so a covered or moved view neither pollutes the background nor ends
+objects; they come back as they were once the view returns.
 """
 
 from __future__ import annotations
@@ -64,10 +64,11 @@ class SceneModel:
             c.tamper_confirm_s,
             c.background_tau_s,
             c.move_threshold,
-            c.moved_foreground_fraction,
+            c.moved_changed_fraction,
             c.cover_contrast,
             c.blur_ratio,
         )
+        self._unwatched = False  # frames went by without being adopted (tamper)
 
     def update(self, frame: Frame, detections: Detections, class_names: list[str]) -> SceneUpdate:
         """Advance with one analysed frame and its detections (classes named by `class_names`)."""
@@ -83,16 +84,16 @@ class SceneModel:
         assert background.image is not None
         change = background.compare(small)
         grey = cv2.cvtColor(small, cv2.COLOR_BGR2GRAY)
-        kind, detail = self._tamper.measure(
-            grey, cv2.cvtColor(background.image, cv2.COLOR_BGR2GRAY), change.changed_fraction
-        )
+        kind, detail = self._tamper.measure(grey, cv2.cvtColor(background.image, cv2.COLOR_BGR2GRAY), change.changed)
         status = self._tamper.update(kind, detail, grey, t)
-        if kind != "none":
+        if kind != "none" or status.active:
+            self._unwatched = True
             return SceneUpdate(self._report(frame, class_names), status)
         dt = t - (background.last_time if background.last_time is not None else t)
         scale = np.array([small.shape[1] / frame.width, small.shape[0] / frame.height] * 2, np.float32)
         self._classes.update(detections.xyxy * scale, detections.class_id, small.shape[:2], dt)
-        background.commit(change, t)
+        background.commit(change, t, resumed=self._unwatched or dt > self.config.static_after_s / 2)
+        self._unwatched = False
         self._objects.update(background, change, t)
         return SceneUpdate(self._report(frame, class_names), status)
 

@@ -3,11 +3,11 @@
 A pixel is *static* when it has differed from the background for at least `static_after_s`
 media seconds and looks the same as in the previous analysed frame: people and traffic
 differ only while they pass, and a crowd that keeps a pixel changed keeps it moving too.
-Static pixels form blobs; a blob not explained by a known object becomes a new object, unless
-it is a *ghost* (something that was in the background has left: the outline is in the
-background, not in the frame), which is absorbed into the background instead. An object lasts
-while enough of its pixels still differ from the background, through people walking in front
-of it, and ends when its area returns to background.
+Static pixels form blobs; a blob not explained by a known object, and still in the frame
+before as well, becomes a new object, unless it is a *ghost* (something that was in the
+background has left: the outline is in the background, not in the frame), which is absorbed
+into the background instead. An object lasts while enough of its pixels still differ from the
+background, through people walking in front of it, and ends when its area returns to background.
 
 Objects are kept as parallel arrays (ids, first-seen times, (K, H, W) masks at working size).
 """
@@ -94,10 +94,7 @@ class StaticObjects:
         self.first_seen = np.zeros(0, np.float64)
         self.presence = np.zeros(0, np.float32)
         self.masks = np.zeros((0, 0, 0), bool)
-
-    def clear(self) -> None:
-        self.ids, self.first_seen, self.presence = self.ids[:0], self.first_seen[:0], self.presence[:0]
-        self.masks = np.zeros((0, 0, 0), bool)
+        self._still_before: np.ndarray | None = None  # (H, W) bool, changed and still in the last frame
 
     def _keep(self, keep: np.ndarray) -> None:
         self.ids, self.first_seen = self.ids[keep], self.first_seen[keep]
@@ -110,7 +107,9 @@ class StaticObjects:
             area = self.masks.sum(axis=(1, 2))
             self.presence = ((self.masks & changed).sum(axis=(1, 2)) / np.maximum(area, 1)).astype(np.float32)
             self._keep(self.presence >= self.present_fraction)
-        static = changed & (background.age(t) >= self.static_after_s) & background.still(change)
+        still = changed & change.still
+        still_before, self._still_before = self._still_before, still
+        static = still & (background.age(t) >= self.static_after_s)
         static = cv2.morphologyEx(static.astype(np.uint8), cv2.MORPH_OPEN, _KERNEL)
         count, labels, stats, _ = cv2.connectedComponentsWithStats(static, connectivity=8)
         blob_area = stats[:, cv2.CC_STAT_AREA]
@@ -121,36 +120,39 @@ class StaticObjects:
         claimed = self._match(labels, count, blob_area, big, changed)
         for label in np.flatnonzero(big & ~claimed):
             blob = labels == label
+            # Still in two analysed frames in a row, so one still moment in passing traffic isn't enough.
+            if still_before is None or (blob & still_before).sum() < _MATCH_OVERLAP * blob_area[label]:
+                continue
             if is_ghost(blob, change.normalised, background.image):
                 background.absorb(blob, change)
-                continue
-            self._add(blob, float(np.nanmedian(background.changed_since[blob])))
+            else:
+                self._add(blob, float(np.nanmedian(background.changed_since[blob])))
 
     def _match(
         self, labels: np.ndarray, count: int, blob_area: np.ndarray, big: np.ndarray, changed: np.ndarray
     ) -> np.ndarray:
-        """Give each blob to the oldest object it overlaps; merge younger objects into it."""
-        claimed = np.zeros(count, bool)
+        """Give each blob to the oldest object it overlaps (people in front split an object into
+        several blobs); an object lying mostly in blobs of an older one is merged into it."""
+        owner = np.full(count, -1)
         if not len(self.ids):
-            return claimed
+            return owner >= 0
         k = len(self.ids)
         flat = (np.arange(k)[:, None, None] * count + labels[None]).reshape(-1)
         overlap = np.bincount(flat[self.masks.reshape(-1)], minlength=k * count).reshape(k, count)
         area = self.masks.sum(axis=(1, 2))
-        share = overlap / np.maximum(np.minimum(area[:, None], blob_area[None, :]), 1)
-        share[:, ~big] = 0.0
+        match = overlap >= _MATCH_OVERLAP * np.minimum(area[:, None], blob_area[None, :])
+        match[:, ~big] = False
         keep = np.ones(k, bool)
         for i in np.argsort(self.first_seen, kind="stable"):  # oldest first: it keeps its id
-            label = int(share[i].argmax())
-            if share[i, label] < _MATCH_OVERLAP:
+            if overlap[i, match[i] & (owner >= 0)].sum() >= _MATCH_OVERLAP * area[i]:
+                keep[i] = False  # it grew together with an older object: the older one goes on
                 continue
-            if claimed[label]:
-                keep[i] = False  # two objects grew into one blob: the older one goes on
-                continue
-            claimed[label] = True
-            self.masks[i] = (labels == label) | (self.masks[i] & changed)
+            mine = match[i] & (owner < 0)
+            if mine.any():
+                owner[mine] = i
+                self.masks[i] = mine[labels] | (self.masks[i] & changed)
         self._keep(keep)
-        return claimed
+        return owner >= 0
 
     def _add(self, blob: np.ndarray, first_seen: float) -> None:
         self.masks = blob[None] if not len(self.ids) else np.concatenate([self.masks, blob[None]])

@@ -6,8 +6,9 @@ look of this camera (slow averages of contrast and sharpness, so night and day a
 - covered: grey-level contrast collapses (a hand, a bag, paint: a dark or uniform picture);
 - blurred: sharpness (Laplacian variance over grey variance, so lighting cancels out) collapses;
 - moved: the centre of the reference is found shifted in the frame (normalised cross-correlation,
-  robust to lighting), or most of the view differs from the background (rotation, zoom, re-aim
-  beyond the search range).
+  robust to lighting), or much of the view differs from the background and the difference is
+  spread over nearly all of it (a turn, a zoom, a re-aim beyond the search range); a bus in
+  front of the camera changes as much, but in one part of the view only.
 A condition must hold `confirm_s` media seconds before it is reported and be gone as long
 before it ends, so one odd frame (a bus filling the view) does neither.
 """
@@ -22,6 +23,9 @@ import numpy as np
 
 TamperKind = Literal["none", "moved", "covered", "blurred"]
 _SEARCH = 0.2  # the reference centre is searched within +-20% of the frame size
+_GRID = 4  # spread of change is judged on a 4x4 grid of tiles
+_TILE_CHANGED = 0.03  # a tile with this share of changed pixels counts as changed
+_SPREAD = 0.75  # share of changed tiles that makes a change "all over the view"
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,14 +65,14 @@ class TamperDetector:
         confirm_s: float,
         tau_s: float,
         move_threshold: float,
-        moved_fraction: float,
+        moved_changed_fraction: float,
         cover_contrast: float,
         blur_ratio: float,
     ) -> None:
         self.confirm_s = confirm_s
         self.tau_s = tau_s
         self.move_threshold = move_threshold
-        self.moved_fraction = moved_fraction
+        self.moved_changed_fraction = moved_changed_fraction
         self.cover_contrast = cover_contrast
         self.blur_ratio = blur_ratio
         self._usual: _Look | None = None
@@ -86,8 +90,11 @@ class TamperDetector:
         self._usual = _look(grey)
         self._last_time = t
 
-    def measure(self, grey: np.ndarray, reference: np.ndarray, changed_fraction: float) -> tuple[TamperKind, str]:
-        """The raw verdict for one (H, W) float32 grey frame against the (H, W) reference view."""
+    def measure(self, grey: np.ndarray, reference: np.ndarray, changed: np.ndarray) -> tuple[TamperKind, str]:
+        """The raw verdict for one (H, W) float32 grey frame against the (H, W) reference view.
+
+        changed: (H, W) bool, the pixels that differ from the background.
+        """
         assert self._usual is not None
         look = _look(grey)
         usual = self._usual
@@ -103,8 +110,11 @@ class TamperDetector:
         shift = float(np.hypot(dx, dy)) / grey.shape[1]
         if shift >= self.move_threshold:
             return "moved", f"view shifted by {dx:+d}, {dy:+d} px of {grey.shape[1]} (match {peak:.2f})"
-        if changed_fraction >= self.moved_fraction:
-            return "moved", f"{changed_fraction:.0%} of the view differs from the reference"
+        fraction = float(changed.mean())
+        tiles = cv2.resize(changed.astype(np.float32), (_GRID, _GRID), interpolation=cv2.INTER_AREA)
+        spread = float((tiles >= _TILE_CHANGED).mean())
+        if fraction >= self.moved_changed_fraction and spread >= _SPREAD:
+            return "moved", f"{fraction:.0%} of the view differs from the reference, in {spread:.0%} of it"
         return "none", ""
 
     def update(self, kind: TamperKind, detail: str, grey: np.ndarray, t: float) -> TamperStatus:
