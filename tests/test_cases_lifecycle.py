@@ -233,3 +233,15 @@ def test_rule_removed_or_changed_while_the_worker_was_down(tmp_path):
     assert {r for _, r in second.store.rule_states("cam1")} == {"kept", "new"}
     second.play(0.5, 30, [CAR], epoch=EPOCH + 30)
     assert [m.body["rule"]["id"] for m in second.messages[1:]] == ["new"]  # "kept" resumed its case
+
+
+def test_clearing_one_case_does_not_disturb_other_places_of_the_rule(tmp_path):
+    run = Run(make_config([rule()]), tmp_path / "state.db")
+    other = (170, 60, 195, 100, "car", 0.6)
+    run.play(0, 25, [CAR])  # case A, confirmed at 20
+    run.play(25, 28, [])
+    run.play(28, 30, [other])  # candidate B, gone again: stale at 35.0 ...
+    run.play(30, 35, [])
+    run.play(35, 56, [VAN])  # ... the frame A clears and C first appears
+    assert [m.kind for m in run.messages] == ["new", "cleared", "new"]
+    assert run.messages[2].body["times"]["first_seen_media_s"] == 35.0

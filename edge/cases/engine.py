@@ -53,7 +53,6 @@ class CaseEngine:
         cameras = {c.id: c for c in config.cameras}
         if camera_id not in cameras:
             raise ConfigError(f"no camera {camera_id!r} in the config; cameras: {sorted(cameras)}")
-        self._config = config
         self._store = store
         self._names = class_names
         self._events = {e.code: e for e in config.events}
@@ -86,7 +85,6 @@ class CaseEngine:
             previous[key] = old
         self._install(cameras[camera_id], zone_version, previous)
 
-    # ----------------------------------------------------------------- configuration
     def snapshot(self) -> dict[str, Any]:
         """Plain-data view of every rule's timers and open cases (for the API and annotated video)."""
         with self._lock:
@@ -105,6 +103,7 @@ class CaseEngine:
                 "zones": list(zones.values()),
             }
 
+    # ----------------------------------------------------------------- configuration
     def _install(self, camera: CameraConfig, zone_version: int, previous: dict[tuple[str, str], CompiledRule]) -> None:
         """Compile the camera's rules; carry over state of unchanged rules, open cases of changed ones."""
         rules = {}
@@ -203,7 +202,7 @@ class CaseEngine:
             return []
         r.dirty = True
         messages = []
-        drop, confirm = candidate_decisions(
+        _, confirm = candidate_decisions(
             now, places.first_seen, places.last_seen, places.attached, timing, self._observed_since
         )
         live = in_cooldown(now, state.cooldown_until)
@@ -226,9 +225,11 @@ class CaseEngine:
                 messages.append(self._clear(r, case, frame, now, out))
             elif step is Phase.UPDATED:
                 messages.append(self._update(r, case, frame, now, obs, out))
-        places = state.places
-        faded = places.attached & gone(now, places.last_seen, timing, self._observed_since)
-        drop = drop[: len(places)] | faded
+        places = state.places  # clearing removed the cleared cases' places
+        stale, _ = candidate_decisions(
+            now, places.first_seen, places.last_seen, places.attached, timing, self._observed_since
+        )
+        drop = stale | (places.attached & gone(now, places.last_seen, timing, self._observed_since))
         self._forget(places.key[drop])
         out.drop_owners.extend(places.key[drop].tolist())
         state.places = places.subset(~drop)
@@ -375,13 +376,15 @@ class CaseEngine:
         case.phase = advance(case.phase, Phase.UPDATED)
         case.seq += 1
         case.updated = case.last_report = now
-        case.box, case.score, case.label = (
-            places.box[mine[0]].tolist(),
-            float(places.score[mine[0]]),
-            str(places.label[mine[0]]),
-        )
-        others = _others(obs, places.box[mine[0]])
-        seen = Sighting(places.box[mine], [_caption(places, int(i)) for i in mine], others, _measure(obs))
+        if len(mine):
+            case.box, case.score, case.label = (
+                places.box[mine[0]].tolist(),
+                float(places.score[mine[0]]),
+                str(places.label[mine[0]]),
+            )
+        boxes = places.box[mine] if len(mine) else np.asarray([case.box])
+        labels = [_caption(places, int(i)) for i in mine] or [f"{case.label} {case.score:.2f}"]
+        seen = Sighting(boxes, labels, _others(obs, boxes[0]), _measure(obs))
         evidence = event_pictures(self._facts, r.spec, frame, now, case.seq, seen, r.spec.rule.max_pictures - 1)
         return self._emit(r, case, frame, evidence, len(mine), seen.measure, out)
 
