@@ -27,7 +27,7 @@ def test_count_rule_needs_enough_objects_for_long_enough(tmp_path):
     assert [m.kind for m in run.messages] == ["new", "cleared"]
     body = run.messages[0].body
     assert body["detection"]["measure"] == 3.0 and body["detection"]["class"] == "3 x bicycle"
-    assert body["rule"]["case_per"] == "object" and body["times"]["first_seen_media_s"] == 30.0
+    assert body["rule"]["case_per"] == "zone" and body["times"]["first_seen_media_s"] == 30.0
 
 
 def test_count_rule_tolerates_a_missed_detection(tmp_path):

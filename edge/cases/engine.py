@@ -24,7 +24,7 @@ from edge.cases.contract import case_id_for
 from edge.cases.evidence import Picture
 from edge.cases.lifecycle import Phase, advance, candidate_decisions, case_decision, gone, in_cooldown
 from edge.cases.messages import Facts, Sighting, body, event_pictures, message, scene_picture
-from edge.cases.observe import Observation, match_places, observe
+from edge.cases.observe import ZONE_LEVEL, Observation, match_places, observe
 from edge.cases.rules import CompiledRule, compile_rule, config_json, model_versions, rule_view
 from edge.cases.schedule import schedule_active
 from edge.cases.state import Case, Places, RuleState
@@ -34,7 +34,6 @@ from edge.track import Tracker
 from edge.types import CaseMessage, Detections, Frame
 from edge.zones.geometry import unmatched
 
-ZONE_LEVEL = ("count", "occupancy")
 SETTLE_S = 5.0  # a place that stays this long (or a quarter of min_duration_s) gets its first-seen picture
 REF_MEMORY = 10  # a place's reference box is the mean of its first sightings, then frozen: slow drift breaks it
 

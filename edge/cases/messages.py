@@ -11,7 +11,7 @@ from edge import __version__
 from edge.cases.contract import SCHEMA_ID, iso_utc
 from edge.cases.evidence import CLEARED_COLOUR, Picture, annotate, crop, encode_bounded
 from edge.cases.lifecycle import Phase
-from edge.cases.observe import RuleSpec
+from edge.cases.observe import ZONE_LEVEL, RuleSpec
 from edge.cases.state import Case
 from edge.config.camera import CameraConfig
 from edge.config.events import EventType
@@ -115,7 +115,12 @@ def body(
         "source": facts.source_label,
         "description": f"{rule.event_name or event.name}: {case.label} in {place} for {duration:.0f} s",
         "zone": {"id": zone.id, "name": zone.name, "version": case.zone_version},
-        "rule": {"id": rule.id, "kind": rule.kind, "case_per": rule.case_per, "min_duration_s": rule.min_duration_s},
+        "rule": {
+            "id": rule.id,
+            "kind": rule.kind,
+            "case_per": "zone" if rule.kind in ZONE_LEVEL else rule.case_per,
+            "min_duration_s": rule.min_duration_s,
+        },
         "times": {
             "first_seen": iso_utc(case.first_seen),
             "confirmed": iso_utc(case.confirmed),

@@ -17,6 +17,7 @@ from edge.config.zones import RuleConfig
 from edge.types import Detections
 from edge.zones.geometry import Point, box_iou, greedy_match, points_in_zone, suppress_overlaps, zone_coverage
 
+ZONE_LEVEL = ("count", "occupancy")  # kinds whose one place is the zone: always one case per zone
 DUPLICATE_IOU = 0.5  # one vehicle reported as both car and truck is one object
 STATIONARY_IOU = 0.5  # a re-sighting overlapping this much is the same place even if its anchor moved
 GROUP_REACH = 0.5  # combination members count as together within this many box sizes of each other
