@@ -10,7 +10,11 @@ from edge.config.base import Section
 class SceneConfig(Section):
     enabled: bool = Field(False, description="run the background model on analysed frames")
     work_width: int = Field(
-        160, ge=64, le=640, description="width in pixels of the downscaled view the scene model works on"
+        160,
+        ge=64,
+        le=640,
+        description="smallest width in pixels of the downscaled view the scene model works on "
+        "(frames are shrunk by a whole factor, so 768 px becomes 192)",
     )
     warmup_s: float = Field(
         10.0,

@@ -74,7 +74,9 @@ class SceneModel:
         """Advance with one analysed frame and its detections (classes named by `class_names`)."""
         self._check(frame)
         t = self._clock(frame.media_time)
-        small = cv2.resize(frame.image, self._work_size(frame), interpolation=cv2.INTER_AREA).astype(np.float32)
+        factor = max(1, frame.width // self.config.work_width)  # a whole factor: OpenCV's fast path
+        size = (frame.width // factor, frame.height // factor)
+        small = cv2.resize(frame.image, size, interpolation=cv2.INTER_AREA).astype(np.float32)
         background = self._background
         if background.learning:
             if not background.learn(small, t):
@@ -84,9 +86,9 @@ class SceneModel:
         assert background.image is not None
         change = background.compare(small)
         grey = cv2.cvtColor(small, cv2.COLOR_BGR2GRAY)
-        kind, detail = self._tamper.measure(grey, cv2.cvtColor(background.image, cv2.COLOR_BGR2GRAY), change.changed)
-        status = self._tamper.update(kind, detail, grey, t)
-        if kind != "none" or status.active:
+        verdict = self._tamper.measure(grey, cv2.cvtColor(background.image, cv2.COLOR_BGR2GRAY), change.changed)
+        status = self._tamper.update(verdict, t)
+        if verdict.kind != "none" or status.active:
             self._unwatched = True
             return SceneUpdate(self._report(frame, class_names), status)
         dt = t - (background.last_time if background.last_time is not None else t)
@@ -122,10 +124,6 @@ class SceneModel:
             self._tamper.shift_times(delta)
         self._last_time = media_time
         return media_time
-
-    def _work_size(self, frame: Frame) -> tuple[int, int]:
-        width = min(self.config.work_width, frame.width)
-        return width, max(8, round(frame.height * width / frame.width))
 
     def _report(self, frame: Frame, class_names: list[str]) -> Detections:
         objects = self._objects

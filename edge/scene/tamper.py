@@ -57,6 +57,15 @@ def _look(grey: np.ndarray) -> _Look:
     return _Look(contrast=variance**0.5, sharpness=laplacian / max(variance, 1e-6))
 
 
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """What one frame shows, before debouncing: the kind, why, and how the frame looked."""
+
+    kind: TamperKind
+    detail: str
+    look: _Look
+
+
 class TamperDetector:
     """Measures one frame against the reference view and debounces the verdicts over media time."""
 
@@ -90,7 +99,7 @@ class TamperDetector:
         self._usual = _look(grey)
         self._last_time = t
 
-    def measure(self, grey: np.ndarray, reference: np.ndarray, changed: np.ndarray) -> tuple[TamperKind, str]:
+    def measure(self, grey: np.ndarray, reference: np.ndarray, changed: np.ndarray) -> Verdict:
         """The raw verdict for one (H, W) float32 grey frame against the (H, W) reference view.
 
         changed: (H, W) bool, the pixels that differ from the background.
@@ -99,9 +108,10 @@ class TamperDetector:
         look = _look(grey)
         usual = self._usual
         if look.contrast < self.cover_contrast * usual.contrast:
-            return "covered", f"contrast {look.contrast:.1f} against a usual {usual.contrast:.1f}"
+            return Verdict("covered", f"contrast {look.contrast:.1f} against a usual {usual.contrast:.1f}", look)
         if look.sharpness < self.blur_ratio * usual.sharpness:
-            return "blurred", f"sharpness {look.sharpness:.3f} against a usual {usual.sharpness:.3f}"
+            detail = f"sharpness {look.sharpness:.3f} against a usual {usual.sharpness:.3f}"
+            return Verdict("blurred", detail, look)
         height, width = reference.shape
         mx, my = max(1, int(width * _SEARCH)), max(1, int(height * _SEARCH))
         scores = cv2.matchTemplate(grey, reference[my : height - my, mx : width - mx], cv2.TM_CCOEFF_NORMED)
@@ -109,21 +119,24 @@ class TamperDetector:
         dx, dy = x - mx, y - my
         shift = float(np.hypot(dx, dy)) / grey.shape[1]
         if shift >= self.move_threshold:
-            return "moved", f"view shifted by {dx:+d}, {dy:+d} px of {grey.shape[1]} (match {peak:.2f})"
+            detail = f"view shifted by {dx:+d}, {dy:+d} px of {grey.shape[1]} (match {peak:.2f})"
+            return Verdict("moved", detail, look)
         fraction = float(changed.mean())
         tiles = cv2.resize(changed.astype(np.float32), (_GRID, _GRID), interpolation=cv2.INTER_AREA)
         spread = float((tiles >= _TILE_CHANGED).mean())
         if fraction >= self.moved_changed_fraction and spread >= _SPREAD:
-            return "moved", f"{fraction:.0%} of the view differs from the reference, in {spread:.0%} of it"
-        return "none", ""
+            detail = f"{fraction:.0%} of the view differs from the reference, in {spread:.0%} of it"
+            return Verdict("moved", detail, look)
+        return Verdict("none", "", look)
 
-    def update(self, kind: TamperKind, detail: str, grey: np.ndarray, t: float) -> TamperStatus:
+    def update(self, verdict: Verdict, t: float) -> TamperStatus:
         """Debounce a raw verdict at media time `t`; learn the usual look from good frames."""
         dt = max(0.0, t - (self._last_time if self._last_time is not None else t))
         self._last_time = t
+        kind, detail = verdict.kind, verdict.detail
         if kind == "none":
             self._onset = None
-            self._learn_look(grey, dt)
+            self._learn_look(verdict.look, dt)
             if self._status.active:
                 self._back_since = t if self._back_since is None else self._back_since
                 if t - self._back_since >= self.confirm_s:
@@ -138,10 +151,9 @@ class TamperDetector:
             self._status, self._onset = TamperStatus(kind, self._onset, detail), None
         return self._status
 
-    def _learn_look(self, grey: np.ndarray, dt: float) -> None:
+    def _learn_look(self, look: _Look, dt: float) -> None:
         assert self._usual is not None
         alpha = 1.0 - float(np.exp(-dt / self.tau_s))
-        look = _look(grey)
         self._usual = _Look(
             self._usual.contrast + alpha * (look.contrast - self._usual.contrast),
             self._usual.sharpness + alpha * (look.sharpness - self._usual.sharpness),
