@@ -34,7 +34,11 @@ def _mutated(mutate) -> dict:
 @pytest.mark.parametrize(
     ("mutate", "field", "problem"),
     [
-        (lambda d: d["cameras"][0]["zones"][0].update(polygon=[[0, 0], [1, 0]]), "cameras[0].zones[0].polygon", "3 to 20"),
+        (
+            lambda d: d["cameras"][0]["zones"][0].update(polygon=[[0, 0], [1, 0]]),
+            "cameras[0].zones[0].polygon",
+            "3 to 20",
+        ),
         (
             lambda d: d["cameras"][0]["zones"][0].update(polygon=[[0, 0], [1, 1], [1, 0], [0, 1]]),
             "cameras[0].zones[0].polygon",
@@ -44,6 +48,11 @@ def _mutated(mutate) -> dict:
         (lambda d: d["cameras"][0].update(timezone="Mars/Olympus"), "cameras[0].timezone", "unknown time zone"),
         (lambda d: d["cameras"][0]["zones"][0]["rules"][0].update(event_code="9999"), "", "unknown event code '9999'"),
         (lambda d: d["cameras"][0]["zones"][0]["rules"][0].update(model="yolo"), "", "unknown model 'yolo'"),
+        (
+            lambda d: d["cameras"][0]["zones"][0]["rules"][0].update(event_code="0102", classes=[]),
+            "camera 'campus-north' zone 'no-parking-gate' rule 'parked-vehicle'",
+            "event 0102 has no default classes",
+        ),
         (lambda d: d["cameras"][0]["zones"][0]["rules"][0].update(min_score=1.5), "min_score", "less than or equal"),
         (lambda d: d["cameras"][0].update(colour="red"), "cameras[0].colour", "Extra inputs are not permitted"),
         (lambda d: d.update(version=7), "", "version 7 is not supported"),

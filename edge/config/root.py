@@ -13,6 +13,7 @@ from edge.config.model import InferenceConfig, ModelConfig
 from edge.config.scene import SceneConfig
 
 CONFIG_VERSION = 1
+CLASS_FREE_KINDS = ("combination", "static_object")  # classes come from 'groups' / the scene model
 
 
 class WorkerConfig(Section):
@@ -37,15 +38,21 @@ class EdgeConfig(Section):
             raise ValueError(f"config version {self.version} is not supported (this worker reads {CONFIG_VERSION})")
         _unique("models", [m.id for m in self.models])
         _unique("cameras", [c.id for c in self.cameras])
-        codes = {e.code for e in self.events}
+        events = {e.code: e for e in self.events}
         model_ids = {m.id for m in self.models}
         for cam in self.cameras:
             _unique(f"zones of camera {cam.id!r}", [z.id for z in cam.zones])
             for zone in cam.zones:
                 for rule in zone.rules:
                     where = f"camera {cam.id!r} zone {zone.id!r} rule {rule.id!r}"
-                    if rule.event_code not in codes:
-                        raise ValueError(f"{where}: unknown event code {rule.event_code!r}; known: {sorted(codes)}")
+                    event = events.get(rule.event_code)
+                    if event is None:
+                        raise ValueError(f"{where}: unknown event code {rule.event_code!r}; known: {sorted(events)}")
+                    if not rule.classes and not event.default_classes and rule.kind not in CLASS_FREE_KINDS:
+                        raise ValueError(
+                            f"{where}: no 'classes' given and event {event.code} has no default classes; "
+                            "list the detector classes this rule counts"
+                        )
                     if rule.model == "default":
                         object.__setattr__(rule, "model", self.models[0].id)
                     elif rule.model not in model_ids:
