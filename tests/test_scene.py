@@ -74,6 +74,37 @@ def test_box_left_on_the_lawn_is_one_static_object_until_taken_away(fps: float) 
     assert int(last.class_id[0]) == -1, "no detector box: class-agnostic"
 
 
+def test_two_boxes_are_two_objects_each_ending_on_its_own() -> None:
+    other_xy, other_until = (330, 480), 70.0
+
+    def edit(t: float, image: np.ndarray) -> np.ndarray:
+        if PLACED <= t < REMOVED:
+            image = with_patch(image, BOX, *GRASS_XY)
+        return with_patch(image, BOX, *other_xy) if 25.0 <= t < other_until else image
+
+    seen = objects_by_time(run(SceneModel("cam", config()), frames(edit)))
+    ids_at = {t: sorted(int(i) for i in d.data["object_id"]) for t, d in seen.items()}
+    assert ids_at[50.0] == [1, 2]
+    assert ids_at[60.0] == [2] and max(seen) == other_until - 1.0
+    assert box_iou(seen[60.0].xyxy, box_xyxy(other_xy))[0, 0] >= 0.7
+
+
+def test_a_pile_that_grows_stays_one_object_and_its_box_grows() -> None:
+    """One case per pile: more material added beside it is the same object."""
+    beside = (GRASS_XY[0] + BOX.shape[1], GRASS_XY[1])
+
+    def edit(t: float, image: np.ndarray) -> np.ndarray:
+        if PLACED <= t < REMOVED:
+            image = with_patch(image, BOX, *GRASS_XY)
+        return with_patch(image, BOX, *beside) if 35.0 <= t < REMOVED else image
+
+    seen = objects_by_time(run(SceneModel("cam", config()), frames(edit)))
+    assert {int(i) for d in seen.values() for i in d.data["object_id"]} == {1}
+    both = np.array([[GRASS_XY[0], GRASS_XY[1], beside[0] + BOX.shape[1], beside[1] + BOX.shape[0]]], np.float32)
+    assert box_iou(seen[54.0].xyxy, both)[0, 0] >= 0.7
+    assert max(seen) <= REMOVED, "ends when taken away (a walker on the lawn may hold it one frame)"
+
+
 def test_box_on_the_road_stays_one_object_while_people_walk_in_front_of_it() -> None:
     edit = during(PLACED, REMOVED, lambda image: behind_walkers(image, BOX, *ROAD_XY))
     updates = run(SceneModel("cam", config()), frames(edit, fps=2.0))
@@ -84,6 +115,8 @@ def test_pedestrians_walking_give_no_static_objects() -> None:
     updates = run(SceneModel("cam", config()), frames(fps=2.0))
     assert [u.learning for _, u in updates].count(True) == 20, "10 s warm-up at 2 fps"
     assert objects_by_time(updates) == {}
+    empty = updates[-1][1].static_objects
+    assert set(empty.data) == {"object_id", "first_seen", "area_fraction"}, "columns are there even when empty"
     assert all(u.tamper.kind == "none" for _, u in updates)
 
 
@@ -205,6 +238,7 @@ def test_a_new_resolution_is_learned_afresh() -> None:
         (Frame("cam", np.zeros((576, 768, 3), np.float32), 0.0, 0.0), "float32"),
         (Frame("cam", np.zeros((8, 8, 3), np.uint8), 0.0, 0.0), "too small"),
         (Frame("other", np.zeros((576, 768, 3), np.uint8), 0.0, 0.0), "camera 'other'"),
+        (Frame("cam", np.zeros((576, 768, 3), np.uint8), float("nan"), 0.0), "media_time nan"),
     ],
 )
 def test_bad_frames_are_named(frame: Frame, problem: str) -> None:

@@ -134,6 +134,12 @@ class Background:
         self.previous = change.normalised
         self.last_time = t
 
+    def restart(self, mask: np.ndarray, t: float) -> None:
+        """Pixels under `mask` (H, W) that still differ start their persistence at `t`: what made
+        them differ has left, so whatever differs there now is new."""
+        assert self.changed is not None and self.changed_since is not None
+        self.changed_since[mask & self.changed] = t
+
     def absorb(self, mask: np.ndarray, change: Change) -> None:
         """Make the frame's content under `mask` (H, W) background at once (e.g. a ghost)."""
         assert self.image is not None and self.changed is not None and self.changed_since is not None

@@ -49,13 +49,19 @@ class SceneModel:
         self._size: tuple[int, int] | None = None  # (width, height) of incoming frames
         self._last_time: float | None = None
         self._names: tuple[list[str], np.ndarray] = ([], np.zeros(0, np.int32))
-        self.rebase()
+        self._rebase_requested = False
+        self._reset()
 
     def rebase(self) -> None:
         """Forget the view: learn a new background and reference, drop objects and tamper state.
 
         For an operator who accepts a re-aimed camera's new view (or today's clutter) as normal.
+        Takes effect at the next `update`, so the API may call it from its own thread.
         """
+        self._rebase_requested = True
+
+    def _reset(self) -> None:
+        self._rebase_requested = False
         c = self.config
         self._background = Background(c.warmup_s, c.background_tau_s, c.diff_threshold)
         self._objects = StaticObjects(c.static_after_s, c.min_area_fraction, c.present_fraction)
@@ -72,6 +78,8 @@ class SceneModel:
 
     def update(self, frame: Frame, detections: Detections, class_names: list[str]) -> SceneUpdate:
         """Advance with one analysed frame and its detections (classes named by `class_names`)."""
+        if self._rebase_requested:
+            self._reset()
         self._check(frame)
         t = self._clock(frame.media_time)
         factor = max(1, frame.width // self.config.work_width)  # a whole factor: OpenCV's fast path
@@ -80,7 +88,7 @@ class SceneModel:
         background = self._background
         if background.learning:
             if not background.learn(small, t):
-                return SceneUpdate(Detections.empty(), self._tamper.status, learning=True)
+                return SceneUpdate(self._report(frame, class_names), self._tamper.status, learning=True)
             self._tamper.start(cv2.cvtColor(small, cv2.COLOR_BGR2GRAY), t)
             return SceneUpdate(self._report(frame, class_names), self._tamper.status)
         assert background.image is not None
@@ -108,11 +116,13 @@ class SceneModel:
                 f"camera {self.camera_id!r}: the scene model needs (H, W, 3) uint8 BGR frames, "
                 f"got shape {image.shape} of {image.dtype}"
             )
+        if not np.isfinite(frame.media_time):
+            raise ValueError(f"camera {self.camera_id!r}: frame media_time {frame.media_time} is not a number")
         if min(image.shape[:2]) < 16:
             raise ValueError(f"camera {self.camera_id!r}: frame {image.shape[1]}x{image.shape[0]} is too small")
         if self._size != (frame.width, frame.height):
             if self._size is not None:
-                self.rebase()  # a new resolution is a new view: learn it again
+                self._reset()  # a new resolution is a new view: learn it again
             self._size = (frame.width, frame.height)
 
     def _clock(self, media_time: float) -> float:
@@ -127,8 +137,10 @@ class SceneModel:
 
     def _report(self, frame: Frame, class_names: list[str]) -> Detections:
         objects = self._objects
-        if not len(objects.ids):
-            return Detections.empty()
+        if not len(objects.ids):  # the same columns as always, so consumers never look for keys
+            empty = np.zeros(0)
+            columns = {"object_id": empty.astype(np.int64), "first_seen": empty, "area_fraction": empty}
+            return Detections(np.zeros((0, 4), np.float32), empty, empty, empty, columns)
         height, width = objects.masks.shape[1:]
         classes = self._classes.vote(objects.masks)
         keep = ~np.isin(classes, self._ignored(class_names))

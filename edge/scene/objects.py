@@ -106,7 +106,9 @@ class StaticObjects:
         if len(self.ids):
             area = self.masks.sum(axis=(1, 2))
             self.presence = ((self.masks & changed).sum(axis=(1, 2)) / np.maximum(area, 1)).astype(np.float32)
-            self._keep(self.presence >= self.present_fraction)
+            present = self.presence >= self.present_fraction
+            background.restart(self.masks[~present].any(axis=0), t)
+            self._keep(present)
         still = changed & change.still
         still_before, self._still_before = self._still_before, still
         static = still & (background.age(t) >= self.static_after_s)
