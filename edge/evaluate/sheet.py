@@ -29,8 +29,9 @@ def _tiles(messages: Sequence[CaseMessage], width: int, height: int) -> list[np.
     tiles = []
     for message in sorted(messages, key=lambda m: m.seq):
         entries = {e["name"]: e for e in message.body.get("evidence", [])}
-        for name, jpeg in message.pictures.items():
-            image = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
+        names = [n for n in entries if n in message.pictures] + [n for n in message.pictures if n not in entries]
+        for name in names:  # in the contract's evidence order: full, crop, first_seen
+            image = cv2.imdecode(np.frombuffer(message.pictures[name], np.uint8), cv2.IMREAD_COLOR)
             entry = entries.get(name, {})
             caption = f"{message.kind} {name}"
             if "media_s" in entry:

@@ -1,0 +1,48 @@
+"""The same clip, config and model give the same cases on every run: ids, times, boxes, bodies, pictures.
+
+The two runs differ in everything that should not matter: one in the test process with the
+annotated-video observer attached, one in a fresh process with another hash seed and no observer.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pytest
+from test_eval_support import gated_run, passing_run
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    base = tmp_path_factory.getbasetemp()
+    return passing_run(base), gated_run(base)
+
+
+def test_two_replays_send_identical_case_messages(runs):
+    first, second = runs
+    a, b = first.lines(), second.lines()
+    assert [x["message_id"] for x in a] == [x["message_id"] for x in b]
+    assert len(a) == 2  # the van and the car: something to compare
+    for x, y in zip(a, b, strict=True):
+        assert x["body"] == y["body"]  # whole bodies: ids, times, boxes, scores, evidence digests
+
+
+def test_two_replays_write_identical_evidence_pictures(runs):
+    first, second = runs
+    for x, y in zip(first.lines(), second.lines(), strict=True):
+        assert x["pictures"].keys() == y["pictures"].keys()
+        digests = {e["name"]: e["sha256"] for e in x["body"]["evidence"]}
+        for name, path in x["pictures"].items():
+            assert Path(path).parent != Path(y["pictures"][name]).parent  # two runs, two folders
+            data = Path(path).read_bytes()
+            assert data == Path(y["pictures"][name]).read_bytes()
+            assert hashlib.sha256(data).hexdigest() == digests[name]
+
+
+def test_two_evaluations_report_the_same_matches(runs):
+    first, second = runs
+    keep = ("matches", "duplicates", "false_positives", "misses", "frames_analysed", "media_seconds")
+    a, b = first.report["clips"][0], second.report["clips"][0]
+    assert {k: a[k] for k in keep} == {k: b[k] for k in keep}
+    assert first.report["classes"] == second.report["classes"]
