@@ -3,12 +3,13 @@
 A case *fits the place* of an expected case when camera, event code and zone agree and its box
 passes the item's box test (if it has a box); it is *on time* when it opened inside the item's
 window. Matching is one-to-one and maximal over (place and on time), earliest cases first, so
-each expected case is claimed by the first case that opened for it. What is left over:
+an expected case is normally claimed by the first case that opened for it. What is left over:
 
-- a case that fits the place of an already-matched item is a **duplicate** (the same violation
-  reported twice: an id switch, a re-trigger after a lighting change);
-- a case that fits the place of an unmatched item but opened outside its window is **late**
-  (or **early**): a false positive, and the item stays a **miss**;
+- a case whose best-fitting item (closest box, then nearest window) is already matched is a
+  **duplicate**: the same violation reported twice (an id switch, a re-trigger after a lighting
+  change), whenever it opened;
+- a case whose best-fitting item is unmatched opened outside that item's window: it is **late**
+  (or **early**), a false positive, and the item stays a **miss**;
 - any other case is an **unexpected** false positive.
 """
 
@@ -166,13 +167,12 @@ def match_cases(expected: Sequence[ExpectedCase], cases: Sequence[ObservedCase])
         if c in taken:
             continue
         case, ranked = cases[c], [int(e) for e in preference[:, c] if place[e, c]]
-        claimed = [e for e in ranked if e in owner]
-        if claimed:
-            outcome.duplicates.append(Duplicate(case, expected[claimed[0]]))
-        elif ranked:
+        if not ranked:
+            outcome.false_cases.append(FalseCase(case, "unexpected"))
+        elif ranked[0] in owner:  # its best-fitting item already has a case
+            outcome.duplicates.append(Duplicate(case, expected[ranked[0]]))
+        else:
             near = expected[ranked[0]]
             kind: FalseKind = "late" if case.opened_s > near.window[1] else "early"
             outcome.false_cases.append(FalseCase(case, kind, near))
-        else:
-            outcome.false_cases.append(FalseCase(case, "unexpected"))
     return outcome
