@@ -7,10 +7,18 @@ annotated-video observer attached, one in a fresh process with another hash seed
 from __future__ import annotations
 
 import hashlib
+import itertools
 from pathlib import Path
 
+import numpy as np
 import pytest
 from test_eval_support import gated_run, passing_run
+
+from edge.config import load_config
+from edge.infer import load_detector
+from edge.ingest import read_file_frames
+
+from conftest import DEMO_CONFIG, VTEST
 
 
 @pytest.fixture(scope="module")
@@ -46,3 +54,16 @@ def test_two_evaluations_report_the_same_matches(runs):
     a, b = first.report["clips"][0], second.report["clips"][0]
     assert {k: a[k] for k in keep} == {k: b[k] for k in keep}
     assert first.report["classes"] == second.report["classes"]
+
+
+def test_detections_do_not_depend_on_how_frames_are_batched():
+    """Replay batches frames (inference.max_batch); the live worker batches whatever is ready."""
+    config = load_config(DEMO_CONFIG)
+    detector = load_detector(config.model("coco"))
+    frames = list(itertools.islice(read_file_frames(VTEST, "cam", fps=2.0), 6))
+    together = detector.detect([f.image for f in frames])
+    alone = [detector.detect([f.image])[0] for f in frames]
+    assert sum(len(d) for d in together) > 10  # people, the van and the car
+    for a, b in zip(together, alone, strict=True):
+        assert np.array_equal(a.xyxy, b.xyxy) and np.array_equal(a.confidence, b.confidence)
+        assert np.array_equal(a.class_id, b.class_id)
