@@ -30,6 +30,8 @@ from edge.ingest.source import plan_source
 from edge.ingest.stream import MediaClock
 from edge.types import Frame
 
+REPO = Path(__file__).resolve().parents[1]
+
 
 @pytest.fixture
 def short_clip(tmp_path: Path) -> Path:
@@ -254,6 +256,17 @@ def test_missing_file_backs_off_with_a_clear_error(run_stream, tmp_path: Path):
     run_stream(camera("f", str(tmp_path / "gone.mp4")), Collector(), health)
     wait_until(lambda: health.snapshot()["f"].reconnects >= 1, 10, "a retry")
     assert health.snapshot()["f"].last_error == f"{tmp_path / 'gone.mp4'}: does not exist"
+
+
+def test_file_without_a_decodable_picture_stops_with_an_error(run_stream, tmp_path: Path):
+    data = (REPO / "streams" / "vtest-h264.mp4").read_bytes()  # its index comes first ("faststart")
+    header_only = tmp_path / "header-only.mp4"  # the index promises frames, the media data is gone
+    header_only.write_bytes(data[: data.index(b"mdat") + 4])
+    health = HealthRegistry()
+    stream = run_stream(camera("f", str(header_only)), Collector(), health)
+    wait_until(lambda: not stream.is_alive(), 10, "the camera to give up")
+    snap = health.snapshot()["f"]
+    assert snap.state == StreamState.STOPPED and snap.last_error.endswith("ended without a decodable picture")
 
 
 def test_media_clock_rebases_a_new_session_on_the_wall_clock_gap():

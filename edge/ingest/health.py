@@ -112,14 +112,15 @@ class HealthRegistry:
         """Move a camera along the state machine; `error` becomes its last error when given."""
         with self._lock:
             record = self._records[camera_id]
-            if state not in TRANSITIONS[record.state] and state != record.state:
-                raise RuntimeError(f"camera {camera_id}: illegal transition {record.state} -> {state}")
-            if record.state == StreamState.BACKOFF and state == StreamState.CONNECTING:
-                record.reconnects += 1
-            record.state = state
+            if state != record.state:
+                if state not in TRANSITIONS[record.state]:
+                    raise RuntimeError(f"camera {camera_id}: illegal transition {record.state} -> {state}")
+                if record.state == StreamState.BACKOFF and state == StreamState.CONNECTING:
+                    record.reconnects += 1
+                record.state = state
+                record.history.append(Transition(time.time(), state, error))
             if error is not None:
                 record.last_error = error
-            record.history.append(Transition(time.time(), state, error))
 
     def history(self, camera_id: str) -> list[Transition]:
         """The camera's recent state changes, oldest first (a stall lasts only until backoff begins)."""

@@ -133,9 +133,9 @@ class CameraStream:
             self._wait_backoff(str(exc))
             return False
         started: float | None = None
+        decoder = self._decoder(container)
         try:
             with container:
-                decoder = self._decoder(container)
                 for picture in decoder:
                     if self._stop.is_set():
                         return True
@@ -149,7 +149,6 @@ class CameraStream:
                         return True
                     if picture.sampled:
                         self._emit(picture, decoder.mode)
-                self._gop_s = decoder.gop_s
             if self._stop.is_set():
                 return True
         except (StreamStalled, av.error.ExitError) as exc:
@@ -167,9 +166,16 @@ class CameraStream:
             self._streamed(started)
             self._wait_backoff(f"{self._plan.label}: internal error: {exc!r}")
             return False
+        finally:
+            self._gop_s = decoder.gop_s or self._gop_s  # the next session starts in the right mode
         self._streamed(started)
         if self._plan.on_end == "finish":
-            log.info("camera %s: %s ended", self.camera.id, self._plan.label)
+            if started is None:
+                error = f"{self._plan.label}: ended without a decodable picture"
+                log.warning("camera %s: %s", self.camera.id, error)
+                self._transition(StreamState.STOPPED, error)
+            else:
+                log.info("camera %s: %s ended", self.camera.id, self._plan.label)
             return True
         if self._plan.on_end == "reopen" and started is not None:
             return False
@@ -190,8 +196,7 @@ class CameraStream:
     def _report(self, decoder: FrameDecoder) -> None:
         """Feed health the packets and corrupt packets seen since the previous picture."""
         packets, corrupt = decoder.stats.packets, decoder.stats.corrupt
-        last_packets, last_corrupt = self._reported if self._reported[0] <= packets else (0, 0)
-        self._health.progress(self.camera.id, packets - last_packets, 1, corrupt - last_corrupt)
+        self._health.progress(self.camera.id, packets - self._reported[0], 1, corrupt - self._reported[1])
         self._reported = (packets, corrupt)
 
     def _emit(self, picture: Picture, mode: str) -> None:
