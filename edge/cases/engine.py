@@ -4,6 +4,10 @@ Per (zone, rule) it keeps a `RuleState` (places being timed, open cases, cooldow
 with the pure functions of `observe` and `lifecycle`, writes the changes to the `CaseStore` in one
 transaction per frame and returns the messages for the outbox.
 
+The hand-off to the outbox: the messages are committed with the state change that caused them, and
+stay `pending_messages()` until the runtime reports them `handed_off()`. After a crash the runtime
+re-puts the pending ones; their ids ("{case_id}:{seq}") are deterministic, so the outbox keeps one copy.
+
 The engine clock: seconds that advance with *media* time (so persistence is measured in media
 seconds, and a replay as fast as possible counts the clip's own time) and are anchored to the
 frame's wall time when a session starts (first frame, or media time going backwards after a
@@ -15,6 +19,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -149,7 +154,10 @@ class CaseEngine:
     def process(
         self, frame: Frame, detections: dict[str, Detections], static_objects: Detections | None = None
     ) -> list[CaseMessage]:
-        """Advance every rule by one analysed frame; returns new/update/cleared messages, in order."""
+        """Advance every rule by one analysed frame; returns new/update/cleared messages, in order.
+
+        The messages are stored with the state change; hand them to the outbox, then `handed_off()`.
+        """
         with self._lock:
             now = self._tick(frame)
             out = _Changes(drop_owners=self._stale_owners)
@@ -175,11 +183,20 @@ class CaseEngine:
                 out.pictures,
                 out.drop_owners,
                 self._dropped_rules,
+                messages,
             )
             self._dropped_rules = []
             for r in self._rules.values():
                 r.dirty = False
             return messages
+
+    def pending_messages(self) -> list[CaseMessage]:
+        """Messages `process()` emitted that are not yet `handed_off()`, in emission order."""
+        return self._store.pending(self._facts.camera.id)
+
+    def handed_off(self, message_ids: Sequence[str]) -> None:
+        """The outbox holds these messages durably: stop keeping them here."""
+        self._store.acknowledge(message_ids)
 
     def _track(self, model_id: str, dets: Detections, frame: Frame) -> Detections:
         """Give untracked detections ids (shown in snapshots and kept per place); rules never need them."""

@@ -1,8 +1,13 @@
 """SQLite state of the case stage: rule timers and open cases survive a restart or a reconnect.
 
 One file per worker (many cameras may share it). Each frame's changes are written in one
-transaction (WAL, synchronous=NORMAL: a power cut loses at most the last frame, never corrupts), so
+transaction (WAL, synchronous=NORMAL: a power cut loses at most the last frames, never corrupts), so
 a restarted engine resumes candidate timers and open cases instead of opening duplicates.
+
+The messages a frame emits are written in that same transaction (the `emitted` tables) and stay
+there until the runtime acknowledges that the outbox has them: a crash between the commit and the
+outbox can then never lose a message. A frame that emits messages is committed with
+synchronous=FULL, so its case state and messages survive a power cut too.
 """
 
 from __future__ import annotations
@@ -10,11 +15,14 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-SCHEMA_VERSION = 1
+from edge.types import CaseMessage
+
+SCHEMA_VERSION = 2  # 2: emitted messages awaiting hand-off to the outbox
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -33,6 +41,15 @@ CREATE INDEX IF NOT EXISTS cases_by_camera ON cases (camera_id, phase);
 CREATE TABLE IF NOT EXISTS pictures (
     owner TEXT NOT NULL, name TEXT NOT NULL, jpeg BLOB NOT NULL, meta TEXT NOT NULL,
     PRIMARY KEY (owner, name)
+);
+CREATE TABLE IF NOT EXISTS emitted (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, message_id TEXT NOT NULL UNIQUE, camera_id TEXT NOT NULL,
+    case_id TEXT NOT NULL, seq INTEGER NOT NULL, kind TEXT NOT NULL, body TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS emitted_by_camera ON emitted (camera_id, id);
+CREATE TABLE IF NOT EXISTS emitted_pictures (
+    message_id TEXT NOT NULL, idx INTEGER NOT NULL, name TEXT NOT NULL, jpeg BLOB NOT NULL,
+    PRIMARY KEY (message_id, idx)
 );
 """
 
@@ -56,10 +73,10 @@ class CaseStore:
             row = self._db.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
         except (sqlite3.Error, OSError) as exc:
             raise StoreError(f"case state file {self.path} cannot be used: {exc}") from None
-        if row is None:
-            self._db.execute("INSERT INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
-        elif int(row[0]) > SCHEMA_VERSION:
+        if row is not None and int(row[0]) > SCHEMA_VERSION:
             raise StoreError(f"case state file {self.path} has schema {row[0]}; this worker reads {SCHEMA_VERSION}")
+        # older files only lacked tables that the schema script has just created
+        self._db.execute("INSERT OR REPLACE INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
 
     def close(self) -> None:
         with self._lock:
@@ -103,43 +120,87 @@ class CaseStore:
         pictures: Sequence[tuple[str, str, bytes, dict[str, Any]]] = (),
         drop_owners: Sequence[str] = (),
         drop_rules: Sequence[tuple[str, str]] = (),
+        messages: Sequence[CaseMessage] = (),
     ) -> None:
         """Write one frame's changes atomically.
 
         cases: (case_id, zone, rule, phase, seq, opened, updated, body); pictures: (owner, name, jpeg,
         meta); drop_owners: owners whose held pictures are no longer needed; drop_rules: (zone, rule)
-        whose state is gone (the rule was removed).
+        whose state is gone (the rule was removed); messages: what the frame emitted, kept until
+        `acknowledge`d.
         """
+        with self._write(durable=bool(messages)):
+            self._db.execute(
+                "INSERT INTO camera_clock VALUES (?, ?) ON CONFLICT(camera_id) DO UPDATE SET clock=excluded.clock",
+                (camera_id, clock),
+            )
+            self._db.executemany(
+                "INSERT INTO rule_state VALUES (?, ?, ?, ?, ?) ON CONFLICT(camera_id, zone_id, rule_id) "
+                "DO UPDATE SET state=excluded.state, updated=excluded.updated",
+                [(camera_id, z, r, json.dumps(s), clock) for (z, r), s in rule_states.items()],
+            )
+            self._db.executemany(
+                "DELETE FROM rule_state WHERE camera_id=? AND zone_id=? AND rule_id=?",
+                [(camera_id, z, r) for z, r in drop_rules],
+            )
+            self._db.executemany(
+                "INSERT INTO cases VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(case_id) DO UPDATE SET "
+                "phase=excluded.phase, seq=excluded.seq, updated=excluded.updated, body=excluded.body",
+                [(c[0], camera_id, *c[1:7], json.dumps(c[7], ensure_ascii=False)) for c in cases],
+            )
+            self._db.executemany(
+                "INSERT OR REPLACE INTO pictures VALUES (?, ?, ?, ?)",
+                [(o, n, j, json.dumps(m)) for o, n, j, m in pictures],
+            )
+            self._db.executemany("DELETE FROM pictures WHERE owner=?", [(o,) for o in drop_owners])
+            self._db.executemany(
+                "INSERT INTO emitted (message_id, camera_id, case_id, seq, kind, body) VALUES (?, ?, ?, ?, ?, ?)",
+                [
+                    (m.message_id, camera_id, m.case_id, m.seq, m.kind, json.dumps(m.body, ensure_ascii=False))
+                    for m in messages
+                ],
+            )
+            self._db.executemany(
+                "INSERT INTO emitted_pictures VALUES (?, ?, ?, ?)",
+                [(m.message_id, i, n, j) for m in messages for i, (n, j) in enumerate(m.pictures.items())],
+            )
+
+    def pending(self, camera_id: str) -> list[CaseMessage]:
+        """Emitted messages of a camera not yet acknowledged, in emission order."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT message_id, case_id, seq, kind, body FROM emitted WHERE camera_id=? ORDER BY id", (camera_id,)
+            ).fetchall()
+            out = []
+            for message_id, case_id, seq, kind, body in rows:
+                pictures = self._db.execute(
+                    "SELECT name, jpeg FROM emitted_pictures WHERE message_id=? ORDER BY idx", (message_id,)
+                ).fetchall()
+                out.append(CaseMessage(case_id, seq, kind, json.loads(body), {n: bytes(j) for n, j in pictures}))
+            return out
+
+    def acknowledge(self, message_ids: Sequence[str]) -> None:
+        """Forget emitted messages that the outbox now holds (unknown ids are ignored)."""
+        if not message_ids:
+            return
+        with self._write(durable=False):
+            self._db.executemany("DELETE FROM emitted WHERE message_id=?", [(m,) for m in message_ids])
+            self._db.executemany("DELETE FROM emitted_pictures WHERE message_id=?", [(m,) for m in message_ids])
+
+    @contextmanager
+    def _write(self, durable: bool) -> Iterator[None]:
+        """One transaction; `durable` fsyncs it at commit (WAL otherwise syncs only at checkpoints)."""
         with self._lock:
             try:
+                self._db.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
                 self._db.execute("BEGIN")
-                self._db.execute(
-                    "INSERT INTO camera_clock VALUES (?, ?) ON CONFLICT(camera_id) DO UPDATE SET clock=excluded.clock",
-                    (camera_id, clock),
-                )
-                self._db.executemany(
-                    "INSERT INTO rule_state VALUES (?, ?, ?, ?, ?) ON CONFLICT(camera_id, zone_id, rule_id) "
-                    "DO UPDATE SET state=excluded.state, updated=excluded.updated",
-                    [(camera_id, z, r, json.dumps(s), clock) for (z, r), s in rule_states.items()],
-                )
-                self._db.executemany(
-                    "DELETE FROM rule_state WHERE camera_id=? AND zone_id=? AND rule_id=?",
-                    [(camera_id, z, r) for z, r in drop_rules],
-                )
-                self._db.executemany(
-                    "INSERT INTO cases VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(case_id) DO UPDATE SET "
-                    "phase=excluded.phase, seq=excluded.seq, updated=excluded.updated, body=excluded.body",
-                    [(c[0], camera_id, *c[1:7], json.dumps(c[7], ensure_ascii=False)) for c in cases],
-                )
-                self._db.executemany(
-                    "INSERT OR REPLACE INTO pictures VALUES (?, ?, ?, ?)",
-                    [(o, n, j, json.dumps(m)) for o, n, j, m in pictures],
-                )
-                self._db.executemany("DELETE FROM pictures WHERE owner=?", [(o,) for o in drop_owners])
+                yield
                 self._db.execute("COMMIT")
             except sqlite3.Error as exc:
-                self._db.execute("ROLLBACK")
                 raise StoreError(f"case state file {self.path} could not be written: {exc}") from None
+            finally:
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK")
 
     def _query(self, sql: str, args: tuple[Any, ...]) -> list[tuple[Any, ...]]:
         with self._lock:
