@@ -20,10 +20,9 @@ from typing import Any, Protocol
 from edge.config import EdgeConfig
 from edge.infer import Detector, load_detector
 from edge.ingest import read_file_frames
-from edge.runtime.analysis import CameraAnalysis, models_for
+from edge.runtime.analysis import CameraAnalysis, MessageSink, models_for
 from edge.types import CaseMessage, Detections, Frame
 
-MessageSink = Callable[[CaseMessage], None]
 Progress = Callable[[float], None]  # media seconds analysed so far
 
 
@@ -123,9 +122,15 @@ def replay_clip(
     model_ids = models_for(camera)
     detectors = detectors if detectors is not None else load_detectors(config, model_ids)
     class_names = {mid: det.class_names for mid, det in detectors.items()}
-    analysis = CameraAnalysis(config, camera.id, run_dir / "state.db", class_names)
-    batch_size = max(1, min([config.inference.max_batch, *(d.max_batch for d in detectors.values())]))
     result = ReplayResult(camera.id, clip)
+
+    def deliver(message: CaseMessage) -> None:
+        result.messages.append(message)
+        if sink is not None:
+            sink(message)
+
+    analysis = CameraAnalysis(config, camera.id, run_dir / "state.db", class_names, deliver)
+    batch_size = max(1, min([config.inference.max_batch, *(d.max_batch for d in detectors.values())]))
     started = time.perf_counter()
     try:
         frames = read_file_frames(clip, camera.id, camera.analysis.fps, epoch=epoch)
@@ -136,10 +141,6 @@ def replay_clip(
             for i, frame in enumerate(batch):
                 detections: dict[str, Detections] = {mid: dets[i] for mid, dets in per_model.items()}
                 messages = analysis.step(frame, detections)
-                for message in messages:
-                    result.messages.append(message)
-                    if sink is not None:
-                        sink(message)
                 if observer is not None:
                     observer(frame, detections, analysis.engine.snapshot(), messages)
                 result.frames_analysed += 1

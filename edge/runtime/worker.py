@@ -28,7 +28,7 @@ from edge.infer import Detector
 from edge.infer.engine import InferenceEngine
 from edge.ingest.health import HealthRegistry
 from edge.ingest.stream import CameraStream
-from edge.runtime.analysis import CameraAnalysis, models_for
+from edge.runtime.analysis import CameraAnalysis, MessageSink, models_for
 from edge.runtime.faults import FaultReporter
 from edge.runtime.replay import load_detectors
 from edge.scene import SceneModel
@@ -41,11 +41,18 @@ RECENT_CASES = 200
 class CameraRuntime:
     """Everything the worker keeps for one camera besides its stream."""
 
-    def __init__(self, config: EdgeConfig, camera: CameraConfig, state_dir: Path, detectors: dict[str, Detector]):
+    def __init__(
+        self,
+        config: EdgeConfig,
+        camera: CameraConfig,
+        state_dir: Path,
+        detectors: dict[str, Detector],
+        sink: MessageSink,
+    ):
         self.camera = camera
         self.lock = threading.Lock()
         self.class_names = {mid: det.class_names for mid, det in detectors.items()}
-        self.analysis = CameraAnalysis(config, camera.id, state_dir / f"{camera.id}.db", self.class_names)
+        self.analysis = CameraAnalysis(config, camera.id, state_dir / f"{camera.id}.db", self.class_names, sink)
         self.scene = SceneModel(camera.id, config.scene) if config.scene.enabled else None
         self.faults = FaultReporter(config, camera)
         self.latest: Frame | None = None
@@ -74,10 +81,13 @@ class Worker:
             outbox_path(config.storage), max_mb=config.storage.max_outbox_mb, min_free_mb=config.storage.min_free_mb
         )
         self.sender = Sender(self.outbox, config.platform)
-        self.cameras = {c.id: CameraRuntime(config, c, storage / "state", self.detectors) for c in cameras}
-        self.streams = {c.id: CameraStream(c, self._on_frame, self.health) for c in cameras}
         self.recent: deque[CaseMessage] = deque(maxlen=RECENT_CASES)
         self._recent_lock = threading.Lock()
+        # each camera's analysis first re-delivers what a crash kept from the outbox last time
+        self.cameras = {
+            c.id: CameraRuntime(config, c, storage / "state", self.detectors, self._deliver) for c in cameras
+        }
+        self.streams = {c.id: CameraStream(c, self._on_frame, self.health) for c in cameras}
         self._running = False
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -120,15 +130,13 @@ class Worker:
     def _on_result(self, frame: Frame, detections: dict[str, Detections]) -> None:
         runtime = self.cameras[frame.camera_id]
         with runtime.lock:
-            messages = self._analyse(runtime, frame, detections)
+            self._analyse(runtime, frame, detections)
             runtime.analysed += 1
             self.engine.set_priority(frame.camera_id, _has_candidate(runtime.analysis.engine.snapshot()))
-        for message in messages:
-            self._deliver(message)
 
-    def _analyse(self, runtime: CameraRuntime, frame: Frame, detections: dict[str, Detections]) -> list[CaseMessage]:
+    def _analyse(self, runtime: CameraRuntime, frame: Frame, detections: dict[str, Detections]) -> None:
+        """Scene check, then rules; every message goes to `_deliver` (the analysis hands off its own)."""
         static_objects = None
-        messages: list[CaseMessage] = []
         if runtime.scene is not None:
             model_id = next(iter(detections), None)
             dets = detections[model_id] if model_id else Detections.empty()
@@ -141,10 +149,10 @@ class Worker:
                     "camera view changed",
                     extra={"camera": frame.camera_id, "tamper": update.tamper.kind, "detail": update.tamper.detail},
                 )
-                messages.append(fault)
+                self._deliver(fault)
             if update.tamper.active:
-                return messages  # zones paused: a moved or covered view makes every zone meaningless
-        return messages + runtime.analysis.step(frame, detections, static_objects)
+                return  # zones paused: a moved or covered view makes every zone meaningless
+        runtime.analysis.step(frame, detections, static_objects)
 
     def _deliver(self, message: CaseMessage) -> None:
         self.outbox.put(message)  # durable before anything else sees it
