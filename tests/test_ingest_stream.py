@@ -315,7 +315,7 @@ def test_http_not_found_is_reported_and_retried(run_stream, http_dir):
     assert "404" in health.snapshot()["h"].last_error
 
 
-def test_stop_is_prompt_and_final(short_clip: Path):
+def test_no_frame_arrives_after_stop_returns(short_clip: Path):
     health, sink = HealthRegistry(), Collector()
     stream = CameraStream(camera("f", str(short_clip), fps=10.0, loop=True), sink, health)
     stream.start()
