@@ -61,6 +61,7 @@ class FaultReporter:
             "camera": {"id": self.camera.id, "name": self.camera.name},
             "fault": {"kind": fault.kind, "detail": fault.detail, "state": "ended" if ended else "active"},
             "time": _iso(frame.wall_time),
+            "time_media_s": round(frame.media_time, 3),
             "location": self.camera.location.model_dump(),
             "worker": {"id": self.config.worker.id, "version": __version__},
             "evidence": [{"name": "view.jpg", "kind": "view", "sha256": hashlib.sha256(picture).hexdigest()}],

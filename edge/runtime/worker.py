@@ -123,11 +123,12 @@ class Worker:
         runtime = self.cameras[frame.camera_id]
         runtime.latest = frame
         if runtime.model_ids:
-            self.engine.submit(frame, runtime.model_ids, self._on_result)
+            self.engine.submit(frame, runtime.model_ids, self.analyse)
         else:  # only class-agnostic rules: no detector needed
-            self._on_result(frame, {})
+            self.analyse(frame, {})
 
-    def _on_result(self, frame: Frame, detections: dict[str, Detections]) -> None:
+    def analyse(self, frame: Frame, detections: dict[str, Detections]) -> None:
+        """Scene, rules and cases for one analysed frame (the inference engine's result callback)."""
         runtime = self.cameras[frame.camera_id]
         with runtime.lock:
             self._analyse(runtime, frame, detections)
