@@ -1,6 +1,6 @@
 """The scene model of one camera: what the pipeline calls once per analysed frame.
 
-It works on a small copy of the frame (`work_width` pixels wide), so it costs a fraction of a
+It works on a small copy of the frame (at least `work_width` pixels wide), so it costs a fraction of a
 detector inference. Order per frame: learn the background (warm-up), compare the frame with
 it, judge tamper, and only when the view can be trusted adopt the frame and advance the static
 objects. From the first tampered frame (before it is reported) until the tamper has ended
