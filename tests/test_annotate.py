@@ -36,22 +36,27 @@ def _decode(path: Path) -> tuple[str, list[tuple[float, np.ndarray]]]:
     return codec, frames
 
 
+@pytest.fixture(scope="module")
+def video(passing) -> tuple[str, list[tuple[float, np.ndarray]]]:
+    return _decode(passing.annotate / "01-vtest.mp4")
+
+
 def _banner_rows(height: int, width: int) -> slice:
     """Rows of the first banner: right under the status line (both drawn by `label`)."""
     line = label(np.zeros((height, width, 3), np.uint8), "X", 0, 0, (0, 0, 0))
     return slice(line + 4, 2 * line - 4)
 
 
-def test_annotated_video_has_every_analysed_frame_at_its_media_time(passing):
-    codec, frames = _decode(passing.annotate / "01-vtest.mp4")
+def test_annotated_video_has_every_analysed_frame_at_its_media_time(passing, video):
+    codec, frames = video
     assert codec == "h264"
     assert len(frames) == passing.report["clips"][0]["frames_analysed"] == 159
     assert [t for t, _ in frames] == pytest.approx([i * 0.5 for i in range(159)])  # 2 fps analysis
     assert {image.shape for _, image in frames} == {(576, 768, 3)}
 
 
-def test_annotated_video_shows_a_banner_when_the_cases_open(passing):
-    _, frames = _decode(passing.annotate / "01-vtest.mp4")
+def test_annotated_video_shows_a_banner_when_the_cases_open(video):
+    _, frames = video
     by_time = {round(t, 1): image for t, image in frames}
     rows = _banner_rows(576, 768)
     red = np.array(BANNER_COLOURS["new"], float)
@@ -72,8 +77,8 @@ def _clip_frames(times: set[float]) -> dict[float, np.ndarray]:
     return {t: f.to_ndarray(format="bgr24") for t, f in found.items()}
 
 
-def test_annotated_video_tints_the_no_parking_zone_once_its_cases_are_open(passing):
-    _, frames = _decode(passing.annotate / "01-vtest.mp4")
+def test_annotated_video_tints_the_no_parking_zone_once_its_cases_are_open(video):
+    _, frames = video
     by_time = {round(t, 1): image for t, image in frames}
     clean = _clip_frames({15.0, 25.0})
     zone = (slice(25, 148), slice(616, 766))  # no-parking-gate: x 0.80..1.0, y 0.04..0.26 of 768x576

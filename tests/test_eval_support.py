@@ -1,7 +1,7 @@
 """Two `edge eval` runs of the bundled clip, shared by the eval, determinism and annotation tests.
 
-Replaying vtest takes 10-20 s here, so each run happens once per test session (cached on the
-session's temp folder) whichever test module asks first:
+Replaying vtest takes 10-20 s here, so the two runs happen once per test session (cached on the
+session's temp folder, run side by side) whichever test module asks first:
 - `passing_run`: in-process through `edge.cli.main`, with annotated output and thresholds it meets;
 - `gated_run`: a separate `edge` process with another hash seed and an impossible latency limit.
 Having one run in-process and one in a fresh process makes the determinism check cover what a
@@ -47,22 +47,35 @@ class EvalRun:
         return [json.loads(line) for line in (self.run_dir / "cases.jsonl").read_text(encoding="utf-8").splitlines()]
 
 
-@functools.cache
 def passing_run(base: Path) -> EvalRun:
-    out, annotate = base / "eval-pass", base / "eval-pass-annotated"
-    args = ["eval", "--config", str(DEMO_CONFIG), str(TRUTH), "--out", str(out), "--annotate", str(annotate)]
-    args += ["--min-precision", "1", "--min-recall", "1", "--min-f1", "1", "--max-duplicates", "0"]
-    buffer = io.StringIO()
-    with contextlib.redirect_stdout(buffer):
-        code = main(args)
-    return EvalRun(code, buffer.getvalue(), out, annotate)
+    return _runs(base)[0]
+
+
+def gated_run(base: Path) -> EvalRun:
+    return _runs(base)[1]
 
 
 @functools.cache
-def gated_run(base: Path) -> EvalRun:
-    out = base / "eval-gated"
+def _runs(base: Path) -> tuple[EvalRun, EvalRun]:
+    """Both runs at once (the fresh process works while the in-process run does), once per session."""
+    gated_out = base / "eval-gated"
     env = {k: v for k, v in os.environ.items() if not k.startswith("EDGE_")}
     env |= {"COLUMNS": "200", "PYTHONHASHSEED": "12345"}
-    args = ["eval", "-c", str(DEMO_CONFIG), str(TRUTH), "--out", str(out), "--min-recall", "1", "--max-latency", "5"]
-    proc = subprocess.run([*EDGE, *args], capture_output=True, text=True, timeout=300, cwd=REPO, env=env)
-    return EvalRun(proc.returncode, proc.stdout + proc.stderr, out, None)
+    args = ["eval", "-c", str(DEMO_CONFIG), str(TRUTH), "--out", str(gated_out), "--min-recall", "1"]
+    args += ["--max-latency", "5"]
+    gated = subprocess.Popen(
+        [*EDGE, *args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=REPO, env=env
+    )
+    try:
+        out, annotate = base / "eval-pass", base / "eval-pass-annotated"
+        args = ["eval", "--config", str(DEMO_CONFIG), str(TRUTH), "--out", str(out), "--annotate", str(annotate)]
+        args += ["--min-precision", "1", "--min-recall", "1", "--min-f1", "1", "--max-duplicates", "0"]
+        buffer = io.StringIO()
+        with contextlib.redirect_stdout(buffer):
+            code = main(args)
+        output, _ = gated.communicate(timeout=300)
+    finally:
+        if gated.poll() is None:
+            gated.kill()
+            gated.wait()
+    return EvalRun(code, buffer.getvalue(), out, annotate), EvalRun(gated.returncode, output, gated_out, None)
