@@ -15,7 +15,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from types import TracebackType
 from typing import Any, Literal
 
 import av
@@ -144,11 +143,11 @@ class FrameDrawer:
 
     def _zones(self, image: np.ndarray, open_zones: set[str]) -> None:
         h, w = image.shape[:2]
-        tint = image.copy()
         polygons = {zone.id: to_pixels(zone.points, w, h) for zone in self.camera.zones}
-        for zone_id in open_zones & set(polygons):
-            cv2.fillPoly(tint, [polygons[zone_id]], BOX_COLOUR)
-        if open_zones & set(polygons):
+        tinted = open_zones & set(polygons)
+        if tinted:
+            tint = image.copy()
+            cv2.fillPoly(tint, [polygons[zone_id] for zone_id in sorted(tinted)], BOX_COLOUR)
             cv2.addWeighted(tint, 0.25, image, 0.75, 0, dst=image)
         thickness = max(2, h // 300)
         for zone in self.camera.zones:
@@ -194,7 +193,7 @@ class FrameDrawer:
 
 
 class VideoAnnotator:
-    """A replay observer that writes the annotated MP4; use as a context manager, or call close()."""
+    """A replay observer that writes the annotated MP4; call close() when the replay ends."""
 
     def __init__(
         self,
@@ -212,10 +211,6 @@ class VideoAnnotator:
     def path(self) -> Path:
         return self.writer.path
 
-    @property
-    def frames(self) -> int:
-        return self.writer.frames
-
     def __call__(
         self, frame: Frame, detections: dict[str, Detections], state: dict[str, Any], messages: list[CaseMessage]
     ) -> None:
@@ -227,9 +222,3 @@ class VideoAnnotator:
 
     def close(self) -> None:
         self.writer.close()
-
-    def __enter__(self) -> VideoAnnotator:
-        return self
-
-    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
-        self.close()

@@ -136,7 +136,7 @@ def _maximal_matching(eligible: np.ndarray, order: np.ndarray, preference: np.nd
     owner: dict[int, int] = {}
 
     def claim(c: int, seen: set[int]) -> bool:
-        for e in preference[:, c]:
+        for e in preference[:, c].tolist():
             if not eligible[e, c] or e in seen:
                 continue
             seen.add(e)
@@ -145,8 +145,8 @@ def _maximal_matching(eligible: np.ndarray, order: np.ndarray, preference: np.nd
                 return True
         return False
 
-    for c in order:
-        claim(int(c), set())
+    for c in order.tolist():
+        claim(c, set())
     return owner
 
 
@@ -166,7 +166,7 @@ def match_cases(expected: Sequence[ExpectedCase], cases: Sequence[ObservedCase])
     for c in order.tolist():
         if c in taken:
             continue
-        case, ranked = cases[c], [int(e) for e in preference[:, c] if place[e, c]]
+        case, ranked = cases[c], [e for e in preference[:, c].tolist() if place[e, c]]
         if not ranked:
             outcome.false_cases.append(FalseCase(case, "unexpected"))
         elif ranked[0] in owner:  # its best-fitting item already has a case

@@ -156,8 +156,7 @@ def evaluate_clip(
     annotator = None
     if annotation is not None:
         names = {model_id: det.class_names for model_id, det in detectors.items()}
-        path = annotation.folder / f"{run_dir.name}.mp4"
-        annotator = VideoAnnotator(path, camera, names, annotation.codec)
+        annotator = VideoAnnotator(annotation.folder / f"{run_dir.name}.mp4", camera, names, annotation.codec)
     try:
         result = replay_clip(
             config,
@@ -173,15 +172,9 @@ def evaluate_clip(
     finally:
         if annotator is not None:
             annotator.close()
-    evaluation = ClipEvaluation(
-        truth,
-        camera.id,
-        run_dir,
-        result,
-        match_cases(truth.for_camera(camera.id), observed_cases(result.messages)),
-        truth_warnings(truth, camera),
-    )
-    if annotation is not None and annotator is not None:
+    outcome = match_cases(truth.for_camera(camera.id), observed_cases(result.messages))
+    evaluation = ClipEvaluation(truth, camera.id, run_dir, result, outcome, truth_warnings(truth, camera))
+    if annotator is not None and annotation is not None:
         evaluation.video = annotator.path
         evaluation.sheet = annotation.folder / f"{run_dir.name}-cases.png"
         contact_sheet(result.messages, evaluation.sheet)

@@ -8,6 +8,7 @@ distance tolerance). Every problem is reported as one `TruthError` naming the fi
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Literal
 
@@ -48,18 +49,25 @@ class ExpectedCase(_Strict):
     )
     note: str = Field("", max_length=500, description="what the tester sees there")
 
+    @field_validator("event", mode="before")
+    @classmethod
+    def _quoted(cls, value: object) -> object:
+        if isinstance(value, int) and not isinstance(value, bool):
+            raise ValueError(f"event code must be quoted like '0505' (YAML reads 0505 as {0o505}), got {value}")
+        return value
+
     @field_validator("event")
     @classmethod
     def _code(cls, value: str) -> str:
         if not (len(value) == 4 and value.isdigit()):
-            raise ValueError(f"event code must be 4 digits like '0505' (quote it in YAML), got {value!r}")
+            raise ValueError(f"event code must be 4 digits like '0505', got {value!r}")
         return value
 
     @field_validator("window")
     @classmethod
     def _window(cls, value: tuple[float, float]) -> tuple[float, float]:
         start, end = value
-        if start < 0 or end < start:
+        if not (0 <= start <= end < math.inf):  # also rejects NaN
             raise ValueError(f"window must be [from, to] media seconds with 0 <= from <= to, got {list(value)}")
         return value
 
