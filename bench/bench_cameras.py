@@ -8,10 +8,12 @@ frame interval, no B-frames, as IP cameras send) read at real-time pace and loop
 - naive: every frame decoded ('all'), and each camera's thread runs single-frame inference itself.
 A camera count is sustained when, after a warm-up, cameras get >= 90% of 0.5 analysed frames/s and
 the lag (result time minus the picture's real-time due time) does not grow: the median lag of the
-last third of the window is at most 1 s above that of the first third. Counts are tried upwards
-until one fails, then bisected. Reports both maxima and their ratio.
+last third of the window is at most 1 s above that of the first third. Both sides run at each
+count of a ladder in turn (so they see the same background load), each until its first failure.
+Reports the measured maxima and their ratio, and from the CPU time used at each side's largest
+sustained count, the CPU cost per camera and the cameras it projects onto otherwise idle cores.
 
-Usage: .venv/bin/python bench/bench_cameras.py [--seconds 30] [--start 4] [--limit 96]
+Usage: .venv/bin/python bench/bench_cameras.py [--seconds 30] [--counts 4 8 16 32 64]
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
@@ -38,6 +41,7 @@ REPO = Path(__file__).resolve().parents[1]
 RATE = 0.5  # analysed frames/s per camera
 GOP_S = 2.0
 WARMUP_S = 6.0
+Setup = Callable[["Lags"], tuple[str, Callable[[Frame], None], Callable[[], None]]]
 
 
 def make_clip(path: Path, seconds: float = 20.0) -> Path:
@@ -99,7 +103,18 @@ def camera_config(i: int, clip: Path, decode: str) -> CameraConfig:
     )
 
 
-def trial(cameras: int, clip: Path, seconds: float, setup: Callable[[Lags], tuple[str, Callable, Callable]]) -> bool:
+@dataclass(frozen=True)
+class Trial:
+    cameras: int
+    sustained: bool
+    cpu_cores: float  # this process's CPU time over the window / window length
+
+    @property
+    def cores_per_camera(self) -> float:
+        return self.cpu_cores / self.cameras
+
+
+def trial(cameras: int, clip: Path, seconds: float, setup: Setup) -> Trial:
     lags = Lags()
     decode, on_frame, finish = setup(lags)
     health = HealthRegistry()
@@ -108,18 +123,25 @@ def trial(cameras: int, clip: Path, seconds: float, setup: Callable[[Lags], tupl
     for i, stream in enumerate(streams):
         time.sleep(max(0.0, t0 + i * GOP_S / cameras - time.time()))
         stream.start()
+    time.sleep(WARMUP_S + seconds / 3 - (time.time() - t0))
+    cpu0 = sum(os.times()[:2])
     time.sleep(WARMUP_S + seconds - (time.time() - t0))
     end = time.time()
+    cpu = (sum(os.times()[:2]) - cpu0) / (seconds * 2 / 3)
     for stream in streams:
         stream.stop()
     finish()
     ok, detail = verdict(lags, cameras, end - seconds, end)
-    print(f"    {cameras:3d} cameras: {'sustained' if ok else 'NOT sustained'} ({detail})", flush=True)
-    return ok
+    print(
+        f"    {cameras:3d} cameras: {'sustained' if ok else 'NOT sustained'} ({detail}; "
+        f"{cpu:.2f} cores used, load average {os.getloadavg()[0]:.1f})",
+        flush=True,
+    )
+    return Trial(cameras, ok, cpu)
 
 
-def worker_setup(detector: Detector) -> Callable[[Lags], tuple[str, Callable, Callable]]:
-    def setup(lags: Lags) -> tuple[str, Callable, Callable]:
+def worker_setup(detector: Detector) -> Setup:
+    def setup(lags: Lags) -> tuple[str, Callable[[Frame], None], Callable[[], None]]:
         engine = InferenceEngine({"m": detector}, InferenceConfig(max_batch=8, max_wait_ms=20, staleness_s=5))
         engine.start()
 
@@ -131,8 +153,8 @@ def worker_setup(detector: Detector) -> Callable[[Lags], tuple[str, Callable, Ca
     return setup
 
 
-def naive_setup(detector: Detector) -> Callable[[Lags], tuple[str, Callable, Callable]]:
-    def setup(lags: Lags) -> tuple[str, Callable, Callable]:
+def naive_setup(detector: Detector) -> Setup:
+    def setup(lags: Lags) -> tuple[str, Callable[[Frame], None], Callable[[], None]]:
         def on_frame(frame: Frame) -> None:
             lags(frame, {"m": detector.detect([frame.image])[0]})
 
@@ -141,27 +163,29 @@ def naive_setup(detector: Detector) -> Callable[[Lags], tuple[str, Callable, Cal
     return setup
 
 
-def most_cameras(name: str, clip: Path, seconds: float, start: int, limit: int, setup) -> int:
-    """Double from `start` until a count fails (or `limit`), then bisect between the last pass and fail."""
-    print(f"  {name}:", flush=True)
-    good, bad, n = 0, None, start
-    while n <= limit and trial(n, clip, seconds, setup):
-        good, n = n, n * 2
-    bad = min(n, limit + 1)
-    while bad - good > max(1, good // 8):
-        mid = (good + bad) // 2
-        if trial(mid, clip, seconds, setup):
-            good = mid
-        else:
-            bad = mid
-    return good
+def ladder_search(setups: dict[str, Setup], clip: Path, seconds: float, counts: list[int]) -> dict[str, Trial | None]:
+    """Both sides at each count in turn (so they share the machine's load), each until its first failure."""
+    best: dict[str, Trial | None] = dict.fromkeys(setups)
+    running = set(setups)
+    for n in counts:
+        for name, setup in setups.items():
+            if name not in running:
+                continue
+            print(f"  {name}:", flush=True)
+            result = trial(n, clip, seconds, setup)
+            if result.sustained:
+                best[name] = result
+            else:
+                running.discard(name)
+        if not running:
+            break
+    return best
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=30.0, help="measured window per trial, after warm-up")
-    parser.add_argument("--start", type=int, default=4)
-    parser.add_argument("--limit", type=int, default=96)
+    parser.add_argument("--counts", type=int, nargs="+", default=[4, 8, 12, 16, 24, 32, 48, 64, 96])
     parser.add_argument("--model", type=Path, default=REPO / "models" / "centernet-mbv3-coco.onnx")
     args = parser.parse_args()
     cores = len(os.sched_getaffinity(0))
@@ -173,12 +197,23 @@ def main() -> None:
         clip = make_clip(Path(tmp) / "camera-25fps.mp4")
         print(f"clip: {clip.name}, H.264 768x576 25 fps, key frame every {GOP_S:g} s, looped at real-time pace")
         # the worker's default thread budget (all cores but one); the naive loop lets onnxruntime take all
-        worker = load_detector(ModelConfig(id="m", path=args.model))
-        naive = load_detector(ModelConfig(id="m", path=args.model, intra_op_threads=cores))
-        best_worker = most_cameras("worker", clip, args.seconds, args.start, args.limit, worker_setup(worker))
-        best_naive = most_cameras("naive", clip, args.seconds, args.start, args.limit, naive_setup(naive))
-    print(f"worker sustains {best_worker} cameras; naive loop sustains {best_naive}")
-    print(f"ratio worker / naive: {best_worker / max(best_naive, 1):.1f}" + (" (naive: 0)" if not best_naive else ""))
+        setups = {
+            "worker": worker_setup(load_detector(ModelConfig(id="m", path=args.model))),
+            "naive": naive_setup(load_detector(ModelConfig(id="m", path=args.model, intra_op_threads=cores))),
+        }
+        best = ladder_search(setups, clip, args.seconds, args.counts)
+    for name, result in best.items():
+        if result is None:
+            print(f"{name}: sustains none of the counts tried")
+            continue
+        print(
+            f"{name}: sustains {result.cameras} cameras (measured), {result.cores_per_camera:.3f} cores per camera "
+            f"-> about {cores / result.cores_per_camera:.0f} cameras on {cores} otherwise idle cores (projected)"
+        )
+    worker, naive = best["worker"], best["naive"]
+    if worker and naive:
+        print(f"ratio worker / naive, measured: {worker.cameras / naive.cameras:.1f}")
+        print(f"ratio worker / naive, CPU per camera: {naive.cores_per_camera / worker.cores_per_camera:.1f}")
 
 
 if __name__ == "__main__":
