@@ -47,7 +47,8 @@ def frame(camera: str, index: int, image: np.ndarray = WHITE, age_s: float = 0.0
 
 
 def engine(detectors, **cfg) -> InferenceEngine:
-    return InferenceEngine(detectors, InferenceConfig(**{"queue_per_camera": 100, **cfg}))
+    """An engine whose frames only go stale where a test asks for it (a loaded CI box may be slow)."""
+    return InferenceEngine(detectors, InferenceConfig(**{"queue_per_camera": 100, "staleness_s": 3600, **cfg}))
 
 
 def test_batches_form_across_cameras_and_results_route_back(detectors):
@@ -200,7 +201,10 @@ def test_bundled_model_through_the_engine_equals_direct_detection():
     with av.open(str(REPO / "streams" / "vtest.avi")) as container:
         images = [f.to_ndarray(format="bgr24") for _, f in zip(range(6), container.decode(video=0), strict=False)]
     coco = load_detector(ModelConfig(id="coco", path=REPO / "models" / "centernet-mbv3-coco.onnx"))
-    eng, out = InferenceEngine({"coco": coco}, InferenceConfig(max_batch=3, queue_per_camera=3)), Collector()
+    eng, out = (
+        InferenceEngine({"coco": coco}, InferenceConfig(max_batch=3, queue_per_camera=3, staleness_s=3600)),
+        Collector(),
+    )
     for i, image in enumerate(images):
         eng.submit(frame(f"cam{i % 2}", i, image), ["coco"], out)
     eng.start()
