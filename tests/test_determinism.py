@@ -1,7 +1,8 @@
 """The same clip, config and model give the same cases on every run: ids, times, boxes, bodies, pictures.
 
-The two runs differ in everything that should not matter: one in the test process with the
-annotated-video observer attached, one in a fresh process with another hash seed and no observer.
+The two `edge eval` runs differ in everything that should not matter: one in the test process with
+the annotated-video observer attached, one in a fresh process with another hash seed and no
+observer. Neither batching (replay vs live worker) nor real-time pacing changes the outcome.
 """
 
 from __future__ import annotations
@@ -10,13 +11,16 @@ import hashlib
 import itertools
 from pathlib import Path
 
+import av
 import numpy as np
 import pytest
+import yaml
 from test_eval_support import gated_run, passing_run
 
-from edge.config import load_config
+from edge.config import load_config, parse_config
 from edge.infer import load_detector
 from edge.ingest import read_file_frames
+from edge.runtime.replay import replay_clip
 
 from conftest import DEMO_CONFIG, VTEST
 
@@ -67,3 +71,30 @@ def test_detections_do_not_depend_on_how_frames_are_batched():
     for a, b in zip(together, alone, strict=True):
         assert np.array_equal(a.xyxy, b.xyxy) and np.array_equal(a.confidence, b.confidence)
         assert np.array_equal(a.class_id, b.class_id)
+
+
+@pytest.fixture(scope="module")
+def short_clip(tmp_path_factory) -> Path:
+    """The first 6 s of vtest (van and car parked, people walking), re-encoded."""
+    path = tmp_path_factory.mktemp("clip") / "vtest-6s.mp4"
+    with av.open(str(VTEST)) as src, av.open(str(path), "w") as dst:
+        stream = dst.add_stream("mpeg4", rate=10)
+        stream.width, stream.height, stream.pix_fmt = 768, 576, "yuv420p"
+        for frame in itertools.islice(src.decode(video=0), 60):
+            frame.pts = None
+            dst.mux(stream.encode(frame.reformat(format="yuv420p")))
+        dst.mux(stream.encode())
+    return path
+
+
+def test_real_time_pace_gives_the_same_cases(short_clip, tmp_path):
+    data = yaml.safe_load(DEMO_CONFIG.read_text())
+    data["cameras"][0]["zones"][0]["rules"][0]["min_duration_s"] = 2  # cases within the 6 s
+    data["storage"]["dir"] = str(tmp_path / "var")
+    config = parse_config(data, DEMO_CONFIG.parent)
+    paced = replay_clip(config, short_clip, tmp_path / "paced", epoch=1_767_571_200.0, realtime=True)
+    fast = replay_clip(config, short_clip, tmp_path / "fast", epoch=1_767_571_200.0)
+    assert [m.case_id for m in paced.new_cases] == [m.case_id for m in fast.new_cases]
+    assert len(fast.new_cases) == 2
+    assert [m.body for m in paced.messages] == [m.body for m in fast.messages]
+    assert [m.pictures for m in paced.messages] == [m.pictures for m in fast.messages]
