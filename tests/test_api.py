@@ -88,6 +88,8 @@ INVALID = [
     (_rule(classes=["car", "dragon"]), ["body", "rules", 0], "model 'coco' has no classes ['dragon']"),
     (_rule(model="yolo"), ["body"], "unknown model 'yolo'; known: ['coco']"),
     (_rule(min_score=1.5), ["body", "rules", 0, "min_score"], "less than or equal to 1"),
+    (_rule(min_score="0.5"), ["body", "rules", 0, "min_score"], "Input should be a valid number"),
+    (_rule(enabled=0), ["body", "rules", 0, "enabled"], "Input should be a valid boolean"),
     (_rule(kind="combination"), ["body", "rules", 0], "at least two non-empty class groups"),
     (_rule(kind="occupancy"), ["body", "rules", 0], "needs min_coverage > 0"),
     (

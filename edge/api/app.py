@@ -14,7 +14,7 @@ from prometheus_client import CollectorRegistry
 from edge import __version__
 from edge.api import errors
 from edge.api.deps import WorkerView
-from edge.api.errors import AUTH_ERRORS
+from edge.api.errors import AUTH_ERRORS, INVALID
 from edge.api.metrics import SnapshotCollector
 from edge.api.routes import cameras, cases, health, outbox, zones
 from edge.api.security import GuardMiddleware, api_token, token_guard
@@ -49,7 +49,7 @@ def create_app(
     registry = CollectorRegistry(auto_describe=False)
     registry.register(SnapshotCollector(worker, lambda: {c: editor.zones(c).version for c in _camera_ids(worker)}))
 
-    protected = {"dependencies": [guard], "responses": AUTH_ERRORS}
+    protected = {"dependencies": [guard], "responses": {**AUTH_ERRORS, **INVALID}}
     if api.public_liveness:
         app.include_router(health.liveness_router())
     else:

@@ -6,6 +6,7 @@ the request and a sentence an operator can act on, without pydantic's echo of th
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -13,6 +14,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 
 class Problem(BaseModel):
@@ -63,8 +65,24 @@ def install(app: FastAPI) -> None:
     async def on_unprocessable(_request: Request, exc: UnprocessableError) -> JSONResponse:
         return unprocessable(exc.problems)
 
+    async def on_http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:  # name every method of the path, not only the first route's
+            headers["Allow"] = ", ".join(_allowed_methods(app, request.url.path))
+        return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=headers)
+
     app.add_exception_handler(RequestValidationError, on_request_error)
     app.add_exception_handler(UnprocessableError, on_unprocessable)
+    app.add_exception_handler(StarletteHTTPException, on_http_error)
+
+
+def _allowed_methods(app: FastAPI, path: str) -> list[str]:
+    methods: set[str] = set()
+    for template, operations in app.openapi()["paths"].items():
+        pattern = re.sub(r"\\\{\w+\\\}", "[^/]+", re.escape(template))
+        if re.fullmatch(pattern, path):
+            methods |= {m.upper() for m in operations}
+    return sorted(methods)
 
 
 # OpenAPI documentation of the error answers shared by the routes.

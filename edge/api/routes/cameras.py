@@ -6,6 +6,7 @@ from typing import Annotated, Any, get_args
 
 from fastapi import APIRouter, HTTPException, Query, Response, status
 from fastapi.concurrency import run_in_threadpool
+from pydantic import BaseModel, ConfigDict, Field
 
 from edge.api.deps import WorkerView
 from edge.api.errors import NOT_FOUND
@@ -17,6 +18,12 @@ from edge.config import CameraConfig
 from edge.config.zones import RuleKind
 
 JPEG = {200: {"content": {"image/jpeg": {}}, "description": "JPEG picture"}}
+
+
+class FrameQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    zones: bool = Field(True, description="draw the camera's zones on the frame")
 
 
 def router(worker: WorkerView, editor: ZoneEditor) -> APIRouter:
@@ -45,16 +52,13 @@ def router(worker: WorkerView, editor: ZoneEditor) -> APIRouter:
         return describe(editor.camera(camera_id), worker.camera_health())
 
     @r.get("/cameras/{camera_id}/frame.jpg", response_class=Response, responses={**JPEG, **NOT_FOUND})
-    async def latest_frame(
-        camera_id: CameraId,
-        zones: Annotated[bool, Query(description="draw the camera's zones on the frame")] = True,
-    ) -> Response:
+    async def latest_frame(camera_id: CameraId, query: Annotated[FrameQuery, Query()]) -> Response:
         """The newest frame the camera delivered, as the worker sees it."""
         editor.camera(camera_id)
         frame = worker.latest_frame(camera_id)
         if frame is None:
             raise HTTPException(status.HTTP_404_NOT_FOUND, f"camera {camera_id!r} has not delivered a frame yet")
-        drawn = editor.zones(camera_id).zones if zones else ()
+        drawn = editor.zones(camera_id).zones if query.zones else ()
         jpeg = await run_in_threadpool(frame_jpeg, frame.image, drawn)
         headers = {"X-Frame-Width": str(frame.width), "X-Frame-Height": str(frame.height)}
         return Response(jpeg, media_type="image/jpeg", headers=headers)

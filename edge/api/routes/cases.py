@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Path, Query, Response, status
+from pydantic import BaseModel, ConfigDict, Field
 
 from edge.api.deps import WorkerView
 from edge.api.errors import NOT_FOUND
@@ -20,6 +21,15 @@ from edge.types import CaseMessage
 
 RECENT_LIMIT = 200
 CaseId = Annotated[str, Path(min_length=1, max_length=256, description="case id")]
+
+
+class CasesQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    limit: int = Field(50, ge=1, le=RECENT_LIMIT, description="at most this many messages")
+    camera_id: str | None = Field(None, pattern=ID_PATTERN, description="only this camera's")
+
+
 PictureName = Annotated[str, Path(min_length=1, max_length=128, description="picture name, e.g. 01-full.jpg")]
 
 
@@ -49,16 +59,12 @@ def router(worker: WorkerView) -> APIRouter:
     r = APIRouter(prefix="/api/cases", tags=["cases"])
 
     @r.get("")
-    def recent_cases(
-        limit: Annotated[int, Query(ge=1, le=RECENT_LIMIT)] = 50,
-        camera_id: Annotated[str | None, Query(pattern=ID_PATTERN)] = None,
-    ) -> list[CaseOut]:
+    def recent_cases(query: Annotated[CasesQuery, Query()]) -> list[CaseOut]:
         """Recent case messages, newest first, with links to their evidence pictures."""
-        messages = worker.recent_messages(RECENT_LIMIT)
-        chosen = [_summary(m) for m in messages]
-        if camera_id is not None:
-            chosen = [c for c in chosen if c.camera_id == camera_id]
-        return chosen[:limit]
+        chosen = [_summary(m) for m in worker.recent_messages(RECENT_LIMIT)]
+        if query.camera_id is not None:
+            chosen = [c for c in chosen if c.camera_id == query.camera_id]
+        return chosen[: query.limit]
 
     def messages_of(case_id: str) -> list[CaseMessage]:
         found = [m for m in worker.recent_messages(RECENT_LIMIT) if m.case_id == case_id]

@@ -7,11 +7,12 @@ version is refused with 412 instead of silently overwriting another operator's e
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Annotated, Protocol
+from typing import Annotated, Any, Protocol
 
-from fastapi import APIRouter, Header, HTTPException, Path, Response, status
+from fastapi import APIRouter, Body, Depends, Header, HTTPException, Path, Request, Response, status
+from pydantic import BaseModel, ValidationError
 
-from edge.api.errors import INVALID, NOT_FOUND, Message, Problem, UnprocessableError
+from edge.api.errors import INVALID, NOT_FOUND, Message, Problem, UnprocessableError, validation_problems
 from edge.api.schemas import Applied, RuleList, RuleOut, ZoneList, ZoneOut, ZoneVersion
 from edge.api.zoneedit import Edit, Focus, ZoneEditor, not_found
 from edge.config import RuleConfig, ZoneConfig
@@ -24,14 +25,60 @@ RuleId = Annotated[str, Path(pattern=ID_PATTERN, description="rule id")]
 IfMatch = Annotated[
     str | None, Header(max_length=64, description='zone version the change is based on, e.g. "7"; * for any')
 ]
+ZONE_EXAMPLE = {
+    "id": "no-parking-gate",
+    "name": "No parking by the gate",
+    "polygon": [[0.8, 0.04], [1.0, 0.04], [1.0, 0.26], [0.8, 0.26]],
+    "rules": [
+        {
+            "id": "parked-vehicle",
+            "kind": "dwell",
+            "event_code": "0505",
+            "classes": ["car", "truck", "bus"],
+            "min_duration_s": 120,
+            "schedule": {"windows": [{"days": ["mon", "tue", "wed", "thu", "fri"], "start": "07:00", "end": "19:00"}]},
+        }
+    ],
+}
+ZoneBody = Annotated[
+    ZoneConfig, Body(openapi_examples={"no-parking": {"summary": "weekday no-parking zone", "value": ZONE_EXAMPLE}})
+]
+RuleBody = Annotated[
+    RuleConfig,
+    Body(
+        openapi_examples={
+            "vendor": {
+                "summary": "street vendor",
+                "value": {"id": "vendor", "event_code": "0501", "classes": ["person"], "min_duration_s": 300},
+            }
+        }
+    ),
+]
 CONFLICT = {409: {"model": Message, "description": "the id is taken"}}
 STALE = {412: {"model": Message, "description": "the zones changed since the version given in If-Match"}}
-CHANGE_ERRORS = {**NOT_FOUND, **INVALID, **STALE}
+UNREADABLE = {400: {"model": Message, "description": "the body is not readable JSON"}}
+CHANGE_ERRORS = {**UNREADABLE, **NOT_FOUND, **INVALID, **STALE}
 
 
 class _HasId(Protocol):
     @property
     def id(self) -> str: ...
+
+
+def strict_body(model: type[BaseModel]) -> Any:
+    """A dependency that re-reads the JSON body in pydantic's strict mode.
+
+    FastAPI parses bodies leniently (`0` becomes `false`, `"5"` becomes 5); an operator's typo in a
+    rule should be a 422 that names the field, not a silently different rule.
+    """
+
+    async def check(request: Request) -> None:
+        try:
+            model.model_validate_json(await request.body(), strict=True)
+        except ValidationError as exc:
+            raise UnprocessableError(validation_problems(exc)) from None
+
+    return Depends(check)
 
 
 def _index(items: Sequence[_HasId], item_id: str, what: str) -> int:
@@ -63,6 +110,7 @@ def _rule(saved: CameraZones, camera_id: str, zone_id: str, rule_id: str) -> Rul
 
 def router(editor: ZoneEditor) -> APIRouter:
     r = APIRouter(prefix="/api/cameras/{camera_id}", tags=["zones"])
+    strict_zone, strict_rule = strict_body(ZoneConfig), strict_body(RuleConfig)
 
     def answer(response: Response, saved: CameraZones) -> CameraZones:
         response.headers["ETag"] = f'"{saved.version}"'
@@ -75,8 +123,8 @@ def router(editor: ZoneEditor) -> APIRouter:
         saved = answer(response, editor.zones(camera_id))
         return ZoneList(camera_id=camera_id, version=saved.version, zones=list(saved.zones))
 
-    @r.post("/zones", status_code=status.HTTP_201_CREATED, responses={**CHANGE_ERRORS, **CONFLICT})
-    def create_zone(camera_id: CameraId, zone: ZoneConfig, response: Response, if_match: IfMatch = None) -> ZoneOut:
+    @r.post("/zones", status_code=201, responses={**CHANGE_ERRORS, **CONFLICT}, dependencies=[strict_zone])
+    def create_zone(camera_id: CameraId, zone: ZoneBody, response: Response, if_match: IfMatch = None) -> ZoneOut:
         """Add a zone; it applies from the camera's next analysed frame."""
 
         def add(zones: list[ZoneConfig]) -> list[ZoneConfig]:
@@ -92,9 +140,9 @@ def router(editor: ZoneEditor) -> APIRouter:
         saved = answer(response, editor.zones(camera_id))
         return ZoneOut(camera_id=camera_id, version=saved.version, zone=_zone(saved, zone_id))
 
-    @r.put("/zones/{zone_id}", responses=CHANGE_ERRORS)
+    @r.put("/zones/{zone_id}", responses=CHANGE_ERRORS, dependencies=[strict_zone])
     def replace_zone(
-        camera_id: CameraId, zone_id: ZoneId, zone: ZoneConfig, response: Response, if_match: IfMatch = None
+        camera_id: CameraId, zone_id: ZoneId, zone: ZoneBody, response: Response, if_match: IfMatch = None
     ) -> ZoneOut:
         """Replace a zone (polygon, name and rules); unchanged rules keep their timers and open cases."""
         _same_id("zone", zone.id, zone_id)
@@ -136,9 +184,11 @@ def router(editor: ZoneEditor) -> APIRouter:
         rules = _zone(saved, zone_id).rules
         return RuleList(camera_id=camera_id, zone_id=zone_id, version=saved.version, rules=rules)
 
-    @r.post("/zones/{zone_id}/rules", status_code=status.HTTP_201_CREATED, responses={**CHANGE_ERRORS, **CONFLICT})
+    @r.post(
+        "/zones/{zone_id}/rules", status_code=201, responses={**CHANGE_ERRORS, **CONFLICT}, dependencies=[strict_rule]
+    )
     def create_rule(
-        camera_id: CameraId, zone_id: ZoneId, rule: RuleConfig, response: Response, if_match: IfMatch = None
+        camera_id: CameraId, zone_id: ZoneId, rule: RuleBody, response: Response, if_match: IfMatch = None
     ) -> RuleOut:
         """Add a rule to a zone; it applies from the camera's next analysed frame."""
 
@@ -156,12 +206,12 @@ def router(editor: ZoneEditor) -> APIRouter:
     def get_rule(camera_id: CameraId, zone_id: ZoneId, rule_id: RuleId, response: Response) -> RuleOut:
         return _rule(answer(response, editor.zones(camera_id)), camera_id, zone_id, rule_id)
 
-    @r.put("/zones/{zone_id}/rules/{rule_id}", responses=CHANGE_ERRORS)
+    @r.put("/zones/{zone_id}/rules/{rule_id}", responses=CHANGE_ERRORS, dependencies=[strict_rule])
     def replace_rule(
         camera_id: CameraId,
         zone_id: ZoneId,
         rule_id: RuleId,
-        rule: RuleConfig,
+        rule: RuleBody,
         response: Response,
         if_match: IfMatch = None,
     ) -> RuleOut:
