@@ -14,6 +14,8 @@ from typing import Any
 import cv2
 import numpy as np
 
+from edge.draw import label
+
 ZONE_COLOUR = (0, 200, 255)  # BGR amber
 BOX_COLOUR = (0, 0, 255)  # red: the object of the case
 OTHER_COLOUR = (255, 200, 0)  # blue-ish: other objects counted with it
@@ -62,15 +64,6 @@ def encode_bounded(image: np.ndarray, max_kb: int) -> tuple[bytes, int, int]:
         current = cv2.resize(current, None, fx=0.75, fy=0.75, interpolation=cv2.INTER_AREA)
 
 
-def _label(image: np.ndarray, text: str, x: int, y: int, colour: tuple[int, int, int]) -> None:
-    scale = max(0.4, image.shape[0] / 1000)
-    thickness = max(1, round(scale * 2))
-    (w, h), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, thickness)
-    y = max(y, h + base + 2)
-    cv2.rectangle(image, (x, y - h - base - 2), (x + w + 4, y), colour, -1)
-    cv2.putText(image, text, (x + 2, y - base), cv2.FONT_HERSHEY_SIMPLEX, scale, (255, 255, 255), thickness)
-
-
 def annotate(
     image: np.ndarray,
     zone_px: np.ndarray,
@@ -89,9 +82,9 @@ def annotate(
     for (x1, y1, x2, y2), text in zip(np.round(boxes).astype(int), labels, strict=True):
         cv2.rectangle(out, (x1, y1), (x2, y2), colour, thickness)
         if text:
-            _label(out, text, x1, y1 - 2, colour)
+            label(out, text, x1, y1 - 2, colour, above=True)
     if caption:
-        _label(out, caption, 4, out.shape[0] - 4, (40, 40, 40))
+        label(out, caption, 4, out.shape[0] - 4, (40, 40, 40), above=True)
     return out
 
 

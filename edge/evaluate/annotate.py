@@ -23,7 +23,7 @@ import numpy as np
 
 from edge.cases.evidence import BOX_COLOUR, ZONE_COLOUR
 from edge.config import CameraConfig
-from edge.evaluate.draw import class_colour, label, text_scale
+from edge.draw import class_colour, label, text_scale
 from edge.track import Tracker
 from edge.types import CaseMessage, Detections, Frame
 from edge.zones.geometry import to_pixels

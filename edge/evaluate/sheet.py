@@ -14,7 +14,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from edge.evaluate.draw import fit, label
+from edge.draw import fit, label
 from edge.types import CaseMessage
 
 CAPTION_COLOUR = (50, 50, 50)

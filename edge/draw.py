@@ -1,4 +1,4 @@
-"""Small drawing helpers shared by the annotated video and the contact sheet (OpenCV, BGR)."""
+"""Drawing helpers shared by evidence pictures, the annotated video and the contact sheet (OpenCV, BGR)."""
 
 from __future__ import annotations
 
