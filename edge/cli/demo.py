@@ -63,7 +63,14 @@ def run(args: argparse.Namespace) -> int:
 
         try:
             result = replay_with_progress(
-                config, clip, out / "replay", camera.id, start_epoch(config, camera.id, args.start), sink, console
+                config,
+                clip,
+                out / "replay",
+                camera.id,
+                start_epoch(config, camera.id, args.start),
+                sink,
+                console,
+                realtime=args.realtime,
             )
             sent = sender.deliver_pending(DELIVERY_TIMEOUT_S)
             stats = outbox.stats()

@@ -35,6 +35,7 @@ def add_replay_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--start", default=DEFAULT_START, help="wall-clock time of the clip's first frame, camera local time"
     )
+    parser.add_argument("--realtime", action="store_true", help="pace the replay to the clip's own speed")
 
 
 def start_epoch(config: EdgeConfig, camera_id: str | None, start: str) -> float:
@@ -63,6 +64,7 @@ def replay_with_progress(
     epoch: float,
     sink: JsonLinesSink,
     console: Console,
+    realtime: bool = False,
 ) -> ReplayResult:
     duration = probe_file(clip).duration_s
     with Progress(
@@ -82,6 +84,7 @@ def replay_with_progress(
             epoch=epoch,
             sink=sink,
             progress=lambda media_s: bar.update(task, completed=media_s),
+            realtime=realtime,
         )
 
 
@@ -125,7 +128,14 @@ def run(args: argparse.Namespace) -> int:
     console = Console()
     sink = JsonLinesSink(out)
     result = replay_with_progress(
-        config, args.clip, out, camera_id, start_epoch(config, camera_id, args.start), sink, console
+        config,
+        args.clip,
+        out,
+        camera_id,
+        start_epoch(config, camera_id, args.start),
+        sink,
+        console,
+        realtime=args.realtime,
     )
     console.print(case_table(result.messages))
     for message in result.new_cases:
