@@ -5,8 +5,10 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pytest
-from test_api_support import BOTTOM_LEFT, CAMERA, TOP_RIGHT, PipelineWorker, client_for, demo_config, zone
+from test_api_support import BOTTOM_LEFT, CAMERA, ENV, TOP_RIGHT, PipelineWorker, client_for, demo_config, zone
 
+from edge.api import create_app
+from edge.config import ConfigError
 from edge.runtime.zonestore import ZoneStore
 
 ZONES = f"/api/cameras/{CAMERA}/zones"
@@ -273,3 +275,8 @@ def test_metrics_report_cameras_inference_cases_outbox_and_zone_versions(client,
     assert float(lines['edge_outbox_messages{state="pending"}']) == 2
     assert float(lines[f"edge_zone_version{{{cam}}}"]) == 2
     assert float(lines["edge_worker_ready"]) == 1
+
+
+def test_a_zone_store_that_never_adopted_the_config_is_refused_at_start(worker, tmp_path):
+    with pytest.raises(ConfigError, match=r"does not know cameras \['campus-north'\]: call ZoneStore.adopt"):
+        create_app(worker, ZoneStore(tmp_path / "other.json"), env=ENV)
