@@ -14,9 +14,9 @@ from test_eval_support import passing_run
 
 from edge.cases.evidence import BOX_COLOUR, ZONE_COLOUR
 from edge.config import parse_config
+from edge.draw import label
 from edge.evaluate import contact_sheet
 from edge.evaluate.annotate import BANNER_COLOURS, FrameDrawer, Mp4Writer
-from edge.draw import label
 from edge.types import CaseMessage, Detections, Frame
 
 from conftest import VTEST

@@ -12,7 +12,7 @@ from test_api_support import AUTH, CAMERA, DEMO, ENV, TOP_RIGHT, zone
 
 from edge.api import create_app
 from edge.config import parse_config
-from edge.receiver.server import ReceiverServer
+from edge.http_server import ThreadedServer
 from edge.runtime.worker import Worker
 from edge.runtime.zonestore import ZoneStore
 
@@ -45,7 +45,7 @@ def test_a_zone_added_through_the_api_takes_effect_on_the_running_worker(tmp_pat
     worker.start()
     try:
         with (
-            ReceiverServer(create_app(worker, store, env=ENV)) as server,
+            ThreadedServer(create_app(worker, store, env=ENV)) as server,
             httpx.Client(base_url=server.url, headers=AUTH, timeout=10) as api,
         ):
             _wait_for(lambda: worker.latest_frame(CAMERA) is not None, "the first frame")

@@ -21,9 +21,9 @@ import httpx
 import numpy as np
 
 from edge.config.delivery import PlatformConfig
+from edge.http_server import ThreadedServer
 from edge.receiver.app import create_app
 from edge.receiver.faults import Faults
-from edge.receiver.server import ReceiverServer
 from edge.types import CaseMessage
 
 REPO = Path(__file__).resolve().parents[1]
@@ -74,8 +74,8 @@ def platform(url: str, **changes: float | str) -> PlatformConfig:
 @contextmanager
 def running_receiver(
     db: Path, faults: Faults | None = None, port: int = 0, **options: object
-) -> Iterator[ReceiverServer]:
-    server = ReceiverServer(create_app(db, faults=faults, seed=1234, **options), port=port).start()
+) -> Iterator[ThreadedServer]:
+    server = ThreadedServer(create_app(db, faults=faults, seed=1234, **options), port=port).start()
     try:
         yield server
     finally:

@@ -16,7 +16,7 @@ from playwright.sync_api import Page, expect, sync_playwright
 from test_api_support import AUTH, CAMERA, ENV, TOKEN, PipelineWorker
 
 from edge.api import create_app
-from edge.receiver.server import ReceiverServer
+from edge.http_server import ThreadedServer
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking"]
@@ -29,7 +29,7 @@ def editor(tmp_path):
     worker = PipelineWorker(tmp_path).start()
     worker.step()
     app = create_app(worker, worker.zone_store, env=ENV)
-    with ReceiverServer(app) as server, sync_playwright() as playwright:
+    with ThreadedServer(app) as server, sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         errors: list[str] = []

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import signal
+import socket
 import subprocess
 import time
 from pathlib import Path
@@ -11,19 +13,28 @@ import httpx
 import pytest
 import yaml
 
+from edge.http_server import ThreadedServer
 from edge.receiver.app import create_app
-from edge.receiver.server import ReceiverServer
 
 from conftest import EDGE, MODEL, REPO, STREAMS
 
 
 @pytest.fixture
 def receiver(tmp_path):
-    with ReceiverServer(create_app(tmp_path / "receiver.db")) as server:
+    with ThreadedServer(create_app(tmp_path / "receiver.db")) as server:
         yield server
 
 
-def write_config(tmp_path: Path, receiver_url: str) -> Path:
+API_TOKEN = "worker-test-token-0123456789"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def write_config(tmp_path: Path, receiver_url: str, api_port: int) -> Path:
     config = {
         "version": 1,
         "worker": {"id": "edge-test"},
@@ -52,24 +63,27 @@ def write_config(tmp_path: Path, receiver_url: str) -> Path:
         ],
         "platform": {"url": f"{receiver_url}/api/cases", "backoff_initial_s": 0.1, "backoff_max_s": 1},
         "storage": {"dir": str(tmp_path / "var")},
-        "api": {"enabled": False},
+        "api": {"port": api_port},
     }
     path = tmp_path / "edge.yaml"
     path.write_text(yaml.safe_dump(config))
     return path
 
 
-def start_worker(config: Path, log: Path) -> subprocess.Popen:
+def start_worker(config: Path, log: Path, token: str | None = API_TOKEN) -> subprocess.Popen:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("EDGE_")}
+    if token:
+        env["EDGE_API_TOKEN"] = token
     return subprocess.Popen(
-        [*EDGE, "run", "--config", str(config)], cwd=REPO, stdout=subprocess.DEVNULL, stderr=log.open("ab")
+        [*EDGE, "run", "--config", str(config)], cwd=REPO, stdout=subprocess.DEVNULL, stderr=log.open("ab"), env=env
     )
 
 
-def received(receiver: ReceiverServer) -> list[dict]:
+def received(receiver: ThreadedServer) -> list[dict]:
     return httpx.get(f"{receiver.url}/api/cases", timeout=5).json()
 
 
-def wait_for_cases(receiver: ReceiverServer, n: int, timeout_s: float) -> list[dict]:
+def wait_for_cases(receiver: ThreadedServer, n: int, timeout_s: float) -> list[dict]:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         cases = received(receiver)
@@ -89,11 +103,19 @@ def stop(proc: subprocess.Popen, sig: signal.Signals) -> int:
 
 
 def test_worker_delivers_cases_and_restarts_without_duplicates(tmp_path, receiver):
-    config = write_config(tmp_path, receiver.url)
+    port = free_port()
+    config = write_config(tmp_path, receiver.url, port)
     log = tmp_path / "worker.log"
     proc = start_worker(config, log)
     try:
         first = wait_for_cases(receiver, 2, timeout_s=90)
+        # the operator API is served by the same process, behind its token
+        api = f"http://127.0.0.1:{port}"
+        assert httpx.get(f"{api}/healthz", timeout=5).status_code == 200
+        assert httpx.get(f"{api}/api/cameras", timeout=5).status_code == 401
+        cameras = httpx.get(f"{api}/api/cameras", headers={"Authorization": f"Bearer {API_TOKEN}"}, timeout=5)
+        assert [c["id"] for c in cameras.json()] == ["gate"]
+        assert cameras.json()[0]["health"]["state"] == "streaming"
     finally:
         code = stop(proc, signal.SIGTERM)
     assert code == 0, log.read_text()[-3000:]
@@ -116,3 +138,17 @@ def test_worker_delivers_cases_and_restarts_without_duplicates(tmp_path, receive
     assert sorted(c["case_id"] for c in after) == ids
     assert all(c["kinds"].count("new") == 1 for c in after)
     assert "Traceback" not in log.read_text()
+
+
+def test_worker_refuses_to_run_an_open_api(tmp_path):
+    config = write_config(tmp_path, "http://127.0.0.1:9", free_port())
+    proc = subprocess.run(
+        [*EDGE, "run", "--config", str(config)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={k: v for k, v in os.environ.items() if not k.startswith("EDGE_")},
+    )
+    assert proc.returncode == 2
+    assert "EDGE_API_TOKEN" in proc.stderr and "Traceback" not in proc.stderr

@@ -22,15 +22,15 @@ class UserError(Exception):
 
 
 def _operator_errors() -> tuple[type[BaseException], ...]:
+    """Exceptions whose message is the whole story for an operator (imported late: startup stays fast)."""
+    from edge.cases import StoreError
     from edge.config import ConfigError
+    from edge.delivery.outbox import OutboxError
+    from edge.http_server import ServerError
+    from edge.infer import ModelError
+    from edge.ingest import SourceError
 
-    errors: list[type[BaseException]] = [ConfigError, UserError]
-    for module, name in (("edge.infer", "ModelError"), ("edge.ingest", "SourceError")):
-        try:
-            errors.append(getattr(importlib.import_module(module), name))
-        except (ImportError, AttributeError):
-            continue
-    return tuple(errors)
+    return (ConfigError, UserError, ModelError, SourceError, ServerError, StoreError, OutboxError)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -39,13 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in SUBCOMMANDS:
-        try:
-            module = importlib.import_module(f"edge.cli.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name == f"edge.cli.{name}":
-                continue
-            raise
-        module.register(sub)
+        importlib.import_module(f"edge.cli.{name}").register(sub)
     return parser
 
 

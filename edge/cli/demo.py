@@ -21,8 +21,8 @@ from edge.cli.replay import add_replay_options, check_camera, replay_with_progre
 from edge.config import load_config
 from edge.delivery.outbox import Outbox
 from edge.delivery.sender import Sender
+from edge.http_server import ThreadedServer
 from edge.receiver.app import create_app
-from edge.receiver.server import ReceiverServer
 from edge.runtime.replay import JsonLinesSink
 from edge.types import CaseMessage
 
@@ -50,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
     shutil.rmtree(out, ignore_errors=True)  # a demo starts fresh: new receiver, outbox and rule state
     out.mkdir(parents=True)
     console = Console()
-    with ReceiverServer(create_app(out / "receiver.db")) as receiver:
+    with ThreadedServer(create_app(out / "receiver.db")) as receiver:
         config.platform.url = f"{receiver.url}/api/cases"
         console.print(f"stand-in platform receiver listening on {receiver.url} (cases at {config.platform.url})")
         outbox = Outbox(out / "outbox.db")

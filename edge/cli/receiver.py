@@ -9,9 +9,9 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from edge.cli import UserError
+from edge.http_server import serve
 from edge.receiver.app import create_app
 from edge.receiver.faults import Faults
-from edge.receiver.server import serve
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -1,6 +1,6 @@
-"""`edge run --config CFG`: the long-running worker for every configured camera.
+"""`edge run --config CFG`: the long-running worker for every configured camera, with its operator API.
 
-SIGTERM and SIGINT stop it cleanly: streams closed, inference drained, every case already
+SIGTERM and SIGINT stop it cleanly: API closed, streams closed, inference drained, every case already
 analysed written to the outbox, SQLite files closed. Logs are JSON lines on stderr.
 """
 
@@ -10,12 +10,16 @@ import argparse
 import logging
 import signal
 import threading
+from contextlib import ExitStack
 from pathlib import Path
 from types import FrameType
 
+from edge.api.app import create_app
 from edge.cli import UserError
 from edge.config import load_config
+from edge.http_server import ThreadedServer
 from edge.runtime.worker import Worker
+from edge.runtime.zonestore import ZoneStore
 
 log = logging.getLogger("edge.run")
 
@@ -30,6 +34,8 @@ def run(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     if not any(c.enabled for c in config.cameras):
         raise UserError(f"{args.config}: no enabled cameras to run")
+    zone_store = ZoneStore(Path(config.storage.dir) / "zones.json")
+    config, zone_versions = zone_store.adopt(config)  # zones edited through the API win over the file's
     stop = threading.Event()
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:
@@ -37,13 +43,16 @@ def run(args: argparse.Namespace) -> int:
         stop.set()
 
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
-    worker = Worker(config)
-    try:
+    worker = Worker(config, zone_versions)
+    with ExitStack() as running:
+        running.callback(lambda: [signal.signal(sig, handler) for sig, handler in previous.items()])
+        running.callback(worker.stop)
+        if config.api.enabled:
+            app = create_app(worker, zone_store, config.api)  # refuses to run without an API token
+            server = ThreadedServer(app, config.api.host, config.api.port).start()
+            running.callback(server.stop)
+            log.info("operator API listening", extra={"url": server.url, "editor": f"{server.url}/editor/"})
         worker.start()
         while not stop.wait(1.0):
             pass
-    finally:
-        worker.stop()
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
     return 0

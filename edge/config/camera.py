@@ -56,9 +56,7 @@ class LocationConfig(Section):
     longitude: float = Field(0.0, ge=-180, le=180)
     latitude: float = Field(0.0, ge=-90, le=90)
     address: str = ""
-    grid_code: str = Field(
-        "", description="15-digit unit-grid code (6 county + 3 street + 3 community + 3 seq)"
-    )
+    grid_code: str = Field("", description="15-digit unit-grid code (6 county + 3 street + 3 community + 3 seq)")
 
     @field_validator("grid_code")
     @classmethod

@@ -2,6 +2,5 @@
 
 from edge.receiver.app import create_app
 from edge.receiver.faults import Faults
-from edge.receiver.server import ReceiverServer, serve
 
-__all__ = ["Faults", "ReceiverServer", "create_app", "serve"]
+__all__ = ["Faults", "create_app"]

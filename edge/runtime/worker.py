@@ -14,6 +14,7 @@ import logging
 import threading
 import time
 from collections import deque
+from collections.abc import Mapping
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ from typing import Any
 from prometheus_client import CollectorRegistry
 
 from edge import __version__
+from edge.api.metrics import WorkerMetrics
 from edge.config import CameraConfig, EdgeConfig
 from edge.delivery.outbox import Outbox, outbox_path
 from edge.delivery.sender import Sender
@@ -48,11 +50,14 @@ class CameraRuntime:
         state_dir: Path,
         detectors: dict[str, Detector],
         sink: MessageSink,
+        zone_version: int,
     ):
         self.camera = camera
         self.lock = threading.Lock()
         self.class_names = {mid: det.class_names for mid, det in detectors.items()}
-        self.analysis = CameraAnalysis(config, camera.id, state_dir / f"{camera.id}.db", self.class_names, sink)
+        self.analysis = CameraAnalysis(
+            config, camera.id, state_dir / f"{camera.id}.db", self.class_names, sink, zone_version=zone_version
+        )
         self.scene = SceneModel(camera.id, config.scene) if config.scene.enabled else None
         self.faults = FaultReporter(config, camera)
         self.latest: Frame | None = None
@@ -66,10 +71,17 @@ class CameraRuntime:
 class Worker:
     """Owns the stages and their threads; `start()`, then `stop()` closes everything cleanly."""
 
-    def __init__(self, config: EdgeConfig, metrics: CollectorRegistry | None = None) -> None:
+    def __init__(
+        self,
+        config: EdgeConfig,
+        zone_versions: Mapping[str, int] | None = None,
+        metrics: CollectorRegistry | None = None,
+    ) -> None:
+        """`zone_versions`: each camera's current zone version (from the zone store), recorded in its cases."""
         self.config = config
         self.started_at = time.time()
         self.metrics = metrics or CollectorRegistry()
+        self.events = WorkerMetrics(self.metrics)
         storage = Path(config.storage.dir)
         storage.mkdir(parents=True, exist_ok=True)
         cameras = [c for c in config.cameras if c.enabled]
@@ -85,7 +97,10 @@ class Worker:
         self._recent_lock = threading.Lock()
         # each camera's analysis first re-delivers what a crash kept from the outbox last time
         self.cameras = {
-            c.id: CameraRuntime(config, c, storage / "state", self.detectors, self._deliver) for c in cameras
+            c.id: CameraRuntime(
+                config, c, storage / "state", self.detectors, self._deliver, (zone_versions or {}).get(c.id, 1)
+            )
+            for c in cameras
         }
         self.streams = {c.id: CameraStream(c, self._on_frame, self.health) for c in cameras}
         self._running = False
@@ -133,6 +148,7 @@ class Worker:
         with runtime.lock:
             self._analyse(runtime, frame, detections)
             runtime.analysed += 1
+            self.events.frame_analysed(frame, time.time())
             self.engine.set_priority(frame.camera_id, _has_candidate(runtime.analysis.engine.snapshot()))
 
     def _analyse(self, runtime: CameraRuntime, frame: Frame, detections: dict[str, Detections]) -> None:
@@ -157,6 +173,7 @@ class Worker:
 
     def _deliver(self, message: CaseMessage) -> None:
         self.outbox.put(message)  # durable before anything else sees it
+        self.events.message_queued(message)
         with self._recent_lock:
             self.recent.append(message)
         log.info(
@@ -190,6 +207,7 @@ class Worker:
         runtime = self.cameras[camera.id]
         with runtime.lock:
             runtime.analysis.engine.reload(camera, zone_version)
+            runtime.analysis.model_ids = models_for(camera)
             runtime.camera = camera
 
     def rebase_scene(self, camera_id: str) -> bool:

@@ -1,4 +1,5 @@
-"""Run the receiver with uvicorn: blocking (the CLI) or in a background thread (tests, demo)."""
+"""Serve a FastAPI app with uvicorn: blocking (a CLI) or in a background thread (the worker's API, the demo's
+receiver, tests)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,11 @@ from fastapi import FastAPI
 START_TIMEOUT_S = 15.0
 
 
-class ReceiverServer:
+class ServerError(Exception):
+    """The server could not listen (address in use, not allowed); the message says where."""
+
+
+class ThreadedServer:
     """uvicorn serving `app` on host:port in a daemon thread; port 0 picks a free port.
 
     `stop()` closes the listener, so clients get connection refused, as when a real
@@ -30,16 +35,16 @@ class ReceiverServer:
     def url(self) -> str:
         return f"http://{self.host}:{self.port}"
 
-    def start(self) -> ReceiverServer:
+    def start(self) -> ThreadedServer:
         config = uvicorn.Config(self.app, host=self.host, port=self.port, log_level="warning", lifespan="off")
         server = uvicorn.Server(config)
-        thread = threading.Thread(target=server.run, name="edge-receiver", daemon=True)
+        thread = threading.Thread(target=server.run, name="edge-http", daemon=True)
         thread.start()
         deadline = time.monotonic() + START_TIMEOUT_S
         while not server.started:
             if not thread.is_alive() or time.monotonic() > deadline:
                 server.should_exit = True
-                raise RuntimeError(f"receiver could not listen on {self.host}:{self.port}")
+                raise ServerError(f"could not listen on {self.host}:{self.port} (address in use or not allowed)")
             time.sleep(0.01)
         self.port = server.servers[0].sockets[0].getsockname()[1]
         self._server, self._thread = server, thread
@@ -52,7 +57,7 @@ class ReceiverServer:
         self._thread.join(START_TIMEOUT_S)
         self._server = self._thread = None
 
-    def __enter__(self) -> ReceiverServer:
+    def __enter__(self) -> ThreadedServer:
         return self.start()
 
     def __exit__(
