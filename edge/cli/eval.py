@@ -11,10 +11,9 @@ import json
 from pathlib import Path
 
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from edge.cli import UserError
-from edge.cli.replay import DEFAULT_START, start_epoch
+from edge.cli.replay import DEFAULT_START, start_epoch, video_progress
 from edge.config import load_config
 from edge.evaluate import Annotation, Thresholds, Truth, TruthError, evaluate, load_truth
 from edge.evaluate.report import problem_table, score_table
@@ -115,14 +114,7 @@ def run(args: argparse.Namespace) -> int:
     annotation = None if args.annotate is None else Annotation(args.annotate, args.codec)
     console = Console()
     try:
-        with Progress(
-            TextColumn("[bold]eval[/] {task.description}"),
-            BarColumn(),
-            TextColumn("{task.completed:.0f}/{task.total:.0f} s of video"),
-            TimeElapsedColumn(),
-            console=console,
-            transient=True,
-        ) as bar:
+        with video_progress("eval", console) as bar:
             tasks = {id(t): bar.add_task(t.path.name, total=probe_file(t.clip).duration_s or None) for t in truths}
             evaluation = evaluate(
                 config,

@@ -56,6 +56,18 @@ def check_camera(config: EdgeConfig, camera_id: str | None) -> None:
         raise UserError(f"no camera {camera_id!r} in the config; cameras: {[c.id for c in config.cameras]}")
 
 
+def video_progress(verb: str, console: Console) -> Progress:
+    """A progress bar counting seconds of video analysed, gone when done."""
+    return Progress(
+        TextColumn(f"[bold]{verb}[/] {{task.description}}"),
+        BarColumn(),
+        TextColumn("{task.completed:.0f}/{task.total:.0f} s of video"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    )
+
+
 def replay_with_progress(
     config: EdgeConfig,
     clip: Path,
@@ -66,16 +78,8 @@ def replay_with_progress(
     console: Console,
     realtime: bool = False,
 ) -> ReplayResult:
-    duration = probe_file(clip).duration_s
-    with Progress(
-        TextColumn("[bold]replay[/] {task.description}"),
-        BarColumn(),
-        TextColumn("{task.completed:.0f}/{task.total:.0f} s of video"),
-        TimeElapsedColumn(),
-        console=console,
-        transient=True,
-    ) as bar:
-        task = bar.add_task(clip.name, total=duration or None)
+    with video_progress("replay", console) as bar:
+        task = bar.add_task(clip.name, total=probe_file(clip).duration_s or None)
         return replay_clip(
             config,
             clip,

@@ -62,16 +62,21 @@ def resolve_paths(config: EdgeConfig, base_dir: Path) -> EdgeConfig:
     return config
 
 
-def load_config(path: str | Path) -> EdgeConfig:
-    path = Path(path)
+def read_yaml(path: Path, what: str, error: type[Exception]) -> Any:
+    """Parse a YAML file, turning a missing, unreadable or malformed file into `error` naming it."""
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise ConfigError(f"config file {path} does not exist") from None
+        raise error(f"{what} {path} does not exist") from None
     except OSError as exc:
-        raise ConfigError(f"config file {path} cannot be read: {exc.strerror}") from None
+        raise error(f"{what} {path} cannot be read: {exc.strerror}") from None
     try:
-        data = yaml.safe_load(text)
+        return yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{path} is not valid YAML: {exc}") from None
+        raise error(f"{path} is not valid YAML: {exc}") from None
+
+
+def load_config(path: str | Path) -> EdgeConfig:
+    path = Path(path)
+    data = read_yaml(path, "config file", ConfigError)
     return parse_config(data, path.resolve().parent, origin=str(path))

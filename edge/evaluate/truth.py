@@ -12,10 +12,9 @@ import math
 from pathlib import Path
 from typing import Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from edge.config.load import format_validation_error
+from edge.config.load import format_validation_error, read_yaml
 
 DEFAULT_MIN_IOU = 0.3  # a box without a tolerance must overlap the case's box this much
 _ID = r"^[A-Za-z0-9_.:@-]{1,64}$"
@@ -152,14 +151,7 @@ class Truth(_Strict):
 def load_truth(path: str | Path) -> Truth:
     """Read and validate one ground-truth file; the clip must exist."""
     path = Path(path)
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise TruthError(f"ground-truth file {path} does not exist") from None
-    except OSError as exc:
-        raise TruthError(f"ground-truth file {path} cannot be read: {exc.strerror}") from None
-    except yaml.YAMLError as exc:
-        raise TruthError(f"{path} is not valid YAML: {exc}") from None
+    data = read_yaml(path, "ground-truth file", TruthError)
     if not isinstance(data, dict):
         raise TruthError(f"{path}: expected a mapping with 'clip' and 'expected', got {type(data).__name__}")
     try:
