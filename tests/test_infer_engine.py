@@ -233,3 +233,19 @@ def test_models_needed_follow_the_cameras_rules(tmp_path: Path):
     }
     cameras = {c.id: models_needed(c) for c in parse_config(data, tmp_path).cameras}
     assert cameras == {"a": ["coco"], "b": ["plates"], "c": []}
+
+
+@pytest.mark.parametrize("runners", [1, 2, 4])
+def test_parallel_runners_analyse_each_frame_once_and_keep_camera_order(detectors, runners):
+    eng, out = engine(detectors, max_batch=2, max_wait_ms=0, runners=runners), Collector()
+    eng.start()
+    for i in range(30):
+        for cam in ("cam1", "cam2", "cam3"):
+            eng.submit(frame(cam, i, WHITE if i % 2 else BLACK), ["yolo", "e2e"], out)
+    eng.stop()
+    for cam in ("cam1", "cam2", "cam3"):
+        mine = [(index, results) for c, index, results in out.got if c == cam]
+        assert [index for index, _ in mine] == list(range(30))  # each frame once, in submit order
+        assert all(set(results) == {"yolo", "e2e"} for _, results in mine)
+        assert [len(results["yolo"]) > 0 for _, results in mine] == [i % 2 == 1 for i in range(30)]
+    assert eng.stats().models["yolo"].frames == 90

@@ -43,3 +43,10 @@ class InferenceConfig(Section):
     queue_per_camera: int = Field(
         2, ge=1, le=1000, description="frames of one camera waiting for inference; a new one drops the oldest"
     )
+    runners: int = Field(
+        2,
+        ge=1,
+        le=16,
+        description="batches run in parallel: while one batch is inside the model, the next is pre- or "
+        "post-processed, and on a CPU box every core can run a model even with few threads per session",
+    )

@@ -1,8 +1,10 @@
 """One batched inference loop shared by every camera.
 
-Cameras `submit` frames (never blocking); one inference thread forms per-model batches across
-cameras (policies in `edge.infer.batching`) and runs them; a delivery thread calls each frame's
-`on_result` with all its models' `Detections`, so a slow consumer never stalls inference.
+Cameras `submit` frames (never blocking); `runners` inference threads form per-model batches
+across cameras (policies in `edge.infer.batching`) and run them in parallel (a claimed frame is
+never claimed twice); a delivery thread calls each frame's `on_result` with all its models'
+`Detections`, so a slow consumer never stalls inference. With one runner per core, a 2-core box
+keeps both cores on the model when inference is the bottleneck (measured in bench/bench_cameras.py).
 
 Back-pressure and staleness, by name:
 - **Drop oldest per camera.** Each camera has at most `queue_per_camera` frames waiting; a new
@@ -94,17 +96,18 @@ class InferenceEngine:
         self._counts = _Counts(list(detectors))
         self._deliveries: queue.SimpleQueue[Request | None] = queue.SimpleQueue()
         self._state = "new"  # new -> running -> draining | stopping -> stopped
-        self._threads = [
-            threading.Thread(target=self._infer_loop, name="edge-infer", daemon=True),
-            threading.Thread(target=self._deliver_loop, name="edge-infer-results", daemon=True),
+        self._runners = [
+            threading.Thread(target=self._infer_loop, name=f"edge-infer-{i}", daemon=True)
+            for i in range(config.runners)
         ]
+        self._delivery = threading.Thread(target=self._deliver_loop, name="edge-infer-results", daemon=True)
 
     def start(self) -> None:
         with self._cond:
             if self._state != "new":
                 raise RuntimeError(f"inference engine cannot start: it is {self._state}")
             self._state = "running"
-        for thread in self._threads:
+        for thread in [*self._runners, self._delivery]:
             thread.start()
 
     def stop(self, drain: bool = True) -> None:
@@ -115,9 +118,10 @@ class InferenceEngine:
                 return
             self._state = "draining" if drain else "stopping"
             self._cond.notify_all()
-        self._threads[0].join()
+        for runner in self._runners:
+            runner.join()
         self._deliveries.put(None)
-        self._threads[1].join()
+        self._delivery.join()
         with self._cond:
             self._state = "stopped"
 
