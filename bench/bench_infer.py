@@ -1,14 +1,17 @@
 """Engine vs naive loop on N simulated cameras, and the engine's efficiency against the model's ceiling.
 
 Every camera offers decoded frames of streams/vtest.avi at its live rate (10 fps). In the same run:
-1. ceiling: the model alone (`session.run`) on pre-made batches, frames/s;
+1. ceiling: the model alone (`session.run`) on pre-made batches, from as many threads as the
+   engine has runners, frames/s;
 2. naive: one thread per camera, each analysing its camera's newest frame with a single-frame
    `detect` (one `session.run` per frame) on a session shared by all threads;
 3. engine: camera threads `submit` to one `InferenceEngine`, which batches across cameras.
 Reports analysed frames/s of engine and naive, their ratio, and engine / ceiling (pipeline
 efficiency). Both sides use the same model, thread count and preprocessing/decoding code.
 
-Usage: .venv/bin/python bench/bench_infer.py [--cameras 8] [--seconds 10] [--provider cpu]
+Defaults are the worker's own on this box: batch 1 on the CPU, 2 runners, all cores but one
+per session. Usage: .venv/bin/python bench/bench_infer.py [--cameras 8] [--seconds 10]
+[--batch 1] [--runners 2] [--threads 1] [--provider cpu]
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ import onnxruntime as ort
 
 from edge.config import InferenceConfig, ModelConfig
 from edge.infer import Detector, InferenceEngine, load_detector
+from edge.infer.session import default_threads
 from edge.types import Detections, Frame
 
 REPO = Path(__file__).resolve().parents[1]
@@ -47,15 +51,24 @@ def cpu_name() -> str:
     return platform.processor() or "unknown CPU"
 
 
-def ceiling(detector: Detector, frames: list[np.ndarray], batch: int, seconds: float) -> float:
-    """Frames/s of `session.run` alone on a batch prepared once."""
+def ceiling(detector: Detector, frames: list[np.ndarray], batch: int, runners: int, seconds: float) -> float:
+    """Frames/s of `session.run` alone on a batch prepared once, from `runners` threads."""
     tensor, _ = detector.preprocess(frames[:batch])
     detector.run(tensor)
-    done, start = 0, time.perf_counter()
-    while time.perf_counter() - start < seconds:
-        detector.run(tensor)
-        done += batch
-    return done / (time.perf_counter() - start)
+    done = [0] * runners
+    start = time.perf_counter()
+
+    def run(i: int) -> None:
+        while time.perf_counter() - start < seconds:
+            detector.run(tensor)
+            done[i] += batch
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(runners)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return sum(done) / (time.perf_counter() - start)
 
 
 def naive(detector: Detector, frames: list[np.ndarray], cameras: int, seconds: float) -> float:
@@ -80,9 +93,12 @@ def naive(detector: Detector, frames: list[np.ndarray], cameras: int, seconds: f
     return sum(counts) / (time.perf_counter() - start)
 
 
-def engine(detector: Detector, frames: list[np.ndarray], cameras: int, seconds: float, batch: int) -> tuple[float, str]:
+def engine(
+    detector: Detector, frames: list[np.ndarray], cameras: int, seconds: float, batch: int, runners: int
+) -> tuple[float, str]:
     """Camera threads submit at their live rate; the engine analyses what it can (drop-oldest)."""
-    eng = InferenceEngine({"m": detector}, InferenceConfig(max_batch=batch, max_wait_ms=20, staleness_s=5))
+    config = InferenceConfig(max_batch=batch, max_wait_ms=20, staleness_s=5, runners=runners)
+    eng = InferenceEngine({"m": detector}, config)
     delivered = [0]
     lock = threading.Lock()
 
@@ -122,13 +138,16 @@ def main() -> None:
     parser.add_argument("--cameras", type=int, default=8)
     parser.add_argument("--seconds", type=float, default=5.0, help="per measurement")
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds; medians are reported")
-    parser.add_argument("--batch", type=int, default=8)
+    parser.add_argument("--batch", type=int, default=1, help="frames per model run (the CPU default is 1)")
+    parser.add_argument("--runners", type=int, default=InferenceConfig().runners, help="engine runner threads")
     parser.add_argument("--provider", default="cpu", choices=["cpu", "cuda", "tensorrt", "openvino"])
-    parser.add_argument("--threads", type=int, default=len(os.sched_getaffinity(0)), help="intra-op threads")
+    parser.add_argument("--threads", type=int, default=default_threads(), help="intra-op threads per session")
     parser.add_argument("--model", type=Path, default=REPO / "models" / "centernet-mbv3-coco.onnx")
     args = parser.parse_args()
 
-    cfg = ModelConfig(id="m", path=args.model, providers=[args.provider], intra_op_threads=args.threads)
+    cfg = ModelConfig(
+        id="m", path=args.model, providers=[args.provider], intra_op_threads=args.threads, batch=args.batch
+    )
     detector = load_detector(cfg)
     frames = decode_frames(100)
     batch = min(args.batch, detector.max_batch)
@@ -138,17 +157,18 @@ def main() -> None:
     )
     print(
         f"model: {args.model.name} ({detector.format}); {args.cameras} cameras offering {FPS:g} fps each; "
-        f"max batch {batch}; {args.rounds} interleaved rounds of {args.seconds:g} s per measurement"
+        f"batch {batch}, {args.runners} engine runners; "
+        f"{args.rounds} interleaved rounds of {args.seconds:g} s per measurement"
     )
     tops, bases, fpss = [], [], []
     for r in range(args.rounds):
-        tops.append(ceiling(detector, frames, batch, args.seconds))
+        tops.append(ceiling(detector, frames, batch, args.runners, args.seconds))
         bases.append(naive(detector, frames, args.cameras, args.seconds))
-        fps, detail = engine(detector, frames, args.cameras, args.seconds, batch)
+        fps, detail = engine(detector, frames, args.cameras, args.seconds, batch, args.runners)
         fpss.append(fps)
         print(f"  round {r + 1}: ceiling {tops[-1]:.1f}, naive {bases[-1]:.1f}, engine {fps:.1f} frames/s ({detail})")
     top, base, fps = (float(np.median(v)) for v in (tops, bases, fpss))
-    print(f"ceiling (session.run on pre-made batches of {batch}): {top:.1f} frames/s")
+    print(f"ceiling (session.run on pre-made batches of {batch}, {args.runners} threads): {top:.1f} frames/s")
     print(f"naive loop (thread per camera, single-frame runs):  {base:.1f} frames/s")
     print(f"engine (shared batched loop):                      {fps:.1f} frames/s")
     print(f"ratio engine / naive: {fps / base:.2f}")

@@ -27,8 +27,8 @@ def detectors(tmp_path_factory) -> dict[str, Detector]:
     (tmp / "b").mkdir()
     meta = names_json(["person", "car", "truck"])
     return {
-        "yolo": load_detector(ModelConfig(id="yolo", path=model(tmp / "a", yolov8(), metadata=meta))),
-        "e2e": load_detector(ModelConfig(id="e2e", path=model(tmp / "b", end2end(), 1, metadata=meta))),
+        "yolo": load_detector(ModelConfig(id="yolo", path=model(tmp / "a", yolov8(), metadata=meta), batch=16)),
+        "e2e": load_detector(ModelConfig(id="e2e", path=model(tmp / "b", end2end(), 1, metadata=meta), batch=16)),
     }
 
 
@@ -200,7 +200,7 @@ def test_plan_round_robins_cameras_and_puts_priority_first():
 def test_bundled_model_through_the_engine_equals_direct_detection():
     with av.open(str(REPO / "streams" / "vtest.avi")) as container:
         images = [f.to_ndarray(format="bgr24") for _, f in zip(range(6), container.decode(video=0), strict=False)]
-    coco = load_detector(ModelConfig(id="coco", path=REPO / "models" / "centernet-mbv3-coco.onnx"))
+    coco = load_detector(ModelConfig(id="coco", path=REPO / "models" / "centernet-mbv3-coco.onnx", batch=3))
     eng, out = (
         InferenceEngine({"coco": coco}, InferenceConfig(max_batch=3, queue_per_camera=3, staleness_s=3600)),
         Collector(),
@@ -249,3 +249,16 @@ def test_parallel_runners_analyse_each_frame_once_and_keep_camera_order(detector
         assert all(set(results) == {"yolo", "e2e"} for _, results in mine)
         assert [len(results["yolo"]) > 0 for _, results in mine] == [i % 2 == 1 for i in range(30)]
     assert eng.stats().models["yolo"].frames == 90
+
+
+def test_cpu_models_run_one_frame_at_a_time_unless_configured(tmp_path):
+    """On the CPU per-frame time grows with the batch (bench/bench_infer.py), so the default batch is 1."""
+    path = REPO / "models" / "centernet-mbv3-coco.onnx"
+    assert load_detector(ModelConfig(id="m", path=path)).preferred_batch == 1
+    assert load_detector(ModelConfig(id="m", path=path, batch=4)).preferred_batch == 4
+    eng, out = engine({"m": load_detector(ModelConfig(id="m", path=path))}, max_batch=8), Collector()
+    for i in range(4):
+        eng.submit(frame(f"cam{i}", 0, BLACK), ["m"], out)
+    eng.start()
+    eng.stop()
+    assert eng.stats().models["m"].batch_sizes == {1: 4}

@@ -24,6 +24,13 @@ class ModelConfig(Section):
     score_threshold: float = Field(0.25, ge=0.0, le=1.0, description="lowest score kept at all")
     nms_iou: float = Field(0.5, gt=0.0, le=1.0, description="class-wise NMS IoU where the format needs it")
     max_detections: int = Field(100, ge=1, le=10000, description="best boxes kept per frame")
+    batch: int = Field(
+        0,
+        ge=0,
+        le=256,
+        description="frames per model run; 0 = auto: 1 on the CPU (per-frame time grows with the batch there, "
+        "bench/bench_infer.py), up to inference.max_batch on a GPU",
+    )
     input_size: tuple[int, int] | None = Field(
         None, description="[width, height] for a model whose input size is dynamic (default: its 'imgsz' metadata)"
     )

@@ -32,7 +32,8 @@ class Detector:
     """One model ready to run: `detect(images) -> list[Detections]`, boxes in each image's pixels.
 
     `max_batch` is the model's own limit: its fixed batch size (1 for a batch-1 export), or
-    `DYNAMIC_MAX_BATCH` when the batch dimension is dynamic. A fixed batch is padded with
+    `DYNAMIC_MAX_BATCH` when the batch dimension is dynamic. `preferred_batch` is what the shared
+    loop should form: the configured `batch`, else 1 on the CPU and `max_batch` on accelerators. A fixed batch is padded with
     blank images, so a batch-4 model still takes one frame.
     """
 
@@ -49,6 +50,8 @@ class Detector:
         self.class_names = names
         self.format = adapter.format
         self.max_batch = fixed_batch or DYNAMIC_MAX_BATCH
+        on_cpu = session.get_providers() == ["CPUExecutionProvider"]
+        self.preferred_batch = min(self.max_batch, cfg.batch or (1 if on_cpu else self.max_batch))
         self.spec = spec
         self.providers: list[str] = session.get_providers()
         self._cfg = cfg

@@ -89,7 +89,7 @@ class InferenceEngine:
     def __init__(self, detectors: dict[str, Detector], config: InferenceConfig) -> None:
         self._detectors = detectors
         self._config = config
-        self._limits = {m: min(config.max_batch, d.max_batch) for m, d in detectors.items()}
+        self._limits = {m: min(config.max_batch, d.preferred_batch) for m, d in detectors.items()}
         self._queues: dict[str, deque[Request]] = {}
         self._prioritised: set[str] = set()
         self._cond = threading.Condition()

@@ -130,7 +130,7 @@ def replay_clip(
             sink(message)
 
     analysis = CameraAnalysis(config, camera.id, run_dir / "state.db", class_names, deliver)
-    batch_size = max(1, min([config.inference.max_batch, *(d.max_batch for d in detectors.values())]))
+    batch_size = max(1, min([config.inference.max_batch, *(d.preferred_batch for d in detectors.values())]))
     started = time.perf_counter()
     try:
         frames = read_file_frames(clip, camera.id, camera.analysis.fps, epoch=epoch)
