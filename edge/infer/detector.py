@@ -33,8 +33,8 @@ class Detector:
 
     `max_batch` is the model's own limit: its fixed batch size (1 for a batch-1 export), or
     `DYNAMIC_MAX_BATCH` when the batch dimension is dynamic. `preferred_batch` is what the shared
-    loop should form: the configured `batch`, else 1 on the CPU and `max_batch` on accelerators. A fixed batch is padded with
-    blank images, so a batch-4 model still takes one frame.
+    loop should form: the configured `batch`, else 1 on the CPU and `max_batch` on accelerators.
+    A fixed batch is padded with blank images, so a batch-4 model still takes one frame.
     """
 
     def __init__(
