@@ -78,7 +78,6 @@ def run(args: argparse.Namespace) -> int:
             sender.close()
             outbox.close()
         cases = httpx.get(f"{receiver.url}/api/cases", timeout=10).json()
-        receiver_url = receiver.url
     console.print(summary_line(result))
     console.print(f"delivered {sent} messages; outbox: {stats.pending} pending, {stats.dead} dead letters")
     console.print(received_table(cases))
@@ -86,9 +85,10 @@ def run(args: argparse.Namespace) -> int:
         console.print(f"[bold]{case['case_id']}[/] evidence pictures:")
         for picture in sorted((files.evidence_dir / case["case_id"]).glob("*.jpg")):
             console.print(f"  {picture}")
-        for url in case["pictures"]:
-            console.print(f"  {receiver_url}{url}")
-    console.print(f"receiver database: {out / 'receiver.db'}; case messages as JSON lines: {files.path}")
+
+    database = out / "receiver.db"
+    console.print(f"receiver database: {database} (serve it again with: edge receiver --db {database})")
+    console.print(f"case messages as JSON lines: {files.path}")
     return 0 if stats.pending == 0 and stats.dead == 0 else 1
 
 
