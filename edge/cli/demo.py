@@ -49,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
     out = args.out or Path(config.storage.dir)
     shutil.rmtree(out, ignore_errors=True)  # a demo starts fresh: new receiver, outbox and rule state
     out.mkdir(parents=True)
-    console = Console()
+    console = Console(soft_wrap=True)  # paths stay whole, ready to copy
     with ThreadedServer(create_app(out / "receiver.db")) as receiver:
         config.platform.url = f"{receiver.url}/api/cases"
         console.print(f"stand-in platform receiver listening on {receiver.url} (cases at {config.platform.url})")

@@ -112,7 +112,7 @@ def run(args: argparse.Namespace) -> int:
     report: Path = args.report or out / "report.json"
     thresholds = Thresholds(args.min_precision, args.min_recall, args.min_f1, args.max_duplicates, args.max_latency)
     annotation = None if args.annotate is None else Annotation(args.annotate, args.codec)
-    console = Console()
+    console = Console(soft_wrap=True)  # paths stay whole, ready to copy
     try:
         with video_progress("eval", console) as bar:
             tasks = {id(t): bar.add_task(t.path.name, total=probe_file(t.clip).duration_s or None) for t in truths}

@@ -129,7 +129,7 @@ def run(args: argparse.Namespace) -> int:
     out = args.out or Path(config.storage.dir) / "replay" / camera_id
     for stale in out.glob("state.db*"):
         stale.unlink()  # a replay starts from a clean rule state
-    console = Console()
+    console = Console(soft_wrap=True)  # paths stay whole, ready to copy
     sink = JsonLinesSink(out)
     result = replay_with_progress(
         config,
