@@ -138,6 +138,9 @@ class PipelineWorker:
             self.cases.reload(camera, zone_version)
         self.applied.append(zone_version)
 
+    def rebase_scene(self, camera_id: str) -> bool:
+        return False  # this pipeline runs no scene model: the API answers 409
+
     def rule_places(self, zone_id: str) -> list[dict[str, Any]]:
         """Candidate places the case engine is timing in a zone (what its last frame saw)."""
         snapshot = self.cases.snapshot()

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 import yaml
-from scene_clips import covered, during, frames
+from fastapi.testclient import TestClient
+from scene_clips import covered, during, frames, shifted
 
+from edge.api.app import create_app
 from edge.config import parse_config
 from edge.runtime.worker import Worker
+from edge.runtime.zonestore import ZoneStore
 from edge.types import Detections
 
 from conftest import DEMO_CONFIG
@@ -53,3 +56,32 @@ def test_cover_pauses_zones_and_reports_a_device_fault(tmp_path):
     # could not be trusted; it is confirmed only once the view is back and the car is seen again
     assert [m.kind for m in street] == ["new"]
     assert street[0].body["times"]["confirmed_media_s"] >= faults[1].body["time_media_s"]
+
+
+def test_a_re_aimed_camera_stays_paused_until_an_operator_rebases_it_through_the_api(tmp_path):
+    config = worker_config(tmp_path)
+    store = ZoneStore(tmp_path / "zones.json")
+    config, versions = store.adopt(config)
+    worker = Worker(config, versions)
+    token = "rebase-test-token-0123456789"
+    api = TestClient(create_app(worker, store, env={"EDGE_API_TOKEN": token}))
+    auth = {"Authorization": f"Bearer {token}"}
+    re_aimed = during(20.0, 1e9, lambda image: shifted(image, 60, 25))
+    try:
+        clip = frames(re_aimed, fps=2.0, end=70.0, camera="campus-north")
+        for frame in clip:
+            worker.analyse(frame, {})
+            if frame.media_time >= 40.0:
+                break
+        assert worker.camera_health()["campus-north"]["tamper"]["kind"] == "moved"
+        assert api.post("/api/cameras/campus-north/scene/rebase").status_code == 401
+        answer = api.post("/api/cameras/campus-north/scene/rebase", headers=auth)
+        assert answer.status_code == 202
+        for frame in clip:
+            worker.analyse(frame, {})
+        assert worker.camera_health()["campus-north"]["tamper"]["kind"] == "none"
+        faults = [m for m in worker.recent_messages(50)[::-1] if m.body.get("type") == "device_fault"]
+    finally:
+        worker.stop()
+    assert [(m.kind, m.body["fault"]["kind"]) for m in faults] == [("new", "moved"), ("cleared", "moved")]
+    assert faults[1].body["time_media_s"] > 40.0  # it ended only after the rebase

@@ -66,3 +66,6 @@ class WorkerView(Protocol):
 
     def apply_camera(self, camera: CameraConfig, zone_version: int) -> None:
         """Hot-apply a camera's zones and rules: they take effect on its next analysed frame."""
+
+    def rebase_scene(self, camera_id: str) -> bool:
+        """Re-learn the camera's reference view (ends a "moved" tamper); False without a scene model."""

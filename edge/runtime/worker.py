@@ -21,7 +21,6 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry
 
-from edge import __version__
 from edge.api.metrics import WorkerMetrics
 from edge.config import CameraConfig, EdgeConfig
 from edge.delivery.outbox import Outbox, outbox_path
@@ -211,15 +210,15 @@ class Worker:
             runtime.camera = camera
 
     def rebase_scene(self, camera_id: str) -> bool:
-        runtime = self.cameras[camera_id]
-        if runtime.scene is None:
+        """Take the camera's current view as its new reference (after a deliberate re-aim).
+
+        False when the camera is not running or has no scene model."""
+        runtime = self.cameras.get(camera_id)
+        if runtime is None or runtime.scene is None:
             return False
         with runtime.lock:
             runtime.scene.rebase()
         return True
-
-    def summary(self) -> dict[str, Any]:
-        return {"version": __version__, "worker": self.config.worker.id, "uptime_s": time.time() - self.started_at}
 
 
 def _has_candidate(snapshot: dict[str, Any]) -> bool:

@@ -63,6 +63,22 @@ def router(worker: WorkerView, editor: ZoneEditor) -> APIRouter:
         headers = {"X-Frame-Width": str(frame.width), "X-Frame-Height": str(frame.height)}
         return Response(jpeg, media_type="image/jpeg", headers=headers)
 
+    @r.post(
+        "/cameras/{camera_id}/scene/rebase",
+        status_code=status.HTTP_202_ACCEPTED,
+        responses={**NOT_FOUND, 409: {"description": "the camera has no running scene model"}},
+    )
+    def rebase_scene(camera_id: CameraId) -> dict[str, str]:
+        """Take the camera's current view as its reference: after a deliberate re-aim, this ends the
+        "moved" fault and resumes its zones. Applied at the camera's next analysed frame."""
+        editor.camera(camera_id)
+        if not worker.rebase_scene(camera_id):
+            raise HTTPException(
+                status.HTTP_409_CONFLICT,
+                f"camera {camera_id!r} has no running scene model (scene.enabled is false or the camera is disabled)",
+            )
+        return {"camera_id": camera_id, "status": "rebase requested"}
+
     @r.get("/catalog")
     def catalog() -> Catalog:
         """Event codes, models with their classes, and rule kinds: what a rule may name."""
