@@ -288,9 +288,9 @@ class CaseEngine:
                 ref=boxes.copy(),
                 box=boxes,
                 first_seen=times,
-                last_seen=times.copy(),
+                last_seen=np.full(n, now),  # seen now, whatever its age
                 first_media=media,
-                last_media=media.copy(),
+                last_media=np.full(n, frame.media_time),
                 score=obs.score[fresh].astype(np.float64),
                 label=labels,
                 hits=np.ones(n, np.int64),

@@ -15,7 +15,15 @@ import numpy as np
 
 from edge.config.zones import RuleConfig
 from edge.types import Detections
-from edge.zones.geometry import Point, box_iou, greedy_match, points_in_zone, suppress_overlaps, zone_coverage
+from edge.zones.geometry import (
+    Point,
+    box_iou,
+    greedy_match,
+    points_in_zone,
+    polygon_area,
+    suppress_overlaps,
+    zone_coverage,
+)
 
 ZONE_LEVEL = ("count", "occupancy")  # kinds whose one place is the zone: always one case per zone
 DUPLICATE_IOU = 0.5  # one vehicle reported as both car and truck is one object
@@ -64,6 +72,8 @@ def qualifying(dets: Detections, spec: RuleSpec, width: int, height: int) -> Det
         mask &= np.isin(dets.class_id, spec.class_ids)
     if rule.min_box_fraction > 0:
         mask &= dets.area / float(width * height) >= rule.min_box_fraction
+    if rule.kind == "static_object" and rule.min_coverage > 0:  # "a pile larger than X% of the zone"
+        mask &= dets.area >= rule.min_coverage * polygon_area(spec.polygon) * width * height
     kept = dets[mask]
     inside = points_in_zone(kept.bottom_center, spec.polygon, width, height)
     return kept[inside]

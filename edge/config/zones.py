@@ -104,7 +104,11 @@ class RuleConfig(Section):
     )
     min_count: int = Field(1, ge=1, le=1000, description="count rules: this many objects at once")
     min_coverage: float = Field(
-        0.0, ge=0.0, le=1.0, description="occupancy rules: fraction of the zone's area covered by boxes"
+        0.0,
+        ge=0.0,
+        le=1.0,
+        description="occupancy rules: fraction of the zone's area covered by boxes; static_object rules: "
+        "smallest object as a fraction of the zone's area",
     )
     gap_allowance_s: float = Field(
         10.0,
