@@ -8,9 +8,10 @@ import numpy as np
 import yaml
 from scene_clips import during, frames, textured_box, with_patch
 
-from conftest import DEMO_CONFIG
 from edge.config import parse_config
 from edge.runtime.worker import Worker
+
+from conftest import DEMO_CONFIG
 
 PLACED, REMOVED = 20.0, 55.0
 BOX, BOX_XY = textured_box(90, 60), (60, 420)  # on the lawn at the bottom left of vtest
@@ -50,7 +51,7 @@ def test_left_object_is_one_case_and_is_cleared_after_removal(tmp_path):
     assert new.body["event"]["code"] == "0507"
     assert PLACED + 10 <= new.body["times"]["confirmed_media_s"] <= PLACED + 15 + 10 + 1
     assert cleared.body["times"]["message_media_s"] >= REMOVED  # cleared once the lawn is back
-    x1, y1, x2, y2 = new.body["detection"]["box"]
+    x1, _, _, y2 = new.body["detection"]["box"]
     assert abs(x1 - BOX_XY[0]) < 12 and abs(y2 - (BOX_XY[1] + 60)) < 12  # the box, where it was left
     after = [e for e in cleared.body["evidence"] if e["kind"] == "after"]
     assert after, "a cleared case carries an after-picture"
