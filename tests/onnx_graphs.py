@@ -44,8 +44,12 @@ def build(
     metadata: dict[str, str] | None = None,
     input_name: str = "images",
     extra_inputs: int = 0,
+    channel: int | None = None,
 ) -> Path:
-    """Write a graph taking `input_shape` images and returning `outputs` stacked over the batch."""
+    """Write a graph taking `input_shape` images and returning `outputs` stacked over the batch.
+
+    With `channel`, brightness is read from that input channel only, so colour order is observable.
+    """
     # uint8 inputs arrive as 0..255, YOLO-style floats as 0..1, CenterNet-style floats as 0..255
     brightness = (
         helper.make_node("Div", ["mean", "full"], ["clipped"])
@@ -53,6 +57,7 @@ def build(
         else helper.make_node("Min", ["mean", "one"], ["clipped"])
     )
     spatial = [2, 3] if input_shape[1] == 3 else [1, 2]
+    picked = [] if channel is None else [channel]
     nodes = [
         helper.make_node("Cast", [input_name], ["x"], to=TensorProto.FLOAT),
         helper.make_node("Slice", ["x", "starts", "ends", "axes"], ["patch"]),
@@ -61,9 +66,11 @@ def build(
     ]
     inits = [
         numpy_helper.from_array(np.array(1.0, np.float32), "one"),
-        numpy_helper.from_array(np.array([150, 150], np.int64), "starts"),
-        numpy_helper.from_array(np.array([170, 170], np.int64), "ends"),
-        numpy_helper.from_array(np.array(spatial, np.int64), "axes"),
+        numpy_helper.from_array(np.array([150, 150, *picked], np.int64), "starts"),
+        numpy_helper.from_array(np.array([170, 170, *[c + 1 for c in picked]], np.int64), "ends"),
+        numpy_helper.from_array(
+            np.array(spatial + ([1 if input_shape[1] == 3 else 3] if picked else []), np.int64), "axes"
+        ),
     ]
     if input_dtype == np.uint8:
         inits.append(numpy_helper.from_array(np.array(255.0, np.float32), "full"))

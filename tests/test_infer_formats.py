@@ -111,3 +111,17 @@ def test_dynamic_image_size_from_metadata_or_config(tmp_path: Path):
     path = build(tmp_path / "b.onnx", yolov8(), shape, metadata=names_json(NAMES))
     detector = load_detector(ModelConfig(id="m", path=path, input_size=(320, 320)))
     check_known(detector.detect([WHITE])[0], (0.5, 0.5), (0, 40))
+
+
+@pytest.mark.parametrize("layout", ["nchw", "nhwc"])
+def test_colour_order_follows_the_config(tmp_path: Path, layout: str):
+    """The graph reads brightness from input channel 0 only: red for an RGB model, blue for a BGR one."""
+    shape = ["batch", 3, 320, 320] if layout == "nchw" else ["batch", 320, 320, 3]
+    path = build(tmp_path / "m.onnx", yolov8(), shape, metadata=names_json(NAMES), channel=0)
+    red, blue = np.zeros_like(WHITE), np.zeros_like(WHITE)
+    red[..., 2], blue[..., 0] = 255, 255  # frames are BGR
+    for colour, lit, dark in (("rgb", red, blue), ("bgr", blue, red)):
+        detector = load_detector(ModelConfig(id="m", path=path, colour=colour))
+        seen, unseen = detector.detect([lit, dark])
+        check_known(seen, (0.5, 0.5), (0, 40))
+        assert len(unseen) == 0, f"a {colour} model must not see the other channel"

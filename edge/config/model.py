@@ -19,6 +19,9 @@ class ModelConfig(Section):
     format: ModelFormat = Field("auto", description="output layout; 'auto' detects it from shapes/metadata")
     labels: Path | None = Field(None, description="labels file (one class name a line) when metadata has none")
     resize: Literal["auto", "letterbox", "plain"] = Field("auto", description="how frames are fitted")
+    colour: Literal["rgb", "bgr"] = Field(
+        "rgb", description="channel order the model was trained on (most exporters: rgb; OpenCV/Caffe ports: bgr)"
+    )
     providers: list[Provider] = Field(default_factory=lambda: ["cpu"], description="in order of preference")
     intra_op_threads: int = Field(0, ge=0, le=64, description="0 = leave one core for decoding")
     score_threshold: float = Field(0.25, ge=0.0, le=1.0, description="lowest score kept at all")

@@ -122,7 +122,8 @@ def _input_spec(
             )
         width, height = size
     batch = shape[0] if isinstance(shape[0], int) and shape[0] > 0 else None
-    spec = InputSpec(node.name, width, height, layout, np.dtype(INPUT_DTYPES[node.type]), 1.0, True, "plain")
+    rgb = cfg.colour == "rgb"
+    spec = InputSpec(node.name, width, height, layout, np.dtype(INPUT_DTYPES[node.type]), 1.0, rgb, "plain")
     return spec, batch
 
 
@@ -142,5 +143,5 @@ def load_detector(cfg: ModelConfig) -> Detector:
     adapter = find_adapter(cfg.id, cfg.format, names, samples, spec.width)
     resize = adapter.resize if cfg.resize == "auto" else cfg.resize
     scale = 1.0 if spec.dtype == np.uint8 else adapter.pixel_scale
-    spec = InputSpec(spec.name, spec.width, spec.height, spec.layout, spec.dtype, scale, True, resize)
+    spec = InputSpec(spec.name, spec.width, spec.height, spec.layout, spec.dtype, scale, spec.rgb, resize)
     return Detector(cfg, session, spec, adapter, names, fixed_batch)
