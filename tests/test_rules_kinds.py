@@ -107,6 +107,28 @@ def test_static_object_rule_counts_from_when_the_object_appeared(tmp_path):
     assert body["detection"]["class"] == "object" and body["model"]["id"] == "scene"
 
 
+def static(class_id: int, object_id: int, x: float) -> Detections:
+    """One scene-model object on the zone, standing since media time 0."""
+    data = {"object_id": np.array([object_id]), "first_seen": np.array([0.0])}
+    return Detections(np.array([[x, 60, x + 40, 100]]), [0.9], [class_id], [object_id], data)
+
+
+@pytest.mark.parametrize(
+    ("classes", "reported"),
+    [([], ["object"]), (["car"], ["car"]), (["object", "car"], ["object", "car"])],
+    ids=["default-class-agnostic", "car-only", "both"],
+)
+def test_static_object_rule_counts_class_agnostic_objects_unless_told_otherwise(tmp_path, classes, reported):
+    """A car the detector explains is a parked car (0505), not also 'piled materials' (0507)."""
+    piles = rule(id="piles", kind="static_object", event_code="0507", classes=classes, min_duration_s=10)
+    run = Run(make_config([piles]), tmp_path / "state.db")
+    pile, car = static(-1, 1, 150), static(2, 2, 250)  # 2: "car"
+    both = Detections.concat([pile, car])
+    for t in np.arange(0, 20, 0.5):
+        run.step(float(t), static=both)
+    assert sorted(m.body["detection"]["class"] for m in run.messages) == sorted(reported)
+
+
 def test_min_box_fraction_and_min_score_filter_objects(tmp_path):
     run = Run(make_config([rule(min_box_fraction=0.03, min_score=0.5)]), tmp_path / "state.db")
     tiny = (200, 80, 215, 90, "car", 0.9)  # 150 px: 0.2 % of the frame
@@ -135,6 +157,7 @@ def test_city_can_override_the_default_mapping():
     [
         ({"classes": ["spaceship"]}, "has no classes ['spaceship']"),
         ({"event_code": "0511", "classes": []}, "event 0511 has no default classes"),
+        ({"kind": "static_object", "classes": ["pile"]}, "has no classes ['pile']"),
     ],
 )
 def test_rule_problems_are_named_at_start(tmp_path, fields, problem):

@@ -25,6 +25,7 @@ from edge.zones.geometry import (
     zone_coverage,
 )
 
+AGNOSTIC = "object"  # label (and rule class name) of a static object no detector class explains
 ZONE_LEVEL = ("count", "occupancy")  # kinds whose one place is the zone: always one case per zone
 DUPLICATE_IOU = 0.5  # one vehicle reported as both car and truck is one object
 STATIONARY_IOU = 0.5  # a re-sighting overlapping this much is the same place even if its anchor moved
@@ -37,12 +38,12 @@ class RuleSpec:
 
     rule: RuleConfig
     polygon: tuple[Point, ...]
-    class_ids: np.ndarray | None  # every class id that counts for the rule; None = any (static objects)
+    class_ids: np.ndarray | None  # every class id that counts (-1: class-agnostic); None = any
     group_ids: tuple[np.ndarray, ...]  # combination: class ids of each group, the first is the anchor
     names: tuple[str, ...]  # the model's class names
 
     def label(self, class_id: int) -> str:
-        return self.names[class_id] if 0 <= class_id < len(self.names) else "object"
+        return self.names[class_id] if 0 <= class_id < len(self.names) else AGNOSTIC
 
 
 @dataclass(frozen=True, slots=True)

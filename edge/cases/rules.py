@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from edge.cases.lifecycle import Phase, Timing
-from edge.cases.observe import RuleSpec
+from edge.cases.observe import AGNOSTIC, RuleSpec
 from edge.cases.state import RuleState
 from edge.config import ConfigError, EdgeConfig, RuleConfig, ZoneConfig
 from edge.config.events import EventType, event_classes
@@ -86,13 +86,18 @@ def compile_rule(
         event = EventType(code=rule.event_code, name=rule.event_name or rule.event_code)
     names = tuple(class_names.get(rule.model, ()))
     if rule.kind == "static_object":
-        wanted = sorted(set(rule.classes))  # empty: any object the scene model reports
-    else:
-        wanted = sorted({*event_classes(event, rule.classes), *rule.all_classes})
-        if strict and not names:
-            raise ConfigError(f"{where}: no class names for model {rule.model!r}")
-        if strict and not wanted:
-            raise ConfigError(f"{where}: no classes given, and event {event.code} has no default classes")
+        unknown = sorted(set(rule.classes) - {*names, AGNOSTIC})
+        if strict and unknown:
+            raise ConfigError(
+                f"{where}: model {rule.model!r} has no classes {unknown}; it has {list(names)} "
+                f"(and {AGNOSTIC!r}: an object no detector box explains)"
+            )
+        return CompiledRule(zone, RuleSpec(rule, tuple(zone.points), _static_ids(rule, event, names), (), names), event)
+    wanted = sorted({*event_classes(event, rule.classes), *rule.all_classes})
+    if strict and not names:
+        raise ConfigError(f"{where}: no class names for model {rule.model!r}")
+    if strict and not wanted:
+        raise ConfigError(f"{where}: no classes given, and event {event.code} has no default classes")
     unknown = sorted(set(wanted) - set(names))
     if strict and unknown:
         raise ConfigError(f"{where}: model {rule.model!r} has no classes {unknown}; it has {list(names)}")
@@ -100,6 +105,17 @@ def compile_rule(
     class_ids = np.array([index[c] for c in wanted if c in index], np.int32) if wanted else None
     groups = tuple(np.array([index[c] for c in g if c in index], np.int32) for g in rule.groups)
     return CompiledRule(zone, RuleSpec(rule, tuple(zone.points), class_ids, groups, names), event)
+
+
+def _static_ids(rule: RuleConfig, event: EventType, names: tuple[str, ...]) -> np.ndarray:
+    """Class ids a static_object rule counts; -1 (AGNOSTIC) is an object no detector box explains.
+
+    Without `classes`, a rule counts class-agnostic objects and its event's default classes the
+    model knows, so a parked car (class 'car') is not also 'piled materials'.
+    """
+    index = {n: i for i, n in enumerate(names)} | {AGNOSTIC: -1}
+    wanted = rule.classes or [AGNOSTIC, *event.default_classes]
+    return np.array(sorted({index[c] for c in wanted if c in index}), np.int32)
 
 
 def rule_view(r: CompiledRule, now: float | None, active: bool) -> dict[str, Any]:

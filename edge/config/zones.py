@@ -81,7 +81,7 @@ class RuleConfig(Section):
     classes: list[str] = Field(
         default_factory=list,
         description="detector classes that count; empty = the event's default classes "
-        "(static_object: empty = any object)",
+        "(static_object: 'object' = one no detector box explains; empty = 'object' + the event's defaults)",
     )
     groups: list[list[str]] = Field(
         default_factory=list,
