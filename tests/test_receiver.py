@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import json
+import subprocess
 import time
 
 import httpx
 import pytest
 from test_delivery_support import jpeg, message, running_receiver
 
+from edge.cases.contract import case_json_schema
+from edge.delivery.outbox import Outbox
 from edge.delivery.wire import IDEMPOTENCY_HEADER, build_request, sign
 from edge.receiver.faults import Faults
+
+from conftest import EDGE, REPO
 
 
 def post(url: str, msg, *, token=None, secret=None, now=None, thinned=()) -> httpx.Response:
@@ -156,12 +161,26 @@ def test_fault_switches_change_answers_live(tmp_path):
         assert httpx.get(f"{srv.url}/admin/faults").json()["fail_rate"] == 0.0
 
 
-def test_schema_endpoint_serves_the_case_contract_when_present(tmp_path):
+def test_schema_endpoint_serves_the_case_contract(tmp_path):
     with running_receiver(tmp_path / "r.db") as srv:
         answer = httpx.get(f"{srv.url}/api/schema")
-    try:
-        from edge.cases.contract import case_json_schema
-    except ImportError:
-        assert answer.status_code == 404
-    else:
-        assert answer.status_code == 200 and answer.json() == json.loads(json.dumps(case_json_schema()))
+    assert answer.status_code == 200 and answer.json() == json.loads(json.dumps(case_json_schema()))
+
+
+@pytest.mark.parametrize(
+    ("make", "problem"),
+    [
+        (lambda d: (d / "file").write_text("x") and d / "file" / "r.db", "cannot be created"),
+        (lambda d: (d / "r.db").write_bytes(b"not sqlite " * 100) and d / "r.db", "file is not a database"),
+        (lambda d: Outbox(d / "outbox.db").close() or d / "outbox.db", "another program's 'messages' table"),
+    ],
+    ids=["parent-is-a-file", "garbage", "the-outbox-by-mistake"],
+)
+def test_unusable_database_is_a_clear_error_not_a_traceback(tmp_path, make, problem):
+    db = make(tmp_path)
+    proc = subprocess.run(
+        [*EDGE, "receiver", "--port", "0", "--db", str(db)], capture_output=True, text=True, timeout=60, cwd=REPO
+    )
+    assert proc.returncode == 2, proc.stderr
+    assert f"edge receiver: error: receiver database {db}" in proc.stderr and problem in proc.stderr
+    assert "Traceback" not in proc.stderr

@@ -9,6 +9,7 @@ import sys
 
 from edge.cli import UserError
 from edge.cli.receiver import register
+from edge.http_server import ServerError
 
 parser = argparse.ArgumentParser(prog="python -m edge.receiver")
 register(parser.add_subparsers(dest="command", required=True))
@@ -16,6 +17,6 @@ args = parser.parse_args(["receiver", *sys.argv[1:]])
 logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 try:
     sys.exit(args.func(args))
-except UserError as exc:
+except (UserError, ServerError) as exc:
     print(f"edge receiver: error: {exc}", file=sys.stderr)
     sys.exit(2)

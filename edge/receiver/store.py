@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from edge.http_server import ServerError
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS messages (
     arrival INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -38,6 +40,10 @@ CREATE TABLE IF NOT EXISTS pictures (
 """
 
 
+class ReceiverStoreError(ServerError):
+    """The receiver cannot start: its database file cannot be created or is not a receiver database."""
+
+
 def picture_url(case_id: str, name: str) -> str:
     return f"/api/cases/{quote(case_id, safe='')}/pictures/{quote(name, safe='')}"
 
@@ -47,11 +53,21 @@ class ReceiverStore:
 
     def __init__(self, db_path: Path) -> None:
         db_path = Path(db_path)
-        db_path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(db_path, isolation_level=None, check_same_thread=False, timeout=10.0)
-        self._db.execute("PRAGMA journal_mode = WAL")
-        self._db.execute("PRAGMA synchronous = FULL")
-        self._db.executescript(_SCHEMA)
+        try:
+            db_path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(db_path, isolation_level=None, check_same_thread=False, timeout=10.0)
+        except (OSError, sqlite3.Error) as exc:
+            raise ReceiverStoreError(f"receiver database {db_path} cannot be created: {exc}") from None
+        try:
+            self._db.execute("PRAGMA journal_mode = WAL")
+            self._db.execute("PRAGMA synchronous = FULL")
+            self._db.executescript(_SCHEMA)
+            columns = {row[1] for row in self._db.execute("PRAGMA table_info(messages)")}
+            if not {"message_id", "result"} <= columns:  # e.g. the worker's outbox.db given by mistake
+                raise sqlite3.DatabaseError("it holds another program's 'messages' table")
+        except sqlite3.Error as exc:
+            self._db.close()
+            raise ReceiverStoreError(f"receiver database {db_path} cannot be used: {exc}") from None
         self._lock = threading.Lock()
 
     def close(self) -> None:
