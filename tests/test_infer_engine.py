@@ -11,8 +11,9 @@ import pytest
 from onnx_graphs import end2end, model, names_json, yolov8
 
 from edge.config import InferenceConfig, ModelConfig, parse_config
-from edge.infer import Detector, InferenceEngine, load_detector, models_needed
+from edge.infer import Detector, InferenceEngine, load_detector
 from edge.infer.batching import Request, plan_batch
+from edge.runtime.analysis import models_for
 from edge.types import Detections, Frame
 
 REPO = Path(__file__).resolve().parents[1]
@@ -216,10 +217,12 @@ def test_bundled_model_through_the_engine_equals_direct_detection():
 
 
 def test_models_needed_follow_the_cameras_rules(tmp_path: Path):
-    """Two models in one config: each camera's frames go only to the models its enabled rules name."""
+    """Two models in one config: each camera's frames go only to the models its enabled detector
+    rules name (a static_object rule runs on the scene model, not a detector)."""
 
     def camera(cam: str, *rules: tuple[str, str, bool]) -> dict:
         rows = [{"id": r, "event_code": "0505", "classes": ["car"], "model": m, "enabled": on} for r, m, on in rules]
+        rows += [{"id": "piles", "kind": "static_object", "event_code": "0507", "model": "coco"}]
         zones = [{"id": "z", "polygon": [[0, 0], [1, 0], [1, 1]], "rules": rows}] if rows else []
         return {"id": cam, "source": {"url": f"{cam}.mp4"}, "zones": zones}
 
@@ -231,7 +234,7 @@ def test_models_needed_follow_the_cameras_rules(tmp_path: Path):
             camera("c"),
         ],
     }
-    cameras = {c.id: models_needed(c) for c in parse_config(data, tmp_path).cameras}
+    cameras = {c.id: models_for(c) for c in parse_config(data, tmp_path).cameras}
     assert cameras == {"a": ["coco"], "b": ["plates"], "c": []}
 
 

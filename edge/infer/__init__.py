@@ -6,7 +6,7 @@ per frame, in that frame's pixels. `InferenceEngine` is the batched loop all cam
 """
 
 from edge.infer.detector import Detector, load_detector
-from edge.infer.engine import CameraStats, EngineStats, InferenceEngine, ModelStats, models_needed
+from edge.infer.engine import CameraStats, EngineStats, InferenceEngine, ModelStats
 from edge.infer.errors import ModelError
 
 __all__ = [
@@ -17,5 +17,4 @@ __all__ = [
     "ModelError",
     "ModelStats",
     "load_detector",
-    "models_needed",
 ]

@@ -25,7 +25,6 @@ from collections import Counter, deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from edge.config.camera import CameraConfig
 from edge.config.model import InferenceConfig
 from edge.infer.batching import Request, ResultCallback, plan_batch, waiting
 from edge.infer.detector import Detector
@@ -33,11 +32,6 @@ from edge.infer.preprocess import check_image
 from edge.types import Frame
 
 log = logging.getLogger(__name__)
-
-
-def models_needed(camera: CameraConfig) -> list[str]:
-    """The models a camera's enabled rules use: what to pass as `model_ids` for its frames."""
-    return sorted({rule.model for zone in camera.zones for rule in zone.rules if rule.enabled})
 
 
 @dataclass(frozen=True, slots=True)
