@@ -6,6 +6,7 @@ import argparse
 import json
 import math
 import sqlite3
+from pathlib import Path
 
 import httpx
 import pytest
@@ -15,6 +16,8 @@ from edge.cli import UserError
 from edge.cli.outbox import register as register_outbox
 from edge.cli.receiver import build_faults
 from edge.cli.receiver import register as register_receiver
+from edge.config import ConfigError, parse_config
+from edge.config.delivery import PlatformConfig
 from edge.delivery.outbox import Outbox, OutboxError
 from edge.delivery.sender import Sender, is_transient, retry_after_s
 from edge.types import CaseMessage
@@ -174,3 +177,10 @@ def test_edge_cli_runs_outbox_and_receiver_commands(tmp_path, capsys):
     assert "no outbox at" in capsys.readouterr().err
     assert main(["receiver", "--db", str(tmp_path / "r.db"), "--reject-status", "503"]) == 2
     assert "reject_status" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("url", ["htp://platform/api/cases", "platform.example/api/cases", "http:///api/cases", ""])
+def test_a_platform_url_typo_is_a_config_error_not_endless_retries(url):
+    with pytest.raises(ConfigError, match=r"(?s)platform\.url.*platform url must be http\(s\)://host"):
+        parse_config({"version": 1, "platform": {"url": url}}, Path("."))
+    assert PlatformConfig(url=" https://city.example:8443/api/cases ").url == "https://city.example:8443/api/cases"

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from urllib.parse import urlsplit
+
+from pydantic import Field, field_validator
 
 from edge.config.base import Section
 
@@ -15,6 +17,15 @@ class PlatformConfig(Section):
     backoff_initial_s: float = Field(0.5, gt=0, le=60, description="first retry delay (doubles, with jitter)")
     backoff_max_s: float = Field(60.0, gt=0, le=3600, description="longest retry delay")
     source_label: str = Field("智能采集", description="case source as the platform names the auto-capture channel")
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        """A typo here would otherwise only show as deliveries retried forever."""
+        parts = urlsplit(value.strip())
+        if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"platform url must be http(s)://host[:port]/path, got {value!r}")
+        return value.strip()
 
 
 class StorageConfig(Section):
