@@ -17,6 +17,7 @@ from test_api_support import AUTH, CAMERA, ENV, TOKEN, PipelineWorker
 
 from edge.api import create_app
 from edge.http_server import ThreadedServer
+from edge.ingest.health import StreamState
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking"]
@@ -104,4 +105,43 @@ def test_a_broken_zone_is_refused_and_the_reason_shown(editor):
     page.click("#save")
     expect(page.locator("#problems")).to_contain_text("polygon: a zone polygon needs 3 to 20 points, got 2")
     expect(page.locator("#status")).to_contain_text("Not saved")
+    assert len(_zone(url, "plaza")["zone"]["polygon"]) == 4 and worker.applied == []
+
+
+def test_the_page_names_zones_and_says_when_the_frame_is_not_live(editor):
+    page, _, worker = editor
+    # each outline carries its zone id, so the operator can tell them apart on the picture
+    expect(page.locator("#overlay text")).to_have_text(["no-parking-gate", "plaza"])
+    # no zone picked: the rule form is empty, not the values of a rule that does not exist
+    expect(page.locator("#rule-id")).to_be_disabled()
+    expect(page.locator("#rule-id")).to_have_value("")
+    expect(page.locator("#rule-classes option")).to_have_count(0)
+    expect(page.locator("#stream")).to_have_text(re.compile(r"^Stream: streaming, last frame \d+ s ago$"))
+    worker.health.transition(CAMERA, StreamState.STOPPED)
+    page.click("#refresh")
+    expect(page.locator("#stream")).to_have_text(re.compile(r"^Stream: stopped"))
+    expect(page.locator("#stream")).to_have_class("stale")
+
+
+def test_double_click_removes_a_point_and_unsaved_edits_are_not_dropped_silently(editor):
+    page, url, worker = editor
+    page.select_option("#zones", "plaza")
+    expect(page.locator("#point-count")).to_have_text("4")
+    _click(page, 0.5, 0.55)  # a fifth point in the middle of the plaza
+    expect(page.locator("#point-count")).to_have_text("5")
+    box = page.locator("#overlay").bounding_box()
+    page.mouse.dblclick(box["x"] + 0.5 * box["width"], box["y"] + 0.55 * box["height"])
+    expect(page.locator("#point-count")).to_have_text("4")
+    assert page.evaluate("getSelection().toString()") == ""  # the picture was not selected instead
+
+    _click(page, 0.5, 0.55)
+    asked: list[str] = []
+    page.once("dialog", lambda dialog: (asked.append(dialog.message), dialog.dismiss()))
+    page.select_option("#zones", "no-parking-gate")
+    assert asked == ["Discard the unsaved changes to zone plaza?"]
+    expect(page.locator("#zone-id")).to_have_value("plaza")  # still editing it, with the new point
+    expect(page.locator("#point-count")).to_have_text("5")
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.select_option("#zones", "no-parking-gate")
+    expect(page.locator("#zone-id")).to_have_value("no-parking-gate")
     assert len(_zone(url, "plaza")["zone"]["polygon"]) == 4 and worker.applied == []

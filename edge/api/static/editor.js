@@ -16,6 +16,8 @@ const state = {
   rule: -1,       // index of the selected rule in state.zone.rules
   size: { w: 1, h: 1 },
   drag: null,     // index of the point being dragged
+  pressed: null,  // index of the point under the last press (a double-click's target under capture)
+  dirty: false,   // the zone being edited has changes that are not saved
 };
 
 // ------------------------------------------------------------------ API
@@ -42,13 +44,20 @@ function say(text, isError = false) {
   $("status").className = isError ? "error" : "";
 }
 
+function named(part, index, loc) {
+  // "rules.0" in a problem's location reads as "rule parked-vehicle": the operator knows rules by id.
+  const rules = state.zone ? state.zone.rules : [];
+  if (index > 0 && loc[index - 1] === "rules" && Number.isInteger(part) && rules[part]) return rules[part].id;
+  return part;
+}
+
 function showProblems(error) {
   const list = $("problems");
   list.replaceChildren();
   const items = error ? (error.problems.length ? error.problems : [{ loc: [], msg: error.message }]) : [];
   for (const p of items) {
     const li = document.createElement("li");
-    const where = p.loc.filter((x) => x !== "body").join(".");
+    const where = p.loc.filter((x) => x !== "body").map(named).join(".");
     li.textContent = where ? `${where}: ${p.msg}` : p.msg;
     list.append(li);
   }
@@ -65,7 +74,9 @@ async function connect(event) {
     fillSelect($("camera"), cameras.map((c) => [c.id, c.name ? `${c.id} — ${c.name}` : c.id]));
     fillSelect($("rule-kind"), state.catalog.rule_kinds.map((k) => [k, k]));
     fillSelect($("rule-event"), state.catalog.events.map((e) => [e.code, `${e.code} ${e.name}`]));
-    fillSelect($("rule-model"), [["default", "default"], ...state.catalog.models.map((m) => [m.id, m.id])]);
+    const models = state.catalog.models.map((m) => [m.id, m.loaded ? m.id : `${m.id} (not loaded)`]);
+    const first = state.catalog.models.length ? ` (${state.catalog.models[0].id})` : "";
+    fillSelect($("rule-model"), [["default", `default${first}`], ...models]);
     $("camera").disabled = $("refresh").disabled = false;
     $("zones-box").disabled = false;
     await selectCamera();
@@ -85,6 +96,7 @@ async function selectCamera() {
 }
 
 async function loadFrame() {
+  showStream();
   try {
     const response = await api("GET", `/api/cameras/${encodeURIComponent(state.camera)}/frame.jpg?zones=false`);
     const w = Number(response.headers.get("X-Frame-Width")), h = Number(response.headers.get("X-Frame-Height"));
@@ -101,6 +113,21 @@ async function loadFrame() {
   draw();
 }
 
+async function showStream() {
+  // The frame is the camera's newest; say whether the camera still delivers, so an old
+  // picture is not mistaken for the live view.
+  const label = $("stream");
+  try {
+    const camera = await (await api("GET", `/api/cameras/${encodeURIComponent(state.camera)}`)).json();
+    const health = camera.health;
+    const age = health && health.last_frame_age_s !== null ? `, last frame ${Math.round(health.last_frame_age_s)} s ago` : "";
+    label.textContent = health ? `Stream: ${health.state}${age}` : "Stream: not running";
+    label.className = health && health.state === "streaming" ? "" : "stale";
+  } catch (error) {
+    label.textContent = "";
+  }
+}
+
 async function loadZones() {
   const response = await api("GET", `/api/cameras/${encodeURIComponent(state.camera)}/zones`);
   const data = await response.json();
@@ -111,7 +138,13 @@ async function loadZones() {
 }
 
 // ------------------------------------------------------------------ editing
+function mayDiscard() {
+  // Leaving a zone with unsaved changes loses them: ask first.
+  return !state.dirty || confirm(`Discard the unsaved changes to zone ${state.zone.id}?`);
+}
+
 function editZone(zone, isNew = false) {
+  state.dirty = false;
   state.zone = zone ? structuredClone(zone) : null;
   state.isNew = isNew;
   state.rule = zone && zone.rules.length ? 0 : -1;
@@ -126,6 +159,7 @@ function editZone(zone, isNew = false) {
 }
 
 function newZone() {
+  if (!mayDiscard()) return;
   let n = state.zones.length + 1;
   while (state.zones.some((z) => z.id === `zone-${n}`)) n += 1;
   $("zones").value = "";
@@ -138,7 +172,15 @@ function showRules() {
   fillSelect($("rules"), rules.map((r, i) => [String(i), `${r.id} (${r.kind}, ${r.event_code})`]));
   $("rules").value = String(state.rule);
   $("rule-box").disabled = state.rule < 0;
-  const rule = state.rule >= 0 ? rules[state.rule] : NEW_RULE;
+  if (state.rule < 0) {
+    // No rule selected: an empty form, not the values of a rule that does not exist.
+    for (const field of $("rule-box").querySelectorAll("input, textarea")) field.value = "";
+    for (const field of $("rule-box").querySelectorAll("select")) field.selectedIndex = -1;
+    $("rule-classes").replaceChildren();
+    $("rule-enabled").checked = false;
+    return;
+  }
+  const rule = rules[state.rule];
   $("rule-id").value = rule.id;
   $("rule-kind").value = rule.kind;
   $("rule-event").value = rule.event_code;
@@ -250,11 +292,23 @@ function draw() {
     if (cls) el.setAttribute("class", cls);
     return el;
   };
-  for (const zone of state.zones) {
-    if (!state.zone || zone.id !== state.zone.id) shapes.push(poly(zone.polygon, "other"));
-  }
+  const label = (zone) => {
+    // The zone's id at its top-left corner, so the operator can tell the outlines apart.
+    const el = document.createElementNS(SVG_NS, "text");
+    const size = Math.max(w, h) / 55;
+    const width = 0.62 * size * zone.id.length; // about; keeps a zone at the right edge readable
+    const left = Math.min(...zone.polygon.map(([x]) => x)) * w + size / 3;
+    el.setAttribute("x", Math.max(0, Math.min(left, w - width - size / 3)));
+    el.setAttribute("y", Math.min(...zone.polygon.map(([, y]) => y)) * h + size * 1.2);
+    el.setAttribute("font-size", size);
+    el.textContent = zone.id;
+    return el;
+  };
+  const others = state.zones.filter((zone) => !state.zone || zone.id !== state.zone.id);
+  for (const zone of others) shapes.push(poly(zone.polygon, "other"), label(zone));
   if (state.zone) {
     shapes.push(poly(state.zone.polygon, ""));
+    if (state.zone.polygon.length) shapes.push(label(state.zone));
     state.zone.polygon.forEach(([x, y], i) => {
       const dot = document.createElementNS(SVG_NS, "circle");
       dot.setAttribute("cx", x * w);
@@ -269,13 +323,18 @@ function draw() {
 }
 
 function onPointerDown(event) {
-  if (!state.zone) return;
+  if (!state.zone) {
+    say("Pick a zone in the list, or press New zone, to place points.");
+    return;
+  }
   const index = event.target.dataset ? event.target.dataset.index : undefined;
+  state.pressed = index === undefined ? null : Number(index);
   if (index !== undefined) {
     state.drag = Number(index);
     $("overlay").setPointerCapture(event.pointerId);
   } else if (event.button === 0) {
     state.zone.polygon.push(toNormalised(event));
+    state.dirty = true;
     draw();
   }
 }
@@ -283,6 +342,7 @@ function onPointerDown(event) {
 function onPointerMove(event) {
   if (state.drag === null) return;
   state.zone.polygon[state.drag] = toNormalised(event);
+  state.dirty = true;
   draw();
 }
 
@@ -291,9 +351,12 @@ function onPointerUp() {
 }
 
 function onDoubleClick(event) {
-  const index = event.target.dataset ? event.target.dataset.index : undefined;
-  if (state.zone && index !== undefined) {
-    state.zone.polygon.splice(Number(index), 1);
+  // Under pointer capture the double-click lands on the overlay, not on the point: use the press.
+  event.preventDefault();
+  if (state.zone && state.pressed !== null) {
+    state.zone.polygon.splice(state.pressed, 1);
+    state.pressed = null;
+    state.dirty = true;
     draw();
   }
 }
@@ -301,17 +364,27 @@ function onDoubleClick(event) {
 // ------------------------------------------------------------------ wiring
 function init() {
   $("login").addEventListener("submit", connect);
-  $("camera").addEventListener("change", selectCamera);
+  $("camera").addEventListener("change", () => {
+    if (mayDiscard()) selectCamera();
+    else $("camera").value = state.camera;
+  });
   $("refresh").addEventListener("click", loadFrame);
   $("zones").addEventListener("change", () => {
     const zone = state.zones.find((z) => z.id === $("zones").value);
-    if (zone) editZone(zone);
+    if (!mayDiscard()) $("zones").value = state.isNew ? "" : state.zone.id;
+    else if (zone) editZone(zone);
   });
   $("new-zone").addEventListener("click", newZone);
   $("delete-zone").addEventListener("click", deleteZone);
   $("undo-point").addEventListener("click", () => {
-    if (state.zone) state.zone.polygon.pop();
+    if (state.zone && state.zone.polygon.length) {
+      state.zone.polygon.pop();
+      state.dirty = true;
+    }
     draw();
+  });
+  document.querySelector("aside").addEventListener("input", () => {
+    if (state.zone) state.dirty = true;
   });
   $("rules").addEventListener("change", () => {
     try {
@@ -329,12 +402,14 @@ function init() {
     rule.id = `rule-${state.zone.rules.length + 1}`;
     state.zone.rules.push(rule);
     state.rule = state.zone.rules.length - 1;
+    state.dirty = true;
     showRules();
   });
   $("remove-rule").addEventListener("click", () => {
     if (state.rule < 0) return;
     state.zone.rules.splice(state.rule, 1);
     state.rule = state.zone.rules.length ? 0 : -1;
+    state.dirty = true;
     showRules();
   });
   $("rule-model").addEventListener("change", () => showClasses($("rule-model").value, []));
