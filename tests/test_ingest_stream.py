@@ -251,6 +251,24 @@ def test_resolution_change_mid_stream_keeps_streaming(run_stream, tmp_path: Path
     assert (health.snapshot()["c"].width, health.snapshot()["c"].height) == (96, 64)
 
 
+def test_corrupt_packets_are_counted_and_the_camera_keeps_streaming(run_stream, tmp_path: Path):
+    rng = np.random.default_rng(3)
+    noise = [rng.integers(0, 256, (48, 64, 3), np.uint8) for _ in range(60)]  # 6 s that do not compress away
+    data = bytearray(write_clip(tmp_path / "clean.mp4", noise, codec="libx264", gop=5).read_bytes())
+    third = len(data) // 3
+    data[third : third + third // 2] = rng.integers(0, 256, third // 2, np.uint8).tobytes()  # damage the middle
+    damaged = tmp_path / "damaged.mp4"
+    damaged.write_bytes(bytes(data))
+    health, sink = HealthRegistry(), Collector()
+    stream = run_stream(camera("c", str(damaged), fps=10.0, decode="all"), sink, health)
+    wait_until(lambda: not stream.is_alive(), 10, "the file to end")
+    snap = health.snapshot()["c"]
+    assert snap.corrupt_packets > 0  # the damage was seen and counted ...
+    assert (snap.state, snap.reconnects, snap.last_error) == (StreamState.STOPPED, 0, None)  # ... and survived
+    assert sink.frames[-1].media_time >= 5.5  # read on to the end, past the damage
+    assert_monotonic(sink.frames)
+
+
 def test_missing_file_backs_off_with_a_clear_error(run_stream, tmp_path: Path):
     health = HealthRegistry()
     run_stream(camera("f", str(tmp_path / "gone.mp4")), Collector(), health)
