@@ -1,14 +1,14 @@
 """Ingest: PyAV sources (files, RTSP, HTTP) that yield `Frame`s sampled by media time.
 
 Replay reads a clip with `read_file_frames`; the worker runs one `CameraStream` per camera, each
-handing frames to a shared drop-oldest `FrameQueue` and reporting to one `HealthRegistry`.
+handing frames to the inference engine (whose per-camera queues drop the oldest frame) and
+reporting to one `HealthRegistry`.
 """
 
 from edge.ingest.backoff import Backoff
 from edge.ingest.decode import DecodeMode
 from edge.ingest.errors import SourceError
 from edge.ingest.files import ClipInfo, probe_file, read_file_frames
-from edge.ingest.handoff import FrameQueue
 from edge.ingest.health import CameraHealth, HealthRegistry, StreamState
 from edge.ingest.policy import choose_decode
 from edge.ingest.source import redact
@@ -20,7 +20,6 @@ __all__ = [
     "CameraStream",
     "ClipInfo",
     "DecodeMode",
-    "FrameQueue",
     "HealthRegistry",
     "SourceError",
     "StreamState",

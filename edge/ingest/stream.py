@@ -54,7 +54,8 @@ class MediaClock:
 class CameraStream:
     """Reads one camera on a daemon thread and calls `on_frame` with each analysed frame.
 
-    `on_frame` runs on the camera's thread and must not block (give it `FrameQueue.put`).
+    `on_frame` runs on the camera's thread and must not block (the worker gives it
+    `InferenceEngine.submit`, which drops a lagging camera's oldest frame instead of waiting).
     """
 
     def __init__(
