@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import colorsys
+from collections.abc import Mapping
 
 import cv2
 import numpy as np
@@ -58,3 +59,28 @@ def fit(image: np.ndarray, width: int, height: int, background: int = 32) -> np.
     top, left = (height - h) // 2, (width - w) // 2
     out[top : top + h, left : left + w] = resized
     return out
+
+
+def draw_zones(
+    image: np.ndarray,
+    outlines: Mapping[str, np.ndarray],
+    colour: tuple[int, int, int],
+    tinted: Mapping[str, tuple[int, int, int]] | None = None,
+    alpha: float = 0.25,
+) -> None:
+    """Outline each zone (pixel polygons by zone id) and label it with its id, in place.
+
+    Zones in `tinted` are first lightly filled with their colour, so an operator or tester sees
+    at a glance which zones are marked (all of them on the API's frame, those with an open case
+    in the annotated video).
+    """
+    if tinted:
+        fill = image.copy()
+        for zone_id, fill_colour in tinted.items():
+            cv2.fillPoly(fill, [outlines[zone_id]], fill_colour)
+        cv2.addWeighted(fill, alpha, image, 1 - alpha, 0, dst=image)
+    thickness = max(2, image.shape[0] // 300)
+    for zone_id, points in outlines.items():
+        cv2.polylines(image, [points.reshape(-1, 1, 2)], True, colour, thickness, cv2.LINE_AA)
+        x, y = points.min(axis=0)
+        label(image, zone_id, int(x), int(y), colour)

@@ -7,10 +7,11 @@ from collections.abc import Sequence
 import cv2
 import numpy as np
 
+from edge.cases.evidence import ZONE_COLOUR
 from edge.config import ZoneConfig
+from edge.draw import draw_zones
 from edge.zones.geometry import to_pixels
 
-ZONE_COLOUR = (0, 200, 255)  # BGR amber, as in evidence pictures
 JPEG_QUALITY = 85
 
 
@@ -19,16 +20,8 @@ def frame_jpeg(image: np.ndarray, zones: Sequence[ZoneConfig] = ()) -> bytes:
     canvas = image.copy()
     if zones:
         height, width = image.shape[:2]
-        fill = canvas.copy()
-        outlines = [to_pixels(z.points, width, height) for z in zones]
-        cv2.fillPoly(fill, outlines, ZONE_COLOUR)
-        canvas = cv2.addWeighted(fill, 0.2, canvas, 0.8, 0)
-        cv2.polylines(canvas, outlines, True, ZONE_COLOUR, 2, cv2.LINE_AA)
-        for zone, pts in zip(zones, outlines, strict=True):
-            x, y = int(pts[:, 0].min()), int(pts[:, 1].min())
-            org = (x + 4, max(y + 16, 16))
-            cv2.putText(canvas, zone.id, org, cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 0, 0), 3, cv2.LINE_AA)
-            cv2.putText(canvas, zone.id, org, cv2.FONT_HERSHEY_SIMPLEX, 0.5, ZONE_COLOUR, 1, cv2.LINE_AA)
+        outlines = {z.id: to_pixels(z.points, width, height) for z in zones}
+        draw_zones(canvas, outlines, ZONE_COLOUR, dict.fromkeys(outlines, ZONE_COLOUR), alpha=0.2)
     ok, buf = cv2.imencode(".jpg", canvas, [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
     if not ok:
         raise ValueError(f"cannot encode a frame of shape {image.shape} as JPEG")

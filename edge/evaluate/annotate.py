@@ -23,7 +23,7 @@ import numpy as np
 
 from edge.cases.evidence import BOX_COLOUR, ZONE_COLOUR
 from edge.config import CameraConfig
-from edge.draw import class_colour, label, text_scale
+from edge.draw import class_colour, draw_zones, label, text_scale
 from edge.track import Tracker
 from edge.types import CaseMessage, Detections, Frame
 from edge.zones.geometry import to_pixels
@@ -143,18 +143,9 @@ class FrameDrawer:
 
     def _zones(self, image: np.ndarray, open_zones: set[str]) -> None:
         h, w = image.shape[:2]
-        polygons = {zone.id: to_pixels(zone.points, w, h) for zone in self.camera.zones}
-        tinted = open_zones & set(polygons)
-        if tinted:
-            tint = image.copy()
-            cv2.fillPoly(tint, [polygons[zone_id] for zone_id in sorted(tinted)], BOX_COLOUR)
-            cv2.addWeighted(tint, 0.25, image, 0.75, 0, dst=image)
-        thickness = max(2, h // 300)
-        for zone in self.camera.zones:
-            points = polygons[zone.id]
-            cv2.polylines(image, [points.reshape(-1, 1, 2)], True, ZONE_COLOUR, thickness, cv2.LINE_AA)
-            x, y = points.min(axis=0)
-            label(image, zone.id, int(x), int(y), ZONE_COLOUR)
+        outlines = {zone.id: to_pixels(zone.points, w, h) for zone in self.camera.zones}
+        tinted = {zone_id: BOX_COLOUR for zone_id in sorted(open_zones & set(outlines))}
+        draw_zones(image, outlines, ZONE_COLOUR, tinted)
 
     def _detections(self, image: np.ndarray, dets: Detections, names: Sequence[str]) -> None:
         boxes = np.round(dets.xyxy).astype(int)
