@@ -154,7 +154,8 @@ class Worker:
         """Scene check, then rules; every message goes to `_deliver` (the analysis hands off its own)."""
         static_objects = None
         if runtime.scene is not None:
-            model_id = next(iter(detections), None)
+            # static objects take their class from the camera's first model in config order
+            model_id = next((m.id for m in self.config.models if m.id in detections), None)
             dets = detections[model_id] if model_id else Detections.empty()
             names = runtime.class_names.get(model_id, []) if model_id else []
             update = runtime.scene.update(frame, dets, names)
