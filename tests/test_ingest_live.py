@@ -65,6 +65,23 @@ def test_hung_server_is_detected_then_backoff_then_resumes(streams):
     assert_monotonic(sink.frames)
 
 
+def test_stall_before_the_first_picture_backs_off_and_retries(streams, tmp_path: Path):
+    # Forced key-frame decoding of a stream whose only key frame the camera never gets to decode:
+    # packets keep arriving, no picture ever comes. The camera must stall, back off and retry, not die.
+    images = [np.full((48, 64, 3), (i * 2, 100, 200), np.uint8) for i in range(100)]
+    one_key = write_clip(tmp_path / "one-key.mp4", images, codec="libx264", gop=1000)
+    health, sink = HealthRegistry(), Collector()
+    with RtspServer(one_key) as server:
+        stream = streams(camera("a", server.url, decode="keyframes", stall_timeout_s=1.0), sink, health)
+        wait_until(lambda: health.snapshot()["a"].reconnects >= 2, 15, "two retries after stalls")
+        assert stream.is_alive()
+    history = health.history("a")
+    states = [t.state for t in history]
+    assert states[:4] == [StreamState.CONNECTING, StreamState.STALLED, StreamState.BACKOFF, StreamState.CONNECTING]
+    assert "stalled: no picture decoded for" in history[1].error
+    assert sink.count() == 0
+
+
 def test_offline_camera_streams_once_its_server_appears_while_a_failing_one_never_blocks_it(streams):
     health, late, broken = HealthRegistry(), Collector(), Collector()
     late_server = RtspServer(CLIP)

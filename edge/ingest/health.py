@@ -26,7 +26,10 @@ HISTORY = 32  # transitions kept per camera, enough to see a camera flapping
 # The reconnect state machine; any other transition is a bug in the stream loop.
 TRANSITIONS: dict[StreamState, frozenset[StreamState]] = {
     StreamState.STOPPED: frozenset({StreamState.CONNECTING}),
-    StreamState.CONNECTING: frozenset({StreamState.STREAMING, StreamState.BACKOFF, StreamState.STOPPED}),
+    # connected, but no picture within the stall timeout (a hang or undecodable data from the start)
+    StreamState.CONNECTING: frozenset(
+        {StreamState.STREAMING, StreamState.STALLED, StreamState.BACKOFF, StreamState.STOPPED}
+    ),
     StreamState.STREAMING: frozenset(
         {StreamState.STALLED, StreamState.BACKOFF, StreamState.CONNECTING, StreamState.STOPPED}
     ),

@@ -4,6 +4,7 @@ The loop is an explicit state machine (see `health.TRANSITIONS`):
 
     STOPPED -> CONNECTING -> STREAMING -> (end of a live stream, error) -> BACKOFF -> CONNECTING ...
                                        -> (no picture / no data for the timeout) -> STALLED -> BACKOFF
+               CONNECTING -> (opened, but no first picture within the timeout) -> STALLED -> BACKOFF
     a looping file reopens at once (STREAMING -> CONNECTING); a plain file ends in STOPPED.
 
 A camera that is offline at start just sits in BACKOFF/CONNECTING; it never blocks or fails the
