@@ -48,6 +48,11 @@ def _mutated(mutate) -> dict:
         (lambda d: d["cameras"][0].update(timezone="Mars/Olympus"), "cameras[0].timezone", "unknown time zone"),
         (lambda d: d["cameras"][0]["zones"][0]["rules"][0].update(event_code="9999"), "", "unknown event code '9999'"),
         (lambda d: d["cameras"][0]["zones"][0]["rules"][0].update(model="yolo"), "", "unknown model 'yolo'"),
+        (  # event_code: 0505 unquoted in YAML is the octal number 325
+            lambda d: d["cameras"][0]["zones"][0]["rules"][0].update(event_code=0o505),
+            "cameras[0].zones[0].rules[0].event_code",
+            "must be quoted like '0505'",
+        ),
         (
             lambda d: d["cameras"][0]["zones"][0]["rules"][0].update(event_code="0102", classes=[]),
             "camera 'campus-north' zone 'no-parking-gate' rule 'parked-vehicle'",

@@ -9,14 +9,31 @@ it changes. Codes are 4-digit strings: two digits of major class + two of minor 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Annotated
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import AfterValidator, BeforeValidator, Field, field_validator, model_validator
 
 from edge.config.base import Section
 
 
+def _quoted(value: object) -> object:
+    if isinstance(value, int) and not isinstance(value, bool):
+        raise ValueError(f"event code must be quoted like '0505' (YAML reads 0505 as {0o505}), got {value}")
+    return value
+
+
+def _four_digits(value: str) -> str:
+    if not (len(value) == 4 and value.isdigit()):
+        raise ValueError(f"event code must be 4 digits like '0505', got {value!r}")
+    return value
+
+
+EventCode = Annotated[str, BeforeValidator(_quoted), AfterValidator(_four_digits)]
+"""A CJ/T 214 event code: four digits, as a string (an unquoted 0505 in YAML is an octal number)."""
+
+
 class EventType(Section):
-    code: str = Field(description="4-digit event code, e.g. '0505' (major class 05, minor class 05)")
+    code: EventCode = Field(description="4-digit event code, e.g. '0505' (major class 05, minor class 05)")
     name: str = Field(min_length=1, max_length=200, description="human name as the platform shows it")
     major_code: str = Field("", description="2-digit major class code; defaults to the code's first two digits")
     major_name: str = Field("", max_length=200, description="major class name, e.g. '街面秩序 street order'")
@@ -24,13 +41,6 @@ class EventType(Section):
         default_factory=list,
         description="detector classes that suggest this event: a rule without 'classes' counts these",
     )
-
-    @field_validator("code")
-    @classmethod
-    def _four_digits(cls, value: str) -> str:
-        if not (len(value) == 4 and value.isdigit()):
-            raise ValueError(f"event code must be 4 digits like '0505', got {value!r}")
-        return value
 
     @field_validator("default_classes")
     @classmethod

@@ -11,6 +11,7 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 
 from edge.config.base import Section
+from edge.config.events import EventCode
 from edge.zones.geometry import polygon_problem
 
 RuleKind = Literal["dwell", "count", "occupancy", "combination", "static_object"]
@@ -75,7 +76,7 @@ class RuleConfig(Section):
         "zone covered; combination: groups of classes stay together; static_object: the scene model's "
         "new static objects",
     )
-    event_code: str = Field(description="4-digit code from the event table, e.g. '0505'")
+    event_code: EventCode = Field(description="4-digit code from the event table, e.g. '0505'")
     event_name: str = Field("", max_length=200, description="overrides the event table's name in cases")
     model: str = Field("default", description="id of the model whose classes this rule counts")
     classes: list[str] = Field(
@@ -135,13 +136,6 @@ class RuleConfig(Section):
     )
     schedule: ScheduleConfig | None = Field(None, description="when the rule applies; none = always")
     enabled: bool = Field(True, description="a disabled rule keeps its zone but opens no cases")
-
-    @field_validator("event_code")
-    @classmethod
-    def _code(cls, value: str) -> str:
-        if not (len(value) == 4 and value.isdigit()):
-            raise ValueError(f"event code must be 4 digits like '0505', got {value!r}")
-        return value
 
     @model_validator(mode="after")
     def _kind_needs(self) -> RuleConfig:

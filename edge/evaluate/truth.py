@@ -14,6 +14,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from edge.config.events import EventCode
 from edge.config.load import format_validation_error, read_yaml
 
 DEFAULT_MIN_IOU = 0.3  # a box without a tolerance must overlap the case's box this much
@@ -33,7 +34,7 @@ class ExpectedCase(_Strict):
 
     id: str = Field(pattern=_ID, description="name in reports; default item-<n>")
     camera: str = Field("", description="camera id; default: the file's camera")
-    event: str = Field(description="4-digit event code, e.g. '0505'")
+    event: EventCode = Field(description="4-digit event code, e.g. '0505'")
     zone: str = Field(min_length=1, description="zone id in the camera's config")
     window: tuple[float, float] = Field(
         description="[from, to] media seconds: the case should open (be confirmed) in this window; "
@@ -47,20 +48,6 @@ class ExpectedCase(_Strict):
         None, gt=0.0, le=1.5, description="box match: box centres at most this far apart, in frame widths/heights"
     )
     note: str = Field("", max_length=500, description="what the tester sees there")
-
-    @field_validator("event", mode="before")
-    @classmethod
-    def _quoted(cls, value: object) -> object:
-        if isinstance(value, int) and not isinstance(value, bool):
-            raise ValueError(f"event code must be quoted like '0505' (YAML reads 0505 as {0o505}), got {value}")
-        return value
-
-    @field_validator("event")
-    @classmethod
-    def _code(cls, value: str) -> str:
-        if not (len(value) == 4 and value.isdigit()):
-            raise ValueError(f"event code must be 4 digits like '0505', got {value!r}")
-        return value
 
     @field_validator("window")
     @classmethod
