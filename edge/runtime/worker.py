@@ -114,8 +114,10 @@ class Worker:
         log.info("worker started", extra={"cameras": list(self.streams), "models": list(self.detectors)})
 
     def stop(self) -> None:
-        """Streams first (no new frames), then drain inference, then close state and delivery."""
-        self._running = False
+        """Streams first (no new frames), then drain inference, then close state and delivery.
+
+        Also closes a worker that never started (e.g. the API refused to run without a token)."""
+        was_running, self._running = self._running, False
         for camera_id, stream in self.streams.items():
             if not stream.stop(timeout=10.0):
                 log.warning("camera stream did not stop in time", extra={"camera": camera_id})
@@ -126,7 +128,8 @@ class Worker:
         self.sender.stop()
         self.sender.close()
         self.outbox.close()
-        log.info("worker stopped")
+        if was_running:
+            log.info("worker stopped")
 
     @property
     def ready(self) -> bool:
