@@ -137,6 +137,9 @@ def test_outbox_cli_reports_and_requeues(tmp_path, capsys):
     args = _cli(register_outbox, ["outbox", "--outbox", str(tmp_path / "none.db"), "status"])
     with pytest.raises(UserError, match="no outbox"):
         args.func(args)
+    args = _cli(register_outbox, ["outbox", "--outbox", str(path), "flush", "--url", "htp:/platform"])
+    with pytest.raises(UserError, match=r"url: platform url must be http\(s\)://"):
+        args.func(args)
 
 
 def test_receiver_cli_parses_switches_and_rejects_bad_ones():

@@ -137,7 +137,8 @@ def test_health_state_machine_counts_reconnects_and_rejects_illegal_moves():
         ({"url": "rtsp://10.0.0.5/live"}, "rtsp", "reconnect", False),  # RTSP arrives in real time anyway
         ({"url": "https://cam/stream.ts"}, "http", "reconnect", True),
         ({"url": "http://cam/clip.mp4", "live": False}, "http", "reconnect", False),
-        ({"url": "/clips/a.mp4"}, "file", "finish", False),
+        ({"url": "/clips/a.mp4"}, "file", "finish", True),  # a file camera is paced like a camera
+        ({"url": "/clips/a.mp4", "live": False}, "file", "finish", False),
         ({"url": "/clips/a.mp4", "loop": True}, "file", "reopen", True),
         ({"url": "/clips/a.mp4", "loop": True, "live": False}, "file", "reopen", False),
         ({"url": "/clips/a.mp4", "live": True}, "file", "finish", True),

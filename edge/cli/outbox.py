@@ -7,9 +7,12 @@ import dataclasses
 import json
 from pathlib import Path
 
+from pydantic import ValidationError
+
 from edge.cli import UserError
 from edge.config import load_config
 from edge.config.delivery import PlatformConfig
+from edge.config.load import format_validation_error
 from edge.delivery.outbox import Outbox, OutboxError, outbox_path
 from edge.delivery.sender import Sender
 
@@ -115,7 +118,10 @@ def _flush(args: argparse.Namespace, outbox: Outbox, platform: PlatformConfig) -
         )
         if value is not None
     }
-    platform = PlatformConfig.model_validate({**platform.model_dump(), **changes})
+    try:
+        platform = PlatformConfig.model_validate({**platform.model_dump(), **changes})
+    except ValidationError as exc:
+        raise UserError(f"flush options are invalid:\n{format_validation_error(exc)}") from None
     sender = Sender(outbox, platform)
     try:
         delivered = sender.deliver_pending(args.timeout)

@@ -15,7 +15,9 @@ class SourceConfig(Section):
     url: str = Field(description="rtsp://, http(s):// or a file path (relative to the config file)")
     transport: Literal["tcp", "udp"] = Field("tcp", description="RTSP transport")
     loop: bool = Field(False, description="replay a file forever as if it were live (demos)")
-    live: bool | None = Field(None, description="pace a file in real time; default: true for URLs")
+    live: bool = Field(
+        True, description="read at the stream's own pace; false reads a file as fast as it decodes (benchmarks)"
+    )
     open_timeout_s: float = Field(5.0, gt=0, le=120)
     read_timeout_s: float = Field(5.0, gt=0, le=120)
     stall_timeout_s: float = Field(10.0, gt=0, le=600, description="no frame for this long forces a reconnect")

@@ -42,9 +42,10 @@ def plan_source(source: SourceConfig) -> SourcePlan:
     scheme = urlsplit(source.url).scheme.lower() if "://" in source.url else ""
     kind: SourceKind = "rtsp" if scheme.startswith("rtsp") else "http" if scheme.startswith("http") else "file"
     on_end: EndAction = "reopen" if source.loop else "finish" if kind == "file" else "reconnect"
-    live = source.live if source.live is not None else kind != "file" or source.loop
-    # RTSP servers send in real time already; waiting on their timestamps would only add lag.
-    return SourcePlan(source.url, kind, on_end, paced=live and kind != "rtsp")
+    # A camera of the worker is read at its own pace, a file too (read flat out, the shared loop would
+    # only drop most of its frames; `edge replay` is the fast path). RTSP servers send in real time
+    # already: waiting on their timestamps would only add lag.
+    return SourcePlan(source.url, kind, on_end, paced=source.live and kind != "rtsp")
 
 
 def redact(url: str) -> str:

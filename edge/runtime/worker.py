@@ -193,6 +193,8 @@ class Worker:
             entry = asdict(health)
             engine_stats = stats.cameras.get(camera_id)
             entry["inference"] = asdict(engine_stats) if engine_stats else None
+            if engine_stats:  # frames dropped on the way to inference: overflow (drop oldest) and stale
+                entry["dropped_frames"] += engine_stats.dropped_overflow + engine_stats.dropped_stale
             entry["tamper"] = {"kind": runtime.faults.status.kind, "detail": runtime.faults.status.detail}
             out[camera_id] = entry
         return out
