@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import socket
+import sqlite3
 import subprocess
 import time
 from pathlib import Path
@@ -13,8 +14,10 @@ import httpx
 import pytest
 import yaml
 
+from edge.delivery.outbox import Outbox
 from edge.http_server import ThreadedServer
 from edge.receiver.app import create_app
+from edge.receiver.faults import Faults
 
 from conftest import EDGE, MODEL, REPO, STREAMS
 
@@ -152,3 +155,41 @@ def test_worker_refuses_to_run_an_open_api(tmp_path):
     )
     assert proc.returncode == 2
     assert "EDGE_API_TOKEN" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_worker_killed_while_the_platform_holds_an_unacknowledged_case_delivers_it_once(tmp_path):
+    """The platform stored the case but its answer never reached the worker (SIGKILL while waiting):
+    after a restart the outbox sends it again under the same idempotency key and nothing is doubled."""
+    faults = Faults(latency_s=30)  # store first, then answer late: the kill lands in that gap
+    with ThreadedServer(create_app(tmp_path / "receiver.db", faults=faults)) as slow:
+        config = write_config(tmp_path, slow.url, free_port())
+        log = tmp_path / "worker.log"
+        proc = start_worker(config, log)
+        try:
+            stored = wait_for_cases(slow, 1, timeout_s=90)
+        finally:
+            code = stop(proc, signal.SIGKILL)
+        assert code == -signal.SIGKILL
+        outbox = Outbox(tmp_path / "var" / "outbox.db")
+        assert outbox.stats().pending >= 1  # the worker never learnt that the platform has it
+        outbox.close()
+
+        assert httpx.put(f"{slow.url}/admin/faults", json={}, timeout=5).status_code == 200
+        proc = start_worker(config, log)
+        try:
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline and len(received(slow)) < 2:
+                time.sleep(0.3)
+            time.sleep(3)  # let the re-sent message's answer arrive
+        finally:
+            assert stop(proc, signal.SIGTERM) == 0
+    outbox = Outbox(tmp_path / "var" / "outbox.db")
+    stats = outbox.stats()
+    outbox.close()
+    assert (stats.pending, stats.dead) == (0, 0)
+    with sqlite3.connect(tmp_path / "receiver.db") as db:
+        rows = db.execute("SELECT case_id, kind FROM messages ORDER BY arrival").fetchall()
+    # the kept-back case was acknowledged only through its re-post (pending 0 above); the restarted
+    # worker resumed both parked vehicles' cases and opened none anew
+    assert rows[0] == (stored[0]["case_id"], "new")
+    assert len(rows) == 2 and len({case_id for case_id, _ in rows}) == 2
