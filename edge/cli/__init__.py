@@ -33,18 +33,19 @@ def _operator_errors() -> tuple[type[BaseException], ...]:
     return (ConfigError, UserError, ModelError, SourceError, ServerError, StoreError, OutboxError)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(commands: Sequence[str] = SUBCOMMANDS) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="edge", description="Edge video-analytics worker for city management.")
     parser.add_argument("--version", action="version", version=f"edge {__version__}")
     parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for name in SUBCOMMANDS:
+    for name in commands:
         importlib.import_module(f"edge.cli.{name}").register(sub)
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+def main(argv: Sequence[str] | None = None, commands: Sequence[str] = SUBCOMMANDS) -> int:
+    """Run one subcommand; `commands` limits which are loaded (`python -m edge.delivery` loads only one)."""
+    parser = build_parser(commands)
     args = parser.parse_args(argv)
     from edge.runtime.logs import setup_logging
 
