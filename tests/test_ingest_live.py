@@ -79,7 +79,7 @@ def test_stall_before_the_first_picture_backs_off_and_retries(streams, tmp_path:
     states = [t.state for t in history]
     assert states[:4] == [StreamState.CONNECTING, StreamState.STALLED, StreamState.BACKOFF, StreamState.CONNECTING]
     assert "stalled: no picture decoded for" in history[1].error
-    assert sink.count() == 0
+    # (a later session may catch the clip's only key frame when the server loops it: not asserted)
 
 
 def test_offline_camera_streams_once_its_server_appears_while_a_failing_one_never_blocks_it(streams):
