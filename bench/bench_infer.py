@@ -21,6 +21,7 @@ import os
 import platform
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import av
@@ -51,6 +52,18 @@ def cpu_name() -> str:
     return platform.processor() or "unknown CPU"
 
 
+def for_seconds(work: Callable[[int, threading.Event], None], threads: int, seconds: float) -> None:
+    """Run `work(i, stop)` on `threads` threads for `seconds`, then set `stop` and join them."""
+    stop = threading.Event()
+    pool = [threading.Thread(target=work, args=(i, stop)) for i in range(threads)]
+    for t in pool:
+        t.start()
+    time.sleep(seconds)
+    stop.set()
+    for t in pool:
+        t.join()
+
+
 def ceiling(detector: Detector, frames: list[np.ndarray], batch: int, runners: int, seconds: float) -> float:
     """Frames/s of `session.run` alone on a batch prepared once, from `runners` threads."""
     tensor, _ = detector.preprocess(frames[:batch])
@@ -58,38 +71,27 @@ def ceiling(detector: Detector, frames: list[np.ndarray], batch: int, runners: i
     done = [0] * runners
     start = time.perf_counter()
 
-    def run(i: int) -> None:
-        while time.perf_counter() - start < seconds:
+    def run(i: int, stop: threading.Event) -> None:
+        while not stop.is_set():
             detector.run(tensor)
             done[i] += batch
 
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(runners)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    for_seconds(run, runners, seconds)
     return sum(done) / (time.perf_counter() - start)
 
 
 def naive(detector: Detector, frames: list[np.ndarray], cameras: int, seconds: float) -> float:
     """One thread per camera: take the camera's current frame, detect it alone, repeat."""
     counts = [0] * cameras
-    stop = threading.Event()
     start = time.perf_counter()
 
-    def camera(c: int) -> None:
+    def camera(c: int, stop: threading.Event) -> None:
         while not stop.is_set():
             live = int((time.perf_counter() - start) * FPS) + c * 7  # the frame the camera shows now
             detector.detect([frames[live % len(frames)]])
             counts[c] += 1
 
-    threads = [threading.Thread(target=camera, args=(c,)) for c in range(cameras)]
-    for t in threads:
-        t.start()
-    time.sleep(seconds)
-    stop.set()
-    for t in threads:
-        t.join()
+    for_seconds(camera, cameras, seconds)
     return sum(counts) / (time.perf_counter() - start)
 
 
@@ -106,10 +108,9 @@ def engine(
         with lock:
             delivered[0] += 1
 
-    stop = threading.Event()
     start = time.perf_counter()
 
-    def camera(c: int) -> None:
+    def camera(c: int, stop: threading.Event) -> None:
         i = 0
         while not stop.is_set():
             frame = Frame(f"cam{c}", frames[(i + c * 7) % len(frames)], i / FPS, time.time(), i)
@@ -118,13 +119,7 @@ def engine(
             stop.wait(max(0.0, start + i / FPS - time.perf_counter()))
 
     eng.start()
-    threads = [threading.Thread(target=camera, args=(c,)) for c in range(cameras)]
-    for t in threads:
-        t.start()
-    time.sleep(seconds)
-    stop.set()
-    for t in threads:
-        t.join()
+    for_seconds(camera, cameras, seconds)
     eng.stop(drain=False)
     elapsed = time.perf_counter() - start
     stats = eng.stats()
