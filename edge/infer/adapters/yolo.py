@@ -23,14 +23,25 @@ def single_rank3(samples: Sequence[OutputSample]) -> tuple[int, int] | None:
     return samples[0].shape[1], samples[0].shape[2]
 
 
-class YoloV5Adapter:
-    format = "yolov5"
+class _YoloFamily:
+    """What both YOLO layouts share: letterboxed 0..1 input, per-class scores, NMS outside the model."""
+
     needs_nms = True
     resize = "letterbox"
     pixel_scale = 1 / 255
 
     def __init__(self, n_classes: int) -> None:
         self.n_classes = n_classes
+
+
+def best_class(class_scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(M,) class ids and (M,) scores of the best class per row of (M, C) scores."""
+    class_id = class_scores.argmax(axis=1)
+    return class_id, np.take_along_axis(class_scores, class_id[:, None], axis=1)[:, 0]
+
+
+class YoloV5Adapter(_YoloFamily):
+    format = "yolov5"
 
     @classmethod
     def match(cls, samples: Sequence[OutputSample], input_width: int) -> YoloV5Adapter | None:
@@ -43,21 +54,13 @@ class YoloV5Adapter:
         pred = outputs[0]
         image, anchor = batch_nonzero(pred[..., 4] >= threshold)  # score = obj * cls <= obj
         rows = pred[image, anchor]
-        class_scores = rows[:, 5:] * rows[:, 4:5]
-        class_id = class_scores.argmax(axis=1)
-        score = np.take_along_axis(class_scores, class_id[:, None], axis=1)[:, 0]
+        class_id, score = best_class(rows[:, 5:] * rows[:, 4:5])
         keep = score >= threshold
         return candidates(image[keep], xywh_to_xyxy(rows[keep, :4]), score[keep], class_id[keep])
 
 
-class YoloV8Adapter:
+class YoloV8Adapter(_YoloFamily):
     format = "yolov8"
-    needs_nms = True
-    resize = "letterbox"
-    pixel_scale = 1 / 255
-
-    def __init__(self, n_classes: int) -> None:
-        self.n_classes = n_classes
 
     @classmethod
     def match(cls, samples: Sequence[OutputSample], input_width: int) -> YoloV8Adapter | None:
@@ -69,7 +72,5 @@ class YoloV8Adapter:
     def decode(self, outputs: Sequence[np.ndarray], threshold: float) -> Candidates:
         pred = outputs[0]
         image, anchor = batch_nonzero(pred[:, 4:, :].max(axis=1) >= threshold)
-        class_scores = pred[image, 4:, anchor]
-        class_id = class_scores.argmax(axis=1)
-        score = np.take_along_axis(class_scores, class_id[:, None], axis=1)[:, 0]
+        class_id, score = best_class(pred[image, 4:, anchor])
         return candidates(image, xywh_to_xyxy(pred[image, :4, anchor]), score, class_id)
