@@ -51,7 +51,6 @@ class CameraRuntime:
         sink: MessageSink,
         zone_version: int,
     ):
-        self.camera = camera
         self.lock = threading.Lock()
         self.class_names = {mid: det.class_names for mid, det in detectors.items()}
         self.analysis = CameraAnalysis(
@@ -60,7 +59,6 @@ class CameraRuntime:
         self.scene = SceneModel(camera.id, config.scene) if config.scene.enabled else None
         self.faults = FaultReporter(config, camera)
         self.latest: Frame | None = None
-        self.analysed = 0
 
     @property
     def model_ids(self) -> list[str]:
@@ -78,7 +76,6 @@ class Worker:
     ) -> None:
         """`zone_versions`: each camera's current zone version (from the zone store), recorded in its cases."""
         self.config = config
-        self.started_at = time.time()
         self.metrics = metrics or CollectorRegistry()
         self.events = WorkerMetrics(self.metrics)
         storage = Path(config.storage.dir)
@@ -149,7 +146,6 @@ class Worker:
         runtime = self.cameras[frame.camera_id]
         with runtime.lock:
             self._analyse(runtime, frame, detections)
-            runtime.analysed += 1
             self.events.frame_analysed(frame, time.time())
             self.engine.set_priority(frame.camera_id, _has_candidate(runtime.analysis.engine.snapshot()))
 
@@ -213,7 +209,6 @@ class Worker:
         with runtime.lock:
             runtime.analysis.engine.reload(camera, zone_version)
             runtime.analysis.model_ids = models_for(camera)
-            runtime.camera = camera
 
     def rebase_scene(self, camera_id: str) -> bool:
         """Take the camera's current view as its new reference (after a deliberate re-aim).
