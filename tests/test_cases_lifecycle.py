@@ -245,3 +245,15 @@ def test_clearing_one_case_does_not_disturb_other_places_of_the_rule(tmp_path):
     run.play(35, 56, [VAN])  # ... the frame A clears and C first appears
     assert [m.kind for m in run.messages] == ["new", "cleared", "new"]
     assert run.messages[2].body["times"]["first_seen_media_s"] == 35.0
+
+
+def test_timing_candidates_is_true_only_while_a_place_waits_for_its_case(tmp_path):
+    """The worker gives inference priority to cameras whose engine says so."""
+    run = Run(make_config([rule()]), tmp_path / "state.db")
+    assert not run.engine.timing_candidates()
+    run.play(0, 10, [CAR])
+    assert run.engine.timing_candidates()  # the car is being timed, no case yet
+    run.play(10, 25, [CAR])
+    assert [kind for kind, _ in run.kinds()] == ["new"]
+    assert not run.engine.timing_candidates()  # its place now belongs to the open case
+    run.close()

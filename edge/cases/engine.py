@@ -89,6 +89,11 @@ class CaseEngine:
             previous[key] = old
         self._install(cameras[camera_id], zone_version, previous)
 
+    def timing_candidates(self) -> bool:
+        """True while any rule is timing a place that has no case yet (its camera gets inference priority)."""
+        with self._lock:
+            return any((~r.state.places.attached).any() for r in self._rules.values())
+
     def snapshot(self) -> dict[str, Any]:
         """Plain-data view of every rule's timers and open cases (for the API and annotated video)."""
         with self._lock:

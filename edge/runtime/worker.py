@@ -147,7 +147,7 @@ class Worker:
         with runtime.lock:
             self._analyse(runtime, frame, detections)
             self.events.frame_analysed(frame, time.time())
-            self.engine.set_priority(frame.camera_id, _has_candidate(runtime.analysis.engine.snapshot()))
+            self.engine.set_priority(frame.camera_id, runtime.analysis.engine.timing_candidates())
 
     def _analyse(self, runtime: CameraRuntime, frame: Frame, detections: dict[str, Detections]) -> None:
         """Scene check, then rules; every message goes to `_deliver` (the analysis hands off its own)."""
@@ -220,13 +220,3 @@ class Worker:
         with runtime.lock:
             runtime.scene.rebase()
         return True
-
-
-def _has_candidate(snapshot: dict[str, Any]) -> bool:
-    """True while any rule of the camera is timing a candidate violation (it gets inference priority)."""
-    return any(
-        place["phase"] == "candidate"
-        for zone in snapshot.get("zones", [])
-        for rule in zone.get("rules", [])
-        for place in rule.get("places", [])
-    )
