@@ -19,8 +19,8 @@ from edge.evaluate.score import ClassScore, Thresholds, gate, score
 from edge.evaluate.sheet import contact_sheet
 from edge.evaluate.truth import Truth, TruthError
 from edge.infer import Detector
-from edge.runtime.analysis import models_for
-from edge.runtime.replay import JsonLinesSink, ReplayResult, load_detectors, replay_clip
+from edge.runtime.analysis import load_detectors, models_for
+from edge.runtime.replay import JsonLinesSink, ReplayResult, replay_clip
 
 ClipProgress = Callable[[Truth, float], None]  # (truth, media seconds analysed so far)
 StartEpoch = Callable[[str], float]  # camera id -> wall-clock time of the clip's first frame

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from edge.cases import CaseEngine, CaseStore
 from edge.config import CameraConfig, EdgeConfig
+from edge.infer import Detector, load_detector
 from edge.types import CaseMessage, Detections, Frame
 
 MessageSink = Callable[[CaseMessage], None]  # stores a message durably (Outbox.put) before returning
@@ -22,6 +23,11 @@ MessageSink = Callable[[CaseMessage], None]  # stores a message durably (Outbox.
 def models_for(camera: CameraConfig) -> list[str]:
     """Model ids the camera's enabled rules use: a model runs only on cameras that need it."""
     return sorted({r.model for z in camera.zones for r in z.rules if r.enabled and r.kind != "static_object"})
+
+
+def load_detectors(config: EdgeConfig, model_ids: Sequence[str]) -> dict[str, Detector]:
+    """The named models, loaded once: replay and the worker share them across cameras."""
+    return {model_id: load_detector(config.model(model_id)) for model_id in model_ids}
 
 
 class CameraAnalysis:

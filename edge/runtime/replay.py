@@ -18,9 +18,9 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from edge.config import EdgeConfig
-from edge.infer import Detector, load_detector
+from edge.infer import Detector
 from edge.ingest import read_file_frames
-from edge.runtime.analysis import CameraAnalysis, MessageSink, models_for
+from edge.runtime.analysis import CameraAnalysis, MessageSink, load_detectors, models_for
 from edge.types import CaseMessage, Detections, Frame
 
 Progress = Callable[[float], None]  # media seconds analysed so far
@@ -95,10 +95,6 @@ def _batches(frames: Iterator[Frame], size: int) -> Iterator[list[Frame]]:
             batch = []
     if batch:
         yield batch
-
-
-def load_detectors(config: EdgeConfig, model_ids: list[str]) -> dict[str, Detector]:
-    return {model_id: load_detector(config.model(model_id)) for model_id in model_ids}
 
 
 def replay_clip(

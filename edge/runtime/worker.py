@@ -29,9 +29,8 @@ from edge.infer import Detector
 from edge.infer.engine import InferenceEngine
 from edge.ingest.health import HealthRegistry
 from edge.ingest.stream import CameraStream
-from edge.runtime.analysis import CameraAnalysis, MessageSink, models_for
+from edge.runtime.analysis import CameraAnalysis, MessageSink, load_detectors, models_for
 from edge.runtime.faults import FaultReporter
-from edge.runtime.replay import load_detectors
 from edge.scene import SceneModel
 from edge.types import CaseMessage, Detections, Frame
 
