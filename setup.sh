@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Set up edge on a fresh Debian 12 / Python 3.11 machine: system packages for the RTSP test server and
-# browser tests, then a virtual environment in .venv with edge and its test tools.
+# browser tests and the MQTT broker for the fleet tests, then a virtual environment in .venv with edge and its test tools.
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -8,6 +8,7 @@ APT_PACKAGES=(
   python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base gstreamer1.0-plugins-good
   gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav gstreamer1.0-tools
   chromium chromium-driver
+  mosquitto
 )
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi

@@ -18,8 +18,9 @@ from edge.cli.receiver import build_faults
 from edge.cli.receiver import register as register_receiver
 from edge.config import ConfigError, parse_config
 from edge.config.delivery import PlatformConfig
+from edge.delivery.http import is_transient, retry_after_s
 from edge.delivery.outbox import Outbox, OutboxError
-from edge.delivery.sender import Sender, is_transient, retry_after_s
+from edge.delivery.sender import Sender
 from edge.types import CaseMessage
 
 

@@ -109,6 +109,8 @@ def _discard(args: argparse.Namespace, outbox: Outbox, _platform: PlatformConfig
 
 
 def _flush(args: argparse.Namespace, outbox: Outbox, platform: PlatformConfig) -> int:
+    if platform.kind != "http":
+        raise UserError(f"flush posts over HTTP; a {platform.kind} worker delivers its own outbox while it runs")
     changes = {
         key: value
         for key, value in (

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from typing import Literal
 from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator
@@ -10,10 +11,11 @@ from edge.config.base import Section
 
 
 class PlatformConfig(Section):
-    url: str = Field("http://127.0.0.1:8787/api/cases", description="endpoint cases are POSTed to")
+    kind: Literal["http"] = Field("http", description="how cases reach the platform")
+    url: str = Field("http://127.0.0.1:8787/api/cases", description="endpoint cases are POSTed to (kind http)")
     token_env: str = Field("EDGE_PLATFORM_TOKEN", description="environment variable holding the bearer token")
     hmac_secret_env: str = Field("EDGE_PLATFORM_HMAC_SECRET", description="env var with the HMAC secret, if any")
-    timeout_s: float = Field(10.0, gt=0, le=300, description="per request; a timeout is retried")
+    timeout_s: float = Field(10.0, gt=0, le=300, description="per request (or PUBACK wait); a timeout is retried")
     backoff_initial_s: float = Field(0.5, gt=0, le=60, description="first retry delay (doubles, with jitter)")
     backoff_max_s: float = Field(60.0, gt=0, le=3600, description="longest retry delay")
     source_label: str = Field("智能采集", description="case source as the platform names the auto-capture channel")

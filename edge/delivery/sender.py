@@ -1,26 +1,25 @@
-"""The sender: drains the outbox to the platform, one request at a time, in order per case.
+"""The sender: drains the outbox through a sink (HTTP or MQTT), one message at a time, in order per case.
 
-Failure classes (httpx's exceptions: TransportError = ConnectError | TimeoutException |
-NetworkError | ProtocolError ..., all raised before any answer arrives):
+The sink delivers and reports an outcome (`edge.delivery.sink`); the sender decides what
+happens next, the same for every kind of sink:
 
-    2xx                               -> delivered
-    TransportError, 5xx, 408/409/425/429 -> transient: retry forever with backoff
-    any other status (4xx, 3xx)       -> permanent: dead letter with the response
+    Acked     -> delivered
+    Retry     -> transient: retry forever with backoff
+    Rejected  -> permanent: dead letter with the platform's answer
 
 A failed message waits its own exponential backoff (with jitter) before its next try,
 and its case waits with it; other cases go on at once, so one message the platform keeps
 failing on cannot hold everything up. From the third failure in a row, or whenever the
-answer carries `Retry-After`, the whole sender pauses as well (the platform itself is down
+answer carries a wait hint (`Retry-After`), the whole sender pauses as well (the platform itself is down
 or struggling: no point hammering it with the next message). Scattered failures of a flaky
-platform rarely come three in a row, so they cost little throughput. Every request carries `Idempotency-Key`; a message
-that was stored by the platform but whose answer was lost is simply sent again.
+platform rarely come three in a row, so they cost little throughput. Every message carries its
+`message_id`, the platform's idempotency key; a message that was stored by the platform but
+whose acknowledgement was lost is simply sent again.
 """
 
 from __future__ import annotations
 
-import email.utils
 import logging
-import os
 import random
 import threading
 import time
@@ -28,37 +27,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
-import httpx
-
 from edge.config.delivery import PlatformConfig
 from edge.delivery.outbox import Outbox, OutboxItem, OutboxStats
-from edge.delivery.wire import build_request
+from edge.delivery.sink import Acked, Rejected, Sink, open_sink
 
 log = logging.getLogger(__name__)
 
-TRANSIENT_STATUSES = frozenset({408, 409, 425, 429})
-MAX_RETRY_AFTER_S = 3600.0  # a broken Retry-After must not park the sender for days
 IDLE_POLL_S = 1.0  # picks up re-queues made by another process (the `edge outbox` CLI)
-RESPONSE_KEEP_CHARS = 4000
 PAUSE_AFTER_FAILURES = 3  # failures in a row that mean "the platform is down", not "this message"
-
-
-def is_transient(status: int) -> bool:
-    return status >= 500 or status in TRANSIENT_STATUSES
-
-
-def retry_after_s(value: str | None, now: float) -> float | None:
-    """Seconds to wait from a Retry-After header (delta-seconds or HTTP date); None if absent/bad."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return min(float(value), MAX_RETRY_AFTER_S)
-    try:
-        when = email.utils.parsedate_to_datetime(value).timestamp()
-    except (TypeError, ValueError):
-        return None
-    return min(max(0.0, when - now), MAX_RETRY_AFTER_S)
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,24 +51,25 @@ class SenderHealth:
 
 
 class Sender:
-    """Delivers outbox messages to `platform.url`, in a background thread or on demand."""
+    """Delivers outbox messages through a sink, in a background thread or on demand."""
 
     def __init__(
         self,
         outbox: Outbox,
         platform: PlatformConfig,
-        transport: httpx.BaseTransport | None = None,
+        sink: Sink | None = None,
         *,
         env: Mapping[str, str] | None = None,
         rng: random.Random | None = None,
     ) -> None:
-        env = os.environ if env is None else env
+        """`sink`: from `open_sink()`; without one, the HTTP sink of `platform` (MQTT needs the worker id)."""
+        if sink is None:
+            if platform.kind != "http":
+                raise ValueError(f"a {platform.kind} platform needs its sink: open_sink(platform, worker_id)")
+            sink = open_sink(platform, "", env=env)
         self.outbox = outbox
         self.platform = platform
-        self._token = env.get(platform.token_env) or None
-        secret = env.get(platform.hmac_secret_env)
-        self._secret = secret.encode() if secret else None
-        self._client = httpx.Client(transport=transport, timeout=platform.timeout_s)
+        self.sink = sink
         self._rng = rng or random.Random()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -114,7 +91,7 @@ class Sender:
         self._thread.start()
 
     def stop(self, timeout_s: float | None = None) -> None:
-        """Stop the thread after the request in flight; the HTTP client stays usable."""
+        """Stop the thread after the message in flight; the sink stays usable."""
         self._stop.set()
         self.outbox.changed.set()
         if self._thread:
@@ -123,7 +100,7 @@ class Sender:
 
     def close(self) -> None:
         self.stop()
-        self._client.close()
+        self.sink.close()
 
     def _run(self) -> None:
         while not self._stop.is_set():
@@ -166,35 +143,27 @@ class Sender:
 
     def _attempt(self, item: OutboxItem) -> None:
         msg = item.message
-        request = build_request(
-            self.platform.url,
-            msg,
-            msg.pictures,
-            item.thinned,
-            token=self._token,
-            hmac_secret=self._secret,
-            now=time.time(),
-        )
-        try:
-            response = self._client.send(request)
-        except httpx.TransportError as exc:
-            self._transient(item, f"{type(exc).__name__}: {exc or 'no detail'}", None)
-            return
-        status = response.status_code
-        if 200 <= status < 300:
+        outcome = self.sink.deliver(item)
+        if isinstance(outcome, Acked):
             self.outbox.mark_delivered(item.pk)
             self._failures = 0
             self._delivered += 1
             self._last_success_at = time.time()
-        elif is_transient(status):
-            wait = retry_after_s(response.headers.get("Retry-After"), time.time())
-            self._transient(item, f"HTTP {status}: {response.text[:200]}", wait)
-        else:
-            text = response.text[:RESPONSE_KEEP_CHARS]
-            self.outbox.mark_dead(item.pk, status, text)
+        elif isinstance(outcome, Rejected):
+            self.outbox.mark_dead(item.pk, outcome.status, outcome.response)
             self._failures = 0  # the platform answered; it is up
-            self._note_error(f"{msg.message_id} dead-lettered: HTTP {status}: {text[:200]}")
-            log.error("case message %s rejected with HTTP %d: %s", msg.message_id, status, text[:200])
+            self._note_error(
+                f"{msg.message_id} dead-lettered: {self.sink.kind} {outcome.status}: {outcome.response[:200]}"
+            )
+            log.error(
+                "case message %s rejected (%s %s): %s",
+                msg.message_id,
+                self.sink.kind,
+                outcome.status,
+                outcome.response[:200],
+            )
+        else:
+            self._transient(item, outcome.error, outcome.after_s)
 
     def _transient(self, item: OutboxItem, error: str, retry_after: float | None) -> None:
         self._failures += 1

@@ -1,0 +1,72 @@
+"""The sink protocol: what the sender needs from a way of reaching the platform.
+
+The sender owns the outbox side (order per case, backoff, pauses, dead letters, health);
+a sink only delivers one message and says how it went, as one of three outcomes:
+
+    Acked      the platform (HTTP 2xx) or broker (MQTT PUBACK) took responsibility: delivered
+    Retry      nothing was confirmed (no connection, timeout, 5xx, ...): try again later
+    Rejected   the platform refused this message for good: dead letter
+
+A new kind of sink is one module with a class that has `deliver()` and `close()`, and one
+entry in `open_sink()`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from edge.config.delivery import PlatformConfig
+from edge.delivery.outbox import OutboxItem
+
+BoxStatus = Callable[[], dict[str, Any]]  # what a box reports about itself (sinks that publish status)
+
+
+@dataclass(frozen=True, slots=True)
+class Acked:
+    """Delivered: the message may leave the outbox."""
+
+
+@dataclass(frozen=True, slots=True)
+class Retry:
+    """Not confirmed; `after_s` is the platform's own wait hint (HTTP Retry-After), if any."""
+
+    error: str
+    after_s: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Rejected:
+    """Refused for good; `status` is the platform's code (HTTP status or MQTT reason code)."""
+
+    status: int | None
+    response: str
+
+
+Outcome = Acked | Retry | Rejected
+
+
+class Sink(Protocol):
+    """One way of reaching the platform; `deliver` blocks until the outcome is known."""
+
+    kind: str
+
+    def deliver(self, item: OutboxItem) -> Outcome: ...
+
+    def close(self) -> None: ...
+
+
+def open_sink(
+    platform: PlatformConfig,
+    worker_id: str,
+    *,
+    env: Mapping[str, str] | None = None,
+    status: BoxStatus | None = None,
+) -> Sink:
+    """The sink `platform.kind` names. `status` feeds the box-status message of sinks that have one."""
+    env = os.environ if env is None else env
+    from edge.delivery.http import HttpSink  # late: http imports this module's outcomes
+
+    return HttpSink(platform, env=env)
