@@ -9,9 +9,14 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from edge.cli import UserError
+from edge.config.delivery import MqttConfig, MqttTlsConfig
+from edge.config.load import format_validation_error
+from edge.delivery.mqtt import MqttSetupError
 from edge.http_server import serve
 from edge.receiver.app import create_app
 from edge.receiver.faults import Faults
+from edge.receiver.mqtt import DEFAULT_GROUP, MqttConsumer
+from edge.receiver.store import ReceiverStore
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -27,6 +32,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     auth = parser.add_argument_group("authentication (off unless given)")
     auth.add_argument("--token-env", metavar="VAR", help="require the bearer token held in this env variable")
     auth.add_argument("--hmac-secret-env", metavar="VAR", help="require HMAC signatures with the secret in this var")
+    mqtt = parser.add_argument_group("MQTT: also consume case messages from a broker (a shared subscription)")
+    mqtt.add_argument("--mqtt", metavar="URL", help="mqtt://host[:port] or mqtts://host[:port]")
+    mqtt.add_argument("--mqtt-prefix", default="edge", help="topic prefix of the boxes (default: %(default)s)")
+    mqtt.add_argument("--mqtt-group", default=DEFAULT_GROUP, help="shared subscription group (default: %(default)s)")
+    mqtt.add_argument("--mqtt-client-id", help="this receiver's client id (default: edge-receiver-<port>)")
+    mqtt.add_argument("--mqtt-username-env", metavar="VAR", help="env variable holding the broker user name")
+    mqtt.add_argument("--mqtt-password-env", metavar="VAR", help="env variable holding the broker password")
+    mqtt.add_argument("--mqtt-ca", metavar="FILE", help="CA bundle for an mqtts:// broker")
     faults = parser.add_argument_group("fault switches, for tests and demos")
     faults.add_argument("--down", action="store_true", help="answer every case post with 503")
     faults.add_argument("--fail-rate", type=float, default=0.0, help="fraction of posts failed with --fail-status")
@@ -70,6 +83,30 @@ def build_faults(args: argparse.Namespace) -> Faults:
         raise UserError(f"invalid fault switches: {problems}") from None
 
 
+def build_consumer(args: argparse.Namespace) -> MqttConsumer:
+    try:
+        mqtt = MqttConfig(
+            url=args.mqtt,
+            topic_prefix=args.mqtt_prefix,
+            username_env=args.mqtt_username_env or "EDGE_MQTT_USERNAME",
+            password_env=args.mqtt_password_env or "EDGE_MQTT_PASSWORD",
+            tls=MqttTlsConfig(ca_file=str(args.mqtt_ca) if args.mqtt_ca else None),
+        )
+    except ValidationError as exc:
+        raise UserError(f"invalid MQTT options:\n{format_validation_error(exc)}") from None
+    env = os.environ if args.mqtt_username_env else {}
+    try:
+        return MqttConsumer(
+            ReceiverStore(args.db),
+            mqtt,
+            args.mqtt_client_id or f"edge-receiver-{args.port}",
+            group=args.mqtt_group,
+            env=env,
+        )
+    except MqttSetupError as exc:
+        raise UserError(str(exc)) from None
+
+
 def run(args: argparse.Namespace) -> int:
     token = _secret(args.token_env, "--token-env")
     secret = _secret(args.hmac_secret_env, "--hmac-secret-env")
@@ -77,6 +114,14 @@ def run(args: argparse.Namespace) -> int:
     app = create_app(
         args.db, token=token, hmac_secret=secret.encode() if secret else None, faults=faults, seed=args.seed
     )
+    consumer = build_consumer(args) if args.mqtt else None
     print(f"edge receiver: http://{args.host}:{args.port}/api/cases, storing into {args.db}", flush=True)
-    serve(app, args.host, args.port)
+    if consumer is not None:
+        consumer.start()
+        print(f"edge receiver: consuming {args.mqtt} as {args.mqtt_group} (shared subscription)", flush=True)
+    try:
+        serve(app, args.host, args.port)
+    finally:
+        if consumer is not None:
+            consumer.stop()
     return 0

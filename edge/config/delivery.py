@@ -1,4 +1,4 @@
-"""Where cases go (the city platform) and how they are kept until acknowledged."""
+"""Where cases go (the city platform: an HTTP endpoint or an MQTT broker) and how they are kept until acknowledged."""
 
 from __future__ import annotations
 
@@ -9,9 +9,70 @@ from pydantic import Field, field_validator
 
 from edge.config.base import Section
 
+MQTT_SCHEMES = {"mqtt": 1883, "mqtts": 8883}  # mqtts = MQTT over TLS
+TOPIC_SEGMENT = r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*$"  # no wildcards, no empty levels, no leading '/'
+
+
+class MqttTlsConfig(Section):
+    """TLS for `mqtts://` brokers; file paths are relative to the config file."""
+
+    ca_file: str | None = Field(
+        None, description="CA bundle (PEM) the broker's certificate must chain to; None: system CAs"
+    )
+    cert_file: str | None = Field(None, description="client certificate (PEM), for brokers that want one")
+    key_file: str | None = Field(None, description="client key (PEM) of cert_file")
+    verify_hostname: bool = Field(True, description="check the broker's name against its certificate")
+
+
+class MqttConfig(Section):
+    """The broker, session and topics of the MQTT sink (`platform.kind: mqtt`)."""
+
+    url: str = Field("mqtt://127.0.0.1:1883", description="mqtt://host[:port] or mqtts://host[:port] (TLS)")
+    version: Literal["3.1.1", "5"] = Field("5", description="MQTT protocol version")
+    topic_prefix: str = Field("edge", pattern=TOPIC_SEGMENT, description="topics are <prefix>/<worker>/...")
+    keepalive_s: int = Field(30, ge=5, le=3600, description="keep-alive; the broker declares the box gone after 1.5x")
+    session_expiry_s: int = Field(
+        7 * 86400, ge=0, le=2**32 - 1, description="MQTT 5: how long the broker keeps the session of an offline box"
+    )
+    status_interval_s: float = Field(30.0, ge=1, le=3600, description="how often the retained box status is refreshed")
+    max_payload_kb: int = Field(
+        1024, ge=16, le=256 * 1024, description="largest message; pictures beyond it are thinned (broker limits apply)"
+    )
+    username_env: str = Field("EDGE_MQTT_USERNAME", description="env var holding the broker user name, if any")
+    password_env: str = Field("EDGE_MQTT_PASSWORD", description="env var holding the broker password, if any")
+    tls: MqttTlsConfig = Field(default_factory=MqttTlsConfig)
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        parts = urlsplit(value.strip())
+        if parts.scheme.lower() not in MQTT_SCHEMES or not parts.hostname or parts.path not in ("", "/"):
+            raise ValueError(f"mqtt url must be mqtt://host[:port] or mqtts://host[:port], got {value!r}")
+        try:
+            parts.port  # noqa: B018 (raises on a bad port)
+        except ValueError:
+            raise ValueError(f"mqtt url has a bad port: {value!r}") from None
+        return value.strip()
+
+    @property
+    def tls_on(self) -> bool:
+        return urlsplit(self.url).scheme.lower() == "mqtts"
+
+    @property
+    def host(self) -> str:
+        return urlsplit(self.url).hostname or ""
+
+    @property
+    def port(self) -> int:
+        parts = urlsplit(self.url)
+        return parts.port or MQTT_SCHEMES[parts.scheme.lower()]
+
 
 class PlatformConfig(Section):
-    kind: Literal["http"] = Field("http", description="how cases reach the platform")
+    kind: Literal["http", "mqtt"] = Field(
+        "http", description="how cases reach the platform: HTTP POSTs or an MQTT broker"
+    )
+    mqtt: MqttConfig = Field(default_factory=MqttConfig, description="broker settings, used when kind is mqtt")
     url: str = Field("http://127.0.0.1:8787/api/cases", description="endpoint cases are POSTed to (kind http)")
     token_env: str = Field("EDGE_PLATFORM_TOKEN", description="environment variable holding the bearer token")
     hmac_secret_env: str = Field("EDGE_PLATFORM_HMAC_SECRET", description="env var with the HMAC secret, if any")

@@ -45,7 +45,7 @@ def parse_config(data: Any, base_dir: Path, origin: str = "config") -> EdgeConfi
 
 
 def resolve_paths(config: EdgeConfig, base_dir: Path) -> EdgeConfig:
-    """Make model, label, clip and storage paths absolute, relative to the config file."""
+    """Make model, label, clip, storage and TLS paths absolute, relative to the config file."""
 
     def absolute(p: Path | str) -> Path:
         path = Path(p).expanduser()
@@ -59,6 +59,10 @@ def resolve_paths(config: EdgeConfig, base_dir: Path) -> EdgeConfig:
         if "://" not in cam.source.url:
             object.__setattr__(cam.source, "url", str(absolute(cam.source.url)))
     object.__setattr__(config.storage, "dir", str(absolute(config.storage.dir)))
+    tls = config.platform.mqtt.tls
+    for field in ("ca_file", "cert_file", "key_file"):
+        if getattr(tls, field) is not None:
+            object.__setattr__(tls, field, str(absolute(getattr(tls, field))))
     return config
 
 

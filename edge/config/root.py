@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from pydantic import Field, model_validator
 
 from edge.config.api import ApiConfig
@@ -36,6 +38,8 @@ class EdgeConfig(Section):
     def _cross_references(self) -> EdgeConfig:
         if self.version != CONFIG_VERSION:
             raise ValueError(f"config version {self.version} is not supported (this worker reads {CONFIG_VERSION})")
+        if self.platform.kind == "mqtt" and not re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", self.worker.id):
+            raise ValueError(f"worker.id {self.worker.id!r} names MQTT topics and the client: 1-64 of [A-Za-z0-9_.-]")
         _unique("models", [m.id for m in self.models])
         _unique("cameras", [c.id for c in self.cameras])
         events = {e.code: e for e in self.events}

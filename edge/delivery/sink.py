@@ -67,6 +67,10 @@ def open_sink(
 ) -> Sink:
     """The sink `platform.kind` names. `status` feeds the box-status message of sinks that have one."""
     env = os.environ if env is None else env
-    from edge.delivery.http import HttpSink  # late: http imports this module's outcomes
+    if platform.kind == "mqtt":
+        from edge.delivery.mqtt import MqttSink  # late: HTTP-only boxes never load the MQTT client
+
+        return MqttSink(platform, worker_id, env=env, status=status)
+    from edge.delivery.http import HttpSink
 
     return HttpSink(platform, env=env)

@@ -52,7 +52,7 @@ def _error(status: int, detail: str, headers: dict[str, str] | None = None) -> J
     return JSONResponse({"detail": detail}, status_code=status, headers=headers)
 
 
-def _envelope_problem(envelope: Envelope, key: str | None) -> str | None:
+def envelope_problem(envelope: Envelope, key: str | None) -> str | None:
     expected = f"{envelope.case_id}:{envelope.seq}"
     if envelope.message_id != expected:
         return f"message_id {envelope.message_id!r} must be '<case_id>:<seq>' = {expected!r}"
@@ -135,7 +135,7 @@ def create_app(
             envelope = Envelope.model_validate_json(raw)
         except ValidationError as exc:
             return _error(400, f"form field 'case' is invalid: {exc.errors(include_url=False)}")
-        problem = _envelope_problem(envelope, request.headers.get(IDEMPOTENCY_HEADER))
+        problem = envelope_problem(envelope, request.headers.get(IDEMPOTENCY_HEADER))
         if problem:
             return _error(400, problem)
         pictures = await read_pictures(form)
@@ -178,6 +178,10 @@ def create_app(
         if data is None:
             raise HTTPException(404, f"case {case_id!r} has no picture {name!r}")
         return Response(data, media_type="image/jpeg")
+
+    @app.get("/api/boxes", summary="Edge boxes heard of over MQTT, with their last status")
+    def boxes() -> list[dict[str, Any]]:
+        return list(store.boxes().values())
 
     @app.get("/api/schema", summary="JSON schema of the case body (the case contract)")
     def schema() -> dict[str, Any]:

@@ -37,6 +37,11 @@ CREATE TABLE IF NOT EXISTS pictures (
     data BLOB NOT NULL,
     PRIMARY KEY (message_id, name)
 );
+CREATE TABLE IF NOT EXISTS boxes (
+    worker_id TEXT PRIMARY KEY,
+    status TEXT NOT NULL,
+    received_at REAL NOT NULL
+);
 """
 
 
@@ -173,7 +178,8 @@ class ReceiverStore:
         by_case: dict[str, list[dict[str, Any]]] = {case_id: [] for case_id in ids}
         for message in self._messages(f"case_id IN ({marks})", tuple(ids)):
             by_case[message["case_id"]].append(message)
-        return [summarise(messages) for messages in by_case.values()]
+        boxes = self.boxes()
+        return [with_box(summarise(messages), boxes) for messages in by_case.values()]
 
     def case(self, case_id: str) -> dict[str, Any] | None:
         messages = self._messages("case_id = ?", (case_id,))
@@ -191,9 +197,40 @@ class ReceiverStore:
             ).fetchone()
         return None if row is None else row[0]
 
+    def save_box(self, worker_id: str, status: dict[str, Any]) -> None:
+        """Keep the latest status a box (edge worker) published about itself."""
+        with self._lock:
+            self._db.execute(
+                "INSERT OR REPLACE INTO boxes (worker_id, status, received_at) VALUES (?, ?, ?)",
+                (worker_id, json.dumps(status, ensure_ascii=False), time.time()),
+            )
+
+    def boxes(self) -> dict[str, dict[str, Any]]:
+        """Every box heard of, by worker id: `online`, its last status and when it came."""
+        with self._lock:
+            rows = self._db.execute("SELECT worker_id, status, received_at FROM boxes ORDER BY worker_id").fetchall()
+        out = {}
+        for worker_id, status, received_at in rows:
+            last = json.loads(status)
+            out[worker_id] = {
+                "worker_id": worker_id,
+                "online": bool(last.get("online")),
+                "received_at": received_at,
+                "status": last,
+            }
+        return out
+
     def count(self) -> int:
         with self._lock:
             return int(self._db.execute("SELECT COUNT(*) FROM messages").fetchone()[0])
+
+
+def with_box(case: dict[str, Any], boxes: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """The case with the box that reported it (`worker` in the body) and whether it is online now."""
+    worker = case["latest"].get("worker")
+    worker_id = worker.get("id") if isinstance(worker, dict) else None
+    box = boxes.get(worker_id) if isinstance(worker_id, str) else None
+    return {**case, "box": None if box is None else {"worker_id": worker_id, "online": box["online"]}}
 
 
 def summarise(messages: list[dict[str, Any]]) -> dict[str, Any]:

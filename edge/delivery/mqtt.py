@@ -1,0 +1,308 @@
+"""The MQTT sink: case messages as QoS 1 publishes, and the box's retained status.
+
+Client: paho-mqtt 2.x, the Eclipse Foundation's client: MQTT 3.1.1 and 5 in one package,
+TLS through the standard `ssl` module, pure Python, no broker-specific code, maintained
+(2.x added MQTT 5 reason codes on every acknowledgement, which the sink reads).
+
+Session: the worker id is the client id, with a persistent session (3.1.1: clean session
+off; 5: clean start off and `session_expiry_s`), so the broker keeps what it holds for the
+box while the box is away. Delivery: `deliver()` publishes at QoS 1 and waits for the
+PUBACK; only then may the message leave the outbox (`Acked`). No connection, no PUBACK
+within `platform.timeout_s`, or an MQTT 5 PUBACK saying "no matching subscribers" (nobody
+would ever get it) are `Retry`; a PUBACK refusing the message for good (not authorized,
+topic invalid, too large) is `Rejected`. A re-send is a new publish of the same
+`message_id`; the platform's consumer keeps the first.
+
+Connection: a thread of the sink's own connects, runs the client's network loop, and on
+any loss (broker down, wrong credentials, TLS failure) records why (`problem`, logged once
+per change, returned in every `Retry`) and reconnects with backoff, forever.
+
+Status: on every connect and every `status_interval_s`, a retained QoS 1 message on
+`<prefix>/<worker>/status` with `online: true` and what the worker's status callable
+reports; the Last Will (same topic, retained) says `online: false` if the box drops off
+without a goodbye; `close()` says goodbye with `online: false, reason: stopped`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import random
+import ssl
+import threading
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import paho.mqtt.client as paho
+from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode, MQTTProtocolVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
+
+from edge import __version__
+from edge.config.delivery import MqttConfig, PlatformConfig
+from edge.delivery.mqtt_wire import case_topic, encode, status_topic
+from edge.delivery.outbox import OutboxItem
+from edge.delivery.sink import Acked, BoxStatus, Outcome, Rejected, Retry
+
+log = logging.getLogger(__name__)
+
+NO_MATCHING_SUBSCRIBERS = 0x10
+# PUBACK reason codes that refuse this message for good; any other failure is retried
+PERMANENT_REASONS = frozenset({0x87, 0x90, 0x95, 0x99})  # not authorized, topic invalid, too large, bad format
+GOODBYE_WAIT_S = 2.0
+
+
+class MqttSetupError(ValueError):
+    """The MQTT settings cannot work (a TLS file missing or unreadable); raised at start."""
+
+
+def _now_iso() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def _describe(exc: BaseException, where: str) -> str:
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return f"TLS: the certificate of {where} is not trusted: {exc.verify_message}"
+    if isinstance(exc, ssl.SSLError):
+        return f"TLS handshake with {where} failed ({exc.reason or exc}); is it a TLS listener?"
+    if isinstance(exc, ConnectionRefusedError):
+        return f"broker {where} refused the connection (not running, or wrong port)"
+    if isinstance(exc, TimeoutError):
+        return f"broker {where} did not answer (timeout)"
+    return f"cannot reach broker {where}: {type(exc).__name__}: {exc}"
+
+
+def mqtt_client(mqtt: MqttConfig, client_id: str, env: Mapping[str, str], *, manual_ack: bool = False) -> paho.Client:
+    """A paho client for the configured broker: version, persistent session, credentials, TLS."""
+    v5 = mqtt.version == "5"
+    client = paho.Client(
+        CallbackAPIVersion.VERSION2,
+        client_id=client_id,
+        protocol=MQTTProtocolVersion.MQTTv5 if v5 else MQTTProtocolVersion.MQTTv311,
+        clean_session=None if v5 else False,
+        reconnect_on_failure=False,  # the sink reconnects itself, to see and report every failure
+        manual_ack=manual_ack,
+    )
+    username = env.get(mqtt.username_env)
+    if username:
+        client.username_pw_set(username, env.get(mqtt.password_env) or None)
+    if mqtt.tls_on:
+        tls = mqtt.tls
+        for field in ("ca_file", "cert_file", "key_file"):
+            path = getattr(tls, field)
+            if path is not None and not Path(path).is_file():
+                raise MqttSetupError(f"platform.mqtt.tls.{field}: {path} is not a file")
+        try:
+            client.tls_set(ca_certs=tls.ca_file, certfile=tls.cert_file, keyfile=tls.key_file)
+        except (ssl.SSLError, OSError) as exc:
+            raise MqttSetupError(f"platform.mqtt.tls: cannot load the TLS files: {exc}") from None
+        client.tls_insecure_set(not tls.verify_hostname)
+    return client
+
+
+def connect_properties(mqtt: MqttConfig) -> Properties | None:
+    if mqtt.version != "5":
+        return None
+    props = Properties(PacketTypes.CONNECT)
+    props.SessionExpiryInterval = mqtt.session_expiry_s
+    return props
+
+
+class MqttConnection:
+    """Keeps one client connected in a thread of its own, remembering why it is not."""
+
+    def __init__(
+        self,
+        client: paho.Client,
+        mqtt: MqttConfig,
+        *,
+        backoff_initial_s: float,
+        backoff_max_s: float,
+        on_connected: Callable[[], None] = lambda: None,
+    ) -> None:
+        """`on_connected` runs on the network thread after every successful connect (subscribe, status)."""
+        self.client = client
+        self.mqtt = mqtt
+        self.where = f"{mqtt.host}:{mqtt.port}"
+        self.connected = threading.Event()
+        self.attempted = threading.Event()  # the first attempt has finished, one way or the other
+        self.problem: str | None = "not connected yet"
+        self._backoff = (backoff_initial_s, backoff_max_s)
+        self._on_connected = on_connected
+        self._answered = False  # a CONNACK came on the current connection
+        self._stop = threading.Event()
+        self._rng = random.Random()
+        self._thread = threading.Thread(target=self._run, name=f"mqtt-{mqtt.host}", daemon=True)
+        client.on_connect = self._on_connect
+        client.on_disconnect = self._on_disconnect
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self.client.disconnect()
+        self._thread.join(10.0)
+
+    def _note(self, problem: str | None) -> None:
+        if problem != self.problem and problem is not None:
+            log.error("mqtt: %s", problem)
+        self.problem = problem
+
+    def _on_connect(self, client: paho.Client, _u: Any, _f: Any, reason: ReasonCode, _p: Any) -> None:
+        self._answered = True
+        self.attempted.set()
+        if reason.is_failure:
+            self._note(f"broker {self.where} refused the session: {reason.getName()}")
+            return
+        log.info("mqtt: connected to %s", self.where)
+        self.problem = None
+        self.connected.set()
+        self._on_connected()
+
+    def _on_disconnect(self, _c: paho.Client, _u: Any, _f: Any, reason: ReasonCode, _p: Any) -> None:
+        was = self.connected.is_set()
+        self.connected.clear()
+        if was and not self._stop.is_set():
+            self._note(f"lost the connection to {self.where}: {reason.getName()}")
+
+    def _run(self) -> None:
+        failures = 0
+        while not self._stop.is_set():
+            try:
+                self.client.connect(
+                    self.mqtt.host,
+                    self.mqtt.port,
+                    keepalive=self.mqtt.keepalive_s,
+                    clean_start=False if self.mqtt.version == "5" else paho.MQTT_CLEAN_START_FIRST_ONLY,
+                    properties=connect_properties(self.mqtt),
+                )
+            except (OSError, ValueError) as exc:  # ssl.SSLError is an OSError
+                self._note(_describe(exc, self.where))
+                self.attempted.set()
+            else:
+                self._answered = False
+                self.client.loop_forever()  # returns when the connection ends
+                if not self._answered and not self._stop.is_set():
+                    self._note(
+                        f"broker {self.where} closed the connection without answering the MQTT handshake"
+                        " (a TLS listener reached without TLS? then use mqtts://)"
+                    )
+                    self.attempted.set()
+            if self.connected.is_set() or self.problem is None:
+                failures = 0
+            failures += 1
+            initial, cap = self._backoff
+            self._stop.wait(min(cap, initial * 2.0 ** min(failures - 1, 30)) * (0.5 + 0.5 * self._rng.random()))
+
+
+class MqttSink:
+    """Publishes case messages at QoS 1 and the box status; see the module docstring."""
+
+    kind = "mqtt"
+
+    def __init__(
+        self,
+        platform: PlatformConfig,
+        worker_id: str,
+        *,
+        env: Mapping[str, str],
+        status: BoxStatus | None = None,
+    ) -> None:
+        self.mqtt = platform.mqtt
+        self.worker_id = worker_id
+        self.timeout_s = platform.timeout_s
+        self.status_topic = status_topic(self.mqtt.topic_prefix, worker_id)
+        self._status = status or dict
+        self._reasons: dict[int, ReasonCode] = {}
+        client = mqtt_client(self.mqtt, worker_id, env)
+        client.on_publish = self._on_publish
+        client.will_set(self.status_topic, self._status_payload(False, "connection lost (last will)"), 1, retain=True)
+        self.connection = MqttConnection(
+            client,
+            self.mqtt,
+            backoff_initial_s=platform.backoff_initial_s,
+            backoff_max_s=platform.backoff_max_s,
+            on_connected=self.publish_status,
+        )
+        self._stop = threading.Event()
+        self._status_thread = threading.Thread(target=self._status_loop, name="mqtt-status", daemon=True)
+        self.connection.start()
+        self._status_thread.start()
+
+    @property
+    def client(self) -> paho.Client:
+        return self.connection.client
+
+    # -- delivery ---------------------------------------------------------------------------
+
+    def deliver(self, item: OutboxItem) -> Outcome:
+        msg = item.message
+        if not self.connection.attempted.is_set():
+            self.connection.attempted.wait(self.timeout_s)  # the first connect may still be under way
+        if not self.connection.connected.is_set():
+            return Retry(f"not connected to {self.mqtt.url}: {self.connection.problem}")
+        encoded = encode(msg, item.thinned, self.mqtt.max_payload_kb * 1024)
+        if encoded is None:
+            return Rejected(None, f"the message is larger than platform.mqtt.max_payload_kb={self.mqtt.max_payload_kb}")
+        if len(encoded.thinned) > len(item.thinned):
+            log.warning("%s: pictures %s left out to fit max_payload_kb", msg.message_id, encoded.thinned)
+        topic = case_topic(self.mqtt.topic_prefix, self.worker_id, msg.body)
+        info = self.client.publish(topic, encoded.payload, qos=1)
+        if info.rc not in (MQTTErrorCode.MQTT_ERR_SUCCESS, MQTTErrorCode.MQTT_ERR_AGAIN):
+            return Retry(f"publish to {topic} failed: {paho.error_string(info.rc)}")
+        try:
+            info.wait_for_publish(self.timeout_s)
+        except (RuntimeError, ValueError) as exc:
+            return Retry(f"publish to {topic} failed: {exc}")
+        if not info.is_published():
+            return Retry(f"no PUBACK from {self.connection.where} within {self.timeout_s:g} s")
+        reason = self._reasons.pop(info.mid, None)
+        if reason is None or not (reason.is_failure or reason.value == NO_MATCHING_SUBSCRIBERS):
+            return Acked()
+        text = f"PUBACK {reason.getName()} (0x{reason.value:02x}) for {topic}"
+        if reason.value == NO_MATCHING_SUBSCRIBERS:
+            return Retry(f"{text}: no platform consumer is subscribed; kept until one is")
+        if reason.value in PERMANENT_REASONS:
+            return Rejected(reason.value, text)
+        return Retry(text)
+
+    def _on_publish(self, _c: paho.Client, _u: Any, mid: int, reason: ReasonCode, _p: Any) -> None:
+        self._reasons[mid] = reason  # read by deliver() once the message is marked published
+
+    # -- box status -------------------------------------------------------------------------
+
+    def _status_payload(self, online: bool, reason: str) -> bytes:
+        status: dict[str, Any] = {"worker_id": self.worker_id, "online": online, "reason": reason}
+        if online:
+            try:
+                status.update(self._status())
+            except Exception as exc:  # a status problem must never stop the box from saying it lives
+                log.exception("box status failed")
+                status["status_error"] = f"{type(exc).__name__}: {exc}"
+        status.setdefault("software_version", __version__)
+        status["at"] = _now_iso()
+        return json.dumps(status, ensure_ascii=False, default=str).encode()
+
+    def publish_status(self) -> None:
+        if self.connection.connected.is_set():
+            self.client.publish(self.status_topic, self._status_payload(True, "running"), qos=1, retain=True)
+
+    def _status_loop(self) -> None:
+        while not self._stop.wait(self.mqtt.status_interval_s):
+            self.publish_status()
+
+    def close(self) -> None:
+        """Say goodbye (retained offline status), then disconnect cleanly (no Last Will)."""
+        self._stop.set()
+        if self.connection.connected.is_set():
+            info = self.client.publish(self.status_topic, self._status_payload(False, "stopped"), qos=1, retain=True)
+            try:
+                info.wait_for_publish(GOODBYE_WAIT_S)
+            except (RuntimeError, ValueError):
+                log.warning("mqtt: the offline status could not be published")
+        self.connection.stop()
+        self._status_thread.join(5.0)
