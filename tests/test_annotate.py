@@ -12,11 +12,14 @@ import numpy as np
 import pytest
 from test_eval_support import passing_run
 
+from edge.cases import CaseSnapshot, Phase, PlaceView, RuleView, ZoneView
 from edge.cases.evidence import BOX_COLOUR, ZONE_COLOUR
+from edge.cases.state import Case
 from edge.config import parse_config
 from edge.draw import label
 from edge.evaluate import contact_sheet
 from edge.evaluate.annotate import BANNER_COLOURS, FrameDrawer, Mp4Writer
+from edge.runtime.pipeline import PipelineStep
 from edge.types import CaseMessage, Detections, Frame
 
 from conftest import VTEST
@@ -182,23 +185,18 @@ def test_drawer_marks_zone_detections_timers_and_case_events():
     drawer = FrameDrawer(config.cameras[0], {"coco": ["person", "car"]})
     frame = Frame("cam", np.full((240, 320, 3), 90, np.uint8), media_time=21.0, wall_time=0.0)
     dets = Detections([[20, 150, 60, 230]], [0.9], [0], [7])
-    place = {"box": [200.0, 30.0, 280.0, 90.0], "dwell_s": 21.0, "absent_s": 0.0, "case_id": "cam-x-abcdef"}
-    state = {
-        "clock": 1_767_571_221.0,
-        "zones": [
-            {
-                "zone_id": "z1",
-                "rules": [{"event_code": "0505", "min_duration_s": 20.0, "places": [place], "open_cases": [{}]}],
-            }
-        ],
-    }
+    place = PlaceView("z1/r1/1", (200.0, 30.0, 280.0, 90.0), "car", 21.0, 0.0, "cam-x-abcdef")
+    case = Case("cam-x-abcdef", 1, Phase.CONFIRMED, 1, 0.0, 21.0, 21.0, 21.0, 0.0, 21.0, "car", 0.8, [200, 30, 280, 90])
+    rule = RuleView("r1", "dwell", "0505", True, 20.0, (place,), (case,))
+    cases = CaseSnapshot("cam", 1_767_571_221.0, 1, [ZoneView("z1", "", [rule])])
     new = _message("cam-x-abcdef", 1, "new", {})
-    image = drawer.draw(frame, {"coco": dets}, state, [new])
+    image = drawer.draw(PipelineStep(frame, {"coco": dets}, None, False, [new], cases))
     assert (image[5:115, 319] == ZONE_COLOUR).all(axis=1).mean() > 0.5  # zone's right edge
     assert (image[60, 200:202] == BOX_COLOUR).all()  # the case's place, in the case colour
     assert image[150:230, 20].tolist() != frame.image[150:230, 20].tolist()  # the detection box
     assert image[110, 170].tolist() == [68, 68, 131]  # the open case tints its zone red (25 %)
-    later = drawer.draw(Frame("cam", frame.image, 30.0, 0.0), {"coco": Detections.empty()}, state, [])
+    later_frame = Frame("cam", frame.image, 30.0, 0.0)
+    later = drawer.draw(PipelineStep(later_frame, {"coco": Detections.empty()}, None, False, [], cases))
     banner = _banner_rows(240, 320)
     assert (np.abs(image[banner, 2:100].astype(int) - BANNER_COLOURS["new"]).sum(axis=2) < 30).mean() > 0.3
     assert (np.abs(later[banner, 2:100].astype(int) - BANNER_COLOURS["new"]).sum(axis=2) < 30).mean() < 0.1

@@ -9,7 +9,7 @@ from test_api_support import BOTTOM_LEFT, CAMERA, ENV, TOP_RIGHT, PipelineWorker
 
 from edge.api import create_app
 from edge.config import ConfigError
-from edge.runtime.zonestore import ZoneStore
+from edge.zones.store import ZoneStore
 
 ZONES = f"/api/cameras/{CAMERA}/zones"
 
@@ -154,13 +154,13 @@ def test_if_match_refuses_a_change_based_on_an_older_version(client, worker):
 
 def test_hot_apply_takes_effect_on_the_next_frame_and_cases_carry_the_zone_version(client, worker):
     worker.step(2)
-    assert {p["label"] for p in worker.rule_places("no-parking-gate")} == {"car", "truck"}  # parked van and car
+    assert {p.label for p in worker.rule_places("no-parking-gate")} == {"car", "truck"}  # parked van and car
 
     # Move the zone onto the grass: at the very next frame nothing is timed in it any more.
     assert client.put(f"{ZONES}/no-parking-gate", json=zone("no-parking-gate", BOTTOM_LEFT)).json()["version"] == 2
     worker.step()
     assert worker.rule_places("no-parking-gate") == []
-    assert worker.cases.snapshot()["zone_version"] == 2
+    assert worker.pipeline.snapshot().zone_version == 2
 
     # Back over the vehicles with a short dwell: the next frames open cases under version 3.
     back = zone("no-parking-gate", TOP_RIGHT, min_duration_s=1)

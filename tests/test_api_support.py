@@ -1,8 +1,8 @@
 """A small, real implementation of the API's WorkerView for tests, built from the real stages.
 
 Real frames decoded from streams/vtest.avi, the bundled detector run by the real shared
-InferenceEngine, the real CaseEngine on a SQLite file, the real Outbox, the real HealthRegistry
-and a ZoneStore that adopted streams/demo.yaml. Unlike the long-running worker it analyses one
+InferenceEngine, the real CameraPipeline (tracker, rules, cases) on a SQLite file, the real Outbox,
+the real HealthRegistry and a ZoneStore that adopted streams/demo.yaml. Unlike the long-running worker it analyses one
 frame when a test calls `step()`, so each test knows exactly which frame saw which zones.
 """
 
@@ -21,16 +21,20 @@ import yaml
 from fastapi.testclient import TestClient
 from prometheus_client import CollectorRegistry
 
-from edge.api import WorkerMetrics, create_app
-from edge.cases import CaseEngine, CaseStore
+from edge.api import create_app
+from edge.cases import PlaceView
 from edge.config import CameraConfig, EdgeConfig, parse_config
 from edge.delivery.outbox import Outbox
 from edge.infer import Detector, load_detector
 from edge.infer.engine import InferenceEngine
 from edge.ingest import read_file_frames
 from edge.ingest.health import HealthRegistry, StreamState
-from edge.runtime.zonestore import ZoneStore
+from edge.runtime.metrics import WorkerMetrics
+from edge.runtime.pipeline import CameraPipeline
+from edge.runtime.worker import CameraStatus
+from edge.scene import TamperStatus
 from edge.types import CaseMessage, Detections, Frame
+from edge.zones.store import ZoneStore
 
 REPO = Path(__file__).resolve().parents[1]
 DEMO = REPO / "streams" / "demo.yaml"
@@ -69,15 +73,15 @@ class PipelineWorker:
         self.zone_store = ZoneStore(root / "zones.json")
         self.config, versions = self.zone_store.adopt(demo_config(root / "var", **api))
         self.detectors = {"coco": detector()}
-        self.engine = InferenceEngine(self.detectors, self.config.inference)
+        self.inference = InferenceEngine(self.detectors, self.config.inference)
         self.outbox = Outbox(root / "outbox.db")
         self.metrics = CollectorRegistry()
         self.events = WorkerMetrics(self.metrics)
         self.health = HealthRegistry()
-        self.store = CaseStore(root / "state.db")
         names = {mid: d.class_names for mid, d in self.detectors.items()}
-        self.cases = CaseEngine(self.config, CAMERA, self.store, names, zone_version=versions[CAMERA])
-        self.lock = threading.Lock()
+        self.pipeline = CameraPipeline(
+            self.config, CAMERA, root / "state.db", names, self._deliver, zone_version=versions[CAMERA]
+        )
         self.latest: Frame | None = None
         self.recent: deque[CaseMessage] = deque(maxlen=200)
         self.applied: list[int] = []
@@ -89,14 +93,14 @@ class PipelineWorker:
         self.health.register(CAMERA, self.config.camera(CAMERA).source.stall_timeout_s)
         self.health.transition(CAMERA, StreamState.CONNECTING)
         self.health.transition(CAMERA, StreamState.STREAMING)
-        self.engine.start()
+        self.inference.start()
         self.ready = True
         return self
 
     def close(self) -> None:
         self.ready = False
-        self.engine.stop()
-        self.store.close()
+        self.inference.stop()
+        self.pipeline.close()
         self.outbox.close()
 
     # -- one analysed frame ------------------------------------------------------------------
@@ -107,25 +111,26 @@ class PipelineWorker:
             frame = dataclasses.replace(next(self._frames), wall_time=time.time())
             self.latest = frame
             self._done.clear()
-            self.engine.submit(frame, ["coco"], self._on_result)
+            self.inference.submit(frame, ["coco"], self._on_result)
             if not self._done.wait(60):
                 raise RuntimeError("the inference engine did not deliver the frame")
         return list(self.recent)[before:]
 
     def _on_result(self, frame: Frame, detections: dict[str, Detections]) -> None:
-        with self.lock:
-            messages = self.cases.process(frame, detections)
+        self.pipeline.analyse(frame, detections)
         self.health.analysed(CAMERA, frame.width, frame.height, "all")
-        for message in messages:
-            self.outbox.put(message)
-            self.events.message_queued(message)
-            self.recent.append(message)
         self.events.frame_analysed(frame, time.time())
         self._done.set()
 
+    def _deliver(self, message: CaseMessage) -> None:
+        self.outbox.put(message)
+        self.events.message_queued(message)
+        self.recent.append(message)
+
     # -- WorkerView --------------------------------------------------------------------------
-    def camera_health(self) -> dict[str, dict[str, Any]]:
-        return {cid: dataclasses.asdict(h) for cid, h in self.health.snapshot().items()}
+    def camera_health(self) -> dict[str, CameraStatus]:
+        stats = self.inference.stats().cameras
+        return {cid: CameraStatus(h, stats.get(cid), TamperStatus()) for cid, h in self.health.snapshot().items()}
 
     def latest_frame(self, camera_id: str) -> Frame | None:
         return self.latest if camera_id == CAMERA else None
@@ -134,18 +139,16 @@ class PipelineWorker:
         return list(self.recent)[-limit:][::-1]
 
     def apply_camera(self, camera: CameraConfig, zone_version: int) -> None:
-        with self.lock:
-            self.cases.reload(camera, zone_version)
+        self.pipeline.reload(camera, zone_version)
         self.applied.append(zone_version)
 
     def rebase_scene(self, camera_id: str) -> bool:
         return False  # this pipeline runs no scene model: the API answers 409
 
-    def rule_places(self, zone_id: str) -> list[dict[str, Any]]:
+    def rule_places(self, zone_id: str) -> list[PlaceView]:
         """Candidate places the case engine is timing in a zone (what its last frame saw)."""
-        snapshot = self.cases.snapshot()
-        zones = [z for z in snapshot["zones"] if z["zone_id"] == zone_id]
-        return [p for z in zones for r in z["rules"] for p in r["places"]]
+        zones = [z for z in self.pipeline.snapshot().zones if z.zone_id == zone_id]
+        return [p for z in zones for r in z.rules for p in r.places]
 
 
 def client_for(worker: PipelineWorker, **kwargs: Any) -> TestClient:

@@ -14,7 +14,7 @@ from edge.api import create_app
 from edge.config import parse_config
 from edge.http_server import ThreadedServer
 from edge.runtime.worker import Worker
-from edge.runtime.zonestore import ZoneStore
+from edge.zones.store import ZoneStore
 
 WAIT_S = 90.0  # an upper bound on a loaded CI box, not a performance claim
 
@@ -49,7 +49,7 @@ def test_a_zone_added_through_the_api_takes_effect_on_the_running_worker(tmp_pat
             httpx.Client(base_url=server.url, headers=AUTH, timeout=10) as api,
         ):
             _wait_for(lambda: worker.latest_frame(CAMERA) is not None, "the first frame")
-            reconnects = worker.camera_health()[CAMERA]["reconnects"]
+            reconnects = worker.camera_health()[CAMERA].health.reconnects
             frame = api.get(f"/api/cameras/{CAMERA}/frame.jpg")
             assert frame.status_code == 200 and frame.headers["content-type"] == "image/jpeg"
 

@@ -1,6 +1,6 @@
 """Hand-off from the case engine to the outbox: no message lost or doubled by a crash in between.
 
-The crash test runs this file as a child process: a real `CameraAnalysis` on scripted detections
+The crash test runs this file as a child process: a real `CameraPipeline` on scripted detections
 whose sink is a real `Outbox`. The child announces the "new" message on stdout at the kill point
 (just before or just after `Outbox.put`) and blocks; the test SIGKILLs it there, restarts on the
 same state and outbox files and checks that the outbox holds that message exactly once.
@@ -23,7 +23,7 @@ from test_cases_support import CAR, EPOCH, NAMES, detections, frame, make_config
 
 from edge.cases import CaseEngine, CaseStore
 from edge.delivery.outbox import Outbox
-from edge.runtime.analysis import CameraAnalysis
+from edge.runtime.pipeline import CameraPipeline
 from edge.types import CaseMessage, Detections
 
 CONFIG = make_config([rule()])  # dwell 20 s: the "new" message comes at t = 20
@@ -38,8 +38,8 @@ def digest(message: CaseMessage) -> str:
     return h.hexdigest()
 
 
-def analysis(run_dir: Path, sink) -> CameraAnalysis:
-    return CameraAnalysis(CONFIG, "cam1", run_dir / "state.db", {"coco": NAMES}, sink)
+def analysis(run_dir: Path, sink) -> CameraPipeline:
+    return CameraPipeline(CONFIG, "cam1", run_dir / "state.db", {"coco": NAMES}, sink)
 
 
 def drain(outbox: Outbox) -> list[CaseMessage]:
@@ -51,9 +51,9 @@ def drain(outbox: Outbox) -> list[CaseMessage]:
     return out
 
 
-def play(cam: CameraAnalysis, start: float, stop: float, dets: Detections, epoch: float = EPOCH) -> None:
+def play(cam: CameraPipeline, start: float, stop: float, dets: Detections, epoch: float = EPOCH) -> None:
     for t in np.arange(start, stop, 0.5):
-        cam.step(frame(float(t), epoch), {"coco": dets})
+        cam.analyse(frame(float(t), epoch), {"coco": dets})
 
 
 def child(run_dir: Path, kill_point: str) -> None:
@@ -94,7 +94,7 @@ def test_kill_between_engine_and_outbox_loses_nothing_and_doubles_nothing(tmp_pa
     restarted = analysis(tmp_path, lambda m: puts.append((m.message_id, outbox.put(m))))
     # on start the analysis re-delivered the message; the outbox stored it only if it lacked it
     assert puts == [(message_id, kill_point == "before_put")]
-    assert restarted.engine.pending_messages() == []
+    assert restarted.held_messages() == []
 
     play(restarted, 0, 10, detections([CAR]), RESTART_EPOCH)  # the case is still open: no second "new"
     play(restarted, 10, 25, Detections.empty(), RESTART_EPOCH)  # the car left: cleared
@@ -110,9 +110,9 @@ def test_normal_path_leaves_nothing_pending(tmp_path):
     outbox = Outbox(tmp_path / "outbox.db")
     cam = analysis(tmp_path, outbox.put)
     play(cam, 0, 25, detections([CAR]))
-    assert cam.engine.pending_messages() == []
+    assert cam.held_messages() == []
     play(cam, 25, 40, Detections.empty())
-    assert cam.engine.pending_messages() == []
+    assert cam.held_messages() == []
     assert [m.kind for m in drain(outbox)] == ["new", "cleared"]
     cam.close()
     with sqlite3.connect(tmp_path / "state.db") as db:
@@ -146,12 +146,12 @@ def test_a_failed_hand_off_is_retried_at_the_next_frame_in_order(tmp_path):
     cam = analysis(tmp_path, lambda m: outboxes[-1].put(m))
     play(cam, 0, 20, detections([CAR]))
     with pytest.raises(sqlite3.ProgrammingError):
-        cam.step(frame(20.0), {"coco": detections([CAR])})
-    (held,) = cam.engine.pending_messages()
+        cam.analyse(frame(20.0), {"coco": detections([CAR])})
+    (held,) = cam.held_messages()
     assert held.kind == "new"
     outboxes.append(Outbox(tmp_path / "outbox.db"))
     play(cam, 20.5, 21, detections([CAR]))
-    assert cam.engine.pending_messages() == []
+    assert cam.held_messages() == []
     assert [m.message_id for m in drain(outboxes[-1])] == [held.message_id]
     cam.close()
 

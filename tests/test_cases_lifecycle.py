@@ -208,15 +208,15 @@ def test_snapshot_shows_timers_and_open_cases(tmp_path):
     run = Run(make_config([rule(), rule(id="r2", case_per="zone")]), tmp_path / "state.db")
     run.play(0, 10, [CAR])
     snap = run.engine.snapshot()
-    places = snap["zones"][0]["rules"][0]["places"]
-    assert len(places) == 1 and places[0]["phase"] == "candidate" and places[0]["dwell_s"] == 9.5
-    assert places[0]["label"] == "car"
+    places = snap.zones[0].rules[0].places
+    assert len(places) == 1 and places[0].phase == "candidate" and places[0].dwell_s == 9.5
+    assert places[0].label == "car"
     run.play(10, 21, [CAR])
     snap = run.engine.snapshot()
-    first = snap["zones"][0]["rules"][0]
-    assert first["places"][0]["phase"] == "attached" and first["open_cases"][0]["phase"] == "confirmed"
-    snap["zones"].clear()  # a copy: mutating it does not touch the engine
-    assert run.engine.snapshot()["zones"]
+    first = snap.zones[0].rules[0]
+    assert first.places[0].phase == "attached" and first.open_cases[0].phase == "confirmed"
+    first.open_cases[0].seq = 99  # a copy: changing it does not touch the engine
+    assert run.engine.snapshot().zones[0].rules[0].open_cases[0].seq == 1
 
 
 def test_rule_removed_or_changed_while_the_worker_was_down(tmp_path):

@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 from onnx_graphs import end2end, model, names_json, yolov8
 
+from edge.cases import models_for
 from edge.config import InferenceConfig, ModelConfig, parse_config
 from edge.infer import Detector, InferenceEngine, load_detector
 from edge.infer.batching import Request, plan_batch
-from edge.runtime.analysis import models_for
 from edge.types import Detections, Frame
 
 REPO = Path(__file__).resolve().parents[1]

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from pydantic import ValidationError
 
+from edge.config.tracking import TrackerConfig
 from edge.track import Tracker
 from edge.types import Detections
 from edge.zones.geometry import greedy_match, suppress_overlaps, unmatched
@@ -34,7 +36,7 @@ def test_walking_person_at_low_frame_rate_keeps_its_id():
 
 @pytest.mark.parametrize(("gap_s", "same"), [(1.5, True), (4.0, False)])
 def test_track_survives_short_gaps_only(gap_s, same):
-    tracker = Tracker(max_gap_s=3.0)
+    tracker = Tracker(TrackerConfig(max_gap_s=3.0))
     first = tracker.update(dets([(10, 10, 50, 50)]), 0.0).tracker_id[0]
     tracker.update(Detections.empty(), gap_s / 2)
     again = tracker.update(dets([(12, 10, 52, 50)]), gap_s).tracker_id[0]
@@ -53,8 +55,8 @@ def test_class_change_is_a_new_track_and_ids_never_repeat():
 
 def test_empty_frames_and_bad_parameters():
     assert len(Tracker().update(Detections.empty(), 0.0)) == 0
-    with pytest.raises(ValueError, match="iou_threshold"):
-        Tracker(iou_threshold=0)
+    with pytest.raises(ValidationError, match="iou_threshold"):
+        TrackerConfig(iou_threshold=0)
 
 
 @pytest.mark.parametrize(

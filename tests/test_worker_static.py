@@ -37,7 +37,7 @@ def test_left_object_is_one_case_and_is_cleared_after_removal(tmp_path):
     data["scene"] = {"enabled": True, "static_after_s": 15}
     data["storage"]["dir"] = str(tmp_path / "var")
     worker = Worker(parse_config(data, DEMO_CONFIG.parent))
-    assert worker.cameras["campus-north"].model_ids == []  # no detector runs for this camera
+    assert worker.pipelines["campus-north"].model_ids == []  # no detector runs for this camera
     try:
         edit = during(PLACED, REMOVED, lambda image: with_patch(image, BOX, *BOX_XY))
         for frame in frames(edit, fps=2.0, end=75.0, camera="campus-north"):

@@ -10,8 +10,8 @@ from scene_clips import covered, during, frames, shifted
 from edge.api.app import create_app
 from edge.config import parse_config
 from edge.runtime.worker import Worker
-from edge.runtime.zonestore import ZoneStore
 from edge.types import Detections
+from edge.zones.store import ZoneStore
 
 from conftest import DEMO_CONFIG
 
@@ -41,7 +41,7 @@ def test_cover_pauses_zones_and_reports_a_device_fault(tmp_path):
             detections = {"coco": Detections(CAR_BOX, [0.6], [car])}
             worker.analyse(frame, detections)
             if COVER_FROM + 6 < frame.media_time < COVER_TO:
-                assert worker.camera_health()["campus-north"]["tamper"]["kind"] == "covered"
+                assert worker.camera_health()["campus-north"].tamper.kind == "covered"
         messages = worker.recent_messages(50)[::-1]
     finally:
         worker.stop()
@@ -73,13 +73,13 @@ def test_a_re_aimed_camera_stays_paused_until_an_operator_rebases_it_through_the
             worker.analyse(frame, {})
             if frame.media_time >= 40.0:
                 break
-        assert worker.camera_health()["campus-north"]["tamper"]["kind"] == "moved"
+        assert worker.camera_health()["campus-north"].tamper.kind == "moved"
         assert api.post("/api/cameras/campus-north/scene/rebase").status_code == 401
         answer = api.post("/api/cameras/campus-north/scene/rebase", headers=auth)
         assert answer.status_code == 202
         for frame in clip:
             worker.analyse(frame, {})
-        assert worker.camera_health()["campus-north"]["tamper"]["kind"] == "none"
+        assert worker.camera_health()["campus-north"].tamper.kind == "none"
         faults = [m for m in worker.recent_messages(50)[::-1] if m.body.get("type") == "device_fault"]
     finally:
         worker.stop()

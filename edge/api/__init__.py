@@ -2,6 +2,5 @@
 
 from edge.api.app import create_app
 from edge.api.deps import WorkerView
-from edge.api.metrics import WorkerMetrics
 
-__all__ = ["WorkerMetrics", "WorkerView", "create_app"]
+__all__ = ["WorkerView", "create_app"]

@@ -20,7 +20,7 @@ from edge.api.routes import cameras, cases, health, outbox, zones
 from edge.api.security import GuardMiddleware, api_token, token_guard
 from edge.api.zoneedit import ZoneEditor
 from edge.config.api import ApiConfig
-from edge.runtime.zonestore import ZoneStore
+from edge.zones.store import ZoneStore
 
 STATIC = Path(__file__).with_name("static")
 

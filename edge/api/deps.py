@@ -9,13 +9,14 @@ already validated and persisted camera to the running analysis.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Protocol
+from typing import Protocol
 
 from prometheus_client import CollectorRegistry
 
 from edge.config import CameraConfig, EdgeConfig
 from edge.delivery.outbox import Outbox
 from edge.infer.engine import EngineStats
+from edge.runtime.worker import CameraStatus
 from edge.types import CaseMessage, Frame
 
 
@@ -40,7 +41,7 @@ class WorkerView(Protocol):
         """Loaded models by id: rules may only count the classes of a loaded model."""
 
     @property
-    def engine(self) -> StatsSource:
+    def inference(self) -> StatsSource:
         """The shared inference loop: batch sizes, inference time, drops (for /metrics)."""
 
     @property
@@ -49,14 +50,14 @@ class WorkerView(Protocol):
 
     @property
     def metrics(self) -> CollectorRegistry:
-        """Metrics the worker updates as things happen (see `edge.api.metrics.WorkerMetrics`)."""
+        """Metrics the worker updates as things happen (see `edge.runtime.metrics.WorkerMetrics`)."""
 
     @property
     def ready(self) -> bool:
         """True once every stage is started and until shutdown begins."""
 
-    def camera_health(self) -> dict[str, dict[str, Any]]:
-        """Per running camera: asdict(`edge.ingest.health.CameraHealth`) plus optional extra keys."""
+    def camera_health(self) -> dict[str, CameraStatus]:
+        """Per running camera: stream health, its inference queue and its tamper state."""
 
     def latest_frame(self, camera_id: str) -> Frame | None:
         """The camera's newest decoded frame, or None before the first one."""

@@ -1,10 +1,9 @@
-"""Prometheus metrics: what the worker counts as it happens, and what is read at scrape time.
+"""Prometheus metrics read at scrape time, beside the worker's own event metrics.
 
-`WorkerMetrics` holds the few event metrics the worker updates itself (case messages queued,
-frame lag); create it once on the worker's registry. Everything that is already a running
-total or a current state somewhere (stream health, inference batches, outbox depth, zone
-versions) is read from those snapshots when Prometheus scrapes (`SnapshotCollector`), so it
-can never go stale or be forgotten.
+The worker updates a few event metrics itself (`edge.runtime.metrics.WorkerMetrics`: case messages
+queued, frame lag) on its registry. Everything that is already a running total or a current state
+somewhere (stream health, inference batches, outbox depth, zone versions) is read from those
+snapshots when Prometheus scrapes (`SnapshotCollector`), so it can never go stale or be forgotten.
 """
 
 from __future__ import annotations
@@ -12,44 +11,16 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from edge.api.schemas import status_json
 from edge.ingest.health import StreamState
-from edge.types import CaseMessage, Frame
 
 if TYPE_CHECKING:
     from edge.api.deps import WorkerView
 
-LAG_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0)
 BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256)
-
-
-class WorkerMetrics:
-    """Event metrics on the worker's registry: call `message_queued` and `frame_analysed` as they happen."""
-
-    def __init__(self, registry: CollectorRegistry) -> None:
-        self.case_messages = Counter(
-            "edge_case_messages",
-            "Case messages written to the outbox, by camera and kind (new, update, cleared)",
-            ["camera", "kind"],
-            registry=registry,
-        )
-        self.frame_lag = Histogram(
-            "edge_frame_lag_seconds",
-            "Wall time from a frame being read to its analysis being finished",
-            ["camera"],
-            buckets=LAG_BUCKETS,
-            registry=registry,
-        )
-
-    def message_queued(self, message: CaseMessage) -> None:
-        camera = message.body.get("camera", {}).get("id", "unknown")
-        self.case_messages.labels(camera=camera, kind=message.kind).inc()
-
-    def frame_analysed(self, frame: Frame, now: float) -> None:
-        self.frame_lag.labels(camera=frame.camera_id).observe(max(0.0, now - frame.wall_time))
 
 
 class SnapshotCollector(Collector):
@@ -64,7 +35,7 @@ class SnapshotCollector(Collector):
         ready = GaugeMetricFamily("edge_worker_ready", "1 while the worker is started and not stopping")
         ready.add_metric([], 1.0 if self.worker.ready else 0.0)
         yield ready
-        yield from _cameras(self.worker.camera_health())
+        yield from _cameras({cid: status_json(status) for cid, status in self.worker.camera_health().items()})
         yield from _inference(self.worker)
         yield from _outbox(self.worker)
         zones = GaugeMetricFamily("edge_zone_version", "Zone-config version each camera runs", labels=["camera"])
@@ -108,7 +79,7 @@ def _cameras(health: Mapping[str, Mapping[str, object]]) -> Iterator[Metric]:
 
 
 def _inference(worker: WorkerView) -> Iterator[Metric]:
-    stats = worker.engine.stats()
+    stats = worker.inference.stats()
     batches = HistogramMetricFamily("edge_inference_batch_size", "Frames per inference batch", labels=["model"])
     seconds = CounterMetricFamily("edge_inference_seconds", "Time spent in inference", labels=["model"])
     frames = CounterMetricFamily("edge_inference_frames", "Frames inferred", labels=["model"])

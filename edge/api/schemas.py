@@ -2,16 +2,27 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from edge.config import RuleConfig, ZoneConfig
 from edge.config.events import EventType
+from edge.runtime.worker import CameraStatus
+
+
+def status_json(status: CameraStatus) -> dict[str, Any]:
+    """A camera's status as plain data: stream health fields, then its inference queue and tamper state."""
+    entry = asdict(status.health)
+    entry["dropped_frames"] = status.dropped_frames
+    entry["inference"] = None if status.inference is None else asdict(status.inference)
+    entry["tamper"] = {"kind": status.tamper.kind, "detail": status.tamper.detail}
+    return entry
 
 
 class CameraHealthOut(BaseModel):
-    """A running camera's stream health (more keys may follow: inference, tamper)."""
+    """A running camera's stream health (more keys follow: inference, tamper)."""
 
     model_config = ConfigDict(extra="allow")
 

@@ -17,9 +17,9 @@ from pydantic import ValidationError
 
 from edge.api.deps import WorkerView
 from edge.api.errors import Problem, UnprocessableError, validation_problems
-from edge.cases.rules import compile_rule
+from edge.cases import check_rule
 from edge.config import CameraConfig, ConfigError, EdgeConfig, ZoneConfig
-from edge.runtime.zonestore import CameraZones, ZoneStore, with_zones
+from edge.zones.store import CameraZones, ZoneStore, with_zones
 
 Edit = Callable[[list[ZoneConfig]], list[ZoneConfig]]
 
@@ -97,7 +97,7 @@ class ZoneEditor:
                     )
                     continue
                 try:
-                    compile_rule(camera_id, zone, rule, events, loaded)
+                    check_rule(camera_id, zone, rule, events, loaded)
                 except ConfigError as exc:
                     problems.append(Problem(loc=loc, msg=str(exc)))
         if problems:

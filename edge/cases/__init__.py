@@ -3,6 +3,20 @@
 from edge.cases.contract import case_json_schema
 from edge.cases.engine import CaseEngine
 from edge.cases.lifecycle import Phase
+from edge.cases.rules import check_rule, models_for
+from edge.cases.snapshot import CaseSnapshot, PlaceView, RuleView, ZoneView
 from edge.cases.store import CaseStore, StoreError
 
-__all__ = ["CaseEngine", "CaseStore", "Phase", "StoreError", "case_json_schema"]
+__all__ = [
+    "CaseEngine",
+    "CaseSnapshot",
+    "CaseStore",
+    "Phase",
+    "PlaceView",
+    "RuleView",
+    "StoreError",
+    "ZoneView",
+    "case_json_schema",
+    "check_rule",
+    "models_for",
+]

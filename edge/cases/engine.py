@@ -1,46 +1,40 @@
 """The case engine: applies the rule and lifecycle decisions to each analysed frame of one camera.
 
 Per (zone, rule) it keeps a `RuleState` (places being timed, open cases, cooldowns), advances it
-with the pure functions of `observe` and `lifecycle`, writes the changes to the `CaseStore` in one
-transaction per frame and returns the messages for the outbox.
+with the pure functions of `observe`, `places` and `lifecycle`, writes the changes to the `CaseStore`
+in one transaction per frame and returns the messages for the outbox. It sees detections that the
+pipeline's tracker has already given ids; the ids are one signal, never the key of a violation.
 
 The hand-off to the outbox: the messages are committed with the state change that caused them, and
 stay `pending_messages()` until the runtime reports them `handed_off()`. After a crash the runtime
 re-puts the pending ones; their ids ("{case_id}:{seq}") are deterministic, so the outbox keeps one copy.
-
-The engine clock: seconds that advance with *media* time (so persistence is measured in media
-seconds, and a replay as fast as possible counts the clip's own time) and are anchored to the
-frame's wall time when a session starts (first frame, or media time going backwards after a
-reconnect). Case times and ids come from this clock; it never runs backwards, even across restarts.
+A frame the store refuses (disk full) leaves the engine at the state the store holds, so no case
+sequence number ever runs ahead of the messages stored with it.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import math
-import threading
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
+from edge.cases.clock import CaseClock
 from edge.cases.contract import case_id_for
 from edge.cases.evidence import Picture
 from edge.cases.lifecycle import Phase, advance, candidate_decisions, case_decision, gone, in_cooldown
 from edge.cases.messages import Facts, Sighting, body, event_pictures, message, scene_picture
 from edge.cases.observe import ZONE_LEVEL, Observation, match_places, observe
-from edge.cases.rules import CompiledRule, compile_rule, config_json, model_versions, rule_view
+from edge.cases.places import sight
+from edge.cases.rules import CompiledRule, compile_rule, config_json, model_versions, models_for
 from edge.cases.schedule import schedule_active
+from edge.cases.sightings import FirstSightings
+from edge.cases.snapshot import CaseSnapshot, ZoneView, rule_view
 from edge.cases.state import Case, Places, RuleState
-from edge.cases.store import CaseStore
+from edge.cases.store import CaseRecord, CaseStore, FrameChanges, StoreError
 from edge.config import CameraConfig, ConfigError, EdgeConfig, RuleConfig, ZoneConfig
-from edge.track import Tracker
 from edge.types import CaseMessage, Detections, Frame
-from edge.zones.geometry import unmatched
-
-SETTLE_S = 5.0  # a place that stays this long (or a quarter of min_duration_s) gets its first-seen picture
-REF_MEMORY = 10  # a place's reference box is the mean of its first sightings, then frozen: slow drift breaks it
 
 
 class CaseEngine:
@@ -60,7 +54,6 @@ class CaseEngine:
         self._store = store
         self._names = class_names
         self._events = {e.code: e for e in config.events}
-        self._lock = threading.RLock()
         self._facts = Facts(
             config.worker.id,
             config.platform.source_label,
@@ -68,49 +61,49 @@ class CaseEngine:
             model_versions(config),
             config.storage.evidence_max_kb,
         )
-        self._clock = store.clock(camera_id)
-        self._offset: float | None = None
-        self._last_media = -math.inf
-        self._observed_since = -math.inf
-        self._pending: dict[str, tuple[Frame, np.ndarray, str, float]] = {}  # unpictured first sightings
-        self._first: dict[str, Picture] = {}
+        self._clock = CaseClock(store.clock(camera_id))
+        self._first = FirstSightings(store)
         self._rules: dict[tuple[str, str], CompiledRule] = {}
-        self._trackers: dict[str, Tracker] = {}
         self._orphans: list[CompiledRule] = []
         self._dropped_rules: list[tuple[str, str]] = []
         self._stale_owners: list[str] = []  # held pictures of candidates discarded by a config change
         self._zone_version = zone_version
+        self._install(cameras[camera_id], zone_version, self._stored_rules())
+
+    def _stored_rules(self) -> dict[tuple[str, str], CompiledRule]:
+        """The rules as the store last saved them, with their state (their config may be gone since)."""
+        camera_id = self._facts.camera.id
         previous = {}
-        for key, saved in store.rule_states(camera_id).items():
+        for key, saved in self._store.rule_states(camera_id).items():
             zone = ZoneConfig.model_validate({**saved["config"]["zone"], "rules": []})
             rule = RuleConfig.model_validate(saved["config"]["rule"])
-            old = compile_rule(camera_id, zone, rule, self._events, class_names, strict=False)
+            old = compile_rule(camera_id, zone, rule, self._events, self._names, strict=False)
             old.state = RuleState.from_json(saved["state"])
             previous[key] = old
-        self._install(cameras[camera_id], zone_version, previous)
+        return previous
 
     def timing_candidates(self) -> bool:
         """True while any rule is timing a place that has no case yet (its camera gets inference priority)."""
-        with self._lock:
-            return any((~r.state.places.attached).any() for r in self._rules.values())
+        return any((~r.state.places.attached).any() for r in self._rules.values())
 
-    def snapshot(self) -> dict[str, Any]:
-        """Plain-data view of every rule's timers and open cases (for the API and annotated video)."""
-        with self._lock:
-            now, zones = self._clock, {}
-            for r in self._rules.values():
-                rule = r.spec.rule
-                active = rule.enabled and (
-                    now is None or schedule_active(rule.schedule, now, self._facts.camera.timezone)
-                )
-                zone = zones.setdefault(r.zone.id, {"zone_id": r.zone.id, "name": r.zone.name, "rules": []})
-                zone["rules"].append(rule_view(r, now, active))
-            return {
-                "camera_id": self._facts.camera.id,
-                "clock": now,
-                "zone_version": self._zone_version,
-                "zones": list(zones.values()),
-            }
+    def snapshot(self) -> CaseSnapshot:
+        """Every rule's timers and open cases (for the API and annotated video)."""
+        now, zones = self._clock.now, {}
+        for r in self._rules.values():
+            rule = r.spec.rule
+            active = rule.enabled and (now is None or schedule_active(rule.schedule, now, self._facts.camera.timezone))
+            zones.setdefault(r.zone.id, (r.zone.name, []))[1].append(rule_view(r, now, active))
+        return CaseSnapshot(
+            camera_id=self._facts.camera.id,
+            clock=now,
+            zone_version=self._zone_version,
+            zones=[ZoneView(zone_id, name, rules) for zone_id, (name, rules) in zones.items()],
+        )
+
+    @property
+    def model_ids(self) -> list[str]:
+        """Models the camera's enabled rules need (static_object rules count the scene model's objects)."""
+        return models_for(self._facts.camera)
 
     # ----------------------------------------------------------------- configuration
     def _install(self, camera: CameraConfig, zone_version: int, previous: dict[tuple[str, str], CompiledRule]) -> None:
@@ -124,7 +117,7 @@ class CaseEngine:
                     new.state = old.state
                     if old.fingerprint != new.fingerprint:  # timers measured under other conditions restart
                         stale = new.state.places.key[~new.state.places.attached]
-                        self._forget(stale)
+                        self._first.forget(stale)
                         self._stale_owners.extend(stale.tolist())
                         new.state.places = new.state.places.subset(new.state.places.attached)
                 rules[new.key] = new
@@ -142,58 +135,68 @@ class CaseEngine:
         """
         if camera_cfg.id != self._facts.camera.id:
             raise ConfigError(f"reload for camera {camera_cfg.id!r} sent to the engine of {self._facts.camera.id!r}")
-        with self._lock:
-            self._install(camera_cfg, zone_version, dict(self._rules))
+        self._install(camera_cfg, zone_version, dict(self._rules))
+
+    def end_candidates(self) -> None:
+        """The view changed (a scene cut, a preset switch, a re-aim): no dwell may span it.
+
+        Every place still timing is dropped; open cases keep their places and clear as usual
+        once their object is no longer seen.
+        """
+        for r in self._rules.values():
+            places = r.state.places
+            stale = places.key[~places.attached]
+            if len(stale):
+                self._first.forget(stale)
+                self._stale_owners.extend(stale.tolist())
+                r.state.places = places.subset(places.attached)
+                r.dirty = True
 
     # ----------------------------------------------------------------- per frame
-    def _tick(self, frame: Frame) -> float:
-        if self._offset is None or frame.media_time < self._last_media:
-            floor = -math.inf if self._clock is None else self._clock
-            self._offset = max(frame.wall_time, floor) - frame.media_time
-            self._observed_since = frame.media_time + self._offset
-        self._last_media = frame.media_time
-        now = frame.media_time + self._offset
-        self._clock = now if self._clock is None else max(now, self._clock)
-        return now
-
     def process(
         self, frame: Frame, detections: dict[str, Detections], static_objects: Detections | None = None
     ) -> list[CaseMessage]:
         """Advance every rule by one analysed frame; returns new/update/cleared messages, in order.
 
         The messages are stored with the state change; hand them to the outbox, then `handed_off()`.
+        Raises StoreError when the store cannot take the frame; the engine is then back at the stored state.
         """
-        with self._lock:
-            now = self._tick(frame)
-            out = _Changes(drop_owners=self._stale_owners)
-            self._stale_owners = []
-            messages: list[CaseMessage] = []
-            tracked = {model_id: self._track(model_id, dets, frame) for model_id, dets in detections.items()}
-            for r in self._rules.values():
-                if r.spec.rule.kind == "static_object":
-                    dets = static_objects if static_objects is not None else Detections.empty()
-                else:
-                    dets = tracked.get(r.spec.rule.model, Detections.empty())
-                messages += self._step(r, frame, now, dets, out)
-            for orphan in self._orphans:
-                for case in list(orphan.state.cases.values()):
-                    messages.append(self._clear(orphan, case, frame, now, out, reason="rule_removed"))
-            self._orphans = []
-            states = {r.key: self._saved(r) for r in self._rules.values() if r.dirty}
-            self._store.save(
-                self._facts.camera.id,
-                self._clock or now,
-                states,
-                out.cases,
-                out.pictures,
-                out.drop_owners,
-                self._dropped_rules,
-                messages,
-            )
-            self._dropped_rules = []
-            for r in self._rules.values():
-                r.dirty = False
-            return messages
+        now = self._clock.tick(frame)
+        out = FrameChanges(drop_owners=self._stale_owners)
+        messages: list[CaseMessage] = []
+        for r in self._rules.values():
+            if r.spec.rule.kind == "static_object":
+                dets = static_objects if static_objects is not None else Detections.empty()
+            else:
+                dets = detections.get(r.spec.rule.model, Detections.empty())
+            messages += self._step(r, frame, now, dets, out)
+        for orphan in self._orphans:
+            for case in list(orphan.state.cases.values()):
+                messages.append(self._clear(orphan, case, frame, now, out, reason="rule_removed"))
+        out.clock = self._clock.now if self._clock.now is not None else now
+        out.rule_states = {r.key: self._saved(r) for r in self._rules.values() if r.dirty}
+        out.drop_rules = self._dropped_rules
+        out.messages = messages
+        try:
+            self._store.save(self._facts.camera.id, out)
+        except StoreError:
+            self._roll_back()
+            raise
+        self._orphans, self._dropped_rules, self._stale_owners = [], [], []
+        for r in self._rules.values():
+            r.dirty = False
+        return messages
+
+    def _roll_back(self) -> None:
+        """Go back to what the store holds: this frame's changes never happened (the clock keeps its time).
+
+        Rules the store still holds but the config no longer has become orphans again, exactly as at start.
+        """
+        self._orphans, self._dropped_rules, self._stale_owners = [], [], []
+        self._install(self._facts.camera, self._zone_version, self._stored_rules())
+        for r in self._rules.values():
+            r.dirty = True
+        self._first.keep_only({str(k) for r in self._rules.values() for k in r.state.places.key})
 
     def pending_messages(self) -> list[CaseMessage]:
         """Messages `process()` emitted that are not yet `handed_off()`, in emission order."""
@@ -203,17 +206,14 @@ class CaseEngine:
         """The outbox holds these messages durably: stop keeping them here."""
         self._store.acknowledge(message_ids)
 
-    def _track(self, model_id: str, dets: Detections, frame: Frame) -> Detections:
-        """Give untracked detections ids (shown in snapshots and kept per place); rules never need them."""
-        if len(dets) and (dets.tracker_id < 0).all():
-            return self._trackers.setdefault(model_id, Tracker()).update(dets, frame.media_time)
-        return dets
-
     def _saved(self, r: CompiledRule) -> dict[str, Any]:
         return {"config": config_json(r.zone, r.spec.rule), "state": r.state.to_json()}
 
-    def _step(self, r: CompiledRule, frame: Frame, now: float, dets: Detections, out: _Changes) -> list[CaseMessage]:
+    def _step(
+        self, r: CompiledRule, frame: Frame, now: float, dets: Detections, out: FrameChanges
+    ) -> list[CaseMessage]:
         rule, state, timing = r.spec.rule, r.state, r.timing
+        since = self._clock.observed_since
         active = rule.enabled and schedule_active(rule.schedule, now, self._facts.camera.timezone)
         obs = observe(r.spec, dets, frame.width, frame.height, frame.media_time) if active else None
         if obs is not None and len(obs):
@@ -223,9 +223,7 @@ class CaseEngine:
             return []
         r.dirty = True
         messages = []
-        _, confirm = candidate_decisions(
-            now, places.first_seen, places.last_seen, places.attached, timing, self._observed_since
-        )
+        _, confirm = candidate_decisions(now, places.first_seen, places.last_seen, places.attached, timing, since)
         live = in_cooldown(now, state.cooldown_until)
         state.cooldown_box, state.cooldown_until = state.cooldown_box[live], state.cooldown_until[live]
         for i in np.flatnonzero(confirm):
@@ -241,103 +239,32 @@ class CaseEngine:
             mine = places.case == case.case_id
             if mine.any():
                 case.last_seen = max(case.last_seen, float(places.last_seen[mine].max()))
-            step = case_decision(case.phase, now, case.last_seen, case.last_report, timing, self._observed_since)
+            step = case_decision(case.phase, now, case.last_seen, case.last_report, timing, since)
             if step is Phase.CLEARED:
                 messages.append(self._clear(r, case, frame, now, out))
             elif step is Phase.UPDATED:
                 messages.append(self._update(r, case, frame, now, obs, out))
         places = state.places  # clearing removed the cleared cases' places
-        stale, _ = candidate_decisions(
-            now, places.first_seen, places.last_seen, places.attached, timing, self._observed_since
-        )
-        drop = stale | (places.attached & gone(now, places.last_seen, timing, self._observed_since))
-        self._forget(places.key[drop])
+        stale, _ = candidate_decisions(now, places.first_seen, places.last_seen, places.attached, timing, since)
+        drop = stale | (places.attached & gone(now, places.last_seen, timing, since))
+        self._first.forget(places.key[drop])
         out.drop_owners.extend(places.key[drop].tolist())
         state.places = places.subset(~drop)
         return messages
 
-    def _sight(self, r: CompiledRule, obs: Observation, frame: Frame, now: float, out: _Changes) -> None:
-        """Match this frame's rows to places, refresh the matched ones and start places for the rest."""
-        places = r.state.places
-        if obs.zone_level:
-            rows = np.arange(min(len(places), 1))
-            cols = np.zeros(len(rows), np.int64)
-        else:
-            rows, cols = match_places(places.ref, obs.xyxy, r.spec.rule.stationary_tolerance)
-        returning = places.attached[rows] & (now - places.last_seen[rows] > r.spec.rule.gap_allowance_s)
-        for case_id in places.case[rows][returning]:
+    def _sight(self, r: CompiledRule, obs: Observation, frame: Frame, now: float, out: FrameChanges) -> None:
+        """Match this frame's rows to places; hold first frames of new ones, picture those that settled."""
+        prefix = f"{r.zone.id}/{r.spec.rule.id}"
+        sighted = sight(r.state.places, obs, r.spec.rule, now, frame.media_time, prefix)
+        places = r.state.places = sighted.places
+        for case_id in sighted.returning_cases:
             r.state.cases[case_id].repeat_count += 1  # seen again after an absence: one more capture
-        weight = np.where(places.hits[rows] < REF_MEMORY, 1.0 / (places.hits[rows] + 1), 0.0)[:, None]
-        places.ref[rows] += (obs.xyxy[cols] - places.ref[rows]) * weight
-        places.box[rows] = obs.xyxy[cols]
-        places.last_seen[rows] = now
-        places.last_media[rows] = frame.media_time
-        places.score[rows] = obs.score[cols]
-        places.label[rows] = np.array(obs.labels, dtype=object)[cols] if len(cols) else places.label[rows]
-        places.hits[rows] += 1
-        places.track[rows] = obs.track[cols]
-        settled = places.last_seen[rows] - places.first_seen[rows] >= min(r.spec.rule.min_duration_s / 4, SETTLE_S)
-        for i in rows[settled & ~places.pictured[rows]]:
-            self._picture_first_sighting(r, places, int(i), out)
-        fresh = np.flatnonzero(unmatched(len(obs), cols))
-        if len(fresh):
-            stamp = round(now * 1000)
-            keys = np.array([f"{r.zone.id}/{r.spec.rule.id}/{stamp}/{j}" for j in range(len(fresh))], dtype=object)
-            boxes = obs.xyxy[fresh].astype(np.float64)
-            times = now - obs.age[fresh]  # scene objects stood there before they were reported
-            media = frame.media_time - obs.age[fresh]
-            labels = np.array([obs.labels[j] for j in fresh], dtype=object)
-            n = len(fresh)
-            new = Places(
-                key=keys,
-                ref=boxes.copy(),
-                box=boxes,
-                first_seen=times,
-                last_seen=np.full(n, now),  # seen now, whatever its age
-                first_media=media,
-                last_media=np.full(n, frame.media_time),
-                score=obs.score[fresh].astype(np.float64),
-                label=labels,
-                hits=np.ones(n, np.int64),
-                track=obs.track[fresh].astype(np.int64),
-                case=np.full(n, "", dtype=object),
-                pictured=np.zeros(n, bool),
-            )
-            for key, box, label in zip(keys, boxes, labels, strict=True):
-                self._pending[key] = (frame, box, label, now)
-            r.state.places = places.append(new)
-
-    def _picture_first_sighting(self, r: CompiledRule, places: Places, i: int, out: _Changes) -> None:
-        """It stays: worth keeping its first-seen frame (proof of duration) as a JPEG in the store.
-
-        Until then only a reference to the frame is held, so passers-by never cost a JPEG encode.
-        """
-        pending = self._pending.pop(places.key[i], None)
-        places.pictured[i] = True
-        if pending is None:
-            return
-        frame, box, label, clock = pending
-        seen = Sighting(box[None, :], [label], np.zeros((0, 4)))
-        pic = scene_picture(self._facts, r.spec, frame, clock, "first_seen.jpg", "first_seen", seen)
-        self._first[places.key[i]] = pic
-        meta = {"taken_at": pic.taken_at, "media_s": pic.media_s, "width": pic.width, "height": pic.height}
-        out.pictures.append((places.key[i], "first_seen", pic.jpeg, meta))
-
-    def _first_picture(self, key: str) -> Picture | None:
-        if key in self._first:
-            return self._first[key]
-        saved = self._store.picture(key, "first_seen")
-        if saved is None:
-            return None
-        jpeg, meta = saved
-        return Picture(
-            "first_seen.jpg", "first_seen", jpeg, meta["taken_at"], meta["media_s"], meta["width"], meta["height"]
-        )
-
-    def _forget(self, keys: np.ndarray) -> None:
-        for key in keys.tolist():
-            self._pending.pop(key, None)
-            self._first.pop(key, None)
+        for i in sighted.settled:
+            held = self._first.settle(self._facts, r.spec, str(places.key[i]))
+            if held is not None:
+                out.pictures.append(held)
+        for i in sighted.fresh:
+            self._first.hold(str(places.key[i]), frame, places.box[i], str(places.label[i]), now)
 
     def _cooling(self, r: CompiledRule, ref: np.ndarray) -> bool:
         """A violation cleared less than cooldown_s ago at the same place (or zone) opens no new case."""
@@ -353,7 +280,7 @@ class CaseEngine:
         return next((c for c in r.state.cases.values() if c.phase is not Phase.CLEARED), None)
 
     def _confirm(
-        self, r: CompiledRule, i: int, frame: Frame, now: float, obs: Observation | None, out: _Changes
+        self, r: CompiledRule, i: int, frame: Frame, now: float, obs: Observation | None, out: FrameChanges
     ) -> CaseMessage:
         places = r.state.places
         key = str(places.key[i])
@@ -383,13 +310,13 @@ class CaseEngine:
         r.state.cases[case.case_id] = case
         seen = Sighting(places.box[i][None, :], [_caption(places, i)], _others(obs, places.box[i]), _measure(obs))
         evidence = event_pictures(self._facts, r.spec, frame, now, 1, seen, 1)
-        first = self._first_picture(key)
+        first = self._first.picture(key)
         if first is not None:
             evidence.append(dataclasses.replace(first, name="01-first_seen.jpg"))
         return self._emit(r, case, frame, evidence, 1, seen.measure, out)
 
     def _update(
-        self, r: CompiledRule, case: Case, frame: Frame, now: float, obs: Observation | None, out: _Changes
+        self, r: CompiledRule, case: Case, frame: Frame, now: float, obs: Observation | None, out: FrameChanges
     ) -> CaseMessage:
         places = r.state.places
         mine = np.flatnonzero((places.case == case.case_id) & (places.last_seen >= now))
@@ -410,7 +337,7 @@ class CaseEngine:
         return self._emit(r, case, frame, evidence, len(mine), seen.measure, out)
 
     def _clear(
-        self, r: CompiledRule, case: Case, frame: Frame, now: float, out: _Changes, reason: str | None = None
+        self, r: CompiledRule, case: Case, frame: Frame, now: float, out: FrameChanges, reason: str | None = None
     ) -> CaseMessage:
         places = r.state.places
         mine = places.case == case.case_id
@@ -424,7 +351,7 @@ class CaseEngine:
             union = np.concatenate([boxes[:, :2].min(0), boxes[:, 2:].max(0)])[None, :]
             r.state.cooldown_box = np.concatenate([r.state.cooldown_box, union])
             r.state.cooldown_until = np.append(r.state.cooldown_until, now + r.spec.rule.cooldown_s)
-        self._forget(places.key[mine])
+        self._first.forget(places.key[mine])
         out.drop_owners.extend(places.key[mine].tolist())
         r.state.places = places.subset(~mine)
         del r.state.cases[case.case_id]
@@ -439,23 +366,16 @@ class CaseEngine:
         evidence: list[Picture],
         objects: int,
         measure: float | None,
-        out: _Changes,
+        out: FrameChanges,
         reason: str | None = None,
     ) -> CaseMessage:
         b = body(self._facts, r.event, r.zone, r.spec, case, frame, evidence, objects, measure, reason)
         out.cases.append(
-            (case.case_id, r.zone.id, r.spec.rule.id, case.phase.value, case.seq, case.confirmed, case.last_report, b)
+            CaseRecord(
+                case.case_id, r.zone.id, r.spec.rule.id, case.phase.value, case.seq, case.confirmed, case.last_report, b
+            )
         )
         return message(case, b, evidence)
-
-
-@dataclass
-class _Changes:
-    """What one frame writes to the store, in one transaction."""
-
-    cases: list[tuple[str, str, str, str, int, float, float, dict[str, Any]]] = field(default_factory=list)
-    pictures: list[tuple[str, str, bytes, dict[str, Any]]] = field(default_factory=list)
-    drop_owners: list[str] = field(default_factory=list)
 
 
 def _caption(places: Places, i: int) -> str:

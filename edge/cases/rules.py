@@ -1,7 +1,4 @@
-"""Rules compiled for one camera: class names resolved, the event looked up, state attached.
-
-Also the read-only view of a rule's timers and open cases that `CaseEngine.snapshot()` serves.
-"""
+"""Rules compiled for one camera: class names resolved, the event looked up, state attached."""
 
 from __future__ import annotations
 
@@ -14,10 +11,10 @@ from typing import Any
 
 import numpy as np
 
-from edge.cases.lifecycle import Phase, Timing
+from edge.cases.lifecycle import Timing
 from edge.cases.observe import AGNOSTIC, RuleSpec
 from edge.cases.state import RuleState
-from edge.config import ConfigError, EdgeConfig, RuleConfig, ZoneConfig
+from edge.config import CameraConfig, ConfigError, EdgeConfig, RuleConfig, ZoneConfig
 from edge.config.events import EventType, event_classes
 
 
@@ -37,6 +34,11 @@ def model_versions(config: EdgeConfig) -> dict[str, str]:
         path = Path(model.path)
         out[model.id] = _file_version(path, path.stat().st_mtime) if path.is_file() else "missing"
     return out
+
+
+def models_for(camera: CameraConfig) -> list[str]:
+    """Model ids a camera's enabled rules use (static_object rules count the scene model's objects)."""
+    return sorted({r.model for z in camera.zones for r in z.rules if r.enabled and r.kind != "static_object"})
 
 
 def config_json(zone: ZoneConfig, rule: RuleConfig) -> dict[str, Any]:
@@ -118,26 +120,8 @@ def _static_ids(rule: RuleConfig, event: EventType, names: tuple[str, ...]) -> n
     return np.array(sorted({index[c] for c in wanted if c in index}), np.int32)
 
 
-def rule_view(r: CompiledRule, now: float | None, active: bool) -> dict[str, Any]:
-    """Plain data about one rule: its places (candidate timers) and open cases."""
-    rule, places = r.spec.rule, r.state.places
-    return {
-        "rule_id": rule.id,
-        "kind": rule.kind,
-        "event_code": rule.event_code,
-        "active": active,
-        "min_duration_s": rule.min_duration_s,
-        "places": [
-            {
-                "key": str(places.key[i]),
-                "box": [round(float(v), 1) for v in places.box[i]],
-                "label": str(places.label[i]),
-                "dwell_s": round(float(places.last_seen[i] - places.first_seen[i]), 3),
-                "absent_s": 0.0 if now is None else round(float(now - places.last_seen[i]), 3),
-                "phase": Phase.CANDIDATE.value if not places.case[i] else "attached",
-                "case_id": str(places.case[i]) or None,
-            }
-            for i in range(len(places))
-        ],
-        "open_cases": [c.to_json() | {"phase": c.phase.value} for c in r.state.cases.values()],
-    }
+def check_rule(
+    camera_id: str, zone: ZoneConfig, rule: RuleConfig, events: dict[str, EventType], class_names: dict[str, list[str]]
+) -> None:
+    """Raise ConfigError exactly as the case engine would when it compiles this rule (for editors)."""
+    compile_rule(camera_id, zone, rule, events, class_names)

@@ -17,6 +17,7 @@ import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +53,51 @@ CREATE TABLE IF NOT EXISTS emitted_pictures (
     PRIMARY KEY (message_id, idx)
 );
 """
+
+
+@dataclass(frozen=True, slots=True)
+class CaseRecord:
+    """A case's row after a frame: its phase and the body of the message that put it there."""
+
+    case_id: str
+    zone_id: str
+    rule_id: str
+    phase: str
+    seq: int
+    opened: float
+    updated: float
+    body: dict[str, Any]
+
+    def body_json(self) -> str:
+        return json.dumps(self.body, ensure_ascii=False)
+
+
+@dataclass(frozen=True, slots=True)
+class HeldPicture:
+    """A picture kept for a place until its case needs it (the first sighting of a parked car)."""
+
+    owner: str  # the place key
+    name: str
+    jpeg: bytes
+    meta: dict[str, Any]
+
+
+@dataclass
+class FrameChanges:
+    """What one analysed frame writes to the store, in one transaction.
+
+    drop_owners: places whose held pictures are no longer needed; drop_rules: (zone, rule) whose
+    state is gone (the rule was removed); messages: what the frame emitted, kept until
+    `acknowledge`d.
+    """
+
+    clock: float = 0.0
+    rule_states: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    cases: list[CaseRecord] = field(default_factory=list)
+    pictures: list[HeldPicture] = field(default_factory=list)
+    drop_owners: list[str] = field(default_factory=list)
+    drop_rules: list[tuple[str, str]] = field(default_factory=list)
+    messages: list[CaseMessage] = field(default_factory=list)
 
 
 class StoreError(Exception):
@@ -111,25 +157,10 @@ class CaseStore:
         rows = self._query("SELECT jpeg, meta FROM pictures WHERE owner=? AND name=?", (owner, name))
         return None if not rows else (bytes(rows[0][0]), json.loads(rows[0][1]))
 
-    def save(
-        self,
-        camera_id: str,
-        clock: float,
-        rule_states: dict[tuple[str, str], dict[str, Any]],
-        cases: Sequence[tuple[str, str, str, str, int, float, float, dict[str, Any]]] = (),
-        pictures: Sequence[tuple[str, str, bytes, dict[str, Any]]] = (),
-        drop_owners: Sequence[str] = (),
-        drop_rules: Sequence[tuple[str, str]] = (),
-        messages: Sequence[CaseMessage] = (),
-    ) -> None:
-        """Write one frame's changes atomically.
-
-        cases: (case_id, zone, rule, phase, seq, opened, updated, body); pictures: (owner, name, jpeg,
-        meta); drop_owners: owners whose held pictures are no longer needed; drop_rules: (zone, rule)
-        whose state is gone (the rule was removed); messages: what the frame emitted, kept until
-        `acknowledge`d.
-        """
-        with self._write(durable=bool(messages)):
+    def save(self, camera_id: str, changes: FrameChanges) -> None:
+        """Write one frame's changes atomically (fsynced when the frame emitted messages)."""
+        with self._write(durable=bool(changes.messages)):
+            clock = changes.clock
             self._db.execute(
                 "INSERT INTO camera_clock VALUES (?, ?) ON CONFLICT(camera_id) DO UPDATE SET clock=excluded.clock",
                 (camera_id, clock),
@@ -137,32 +168,35 @@ class CaseStore:
             self._db.executemany(
                 "INSERT INTO rule_state VALUES (?, ?, ?, ?, ?) ON CONFLICT(camera_id, zone_id, rule_id) "
                 "DO UPDATE SET state=excluded.state, updated=excluded.updated",
-                [(camera_id, z, r, json.dumps(s), clock) for (z, r), s in rule_states.items()],
+                [(camera_id, z, r, json.dumps(s), clock) for (z, r), s in changes.rule_states.items()],
             )
             self._db.executemany(
                 "DELETE FROM rule_state WHERE camera_id=? AND zone_id=? AND rule_id=?",
-                [(camera_id, z, r) for z, r in drop_rules],
+                [(camera_id, z, r) for z, r in changes.drop_rules],
             )
             self._db.executemany(
                 "INSERT INTO cases VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(case_id) DO UPDATE SET "
                 "phase=excluded.phase, seq=excluded.seq, updated=excluded.updated, body=excluded.body",
-                [(c[0], camera_id, *c[1:7], json.dumps(c[7], ensure_ascii=False)) for c in cases],
+                [
+                    (c.case_id, camera_id, c.zone_id, c.rule_id, c.phase, c.seq, c.opened, c.updated, c.body_json())
+                    for c in changes.cases
+                ],
             )
             self._db.executemany(
                 "INSERT OR REPLACE INTO pictures VALUES (?, ?, ?, ?)",
-                [(o, n, j, json.dumps(m)) for o, n, j, m in pictures],
+                [(p.owner, p.name, p.jpeg, json.dumps(p.meta)) for p in changes.pictures],
             )
-            self._db.executemany("DELETE FROM pictures WHERE owner=?", [(o,) for o in drop_owners])
+            self._db.executemany("DELETE FROM pictures WHERE owner=?", [(o,) for o in changes.drop_owners])
             self._db.executemany(
                 "INSERT INTO emitted (message_id, camera_id, case_id, seq, kind, body) VALUES (?, ?, ?, ?, ?, ?)",
                 [
                     (m.message_id, camera_id, m.case_id, m.seq, m.kind, json.dumps(m.body, ensure_ascii=False))
-                    for m in messages
+                    for m in changes.messages
                 ],
             )
             self._db.executemany(
                 "INSERT INTO emitted_pictures VALUES (?, ?, ?, ?)",
-                [(m.message_id, i, n, j) for m in messages for i, (n, j) in enumerate(m.pictures.items())],
+                [(m.message_id, i, n, j) for m in changes.messages for i, (n, j) in enumerate(m.pictures.items())],
             )
 
     def pending(self, camera_id: str) -> list[CaseMessage]:

@@ -100,6 +100,11 @@ def case_table(messages: list[CaseMessage]) -> Table:
         if message.kind != "new":
             continue
         body = message.body
+        if body.get("type") == "device_fault":  # the camera's view was moved, covered or blurred
+            fault = body["fault"]
+            event = f"device fault: {fault['kind']}"
+            table.add_row(message.case_id, event, "(all zones paused)", body["time"], "", "", "")
+            continue
         detection = body.get("detection", {})
         table.add_row(
             message.case_id,
@@ -114,11 +119,13 @@ def case_table(messages: list[CaseMessage]) -> Table:
 
 
 def summary_line(result: ReplayResult) -> str:
-    kinds = {k: sum(m.kind == k for m in result.messages) for k in ("new", "update", "cleared")}
+    cases = [m for m in result.messages if m.body.get("type") != "device_fault"]
+    kinds = {k: sum(m.kind == k for m in cases) for k in ("new", "update", "cleared")}
+    faults = sum(m.kind == "new" for m in result.faults)
     return (
         f"{result.clip.name}: {result.frames_analysed} frames analysed over {result.media_seconds:.1f} s of video "
         f"in {result.wall_seconds:.1f} s ({result.speed:.1f}x real time); cases: {kinds['new']} new, "
-        f"{kinds['update']} updates, {kinds['cleared']} cleared"
+        f"{kinds['update']} updates, {kinds['cleared']} cleared; device faults: {faults}"
     )
 
 
@@ -156,6 +163,7 @@ def run(args: argparse.Namespace) -> int:
                 "wall_seconds": result.wall_seconds,
                 "speed_x_realtime": result.speed,
                 "cases": [m.case_id for m in result.new_cases],
+                "device_faults": [m.case_id for m in result.faults if m.kind == "new"],
             },
             indent=2,
         )

@@ -19,7 +19,7 @@ from edge.cli import UserError
 from edge.config import load_config
 from edge.http_server import ThreadedServer
 from edge.runtime.worker import Worker
-from edge.runtime.zonestore import ZoneStore
+from edge.zones.store import ZoneStore
 
 log = logging.getLogger("edge.run")
 
@@ -35,7 +35,16 @@ def run(args: argparse.Namespace) -> int:
     if not any(c.enabled for c in config.cameras):
         raise UserError(f"{args.config}: no enabled cameras to run")
     zone_store = ZoneStore(Path(config.storage.dir) / "zones.json")
-    config, zone_versions = zone_store.adopt(config)  # zones edited through the API win over the file's
+    # zones edited through the API win over the file's; a start that fails writes nothing, so the
+    # worker checks the zones it would adopt (against the loaded models) before they are saved
+    live, zone_versions = zone_store.adopt(config, dry_run=True)
+    worker = Worker(live, zone_versions)
+    try:
+        zone_store.adopt(config)
+    except BaseException:
+        worker.stop()
+        raise
+    config = live
     stop = threading.Event()
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:
@@ -43,7 +52,6 @@ def run(args: argparse.Namespace) -> int:
         stop.set()
 
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
-    worker = Worker(config, zone_versions)
     with ExitStack() as running:
         running.callback(lambda: [signal.signal(sig, handler) for sig, handler in previous.items()])
         running.callback(worker.stop)

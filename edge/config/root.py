@@ -13,6 +13,7 @@ from edge.config.delivery import PlatformConfig, StorageConfig
 from edge.config.events import DEFAULT_EVENTS, EventType
 from edge.config.model import InferenceConfig, ModelConfig
 from edge.config.scene import SceneConfig
+from edge.config.tracking import TrackerConfig
 
 CONFIG_VERSION = 1
 CLASS_FREE_KINDS = ("combination", "static_object")  # classes come from 'groups' / the scene model
@@ -29,6 +30,7 @@ class EdgeConfig(Section):
     inference: InferenceConfig = Field(default_factory=InferenceConfig)
     events: list[EventType] = Field(default_factory=lambda: list(DEFAULT_EVENTS))
     cameras: list[CameraConfig] = Field(default_factory=list)
+    tracker: TrackerConfig = Field(default_factory=TrackerConfig)
     scene: SceneConfig = Field(default_factory=SceneConfig)
     platform: PlatformConfig = Field(default_factory=PlatformConfig)
     storage: StorageConfig = Field(default_factory=StorageConfig)

@@ -1,11 +1,13 @@
 """Annotated video of a replay: what the worker saw and decided, frame by frame, as an MP4.
 
 `VideoAnnotator` is a replay observer (`replay_clip(..., observer=...)`): for every analysed frame
-it draws the zones (tinted while a case is open in them), every detection with its class, track
-id and score, the rule timers of the case engine's snapshot (each place's dwell against the
-rule's minimum, or the case it belongs to) and a banner for each case message, then encodes the
-frame with PyAV (H.264 by default, MPEG-4 Part 2 where H.264 is unwanted). Frames are stamped with
-their media time, so the video plays at the clip's own pace at the analysis rate.
+it draws what the camera pipeline saw and decided: the zones (tinted while a case is open in
+them), every detection with its class, the pipeline's own track id and score, the scene model's
+static objects, the rule timers of the case snapshot (each place's dwell against the rule's
+minimum, or the case it belongs to), a "paused" line while the view is tampered, and a banner for
+each case or device-fault message; then it encodes the frame with PyAV (H.264 by default, MPEG-4
+Part 2 where H.264 is unwanted). Frames are stamped with their media time, so the video plays at
+the clip's own pace at the analysis rate.
 """
 
 from __future__ import annotations
@@ -21,11 +23,13 @@ import av
 import cv2
 import numpy as np
 
+from edge.cases import RuleView
 from edge.cases.evidence import BOX_COLOUR, ZONE_COLOUR
 from edge.config import CameraConfig
 from edge.draw import class_colour, draw_zones, label, text_scale
-from edge.track import Tracker
-from edge.types import CaseMessage, Detections, Frame
+from edge.runtime.pipeline import PipelineStep
+from edge.scene import SceneUpdate
+from edge.types import CaseMessage, Detections
 from edge.zones.geometry import to_pixels
 
 Codec = Literal["h264", "mpeg4"]
@@ -35,6 +39,8 @@ _ENCODERS: dict[str, tuple[str, dict[str, str]]] = {
 }
 _MS = Fraction(1, 1000)
 BANNER_COLOURS = {"new": (0, 0, 200), "update": (0, 120, 230), "cleared": (60, 140, 60)}
+FAULT_COLOUR = (160, 0, 160)
+STATIC_COLOUR = (200, 120, 0)
 HUD_COLOUR = (40, 40, 40)
 TIMER_COLOUR = (0, 170, 230)
 
@@ -94,8 +100,10 @@ class _Banner:
 
 
 def banner_text(message: CaseMessage) -> str:
-    """One ASCII line about a case message: kind, event code, zone, object, case id."""
+    """One ASCII line about a message: kind, event code, zone, object, case id (or the device fault)."""
     body = message.body
+    if body.get("type") == "device_fault":
+        return f"{message.kind.upper()} DEVICE FAULT {body['fault']['kind']} | {message.case_id}"
     detection = body.get("detection", {})
     what = f"{detection.get('class', '')} {detection.get('score', 0):.2f}".strip()
     return f"{message.kind.upper()} {body['event']['code']} {body['zone']['id']} {what} | {message.case_id}"
@@ -116,30 +124,39 @@ class FrameDrawer:
         self.banner_s = banner_s
         self._banners: list[_Banner] = []
 
-    def draw(
-        self,
-        frame: Frame,
-        tracked: Mapping[str, Detections],
-        state: Mapping[str, Any],
-        messages: Sequence[CaseMessage],
-    ) -> np.ndarray:
+    def draw(self, step: PipelineStep) -> np.ndarray:
+        frame, cases = step.frame, step.cases
         image = frame.image.copy()
-        open_zones = {z["zone_id"] for z in state.get("zones", []) for r in z["rules"] if r["open_cases"]}
+        zones = cases.zones if cases is not None else []
+        open_zones = {z.zone_id for z in zones for r in z.rules if r.open_cases}
         self._zones(image, open_zones)
-        for model_id, dets in tracked.items():
+        for model_id, dets in step.detections.items():
             self._detections(image, dets, self.class_names.get(model_id, []))
-        for zone in state.get("zones", []):
-            for rule in zone["rules"]:
+        if step.scene is not None:
+            self._static_objects(image, step.scene)
+        for zone in zones:
+            for rule in zone.rules:
                 self._timers(image, rule)
         self._banners = [b for b in self._banners if b.until >= frame.media_time]
         self._banners += [
-            _Banner(frame.media_time + self.banner_s, banner_text(m), BANNER_COLOURS[m.kind]) for m in messages
+            _Banner(frame.media_time + self.banner_s, banner_text(m), _banner_colour(m)) for m in step.messages
         ]
-        status = f"{self.camera.id}  {frame.media_time:7.1f} s  {_clock_text(state.get('clock'))}"
+        status = f"{self.camera.id}  {frame.media_time:7.1f} s  {_clock_text(cases.clock if cases else None)}"
         y = label(image, status, 0, 0, HUD_COLOUR)
+        if step.paused and step.scene is not None:
+            tamper = step.scene.tamper
+            y += label(image, f"ZONES PAUSED: view {tamper.kind} ({tamper.detail})", 0, y, FAULT_COLOUR)
         for banner in self._banners:
             y += label(image, banner.text, 0, y, banner.colour)
         return image
+
+    def _static_objects(self, image: np.ndarray, scene: SceneUpdate) -> None:
+        objects = scene.static_objects
+        small = text_scale(image)[0] * 0.8
+        ids = objects.data.get("object_id", objects.tracker_id)
+        for (x1, y1, x2, y2), ident in zip(np.round(objects.xyxy).astype(int).tolist(), ids.tolist(), strict=True):
+            cv2.rectangle(image, (x1, y1), (x2, y2), STATIC_COLOUR, 1, cv2.LINE_AA)
+            label(image, f"static #{ident}", x1, y2 + 2, STATIC_COLOUR, small)
 
     def _zones(self, image: np.ndarray, open_zones: set[str]) -> None:
         h, w = image.shape[:2]
@@ -159,28 +176,31 @@ class FrameDrawer:
             cv2.rectangle(image, (x1, y1), (x2, y2), colour, 1, cv2.LINE_AA)
             label(image, f"{name}{ident} {conf:.2f}", x1, y1, colour, small, above=True)
 
-    def _timers(self, image: np.ndarray, rule: Mapping[str, Any]) -> None:
+    def _timers(self, image: np.ndarray, rule: RuleView) -> None:
         """Places being timed that are in view now (dwell against the minimum), and places with a case.
 
         A place seen only once (a passer-by) has no timer yet and is left to its detection box.
         """
-        needed = float(rule["min_duration_s"]) or 1.0
+        needed = float(rule.min_duration_s) or 1.0
         small = text_scale(image)[0] * 0.8
-        for place in rule["places"]:
-            case_id = place.get("case_id")
-            if not case_id and (place["absent_s"] > 0 or place["dwell_s"] <= 0):
+        for place in rule.places:
+            if not place.case_id and (place.absent_s > 0 or place.dwell_s <= 0):
                 continue
-            x1, y1, x2, y2 = (round(v) for v in place["box"])
-            colour = BOX_COLOUR if case_id else TIMER_COLOUR
+            x1, y1, x2, y2 = (round(v) for v in place.box)
+            colour = BOX_COLOUR if place.case_id else TIMER_COLOUR
             cv2.rectangle(image, (x1, y1), (x2, y2), colour, 2, cv2.LINE_AA)
             bar_y = min(y2 + 3, image.shape[0] - 4)
-            done = round((x2 - x1) * min(1.0, place["dwell_s"] / needed))
+            done = round((x2 - x1) * min(1.0, place.dwell_s / needed))
             cv2.rectangle(image, (x1, bar_y), (x2, bar_y + 3), (80, 80, 80), -1)
             cv2.rectangle(image, (x1, bar_y), (x1 + done, bar_y + 3), colour, -1)
-            text = f"{rule['event_code']} {place['dwell_s']:.0f}/{rule['min_duration_s']:.0f}s"
-            if case_id:
-                text += f" case ..{case_id[-6:]}"
+            text = f"{rule.event_code} {place.dwell_s:.0f}/{rule.min_duration_s:.0f}s"
+            if place.case_id:
+                text += f" case ..{place.case_id[-6:]}"
             label(image, text, x1, bar_y + 4, colour, small)
+
+
+def _banner_colour(message: CaseMessage) -> tuple[int, int, int]:
+    return FAULT_COLOUR if message.body.get("type") == "device_fault" else BANNER_COLOURS[message.kind]
 
 
 class VideoAnnotator:
@@ -196,20 +216,13 @@ class VideoAnnotator:
     ) -> None:
         self.writer = Mp4Writer(path, codec, rate=camera.analysis.fps)
         self.drawer = FrameDrawer(camera, class_names, banner_s)
-        self._trackers: dict[str, Tracker] = {}  # the video's own ids: the observer sees untracked boxes
 
     @property
     def path(self) -> Path:
         return self.writer.path
 
-    def __call__(
-        self, frame: Frame, detections: dict[str, Detections], state: dict[str, Any], messages: list[CaseMessage]
-    ) -> None:
-        tracked = {model_id: self._track(model_id, dets, frame) for model_id, dets in detections.items()}
-        self.writer.write(self.drawer.draw(frame, tracked, state, messages), frame.media_time)
-
-    def _track(self, model_id: str, dets: Detections, frame: Frame) -> Detections:
-        return self._trackers.setdefault(model_id, Tracker()).update(dets, frame.media_time)
+    def __call__(self, step: PipelineStep) -> None:
+        self.writer.write(self.drawer.draw(step), step.frame.media_time)
 
     def close(self) -> None:
         self.writer.close()

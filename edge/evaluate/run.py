@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from edge.cases import models_for
 from edge.config import CameraConfig, EdgeConfig
 from edge.evaluate.annotate import Codec, VideoAnnotator
 from edge.evaluate.match import Outcome, match_cases, observed_cases
@@ -19,7 +20,7 @@ from edge.evaluate.score import ClassScore, Thresholds, gate, score
 from edge.evaluate.sheet import contact_sheet
 from edge.evaluate.truth import Truth, TruthError
 from edge.infer import Detector
-from edge.runtime.analysis import load_detectors, models_for
+from edge.runtime.pipeline import load_detectors
 from edge.runtime.replay import JsonLinesSink, ReplayResult, replay_clip
 
 ClipProgress = Callable[[Truth, float], None]  # (truth, media seconds analysed so far)

@@ -1,9 +1,12 @@
 """Replay a recorded clip through the whole pipeline, as fast as the machine allows.
 
-source (file) -> sampler (media time) -> detector (batches) -> tracker/rules/cases -> sink.
-The wall clock of the clip is a fixed epoch plus media time, so the same clip, config and model
-give the same case ids, times and boxes on every run. Decoding runs one step ahead in a thread so
-the decoder and the detector overlap on a 2-core box.
+source (file) -> sampler (media time) -> the shared inference engine -> CameraPipeline -> sink.
+The same pipeline object as the live worker (tracker, scene model, tamper pauses and device faults,
+rules, cases), fed by the same batched inference loop with its parallel runners; unlike a live
+camera nothing is ever dropped: at most `inference.queue_per_camera` frames are in flight, and the
+decoder waits for a free slot. The wall clock of the clip is a fixed epoch plus media time, so the
+same clip, config and model give the same case ids, times and boxes on every run. Decoding runs
+ahead in a thread so the decoder, the model and the rules overlap on a 2-core box.
 """
 
 from __future__ import annotations
@@ -15,24 +18,17 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
 
+from edge.cases import models_for
 from edge.config import EdgeConfig
-from edge.infer import Detector
+from edge.infer import Detector, ModelError
+from edge.infer.engine import InferenceEngine
 from edge.ingest import read_file_frames
-from edge.runtime.analysis import CameraAnalysis, MessageSink, load_detectors, models_for
+from edge.runtime.pipeline import CameraPipeline, MessageSink, PipelineStep, load_detectors
 from edge.types import CaseMessage, Detections, Frame
 
 Progress = Callable[[float], None]  # media seconds analysed so far
-
-
-class FrameObserver(Protocol):
-    """Sees every analysed frame with its detections, the case engine's state and the messages it caused
-    (annotated video, evaluation)."""
-
-    def __call__(
-        self, frame: Frame, detections: dict[str, Detections], state: dict[str, Any], messages: list[CaseMessage]
-    ) -> None: ...
+FrameObserver = Callable[[PipelineStep], None]  # sees every analysed frame (annotated video, evaluation)
 
 
 @dataclass
@@ -51,7 +47,11 @@ class ReplayResult:
 
     @property
     def new_cases(self) -> list[CaseMessage]:
-        return [m for m in self.messages if m.kind == "new"]
+        return [m for m in self.messages if m.kind == "new" and m.body.get("type") != "device_fault"]
+
+    @property
+    def faults(self) -> list[CaseMessage]:
+        return [m for m in self.messages if m.body.get("type") == "device_fault"]
 
 
 def _prefetch(frames: Iterator[Frame], depth: int) -> Iterator[Frame]:
@@ -86,15 +86,12 @@ def _prefetch(frames: Iterator[Frame], depth: int) -> Iterator[Frame]:
         thread.join(timeout=5)
 
 
-def _batches(frames: Iterator[Frame], size: int) -> Iterator[list[Frame]]:
-    batch: list[Frame] = []
-    for frame in frames:
-        batch.append(frame)
-        if len(batch) == size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
+def _wait_for_slot(slots: threading.Semaphore, inference: InferenceEngine) -> None:
+    """Block until a frame may be submitted; a batch the model failed on is never delivered, so fail here."""
+    while not slots.acquire(timeout=0.5):
+        failed = sorted(m for m, stats in inference.stats().models.items() if stats.failed_batches)
+        if failed:
+            raise ModelError(f"model {failed[0]!r} failed on frames of the clip (the log has the error)")
 
 
 def replay_clip(
@@ -109,15 +106,12 @@ def replay_clip(
     observer: FrameObserver | None = None,
     realtime: bool = False,
 ) -> ReplayResult:
-    """Analyse `clip` as camera `camera_id` (default: the first camera) and return its case messages.
+    """Analyse `clip` as camera `camera_id` (default: the first camera) and return its messages.
 
     Rule state lives in `run_dir/state.db`; a fresh `run_dir` gives a fresh, reproducible run.
     `realtime` paces the replay to the clip's own speed (a live-like run for demos and soak tests).
     """
     camera = config.camera(camera_id) if camera_id else config.cameras[0]
-    model_ids = models_for(camera)
-    detectors = detectors if detectors is not None else load_detectors(config, model_ids)
-    class_names = {mid: det.class_names for mid, det in detectors.items()}
     result = ReplayResult(camera.id, clip)
 
     def deliver(message: CaseMessage) -> None:
@@ -125,26 +119,51 @@ def replay_clip(
         if sink is not None:
             sink(message)
 
-    analysis = CameraAnalysis(config, camera.id, run_dir / "state.db", class_names, deliver)
-    batch_size = max(1, min([config.inference.max_batch, *(d.preferred_batch for d in detectors.values())]))
+    if detectors is None:
+        detectors = load_detectors(config, models_for(camera))
+    class_names = {mid: det.class_names for mid, det in detectors.items()}
+    pipeline = CameraPipeline(config, camera.id, run_dir / "state.db", class_names, deliver)
+    model_ids = pipeline.model_ids
+    # a replay never drops a frame: nothing is stale (media time, not the wall clock), and the
+    # decoder waits while `queue_per_camera` frames are in flight, so no camera queue overflows
+    inference = InferenceEngine(detectors, config.inference.model_copy(update={"staleness_s": float("inf")}))
+    slots = threading.Semaphore(config.inference.queue_per_camera)
+    failures: list[BaseException] = []
     started = time.perf_counter()
-    try:
-        frames = read_file_frames(clip, camera.id, camera.analysis.fps, epoch=epoch)
-        for batch in _batches(_prefetch(frames, depth=2 * batch_size), batch_size):
-            if realtime:
-                time.sleep(max(0.0, batch[-1].media_time - (time.perf_counter() - started)))
-            per_model = {mid: det.detect([f.image for f in batch]) for mid, det in detectors.items()}
-            for i, frame in enumerate(batch):
-                detections: dict[str, Detections] = {mid: dets[i] for mid, dets in per_model.items()}
-                messages = analysis.step(frame, detections)
+
+    def analyse(frame: Frame, detections: dict[str, Detections]) -> None:
+        try:
+            if not failures:
+                step = pipeline.analyse(frame, detections, snapshot=observer is not None)
                 if observer is not None:
-                    observer(frame, detections, analysis.engine.snapshot(), messages)
+                    observer(step)
                 result.frames_analysed += 1
                 result.media_seconds = frame.media_time
-            if progress is not None:
-                progress(result.media_seconds)
+                if progress is not None:
+                    progress(result.media_seconds)
+        except BaseException as exc:  # raised by replay_clip once the loop has stopped
+            failures.append(exc)
+        finally:
+            slots.release()
+
+    inference.start()
+    try:
+        frames = read_file_frames(clip, camera.id, camera.analysis.fps, epoch=epoch)
+        for frame in _prefetch(frames, depth=2 * config.inference.queue_per_camera):
+            if realtime:
+                time.sleep(max(0.0, frame.media_time - (time.perf_counter() - started)))
+            _wait_for_slot(slots, inference)
+            if failures:
+                break
+            if model_ids:
+                inference.submit(frame, model_ids, analyse)
+            else:  # only class-agnostic rules: the scene model alone
+                analyse(frame, {})
     finally:
-        analysis.close()
+        inference.stop(drain=not failures)
+        pipeline.close()
+    if failures:
+        raise failures[0]
     result.wall_seconds = time.perf_counter() - started
     return result
 

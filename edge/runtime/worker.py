@@ -1,11 +1,11 @@
 """The long-running worker: every configured camera, one shared inference loop, durable delivery.
 
     CameraStream (thread per camera) -> InferenceEngine (one loop, batches across cameras)
-        -> per-camera analysis (scene model, tracker, rules, cases) -> Outbox (SQLite) -> Sender (HTTP)
+        -> CameraPipeline per camera (tracker, scene model, rules, cases) -> Outbox (SQLite) -> Sender (HTTP)
 
-The analysis of one camera runs under that camera's lock, on the engine's result thread, so a
-zone edit applied through the API lands between two analysed frames. A tampered camera (moved,
-covered, blurred) has its zones paused and reports a device fault instead of street cases.
+Each camera's pipeline runs on the inference loop's result thread and locks itself, so a zone edit
+applied through the API lands between two analysed frames. A start that fails (a rule naming a
+class the model lacks, a model that does not load) fails before anything is written to storage.
 """
 
 from __future__ import annotations
@@ -14,54 +14,54 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Mapping
-from dataclasses import asdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from prometheus_client import CollectorRegistry
 
-from edge.api.metrics import WorkerMetrics
+from edge.cases import check_rule, models_for
 from edge.config import CameraConfig, EdgeConfig
 from edge.delivery.outbox import Outbox, outbox_path
 from edge.delivery.sender import Sender
 from edge.infer import Detector
-from edge.infer.engine import InferenceEngine
-from edge.ingest.health import HealthRegistry
+from edge.infer.engine import CameraStats, InferenceEngine
+from edge.ingest.health import CameraHealth, HealthRegistry
 from edge.ingest.stream import CameraStream
-from edge.runtime.analysis import CameraAnalysis, MessageSink, load_detectors, models_for
-from edge.runtime.faults import FaultReporter
-from edge.scene import SceneModel
+from edge.runtime.metrics import WorkerMetrics
+from edge.runtime.pipeline import CameraPipeline, load_detectors
+from edge.scene import TamperStatus
 from edge.types import CaseMessage, Detections, Frame
 
 log = logging.getLogger(__name__)
 RECENT_CASES = 200
 
 
-class CameraRuntime:
-    """Everything the worker keeps for one camera besides its stream."""
+@dataclass(frozen=True, slots=True)
+class CameraStatus:
+    """One running camera as an operator sees it: stream health, inference queue and tamper state."""
 
-    def __init__(
-        self,
-        config: EdgeConfig,
-        camera: CameraConfig,
-        state_dir: Path,
-        detectors: dict[str, Detector],
-        sink: MessageSink,
-        zone_version: int,
-    ):
-        self.lock = threading.Lock()
-        self.class_names = {mid: det.class_names for mid, det in detectors.items()}
-        self.analysis = CameraAnalysis(
-            config, camera.id, state_dir / f"{camera.id}.db", self.class_names, sink, zone_version=zone_version
-        )
-        self.scene = SceneModel(camera.id, config.scene) if config.scene.enabled else None
-        self.faults = FaultReporter(config, camera)
-        self.latest: Frame | None = None
+    health: CameraHealth
+    inference: CameraStats | None
+    tamper: TamperStatus
 
     @property
-    def model_ids(self) -> list[str]:
-        return self.analysis.model_ids
+    def dropped_frames(self) -> int:
+        """Frames that were never analysed: dropped by the stream, or on the way to inference."""
+        dropped = self.health.dropped_frames
+        if self.inference is not None:
+            dropped += self.inference.dropped_overflow + self.inference.dropped_stale
+        return dropped
+
+
+def check_cameras(config: EdgeConfig, cameras: Sequence[CameraConfig], detectors: Mapping[str, Detector]) -> None:
+    """Compile every rule against the loaded models' classes: ConfigError before anything is written."""
+    events = {e.code: e for e in config.events}
+    names = {model_id: list(d.class_names) for model_id, d in detectors.items()}
+    for camera in cameras:
+        for zone in camera.zones:
+            for rule in zone.rules:
+                check_rule(camera.id, zone, rule, events, names)
 
 
 class Worker:
@@ -75,14 +75,14 @@ class Worker:
     ) -> None:
         """`zone_versions`: each camera's current zone version (from the zone store), recorded in its cases."""
         self.config = config
+        cameras = [c for c in config.cameras if c.enabled]
+        self.detectors = load_detectors(config, sorted({m for c in cameras for m in models_for(c)}))
+        check_cameras(config, cameras, self.detectors)
         self.metrics = metrics or CollectorRegistry()
         self.events = WorkerMetrics(self.metrics)
         storage = Path(config.storage.dir)
         storage.mkdir(parents=True, exist_ok=True)
-        cameras = [c for c in config.cameras if c.enabled]
-        needed = sorted({m for c in cameras for m in models_for(c)})
-        self.detectors = load_detectors(config, needed)
-        self.engine = InferenceEngine(self.detectors, config.inference)
+        self.inference = InferenceEngine(self.detectors, config.inference)
         self.health = HealthRegistry()
         self.outbox = Outbox(
             outbox_path(config.storage), max_mb=config.storage.max_outbox_mb, min_free_mb=config.storage.min_free_mb
@@ -90,10 +90,12 @@ class Worker:
         self.sender = Sender(self.outbox, config.platform)
         self.recent: deque[CaseMessage] = deque(maxlen=RECENT_CASES)
         self._recent_lock = threading.Lock()
-        # each camera's analysis first re-delivers what a crash kept from the outbox last time
-        self.cameras = {
-            c.id: CameraRuntime(
-                config, c, storage / "state", self.detectors, self._deliver, (zone_versions or {}).get(c.id, 1)
+        self._latest: dict[str, Frame] = {}
+        names = {mid: det.class_names for mid, det in self.detectors.items()}
+        # each camera's pipeline first re-delivers what a crash kept from the outbox last time
+        self.pipelines = {
+            c.id: CameraPipeline(
+                config, c.id, storage / "state" / f"{c.id}.db", names, self._deliver, (zone_versions or {}).get(c.id, 1)
             )
             for c in cameras
         }
@@ -102,7 +104,7 @@ class Worker:
 
     # -- lifecycle ---------------------------------------------------------------------------
     def start(self) -> None:
-        self.engine.start()
+        self.inference.start()
         self.sender.start()
         for stream in self.streams.values():
             stream.start()
@@ -117,10 +119,9 @@ class Worker:
         for camera_id, stream in self.streams.items():
             if not stream.stop(timeout=10.0):
                 log.warning("camera stream did not stop in time", extra={"camera": camera_id})
-        self.engine.stop(drain=True)
-        for runtime in self.cameras.values():
-            with runtime.lock:
-                runtime.analysis.close()
+        self.inference.stop(drain=True)
+        for pipeline in self.pipelines.values():
+            pipeline.close()
         self.sender.stop()
         self.sender.close()
         self.outbox.close()
@@ -133,41 +134,19 @@ class Worker:
 
     # -- the data flow -----------------------------------------------------------------------
     def _on_frame(self, frame: Frame) -> None:
-        runtime = self.cameras[frame.camera_id]
-        runtime.latest = frame
-        if runtime.model_ids:
-            self.engine.submit(frame, runtime.model_ids, self.analyse)
+        self._latest[frame.camera_id] = frame
+        model_ids = self.pipelines[frame.camera_id].model_ids
+        if model_ids:
+            self.inference.submit(frame, model_ids, self.analyse)
         else:  # only class-agnostic rules: no detector needed
             self.analyse(frame, {})
 
     def analyse(self, frame: Frame, detections: dict[str, Detections]) -> None:
-        """Scene, rules and cases for one analysed frame (the inference engine's result callback)."""
-        runtime = self.cameras[frame.camera_id]
-        with runtime.lock:
-            self._analyse(runtime, frame, detections)
-            self.events.frame_analysed(frame, time.time())
-            self.engine.set_priority(frame.camera_id, runtime.analysis.engine.timing_candidates())
-
-    def _analyse(self, runtime: CameraRuntime, frame: Frame, detections: dict[str, Detections]) -> None:
-        """Scene check, then rules; every message goes to `_deliver` (the analysis hands off its own)."""
-        static_objects = None
-        if runtime.scene is not None:
-            # static objects take their class from the camera's first model in config order
-            model_id = next((m.id for m in self.config.models if m.id in detections), None)
-            dets = detections[model_id] if model_id else Detections.empty()
-            names = runtime.class_names.get(model_id, []) if model_id else []
-            update = runtime.scene.update(frame, dets, names)
-            static_objects = update.static_objects
-            fault = runtime.faults.observe(frame, update.tamper)
-            if fault is not None:
-                log.warning(
-                    "camera view changed",
-                    extra={"camera": frame.camera_id, "tamper": update.tamper.kind, "detail": update.tamper.detail},
-                )
-                self._deliver(fault)
-            if update.tamper.active:
-                return  # zones paused: a moved or covered view makes every zone meaningless
-        runtime.analysis.step(frame, detections, static_objects)
+        """The camera's pipeline on one analysed frame (the inference engine's result callback)."""
+        pipeline = self.pipelines[frame.camera_id]
+        pipeline.analyse(frame, detections)
+        self.events.frame_analysed(frame, time.time())
+        self.inference.set_priority(frame.camera_id, pipeline.timing_candidates())
 
     def _deliver(self, message: CaseMessage) -> None:
         self.outbox.put(message)  # durable before anything else sees it
@@ -180,23 +159,15 @@ class Worker:
         )
 
     # -- what the API reads ------------------------------------------------------------------
-    def camera_health(self) -> dict[str, dict[str, Any]]:
-        stats = self.engine.stats()
-        out: dict[str, dict[str, Any]] = {}
-        for camera_id, health in self.health.snapshot().items():
-            runtime = self.cameras[camera_id]
-            entry = asdict(health)
-            engine_stats = stats.cameras.get(camera_id)
-            entry["inference"] = asdict(engine_stats) if engine_stats else None
-            if engine_stats:  # frames dropped on the way to inference: overflow (drop oldest) and stale
-                entry["dropped_frames"] += engine_stats.dropped_overflow + engine_stats.dropped_stale
-            entry["tamper"] = {"kind": runtime.faults.status.kind, "detail": runtime.faults.status.detail}
-            out[camera_id] = entry
-        return out
+    def camera_health(self) -> dict[str, CameraStatus]:
+        stats = self.inference.stats()
+        return {
+            camera_id: CameraStatus(health, stats.cameras.get(camera_id), self.pipelines[camera_id].tamper)
+            for camera_id, health in self.health.snapshot().items()
+        }
 
     def latest_frame(self, camera_id: str) -> Frame | None:
-        runtime = self.cameras.get(camera_id)
-        return runtime.latest if runtime else None
+        return self._latest.get(camera_id)
 
     def recent_messages(self, limit: int) -> list[CaseMessage]:
         with self._recent_lock:
@@ -204,18 +175,11 @@ class Worker:
 
     def apply_camera(self, camera: CameraConfig, zone_version: int) -> None:
         """Hot-apply a camera's zones and rules: takes effect on its next analysed frame."""
-        runtime = self.cameras[camera.id]
-        with runtime.lock:
-            runtime.analysis.engine.reload(camera, zone_version)
-            runtime.analysis.model_ids = models_for(camera)
+        self.pipelines[camera.id].reload(camera, zone_version)
 
     def rebase_scene(self, camera_id: str) -> bool:
         """Take the camera's current view as its new reference (after a deliberate re-aim).
 
         False when the camera is not running or has no scene model."""
-        runtime = self.cameras.get(camera_id)
-        if runtime is None or runtime.scene is None:
-            return False
-        with runtime.lock:
-            runtime.scene.rebase()
-        return True
+        pipeline = self.pipelines.get(camera_id)
+        return pipeline is not None and pipeline.rebase_scene()

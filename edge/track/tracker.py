@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from edge.config.tracking import TrackerConfig
 from edge.types import Detections
 from edge.zones.geometry import box_iou, greedy_match, unmatched
 
@@ -19,14 +20,11 @@ from edge.zones.geometry import box_iou, greedy_match, unmatched
 class Tracker:
     """Fills `Detections.tracker_id` for one camera; feed it frames in media-time order."""
 
-    def __init__(self, iou_threshold: float = 0.2, max_distance: float = 1.0, max_gap_s: float = 3.0) -> None:
-        if not 0.0 < iou_threshold <= 1.0:
-            raise ValueError(f"iou_threshold must be in (0, 1], got {iou_threshold}")
-        if max_distance < 0 or max_gap_s < 0:
-            raise ValueError("max_distance and max_gap_s must not be negative")
-        self.iou_threshold = iou_threshold
-        self.max_distance = max_distance
-        self.max_gap_s = max_gap_s
+    def __init__(self, config: TrackerConfig | None = None) -> None:
+        config = config or TrackerConfig()
+        self.iou_threshold = config.iou_threshold
+        self.max_distance = config.max_distance
+        self.max_gap_s = config.max_gap_s
         self._next_id = 1
         self.reset()
 

@@ -1,1 +1,1 @@
-"""zones stage."""
+"""Zones: normalised polygons (masks, anchor tests, coverage, matching) and their versioned store."""

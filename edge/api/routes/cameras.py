@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, get_args
+from typing import Annotated, get_args
 
 from fastapi import APIRouter, HTTPException, Query, Response, status
 from fastapi.concurrency import run_in_threadpool
@@ -12,10 +12,11 @@ from edge.api.deps import WorkerView
 from edge.api.errors import NOT_FOUND
 from edge.api.render import frame_jpeg
 from edge.api.routes.zones import CameraId
-from edge.api.schemas import CameraHealthOut, CameraOut, Catalog, ModelInfo
+from edge.api.schemas import CameraHealthOut, CameraOut, Catalog, ModelInfo, status_json
 from edge.api.zoneedit import ZoneEditor
 from edge.config import CameraConfig
 from edge.config.zones import RuleKind
+from edge.runtime.worker import CameraStatus
 
 JPEG = {200: {"content": {"image/jpeg": {}}, "description": "JPEG picture"}}
 
@@ -29,7 +30,7 @@ class FrameQuery(BaseModel):
 def router(worker: WorkerView, editor: ZoneEditor) -> APIRouter:
     r = APIRouter(prefix="/api", tags=["cameras"])
 
-    def describe(camera: CameraConfig, health: dict[str, dict[str, Any]]) -> CameraOut:
+    def describe(camera: CameraConfig, health: dict[str, CameraStatus]) -> CameraOut:
         saved = editor.zones(camera.id)
         entry = health.get(camera.id)
         return CameraOut(
@@ -38,7 +39,7 @@ def router(worker: WorkerView, editor: ZoneEditor) -> APIRouter:
             enabled=camera.enabled,
             zone_version=saved.version,
             zones=len(saved.zones),
-            health=None if entry is None else CameraHealthOut.model_validate(entry),
+            health=None if entry is None else CameraHealthOut.model_validate(status_json(entry)),
         )
 
     @r.get("/cameras")

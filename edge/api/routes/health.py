@@ -26,7 +26,7 @@ def router(worker: WorkerView, registry: CollectorRegistry) -> APIRouter:
     @r.get("/readyz", responses={503: {"model": Readiness, "description": "not ready (starting or stopping)"}})
     def readyz(response: Response) -> Readiness:
         """Ready while the worker's stages run; 503 while it starts or stops."""
-        cameras = {camera_id: str(h.get("state", "")) for camera_id, h in worker.camera_health().items()}
+        cameras = {camera_id: str(status.health.state) for camera_id, status in worker.camera_health().items()}
         ready = worker.ready
         if not ready:
             response.status_code = 503

@@ -16,7 +16,7 @@ from edge.api.errors import INVALID, NOT_FOUND, Message, Problem, UnprocessableE
 from edge.api.schemas import Applied, RuleList, RuleOut, ZoneList, ZoneOut, ZoneVersion
 from edge.api.zoneedit import Edit, Focus, ZoneEditor, not_found
 from edge.config import RuleConfig, ZoneConfig
-from edge.runtime.zonestore import CameraZones
+from edge.zones.store import CameraZones
 
 ID_PATTERN = r"^[A-Za-z0-9_.-]{1,64}$"
 CameraId = Annotated[str, Path(pattern=ID_PATTERN, description="camera id")]

@@ -13,7 +13,7 @@ import pytest
 from test_api_support import BOTTOM_LEFT, CAMERA, REPO, TOP_RIGHT, demo_config
 
 from edge.config import ConfigError, ZoneConfig
-from edge.runtime.zonestore import ZoneStore
+from edge.zones.store import ZoneStore
 
 
 def make_zone(zone_id: str, polygon: list[list[float]] = TOP_RIGHT, model: str = "coco") -> ZoneConfig:
@@ -108,8 +108,8 @@ SAVER = textwrap.dedent(
     import sys
     sys.path.insert(0, {tests!r})
     from test_api_support import demo_config
-    from test_zonestore import make_zone
-    from edge.runtime.zonestore import ZoneStore
+    from test_zones_store import make_zone
+    from edge.zones.store import ZoneStore
     from pathlib import Path
 
     root = Path({root!r})

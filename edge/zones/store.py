@@ -114,10 +114,6 @@ class ZoneStore:
         self.history_dir = self.path.with_name(self.path.name + ".history")
         self.keep = keep
         self._lock = threading.Lock()
-        try:
-            self.history_dir.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise ConfigError(f"zone store {self.path}: cannot create {self.history_dir}: {exc.strerror}") from None
         for leftover in [*self.path.parent.glob(f".{self.path.name}.*.tmp"), *self.history_dir.glob(".*.tmp")]:
             leftover.unlink(missing_ok=True)  # a save that crashed before its rename
         self._current = self._read_current()
@@ -156,12 +152,13 @@ class ZoneStore:
                 raise ConfigError(f"zone store {self.path}: camera {camera_id!r} is unknown; adopt the config first")
             return self._commit({camera_id: (tuple(zones), previous.seed)}, note)
 
-    def adopt(self, config: EdgeConfig) -> tuple[EdgeConfig, dict[str, int]]:
+    def adopt(self, config: EdgeConfig, *, dry_run: bool = False) -> tuple[EdgeConfig, dict[str, int]]:
         """The config with the live zones of every camera, and each camera's zone version.
 
         Cameras new to the store, or whose zones in the config file changed since they were last
         adopted, take the file's zones (saved as one new version); the others keep their stored,
-        possibly operator-edited zones.
+        possibly operator-edited zones. `dry_run` writes nothing and returns what adopting would:
+        a start checks everything with it first, so a start that fails leaves no zones behind.
         """
         with self._lock:
             stored = self._current.cameras
@@ -170,15 +167,18 @@ class ZoneStore:
                 seed = fingerprint(camera.zones)
                 known = stored.get(camera.id)
                 if known is None or known.seed != seed:
-                    if known is not None:
+                    if known is not None and not dry_run:
                         log.warning(
                             "zones in the config file changed; they replace the stored zones",
                             extra={"camera": camera.id, "replaced_version": known.version},
                         )
                     changes[camera.id] = (tuple(camera.zones), seed)
-            if changes:
+            if changes and not dry_run:
                 self._commit(changes, "adopted from the config file")
-            cameras = self._current.cameras
+                changes = {}
+            cameras = dict(self._current.cameras)
+            planned = self._current.version + 1
+            cameras |= {cid: CameraZones(planned, zones, seed) for cid, (zones, seed) in changes.items()}
         live = {c.id: cameras[c.id].zones for c in config.cameras}
         try:
             adopted = with_zones(config, live)
@@ -200,6 +200,7 @@ class ZoneStore:
         snapshot = ZoneSnapshot(version, time.time(), tuple(sorted(changes)), note, cameras)
         data = json.dumps(_to_json(snapshot), ensure_ascii=False, indent=1, sort_keys=True).encode()
         try:
+            self.history_dir.mkdir(parents=True, exist_ok=True)
             write_atomic(self._history_path(version), data)
             write_atomic(self.path, data)
         except OSError as exc:

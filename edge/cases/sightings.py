@@ -1,0 +1,80 @@
+"""First-sighting pictures: proof of how long an object has stood, kept only for objects that stay.
+
+Every new place holds a reference to the frame it was first seen in (no JPEG encode: passers-by
+cost nothing). Once the place has stayed a while (`SETTLE_S`, or a quarter of the rule's minimum
+duration) its first frame is encoded with the place's box drawn and written to the store, so a
+restart between first sighting and confirmation keeps the picture.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from edge.cases.evidence import Picture
+from edge.cases.messages import Facts, Sighting, scene_picture
+from edge.cases.observe import RuleSpec
+from edge.cases.store import CaseStore, HeldPicture
+from edge.types import Frame
+
+SETTLE_S = 5.0  # a place that stays this long (or a quarter of min_duration_s) gets its first-seen picture
+PICTURE_NAME = "first_seen"
+
+
+@dataclass(frozen=True, slots=True)
+class _Held:
+    frame: Frame
+    box: np.ndarray
+    label: str
+    clock: float
+
+
+def settle_after_s(min_duration_s: float) -> float:
+    return min(min_duration_s / 4, SETTLE_S)
+
+
+class FirstSightings:
+    """Frames of unpictured first sightings, and the pictures of those that settled."""
+
+    def __init__(self, store: CaseStore) -> None:
+        self._store = store
+        self._held: dict[str, _Held] = {}
+        self._pictures: dict[str, Picture] = {}
+
+    def hold(self, key: str, frame: Frame, box: np.ndarray, label: str, clock: float) -> None:
+        self._held[key] = _Held(frame, box, label, clock)
+
+    def settle(self, facts: Facts, spec: RuleSpec, key: str) -> HeldPicture | None:
+        """Encode the place's first frame (once); returns what to store, None if nothing was held."""
+        held = self._held.pop(key, None)
+        if held is None:
+            return None
+        seen = Sighting(held.box[None, :], [held.label], np.zeros((0, 4)))
+        pic = scene_picture(facts, spec, held.frame, held.clock, "first_seen.jpg", PICTURE_NAME, seen)
+        self._pictures[key] = pic
+        meta = {"taken_at": pic.taken_at, "media_s": pic.media_s, "width": pic.width, "height": pic.height}
+        return HeldPicture(key, PICTURE_NAME, pic.jpeg, meta)
+
+    def picture(self, key: str) -> Picture | None:
+        """The place's first-seen picture, from memory or (after a restart) from the store."""
+        if key in self._pictures:
+            return self._pictures[key]
+        saved = self._store.picture(key, PICTURE_NAME)
+        if saved is None:
+            return None
+        jpeg, meta = saved
+        return Picture(
+            "first_seen.jpg", PICTURE_NAME, jpeg, meta["taken_at"], meta["media_s"], meta["width"], meta["height"]
+        )
+
+    def forget(self, keys: np.ndarray | list[str]) -> None:
+        for key in list(keys):
+            self._held.pop(key, None)
+            self._pictures.pop(key, None)
+
+    def keep_only(self, keys: set[str]) -> None:
+        """After a rollback to the stored state: drop what belongs to places that no longer exist."""
+        for key in [k for k in self._held if k not in keys]:
+            del self._held[key]
+        self._pictures.clear()  # reloaded from the store on demand

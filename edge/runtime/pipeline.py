@@ -1,0 +1,177 @@
+"""The per-camera pipeline: one analysed frame's detections -> case and device-fault messages -> sink.
+
+    detections -> tracker -> scene model (static objects, tamper) -> [zones paused while tampered,
+    a device fault reported instead] -> rules -> cases -> sink
+
+The live worker, `edge replay`, `edge eval` and `edge demo` all run this object; they differ only in
+where frames come from and where messages go, so a tester's replay makes exactly the decisions the
+box will. The case engine keeps each message in its state file until the sink has taken it, so a
+crash between the two never loses one: on start, whatever the last run did not hand off is handed
+off first (the outbox stores a message id once). Thread-safe: the API may read a snapshot or apply
+an edit while frames are analysed; an edit lands between two frames.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from edge.cases import CaseEngine, CaseSnapshot, CaseStore
+from edge.config import CameraConfig, EdgeConfig
+from edge.infer import Detector, load_detector
+from edge.runtime.faults import FaultReporter
+from edge.scene import SceneModel, SceneUpdate, TamperStatus
+from edge.track import Tracker
+from edge.types import CaseMessage, Detections, Frame
+
+log = logging.getLogger(__name__)
+
+MessageSink = Callable[[CaseMessage], None]  # stores a message durably (Outbox.put) before returning
+
+
+def load_detectors(config: EdgeConfig, model_ids: Sequence[str]) -> dict[str, Detector]:
+    """The named models, loaded once: every camera of the worker (and a replay) shares them."""
+    return {model_id: load_detector(config.model(model_id)) for model_id in model_ids}
+
+
+@dataclass(frozen=True, slots=True)
+class PipelineStep:
+    """What one analysed frame went through, for observers (annotated video, evaluation).
+
+    detections: per model, with the pipeline's own tracker ids; paused: the view was tampered, so no
+    rule saw this frame; cases: the rules' timers after the frame (only when asked for).
+    """
+
+    frame: Frame
+    detections: dict[str, Detections]
+    scene: SceneUpdate | None
+    paused: bool
+    messages: list[CaseMessage]
+    cases: CaseSnapshot | None = None
+
+
+class CameraPipeline:
+    """Tracker, scene model, device faults, rules and cases of one camera, with state that survives restarts."""
+
+    def __init__(
+        self,
+        config: EdgeConfig,
+        camera_id: str,
+        state_path: Path,
+        class_names: Mapping[str, Sequence[str]],
+        sink: MessageSink,
+        zone_version: int = 1,
+    ) -> None:
+        self.camera_id = camera_id
+        self._config = config
+        self._sink = sink
+        self._lock = threading.Lock()
+        self._class_names = {k: list(v) for k, v in class_names.items()}
+        self._trackers = {model_id: Tracker(config.tracker) for model_id in self._class_names}
+        self._scene = SceneModel(camera_id, config.scene) if config.scene.enabled else None
+        camera = config.camera(camera_id)
+        self._faults = FaultReporter(config, camera)
+        state_path.parent.mkdir(parents=True, exist_ok=True)
+        self._store = CaseStore(state_path)
+        try:
+            self._cases = CaseEngine(config, camera_id, self._store, self._class_names, zone_version=zone_version)
+            self._hand_off()  # messages a crash kept from the sink last time
+        except BaseException:
+            self._store.close()
+            raise
+
+    # -- what callers read ---------------------------------------------------------------------
+    @property
+    def model_ids(self) -> list[str]:
+        """Models the camera's enabled rules need: a model runs only on cameras that need it."""
+        with self._lock:
+            return self._cases.model_ids
+
+    @property
+    def tamper(self) -> TamperStatus:
+        return self._faults.status
+
+    def timing_candidates(self) -> bool:
+        """True while a rule is timing a candidate (the camera's frames deserve inference priority)."""
+        with self._lock:
+            return self._cases.timing_candidates()
+
+    def held_messages(self) -> list[CaseMessage]:
+        """Messages the case state holds that the sink has not taken yet (a failing outbox leaves them here)."""
+        with self._lock:
+            return self._cases.pending_messages()
+
+    def snapshot(self) -> CaseSnapshot:
+        with self._lock:
+            return self._cases.snapshot()
+
+    # -- the data flow -------------------------------------------------------------------------
+    def analyse(self, frame: Frame, detections: Mapping[str, Detections], snapshot: bool = False) -> PipelineStep:
+        """Run one analysed frame through every stage and hand its messages to the sink, in order."""
+        with self._lock:
+            tracked = {
+                model_id: self._trackers[model_id].update(dets, frame.media_time)
+                if model_id in self._trackers
+                else dets
+                for model_id, dets in detections.items()
+            }
+            update = self._scene_update(frame, tracked)
+            messages: list[CaseMessage] = []
+            fault = self._faults.observe(frame, update.tamper) if update is not None else None
+            if fault is not None:
+                log.warning(
+                    "camera view changed",
+                    extra={"camera": frame.camera_id, "tamper": update.tamper.kind, "detail": update.tamper.detail},
+                )
+                self._sink(fault)  # a device fault is not case state: nothing to keep beside rule state
+                messages.append(fault)
+            paused = update is not None and update.tamper.active
+            if not paused:  # a moved or covered view makes every zone meaningless
+                static = update.static_objects if update is not None else None
+                messages += self._cases.process(frame, tracked, static)
+                self._hand_off()
+            return PipelineStep(frame, tracked, update, paused, messages, self._cases.snapshot() if snapshot else None)
+
+    def _track(self, model_id: str, dets: Detections, frame: Frame) -> Detections:
+        tracker = self._trackers.get(model_id)
+        return tracker.update(dets, frame.media_time) if tracker is not None else dets
+
+    def _scene_update(self, frame: Frame, tracked: Mapping[str, Detections]) -> SceneUpdate | None:
+        """Static objects take their class from the camera's first model in config order."""
+        if self._scene is None:
+            return None
+        model_id = next((m.id for m in self._config.models if m.id in tracked), None)
+        dets = tracked[model_id] if model_id else Detections.empty()
+        names = self._class_names.get(model_id, []) if model_id else []
+        return self._scene.update(frame, dets, names)
+
+    def _hand_off(self) -> None:
+        """Sink every message the engine still holds, in order, then let the engine forget them.
+
+        Includes any that a failing sink left behind on an earlier frame, so order is kept.
+        """
+        pending = self._cases.pending_messages()
+        for message in pending:
+            self._sink(message)
+        self._cases.handed_off([m.message_id for m in pending])
+
+    # -- operator actions ----------------------------------------------------------------------
+    def reload(self, camera: CameraConfig, zone_version: int) -> None:
+        """Hot-apply a camera's zones and rules: they take effect on its next analysed frame."""
+        with self._lock:
+            self._cases.reload(camera, zone_version)
+
+    def rebase_scene(self) -> bool:
+        """Take the current view as the new reference (after a deliberate re-aim); False without a scene model."""
+        if self._scene is None:
+            return False
+        with self._lock:
+            self._scene.rebase()
+        return True
+
+    def close(self) -> None:
+        with self._lock:
+            self._store.close()
