@@ -252,7 +252,8 @@ def test_cameras_catalog_and_readiness(client, worker):
     [model] = catalog["models"]
     assert model["id"] == "coco" and model["loaded"] and {"car", "truck", "person"} <= set(model["classes"])
     assert "dwell" in catalog["rule_kinds"]
-    assert client.get("/readyz").json() == {"ready": True, "cameras": {CAMERA: "streaming"}}
+    ready = {"ready": True, "cameras": {CAMERA: "streaming"}, "disk_state": "ok", "accepting_cases": True}
+    assert client.get("/readyz").json() == ready
     worker.ready = False
     assert client.get("/readyz").status_code == 503
 

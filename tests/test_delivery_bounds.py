@@ -7,6 +7,7 @@ import sqlite3
 import httpx
 from test_delivery_support import message, noisy_jpeg, platform, running_receiver, stored
 
+from edge.delivery.disk import Watermarks
 from edge.delivery.outbox import Outbox
 from edge.delivery.sender import Sender
 from edge.types import CaseMessage
@@ -26,6 +27,12 @@ def states(path) -> dict[str, str]:
         return dict(db.execute("SELECT case_id, state FROM messages ORDER BY id").fetchall())
 
 
+def whole(path) -> list[str]:
+    """Cases whose message still has its body and pictures (not pruned to a tombstone)."""
+    with sqlite3.connect(path) as db:
+        return [case for (case,) in db.execute("SELECT case_id FROM messages WHERE bytes > 0 ORDER BY id")]
+
+
 def test_delivered_items_are_pruned_oldest_first_beyond_the_size_bound(tmp_path):
     budget_mb = 5 * 3 * PICTURE / 2**20  # room for about five messages
     outbox = Outbox(tmp_path / "outbox.db", max_mb=budget_mb, min_free_mb=0)
@@ -35,11 +42,13 @@ def test_delivered_items_are_pruned_oldest_first_beyond_the_size_bound(tmp_path)
             outbox.put(evidence(case))
             assert sender.deliver_pending(timeout_s=30) == 1
         assert len(stored(srv.url)) == 12
-    kept = states(tmp_path / "outbox.db")
-    assert set(kept.values()) == {"delivered"}
+    assert set(states(tmp_path / "outbox.db").values()) == {"delivered"}
+    kept = whole(tmp_path / "outbox.db")
     assert 3 <= len(kept) <= 5
-    assert list(kept) == [f"case-{c:03d}" for c in range(12 - len(kept), 12)]  # the newest survive
+    assert kept == [f"case-{c:03d}" for c in range(12 - len(kept), 12)]  # the newest survive
     assert outbox.stats().stored_mb <= budget_mb
+    # A pruned message is a tombstone: handed over again (a crashed case stage), it is not re-sent.
+    assert outbox.put(evidence(0)) is False and outbox.stats().pending == 0
 
 
 def test_pending_over_the_bound_keeps_every_case_and_thins_oldest_pictures(tmp_path):
@@ -76,12 +85,12 @@ def test_low_disk_keeps_case_records_drops_delivered_and_says_so(tmp_path):
         roomy.put(evidence(1))
         roomy.close()
         # Same file, but the worker now wants more free disk than this machine has.
-        tight = Outbox(path, min_free_mb=1e9)
+        tight = Outbox(path, watermarks=Watermarks(thin_mb=1e9, no_pictures_mb=0, pause_mb=0))
         sender = Sender(tight, platform(srv.url))
         assert tight.put(evidence(2)) is True
         health = sender.health()
-        assert health.outbox.disk_state == "low" and health.outbox.thinned_messages == 2
-        assert states(path) == {"case-001": "pending", "case-002": "pending"}  # delivered one pruned
+        assert health.outbox.disk_state == "thin" and health.outbox.thinned_messages == 2
+        assert whole(path) == ["case-001", "case-002"]  # the delivered one pruned to a tombstone
         assert sender.deliver_pending(timeout_s=30) == 2
         cases = {c["case_id"]: c for c in httpx.get(f"{srv.url}/api/cases").json()}
     assert len(cases) == 3

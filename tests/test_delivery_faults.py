@@ -173,3 +173,31 @@ def test_wrong_credentials_are_a_permanent_rejection_and_right_ones_deliver(tmp_
         assert outbox.resend() == 2
         assert Sender(outbox, platform(srv.url), env=env).deliver_pending(timeout_s=30) == 2
         assert len(stored(srv.url)) == 2
+
+
+def test_platform_back_after_an_outage_drains_the_backlog_without_sleeping_out_backoffs(tmp_path):
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    outbox = Outbox(tmp_path / "outbox.db")
+    # Production-like backoff: a message that failed waits 15-30 s before its own next try.
+    sender = Sender(outbox, platform(url, backoff_initial_s=30.0, backoff_max_s=60.0, probe_interval_s=0.2))
+    sent = [message(case, seq) for seq in range(5) for case in range(4)]  # 20 messages, 4 cases
+    for msg in sent:
+        outbox.put(msg)
+    sender.start()
+    try:
+        # Three failures in a row: the platform is down; then it is probed with one message at a time.
+        wait_until(lambda: sender.health().consecutive_failures >= 5, what="the outage noticed and probed")
+        with sqlite3.connect(tmp_path / "outbox.db") as db:
+            (own_backoff_ends,) = db.execute("SELECT MIN(next_attempt_at) FROM messages WHERE attempts > 0").fetchone()
+        with running_receiver(tmp_path / "r.db", port=port) as srv:
+            wait_until(lambda: outbox.stats().pending == 0, what="the backlog delivered")
+            drained_at = time.time()
+            messages = stored(url)
+            assert httpx.get(f"{srv.url}/healthz").json()["replays"] == 0
+    finally:
+        sender.stop()
+    # The first answer woke every waiting message: the backlog was through before the earliest
+    # failed message would have been tried again by its own backoff.
+    assert drained_at < own_backoff_ends
+    assert_exactly_once_in_order(messages, sent)

@@ -6,7 +6,9 @@ SQLite files under tmp_path.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
 import socket
 import sqlite3
 import subprocess
@@ -19,6 +21,7 @@ from pathlib import Path
 import cv2
 import httpx
 import numpy as np
+import pytest
 
 from edge.config.delivery import PlatformConfig
 from edge.http_server import ThreadedServer
@@ -80,6 +83,49 @@ def running_receiver(
         yield server
     finally:
         server.stop()
+
+
+@contextmanager
+def small_disk(mount_point: Path, size_mb: float) -> Iterator[Path]:
+    """A real small file system (tmpfs) at `mount_point`, for disk-full tests.
+
+    Needs root, as CI runs; elsewhere the test is skipped, but never in CI (`CI` set)."""
+    if os.geteuid() != 0:
+        if os.environ.get("CI"):
+            raise AssertionError("the disk-full tests need root in CI, to mount a small tmpfs")
+        pytest.skip("mounting a small tmpfs needs root")
+    mount_point.mkdir(parents=True, exist_ok=True)
+    subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={int(size_mb * 1024)}k", "tmpfs", str(mount_point)], check=True
+    )
+    try:
+        yield mount_point
+    finally:
+        subprocess.run(["umount", "-l", str(mount_point)], check=True)
+
+
+def set_free(filler: Path, free_mb: float) -> None:
+    """Grow or shrink `filler` so that its file system has about `free_mb` MB free."""
+    have = filler.stat().st_size if filler.exists() else 0
+    size = max(0, have + shutil.disk_usage(filler.parent).free - int(free_mb * 2**20))
+    with open(filler, "ab") as f:
+        if size < have:
+            f.truncate(size)
+        elif size > have:
+            os.posix_fallocate(f.fileno(), 0, size)
+
+
+def fill_up(filler: Path) -> None:
+    """Take every free block of the file system (a disk that is really full)."""
+    set_free(filler, 0.0)
+    with open(filler, "ab", buffering=0) as f, contextlib.suppress(OSError):
+        while True:  # the blocks posix_fallocate's rounding left
+            f.write(b"\0" * 4096)
+
+
+def replays(url: str) -> int:
+    """Posts of a key the receiver had already stored: messages sent again."""
+    return httpx.get(f"{url}/healthz").json()["replays"]
 
 
 def pending_ids(outbox_file: Path) -> set[str]:

@@ -15,6 +15,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Histo
 from prometheus_client.registry import Collector
 
 from edge.api.schemas import status_json
+from edge.delivery.disk import DiskLevel
 from edge.ingest.health import StreamState
 
 if TYPE_CHECKING:
@@ -119,3 +120,15 @@ def _outbox(worker: WorkerView) -> Iterator[Metric]:
     free = GaugeMetricFamily("edge_outbox_disk_free_bytes", "Free disk space where the outbox lives")
     free.add_metric([], stats.disk_free_mb * 2**20)
     yield free
+    disk = GaugeMetricFamily(
+        "edge_disk_pressure", "1 for the disk-pressure level (ok, thin, no_pictures, paused)", labels=["level"]
+    )
+    for level in DiskLevel:
+        disk.add_metric([level.value], 1.0 if stats.disk_state == level else 0.0)
+    yield disk
+    accepting = GaugeMetricFamily("edge_accepting_cases", "0 while disk pressure pauses new cases")
+    accepting.add_metric([], 1.0 if stats.accepting_cases else 0.0)
+    yield accepting
+    reserve = GaugeMetricFamily("edge_disk_reserve_bytes", "Disk held back for acknowledgements (0 once used)")
+    reserve.add_metric([], stats.disk_reserve_mb * 2**20)
+    yield reserve

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from edge.config.base import Section
 
@@ -79,6 +79,9 @@ class PlatformConfig(Section):
     timeout_s: float = Field(10.0, gt=0, le=300, description="per request (or PUBACK wait); a timeout is retried")
     backoff_initial_s: float = Field(0.5, gt=0, le=60, description="first retry delay (doubles, with jitter)")
     backoff_max_s: float = Field(60.0, gt=0, le=3600, description="longest retry delay")
+    probe_interval_s: float = Field(
+        5.0, gt=0, le=300, description="while the platform is down, one message probes it at least this often"
+    )
     source_label: str = Field("智能采集", description="case source as the platform names the auto-capture channel")
 
     @field_validator("url")
@@ -94,5 +97,38 @@ class PlatformConfig(Section):
 class StorageConfig(Section):
     dir: str = Field("var", description="state, outbox and evidence live here (relative to the config file)")
     max_outbox_mb: float = Field(2048.0, gt=0, description="delivered items are pruned beyond this")
-    min_free_mb: float = Field(500.0, ge=0, description="below this much free disk, pictures are thinned")
+    min_free_mb: float = Field(500.0, ge=0, description="below this much free disk, new messages keep one picture")
+    no_pictures_free_mb: float | None = Field(
+        None, ge=0, description="below this, new messages are stored without pictures (default 40 % of min_free_mb)"
+    )
+    pause_free_mb: float | None = Field(
+        None, ge=0, description="below this, no new cases open; deliveries go on (default 20 % of min_free_mb)"
+    )
+    reserve_mb: float = Field(8.0, ge=0, le=1024, description="disk held back for acknowledgements when it is full")
     evidence_max_kb: int = Field(300, ge=20, le=5000, description="largest evidence JPEG")
+
+    @model_validator(mode="after")
+    def _watermarks_in_order(self) -> StorageConfig:
+        """Degradation goes thin -> no pictures -> pause as space falls, so the marks must descend."""
+        _, no_pictures, pause = self.free_watermarks_mb()
+        if not self.min_free_mb >= no_pictures >= pause:
+            raise ValueError(
+                f"free-disk watermarks must descend: min_free_mb ({self.min_free_mb:g}) >= no_pictures_free_mb"
+                f" ({no_pictures:g}) >= pause_free_mb ({pause:g})"
+            )
+        return self
+
+    def free_watermarks_mb(self) -> tuple[float, float, float]:
+        """(thin, no pictures, pause) in MB of free disk, the unset ones derived from min_free_mb."""
+        return free_watermarks_mb(self.min_free_mb, self.no_pictures_free_mb, self.pause_free_mb)
+
+
+def free_watermarks_mb(
+    thin_mb: float, no_pictures_mb: float | None = None, pause_mb: float | None = None
+) -> tuple[float, float, float]:
+    """The degradation watermarks; unset ones are 40 % and 20 % of the thinning one."""
+    return (
+        thin_mb,
+        0.4 * thin_mb if no_pictures_mb is None else no_pictures_mb,
+        0.2 * thin_mb if pause_mb is None else pause_mb,
+    )

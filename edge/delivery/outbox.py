@@ -10,9 +10,11 @@ Order: messages of one case leave in `seq` order. A dead message holds back the 
 messages of its own case (they would describe a case the platform never accepted, or
 skip a state), while every other case keeps flowing; `resend` or `discard` releases them.
 
-Bounds: delivered items are pruned oldest-first beyond `max_mb`; when pending items alone
-exceed it, or free disk falls under `min_free_mb`, pending messages keep their record and
-first picture while the others are dropped ("thinned"), oldest first. Cases are never
+Bounds: delivered items are pruned oldest-first beyond `max_mb` (down to a small tombstone, so a
+message handed over again after a crash is still recognised and not sent twice); when pending
+items alone exceed it, pending messages keep their record and first picture while the others are
+dropped ("thinned"), oldest first. Free disk is a state (`edge.delivery.disk`): under pressure
+new messages keep fewer pictures, and acknowledgements may use the reserve. Cases are never
 dropped. A file that is not a readable SQLite database is moved aside and a fresh outbox
 started, so the worker keeps taking new cases; `stats().problem` says what happened.
 """
@@ -21,27 +23,30 @@ from __future__ import annotations
 
 import json
 import logging
-import shutil
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import TypeVar
 
 import numpy as np
 
 from edge.config.delivery import StorageConfig
+from edge.delivery.disk import DiskGuard, DiskLevel, Watermarks
 from edge.delivery.wire import picture_name_problem
 from edge.types import CaseMessage
 
 log = logging.getLogger(__name__)
 
+TOMBSTONE_KEEP_S = 7 * 86400.0  # a crashed case stage hands its messages over again within minutes, not weeks
+
 OUTBOX_FILE = "outbox.db"
 _KINDS = ("new", "update", "cleared")
 _DONE = "('delivered', 'discarded')"  # states that no longer hold anything back
+T = TypeVar("T")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS messages (
@@ -78,14 +83,19 @@ CREATE TABLE IF NOT EXISTS dead_letters (
 );
 """
 
-# A pending message may go when nothing earlier of its case is still pending or dead.
-_FIRST_OF_CASE = f"""NOT EXISTS (
+
+def _first_of_case(skip: Collection[int]) -> str:
+    """A pending message may go when nothing earlier of its case is still pending or dead;
+    `skip` are messages already acknowledged whose acknowledgement is not yet on disk."""
+    held = f" AND p.id NOT IN ({','.join('?' * len(skip))})" if skip else ""
+    return f"""NOT EXISTS (
     SELECT 1 FROM messages p WHERE p.case_id = m.case_id AND p.seq < m.seq
-    AND p.state NOT IN {_DONE})"""
+    AND p.state NOT IN {_DONE}{held})"""
 
 
 class OutboxError(Exception):
-    """The outbox cannot store a message (bad message, or no disk space even for its record)."""
+    """The outbox cannot store a message (bad message, or no disk space even for its record),
+    or cannot record what the sender learnt (no disk space even after giving up the reserve)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,7 +133,10 @@ class OutboxStats:
     stored_mb: float
     max_mb: float
     disk_free_mb: float
-    disk_state: Literal["ok", "low"]
+    disk_state: DiskLevel  # ok, thin, no_pictures, paused (edge.delivery.disk)
+    disk_state_since: float | None  # time.time() of the last change; None if it never changed
+    accepting_cases: bool  # False while the disk is nearly full: the pipeline opens no new cases
+    disk_reserve_mb: float  # held back for acknowledgements; 0 once given up
     thinned_messages: int
     problem: str | None
 
@@ -131,19 +144,30 @@ class OutboxStats:
 class Outbox:
     """SQLite outbox shared by the case stage (`put`) and the sender; thread-safe."""
 
-    def __init__(self, path: Path, *, max_mb: float = 2048.0, min_free_mb: float = 500.0, recover: bool = True) -> None:
+    def __init__(
+        self,
+        path: Path,
+        *,
+        max_mb: float = 2048.0,
+        min_free_mb: float = 500.0,
+        watermarks: Watermarks | None = None,
+        recover: bool = True,
+    ) -> None:
         """Open or create the outbox. With `recover`, an unreadable file is moved aside and a
         fresh one started (the worker); without, it raises OutboxError (operator tools, which
-        must not pull the file from under a running worker)."""
+        must not pull the file from under a running worker). `watermarks` (default: derived from
+        `min_free_mb`, no reserve) set the disk-pressure levels of the folder it lives in."""
         self.path = Path(path)
         self.max_bytes = int(max_mb * 1024 * 1024)
-        self.min_free_bytes = int(min_free_mb * 1024 * 1024)
         self.problem: str | None = None
         self.changed = threading.Event()  # set on put/resend so an idle sender wakes at once
         self._lock = threading.Lock()
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.disk = DiskGuard(self.path.parent, watermarks or Watermarks.below(min_free_mb))
         try:
-            self._db = self._open()
+            self._db = self._open_with_reserve()
+        except sqlite3.OperationalError as exc:  # full disk, I/O: the file is fine, never move it aside
+            raise OutboxError(f"outbox {self.path} cannot be opened: {exc}") from None
         except sqlite3.DatabaseError as exc:
             if not recover:
                 raise OutboxError(f"outbox {self.path} is unreadable: {exc}") from None
@@ -154,14 +178,26 @@ class Outbox:
 
     @classmethod
     def from_config(cls, storage: StorageConfig, *, recover: bool = True) -> Outbox:
-        return cls(outbox_path(storage), max_mb=storage.max_outbox_mb, min_free_mb=storage.min_free_mb, recover=recover)
+        marks = Watermarks.from_storage(storage, reserve=recover)
+        return cls(outbox_path(storage), max_mb=storage.max_outbox_mb, watermarks=marks, recover=recover)
+
+    def _open_with_reserve(self) -> sqlite3.Connection:
+        """Open; a disk too full even to open the file gives up the reserve for one more try."""
+        try:
+            return self._open()
+        except sqlite3.OperationalError as exc:
+            if not _out_of_space(exc) or not self.disk.release_reserve():
+                raise
+        return self._open()
 
     def _open(self) -> sqlite3.Connection:
+        fresh = not self.path.exists() or self.path.stat().st_size == 0
         db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=10.0)
         try:
-            db.execute("PRAGMA auto_vacuum = INCREMENTAL")  # takes effect on a new file only
+            if fresh:
+                db.execute("PRAGMA auto_vacuum = INCREMENTAL")  # takes effect on a new file only
             if db.execute("PRAGMA journal_mode = WAL").fetchone()[0].lower() != "wal":
-                raise sqlite3.DatabaseError("cannot switch to WAL journal mode")
+                raise sqlite3.OperationalError("cannot switch to WAL journal mode")
             db.execute("PRAGMA synchronous = FULL")
             db.execute("PRAGMA foreign_keys = ON")
             check = db.execute("PRAGMA quick_check").fetchone()[0]
@@ -188,10 +224,24 @@ class Outbox:
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 yield self._db
+                self._db.execute("COMMIT")  # a full disk may fail the commit itself
             except BaseException:
-                self._db.execute("ROLLBACK")
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK")
                 raise
-            self._db.execute("COMMIT")
+
+    def _record(self, what: str, write: Callable[[sqlite3.Connection], T]) -> T:
+        """One of the sender's small writes; on a full disk, give up the reserve and try once more.
+
+        Raises OutboxError when even that fails: the sender then keeps what it learnt in memory."""
+        for retry in (False, True):
+            try:
+                with self._transaction() as db:
+                    return write(db)
+            except sqlite3.OperationalError as exc:
+                if not _out_of_space(exc) or retry or not self.disk.release_reserve():
+                    raise OutboxError(f"outbox {self.path}: cannot record {what}: {exc}") from exc
+        raise AssertionError("unreachable")
 
     def close(self) -> None:
         with self._lock:
@@ -212,22 +262,31 @@ class Outbox:
         except (TypeError, ValueError) as exc:
             raise OutboxError(f"message {msg.message_id}: body is not JSON: {exc}") from None
         pictures = list(msg.pictures.items())
-        if len(pictures) > 1 and self.disk_free() < self.min_free_bytes:
-            self.enforce_bounds()
-            if self.disk_free() < self.min_free_bytes:
-                pictures = pictures[:1]
+        allowance = self.disk.picture_allowance()
+        if allowance is not None and len(pictures) > allowance:
+            self._try_bounds()  # pruning delivered items may be enough to lift the pressure
+            allowance = self.disk.picture_allowance()
+            if allowance is not None:
+                pictures = pictures[:allowance]
         try:
             stored = self._insert(msg, body, pictures)
         except sqlite3.OperationalError as exc:
-            if "full" not in str(exc) or not pictures:
+            if not _out_of_space(exc) or not pictures:
                 raise OutboxError(f"message {msg.message_id}: cannot store: {exc}") from exc
             log.error("disk full: storing case message %s without pictures", msg.message_id)
             stored = self._insert(msg, body, [])
         if stored:
             self.changed.set()
             if self._over_budget():
-                self.enforce_bounds()
+                self._try_bounds()
         return stored
+
+    def _try_bounds(self) -> None:
+        """Bounds on the way of a put: freeing space may itself need space a full disk lacks."""
+        try:
+            self.enforce_bounds()
+        except sqlite3.OperationalError as exc:
+            log.warning("outbox: cannot free space now: %s", exc)
 
     def _insert(self, msg: CaseMessage, body: str, pictures: list[tuple[str, bytes]]) -> bool:
         thinned = [name for name in msg.pictures if name not in dict(pictures)]
@@ -245,19 +304,24 @@ class Outbox:
                 [(cur.lastrowid, i, name, data) for i, (name, data) in enumerate(pictures)],
             )
         if thinned:
-            log.warning("free disk under the minimum: %s stored without %s", msg.message_id, thinned)
+            log.warning("disk pressure %s: %s stored without %s", self.disk.level.value, msg.message_id, thinned)
         return True
 
     # -- the sender's side ----------------------------------------------------------------
 
-    def next_ready(self, now: float) -> OutboxItem | None:
-        """The oldest pending message that is due and first in line for its case."""
+    def next_ready(self, now: float, skip: Collection[int] = ()) -> OutboxItem | None:
+        """The oldest pending message due by `now` and first in line for its case.
+
+        `skip`: messages acknowledged by the platform whose acknowledgement is not on disk yet;
+        they count as delivered (never sent again, and their case's next message may go)."""
+        skip = list(skip)
+        held = f" AND id NOT IN ({','.join('?' * len(skip))})" if skip else ""
         with self._lock:
             row = self._db.execute(
                 "SELECT id, case_id, seq, kind, body, attempts, thinned FROM messages m"
-                f" WHERE state = 'pending' AND next_attempt_at <= ? AND {_FIRST_OF_CASE}"
+                f" WHERE state = 'pending' AND next_attempt_at <= ?{held} AND {_first_of_case(skip)}"
                 " ORDER BY id LIMIT 1",
-                (now,),
+                (now, *skip, *skip),
             ).fetchone()
             if row is None:
                 return None
@@ -268,36 +332,59 @@ class Outbox:
         msg = CaseMessage(case_id, seq, kind, json.loads(body), dict(pictures))
         return OutboxItem(pk, msg, attempts, tuple(json.loads(thinned)))
 
-    def next_attempt_time(self) -> float | None:
+    def next_attempt_time(self, skip: Collection[int] = ()) -> float | None:
         """When the earliest first-in-line pending message becomes due; None when none waits."""
+        skip = list(skip)
+        held = f" AND id NOT IN ({','.join('?' * len(skip))})" if skip else ""
         with self._lock:
             (due,) = self._db.execute(
-                f"SELECT MIN(next_attempt_at) FROM messages m WHERE state = 'pending' AND {_FIRST_OF_CASE}"
+                f"SELECT MIN(next_attempt_at) FROM messages m WHERE state = 'pending'{held} AND {_first_of_case(skip)}",
+                (*skip, *skip),
             ).fetchone()
         return due
 
-    def retry_all_now(self) -> None:
-        """Make every pending message due: a starting sender should not inherit stale backoff."""
-        with self._transaction() as db:
-            db.execute("UPDATE messages SET next_attempt_at = 0 WHERE state = 'pending'")
+    def retry_all_now(self) -> int:
+        """Make every pending message due (a starting sender, or the platform back after an outage);
+        returns how many were waiting on a backoff."""
+        return self._record(
+            "a wake-up",
+            lambda db: (
+                db.execute(
+                    "UPDATE messages SET next_attempt_at = 0 WHERE state = 'pending' AND next_attempt_at > 0"
+                ).rowcount
+            ),
+        )
 
-    def mark_delivered(self, pk: int) -> None:
-        with self._transaction() as db:
-            db.execute(
+    def mark_delivered(self, *pks: int) -> None:
+        """Record acknowledgements (one transaction). Under disk pressure the delivered messages
+        are pruned to tombstones at once, giving their pictures' space back."""
+        pressed = self.disk.level != DiskLevel.OK
+        now = time.time()
+
+        def write(db: sqlite3.Connection) -> None:
+            db.executemany(
                 "UPDATE messages SET state = 'delivered', delivered_at = ?, attempts = attempts + 1,"
                 " last_error = NULL WHERE id = ?",
-                (time.time(), pk),
+                [(now, pk) for pk in pks],
             )
+            if pressed:
+                _tombstone(db, list(pks))
+
+        self._record(f"{len(pks)} acknowledgement(s)", write)
+        if pressed:
+            self._reclaim()
 
     def mark_retry(self, pk: int, error: str, next_attempt_at: float) -> None:
-        with self._transaction() as db:
-            db.execute(
+        self._record(
+            "a retry",
+            lambda db: db.execute(
                 "UPDATE messages SET attempts = attempts + 1, last_error = ?, next_attempt_at = ? WHERE id = ?",
                 (error, next_attempt_at, pk),
-            )
+            ),
+        )
 
     def mark_dead(self, pk: int, status: int | None, response: str) -> None:
-        with self._transaction() as db:
+        def write(db: sqlite3.Connection) -> None:
             db.execute(
                 "UPDATE messages SET state = 'dead', attempts = attempts + 1, last_error = ? WHERE id = ?",
                 (f"HTTP {status}: {response[:200]}", pk),
@@ -306,6 +393,8 @@ class Outbox:
                 "INSERT OR REPLACE INTO dead_letters (message, status, response, failed_at) VALUES (?, ?, ?, ?)",
                 (pk, status, response, time.time()),
             )
+
+        self._record("a dead letter", write)
 
     # -- the operator's side --------------------------------------------------------------
 
@@ -342,37 +431,44 @@ class Outbox:
 
     # -- bounds and health ----------------------------------------------------------------
 
-    def disk_free(self) -> int:
-        return shutil.disk_usage(self.path.parent).free
-
     def _stored_bytes(self, state_clause: str = "1") -> int:
         with self._lock:
             (total,) = self._db.execute(f"SELECT COALESCE(SUM(bytes), 0) FROM messages WHERE {state_clause}").fetchone()
         return int(total)
 
     def _over_budget(self) -> bool:
-        return self._stored_bytes() > self.max_bytes or self.disk_free() < self.min_free_bytes
+        return self._stored_bytes() > self.max_bytes or self.disk.refresh() != DiskLevel.OK
 
     def enforce_bounds(self) -> None:
         """Prune delivered items oldest-first, then thin pending pictures, until within bounds."""
-        low_disk = self.disk_free() < self.min_free_bytes
+        low_disk = self.disk.refresh() != DiskLevel.OK
         excess = self._stored_bytes() - self.max_bytes
         if low_disk or excess > 0:
             self._prune_done(None if low_disk else excess)
         excess = self._stored_bytes() - self.max_bytes
-        if excess > 0 or self.disk_free() < self.min_free_bytes:
-            self._thin_pending(None if self.disk_free() < self.min_free_bytes else excess)
+        low_disk = self.disk.refresh() != DiskLevel.OK
+        if excess > 0 or low_disk:
+            self._thin_pending(None if low_disk else excess)
 
     def _prune_done(self, excess: int | None) -> None:
-        """Delete finished items oldest-first until `excess` bytes are gone (all with None)."""
+        """Prune finished items oldest-first to tombstones until `excess` bytes are gone (all with None).
+
+        A tombstone keeps the message id and state, so a message the case stage hands over again
+        (its own acknowledgement was lost in a crash) is recognised by `put` instead of sent twice."""
         with self._lock:
-            rows = self._db.execute(f"SELECT id, bytes FROM messages WHERE state IN {_DONE} ORDER BY id").fetchall()
+            rows = self._db.execute(
+                f"SELECT id, bytes FROM messages WHERE state IN {_DONE} AND bytes > 0 ORDER BY id"
+            ).fetchall()
         if not rows:
             return
         ids, sizes = np.array(rows, dtype=np.int64).T
         last = len(ids) - 1 if excess is None else min(int(np.searchsorted(np.cumsum(sizes), excess)), len(ids) - 1)
         with self._transaction() as db:
-            db.execute(f"DELETE FROM messages WHERE state IN {_DONE} AND id <= ?", (int(ids[last]),))
+            _tombstone(db, [int(i) for i in ids[: last + 1]])
+            db.execute(
+                f"DELETE FROM messages WHERE state IN {_DONE} AND bytes = 0 AND COALESCE(delivered_at, created_at) < ?",
+                (time.time() - TOMBSTONE_KEEP_S,),
+            )
         log.info("outbox: pruned %d delivered items (%d bytes)", last + 1, int(sizes[: last + 1].sum()))
         self._reclaim()
 
@@ -419,7 +515,7 @@ class Outbox:
                 " WHERE p.case_id = m.case_id AND p.seq < m.seq AND p.state = 'dead')"
             ).fetchone()
             (thinned,) = self._db.execute("SELECT COUNT(*) FROM messages WHERE thinned != '[]'").fetchone()
-        free = self.disk_free()
+        disk = self.disk.status()
         return OutboxStats(
             pending=counts.get("pending", 0),
             delivered=counts.get("delivered", 0),
@@ -429,11 +525,25 @@ class Outbox:
             oldest_pending_age_s=None if oldest is None else max(0.0, now - oldest),
             stored_mb=self._stored_bytes() / 2**20,
             max_mb=self.max_bytes / 2**20,
-            disk_free_mb=free / 2**20,
-            disk_state="low" if free < self.min_free_bytes else "ok",
+            disk_free_mb=disk.free_mb,
+            disk_state=disk.level,
+            disk_state_since=disk.since,
+            accepting_cases=disk.level != DiskLevel.PAUSED,
+            disk_reserve_mb=disk.reserve_mb,
             thinned_messages=thinned,
             problem=self.problem,
         )
+
+
+def _out_of_space(exc: sqlite3.OperationalError) -> bool:
+    """SQLITE_FULL, or an I/O error (what SQLite reports when its -shm or WAL file cannot grow)."""
+    return getattr(exc, "sqlite_errorcode", 0) & 0xFF in (sqlite3.SQLITE_FULL, sqlite3.SQLITE_IOERR)
+
+
+def _tombstone(db: sqlite3.Connection, pks: list[int]) -> None:
+    """Drop the body and pictures of finished messages, keeping their id and state."""
+    db.executemany("DELETE FROM pictures WHERE message = ?", [(pk,) for pk in pks])
+    db.executemany("UPDATE messages SET body = '{}', bytes = 0 WHERE id = ?", [(pk,) for pk in pks])
 
 
 def outbox_path(storage: StorageConfig) -> Path:

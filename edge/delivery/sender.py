@@ -10,16 +10,26 @@ happens next, the same for every kind of sink:
 A failed message waits its own exponential backoff (with jitter) before its next try,
 and its case waits with it; other cases go on at once, so one message the platform keeps
 failing on cannot hold everything up. From the third failure in a row, or whenever the
-answer carries a wait hint (`Retry-After`), the whole sender pauses as well (the platform itself is down
-or struggling: no point hammering it with the next message). Scattered failures of a flaky
-platform rarely come three in a row, so they cost little throughput. Every message carries its
-`message_id`, the platform's idempotency key; a message that was stored by the platform but
-whose acknowledgement was lost is simply sent again.
+answer carries a wait hint (`Retry-After`), the platform counts as down: the whole sender
+pauses (no point hammering it with the next message) and then probes it with one message,
+the first in line whatever its own backoff says, at most `probe_interval_s` apart (a wait
+hint is honoured in full). The first answer after such an outage wakes every waiting
+message, so a backlog drains at the platform's pace instead of each message sleeping out its
+own backoff. One message is in flight at a time: the wake-up never bursts more than that at
+a platform that has just come back. Scattered failures of a flaky platform rarely come three
+in a row, so they cost little throughput.
+
+Every message carries its `message_id`, the platform's idempotency key; a message that was
+stored by the platform but whose acknowledgement was lost is simply sent again. An
+acknowledgement that cannot be written (disk full, even after the outbox gave up its
+reserve) is kept in memory and written as soon as it can: the message counts as delivered
+meanwhile, so this process never sends it again.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import random
 import threading
 import time
@@ -28,13 +38,14 @@ from dataclasses import dataclass
 from typing import Literal
 
 from edge.config.delivery import PlatformConfig
-from edge.delivery.outbox import Outbox, OutboxItem, OutboxStats
+from edge.delivery.outbox import Outbox, OutboxError, OutboxItem, OutboxStats
 from edge.delivery.sink import Acked, Rejected, Sink, open_sink
 
 log = logging.getLogger(__name__)
 
 IDLE_POLL_S = 1.0  # picks up re-queues made by another process (the `edge outbox` CLI)
 PAUSE_AFTER_FAILURES = 3  # failures in a row that mean "the platform is down", not "this message"
+ACK_RETRY_S = 0.5  # how often `deliver_pending` tries an acknowledgement held in memory again
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +58,7 @@ class SenderHealth:
     last_error_at: float | None
     last_success_at: float | None
     delivered_since_start: int
+    unsaved_acks: int  # acknowledged by the platform, not yet recorded on disk (full disk)
     outbox: OutboxStats
 
 
@@ -75,11 +87,16 @@ class Sender:
         self._thread: threading.Thread | None = None
         self._pause_until = 0.0
         self._failures = 0
+        self._outage = False  # the platform counts as down: probe it, wake everything when it answers
+        self._acked: dict[int, str] = {}  # outbox pk -> message id, acknowledged but not yet on disk
         self._delivered = 0
         self._last_error: str | None = None
         self._last_error_at: float | None = None
         self._last_success_at: float | None = None
-        outbox.retry_all_now()
+        try:
+            outbox.retry_all_now()
+        except OutboxError as exc:  # a full disk must not stop the worker from starting
+            log.error("pending messages keep their backoff: %s", exc)
 
     # -- running --------------------------------------------------------------------------
 
@@ -121,23 +138,37 @@ class Sender:
         while True:
             wait = self._step()
             left = deadline - time.monotonic()
-            if wait is None or left <= 0:
+            if (wait is None and not self._acked) or left <= 0:
                 break
+            wait = ACK_RETRY_S if wait is None else wait
             if wait > 0:
                 time.sleep(min(wait, left))
         return self._delivered - start
 
     def _step(self) -> float | None:
         """Try one message. Returns seconds until another try makes sense, None when nothing waits."""
+        self._save_acks()
         now = time.time()
         if now < self._pause_until:
             return self._pause_until - now
-        item = self.outbox.next_ready(now)
+        # during an outage the next try is a probe: the first in line, whatever its own backoff says
+        item = self.outbox.next_ready(math.inf if self._outage else now, self._acked.keys())
         if item is None:
-            due = self.outbox.next_attempt_time()
+            due = self.outbox.next_attempt_time(self._acked.keys())
             return None if due is None else max(0.0, due - now)
         self._attempt(item)
         return max(0.0, self._pause_until - time.time())
+
+    def _save_acks(self) -> None:
+        """Write the acknowledgements a full disk kept in memory, all in one transaction."""
+        if not self._acked:
+            return
+        try:
+            self.outbox.mark_delivered(*self._acked)
+        except OutboxError:
+            return
+        log.info("recorded %d acknowledgement(s) held in memory while the disk was full", len(self._acked))
+        self._acked.clear()
 
     # -- one attempt ----------------------------------------------------------------------
 
@@ -145,13 +176,18 @@ class Sender:
         msg = item.message
         outcome = self.sink.deliver(item)
         if isinstance(outcome, Acked):
-            self.outbox.mark_delivered(item.pk)
-            self._failures = 0
             self._delivered += 1
             self._last_success_at = time.time()
+            try:
+                self.outbox.mark_delivered(item.pk)
+            except OutboxError as exc:
+                self._acked[item.pk] = msg.message_id
+                self._note_error(f"{msg.message_id} acknowledged, kept in memory: {exc}")
+                log.error("%s acknowledged; kept in memory until it can be recorded: %s", msg.message_id, exc)
+            self._answered()
         elif isinstance(outcome, Rejected):
             self.outbox.mark_dead(item.pk, outcome.status, outcome.response)
-            self._failures = 0  # the platform answered; it is up
+            self._answered()  # the platform answered; it is up
             self._note_error(
                 f"{msg.message_id} dead-lettered: {self.sink.kind} {outcome.status}: {outcome.response[:200]}"
             )
@@ -165,17 +201,36 @@ class Sender:
         else:
             self._transient(item, outcome.error, outcome.after_s)
 
+    def _answered(self) -> None:
+        """The platform answered: after an outage, every waiting message is due at once."""
+        self._failures = 0
+        if not self._outage:
+            return
+        self._outage = False
+        try:
+            woken = self.outbox.retry_all_now()
+        except OutboxError as exc:
+            log.error("platform reachable again, but waiting messages keep their backoff: %s", exc)
+            return
+        log.info("platform reachable again: %d waiting message(s) due now", woken)
+
     def _transient(self, item: OutboxItem, error: str, retry_after: float | None) -> None:
         self._failures += 1
         now = time.time()
         pause = 0.0
         if retry_after is not None:
             pause = retry_after
+            self._outage = True
         elif self._failures >= PAUSE_AFTER_FAILURES:
-            pause = self._backoff(self._failures - PAUSE_AFTER_FAILURES + 1)
+            pause = min(self._backoff(self._failures - PAUSE_AFTER_FAILURES + 1), self.platform.probe_interval_s)
+            self._outage = True
         self._pause_until = now + pause
         wait = max(pause, self._backoff(item.attempts + 1))
-        self.outbox.mark_retry(item.pk, error, now + wait)
+        try:
+            self.outbox.mark_retry(item.pk, error, now + wait)
+        except OutboxError as exc:  # its backoff cannot be stored: the whole sender waits it out instead
+            log.error("cannot record the retry of %s: %s", item.message.message_id, exc)
+            self._pause_until = max(self._pause_until, now + wait)
         self._note_error(f"{item.message.message_id}: {error}")
         log.warning("delivery of %s failed (%s); retrying it in %.2f s", item.message.message_id, error, wait)
 
@@ -197,5 +252,6 @@ class Sender:
             last_error_at=self._last_error_at,
             last_success_at=self._last_success_at,
             delivered_since_start=self._delivered,
+            unsaved_acks=len(self._acked),
             outbox=self.outbox.stats(),
         )

@@ -75,6 +75,7 @@ def create_app(
     """A receiver storing into `db_path`; `token`/`hmac_secret` switch authentication on."""
     store = ReceiverStore(db_path)
     state = {"faults": faults or Faults()}
+    replays = [0]  # posts of a key already stored: what a sender repeated (lost answers, or a bug)
     dice = FaultDice(seed)
     app = FastAPI(title="edge stand-in platform receiver", version="1")
 
@@ -143,6 +144,7 @@ def create_app(
             return _error(400, pictures)
         original = await run_in_threadpool(store.result, envelope.message_id)
         if original is not None:
+            replays[0] += 1
             await asyncio.sleep(faults.latency_s)
             return JSONResponse(original, status_code=201, headers={"Idempotent-Replayed": "true"})
         if dice.reject(faults, envelope.case_id):
@@ -198,9 +200,9 @@ def create_app(
         state["faults"] = new
         return new
 
-    @app.get("/healthz", summary="Liveness and the number of stored messages")
+    @app.get("/healthz", summary="Liveness, stored messages, and posts of an already stored key since start")
     def healthz() -> dict[str, Any]:
-        return {"ok": not current().down, "messages": store.count()}
+        return {"ok": not current().down, "messages": store.count(), "replays": replays[0]}
 
     return app
 

@@ -7,6 +7,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 
 from edge.api.deps import WorkerView
 from edge.api.schemas import Liveness, Readiness
+from edge.delivery.disk import DiskLevel
 
 
 def liveness_router() -> APIRouter:
@@ -23,14 +24,20 @@ def liveness_router() -> APIRouter:
 def router(worker: WorkerView, registry: CollectorRegistry) -> APIRouter:
     r = APIRouter(tags=["health"])
 
-    @r.get("/readyz", responses={503: {"model": Readiness, "description": "not ready (starting or stopping)"}})
+    @r.get(
+        "/readyz",
+        responses={503: {"model": Readiness, "description": "not ready (starting, stopping, or disk nearly full)"}},
+    )
     def readyz(response: Response) -> Readiness:
-        """Ready while the worker's stages run; 503 while it starts or stops."""
+        """Ready while the worker's stages run and it can open cases; 503 while it starts or stops,
+        or while disk pressure pauses new cases (deliveries go on)."""
         cameras = {camera_id: str(status.health.state) for camera_id, status in worker.camera_health().items()}
-        ready = worker.ready
+        disk = worker.outbox.disk.status()
+        accepting = disk.level != DiskLevel.PAUSED
+        ready = worker.ready and accepting
         if not ready:
             response.status_code = 503
-        return Readiness(ready=ready, cameras=cameras)
+        return Readiness(ready=ready, cameras=cameras, disk_state=disk.level.value, accepting_cases=accepting)
 
     @r.get(
         "/metrics",
