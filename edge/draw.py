@@ -10,6 +10,7 @@ import numpy as np
 
 FONT = cv2.FONT_HERSHEY_SIMPLEX
 WHITE = (255, 255, 255)
+ZONE_COLOUR = (0, 200, 255)  # BGR amber: zone outlines on every picture
 
 
 def class_colour(class_id: int) -> tuple[int, int, int]:

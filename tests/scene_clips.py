@@ -132,3 +132,31 @@ def run(
         dets = detections(frame.media_time) if detections else Detections.empty()
         out.append((frame.media_time, model.update(frame, dets, names)))
     return out
+
+
+def looped_frames(fps: float, end: float) -> Iterator[tuple[float, np.ndarray]]:
+    """vtest sampled at `fps`, played again from its start until `end` (media time keeps rising)."""
+    clip = vtest_frames(fps)
+    length = clip[-1][0] + 1.0 / fps
+    loop = 0
+    while True:
+        for t, image in clip:
+            if loop * length + t >= end:
+                return
+            yield loop * length + t, image
+        loop += 1
+
+
+def write_clip(path: Path, edit: Edit, fps: float, end: float) -> Path:
+    """The edited (looped) vtest encoded as H.264 in MP4 at `fps`: a real file for `edge replay`."""
+    with av.open(str(path), "w", format="mp4") as container:
+        stream = container.add_stream("libx264", rate=round(fps))
+        stream.width, stream.height, stream.pix_fmt = 768, 576, "yuv420p"
+        stream.options = {"preset": "ultrafast", "crf": "23", "g": str(round(2 * fps))}
+        for t, image in looped_frames(fps, end):
+            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(edit(t, image)), format="bgr24")
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    return path

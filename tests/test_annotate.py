@@ -13,10 +13,10 @@ import pytest
 from test_eval_support import passing_run
 
 from edge.cases import CaseSnapshot, Phase, PlaceView, RuleView, ZoneView
-from edge.cases.evidence import BOX_COLOUR, ZONE_COLOUR
+from edge.cases.evidence import BOX_COLOUR
 from edge.cases.state import Case
 from edge.config import parse_config
-from edge.draw import label
+from edge.draw import ZONE_COLOUR, label
 from edge.evaluate import contact_sheet
 from edge.evaluate.annotate import BANNER_COLOURS, FrameDrawer, Mp4Writer
 from edge.runtime.pipeline import PipelineStep

@@ -7,9 +7,8 @@ from collections.abc import Sequence
 import cv2
 import numpy as np
 
-from edge.cases.evidence import ZONE_COLOUR
 from edge.config import ZoneConfig
-from edge.draw import draw_zones
+from edge.draw import ZONE_COLOUR, draw_zones
 from edge.zones.geometry import to_pixels
 
 JPEG_QUALITY = 85

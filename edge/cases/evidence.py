@@ -14,9 +14,8 @@ from typing import Any
 import cv2
 import numpy as np
 
-from edge.draw import label
+from edge.draw import ZONE_COLOUR, label
 
-ZONE_COLOUR = (0, 200, 255)  # BGR amber
 BOX_COLOUR = (0, 0, 255)  # red: the object of the case
 OTHER_COLOUR = (255, 200, 0)  # blue-ish: other objects counted with it
 CLEARED_COLOUR = (160, 160, 160)

@@ -24,9 +24,9 @@ import cv2
 import numpy as np
 
 from edge.cases import RuleView
-from edge.cases.evidence import BOX_COLOUR, ZONE_COLOUR
+from edge.cases.evidence import BOX_COLOUR
 from edge.config import CameraConfig
-from edge.draw import class_colour, draw_zones, label, text_scale
+from edge.draw import ZONE_COLOUR, class_colour, draw_zones, label, text_scale
 from edge.runtime.pipeline import PipelineStep
 from edge.scene import SceneUpdate
 from edge.types import CaseMessage, Detections
