@@ -30,6 +30,7 @@ from edge.types import CaseMessage, Detections, Frame
 log = logging.getLogger(__name__)
 
 MessageSink = Callable[[CaseMessage], None]  # stores a message durably (Outbox.put) before returning
+CaseGate = Callable[[], bool]  # may new cases open now? (`Outbox.disk.may_open_cases`: false when the disk is full)
 
 
 def load_detectors(config: EdgeConfig, model_ids: Sequence[str]) -> dict[str, Detector]:
@@ -41,8 +42,9 @@ def load_detectors(config: EdgeConfig, model_ids: Sequence[str]) -> dict[str, De
 class PipelineStep:
     """What one analysed frame went through, for observers (annotated video, evaluation).
 
-    detections: per model, with the pipeline's own tracker ids; paused: the view was tampered, so no
-    rule saw this frame; cases: the rules' timers after the frame (only when asked for).
+    detections: per model, with the pipeline's own tracker ids; paused: the view was tampered or the
+    disk nearly full, so no rule saw this frame; cases: the rules' timers after the frame (only when
+    asked for).
     """
 
     frame: Frame
@@ -64,10 +66,14 @@ class CameraPipeline:
         class_names: Mapping[str, Sequence[str]],
         sink: MessageSink,
         zone_version: int = 1,
+        may_open_cases: CaseGate | None = None,
     ) -> None:
+        """`may_open_cases`: asked before each frame's rules; while it says no, the rules are skipped,
+        so rule state never advances past what the outbox can take (held messages still go out)."""
         self.camera_id = camera_id
         self._config = config
         self._sink = sink
+        self._may_open_cases = may_open_cases or (lambda: True)
         self._lock = threading.Lock()
         self._class_names = {k: list(v) for k, v in class_names.items()}
         self._trackers = {model_id: Tracker(config.tracker) for model_id in self._class_names}
@@ -128,11 +134,12 @@ class CameraPipeline:
                 )
                 self._sink(fault)  # a device fault is not case state: nothing to keep beside rule state
                 messages.append(fault)
-            paused = update is not None and update.tamper.active
-            if not paused:  # a moved or covered view makes every zone meaningless
+            # a moved or covered view makes every zone meaningless; a full disk could not keep its cases
+            paused = (update is not None and update.tamper.active) or not self._may_open_cases()
+            if not paused:
                 static = update.static_objects if update is not None else None
                 messages += self._cases.process(frame, tracked, static)
-                self._hand_off()
+            self._hand_off()
             return PipelineStep(frame, tracked, update, paused, messages, self._cases.snapshot() if snapshot else None)
 
     def _track(self, model_id: str, dets: Detections, frame: Frame) -> Detections:

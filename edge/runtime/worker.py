@@ -22,7 +22,7 @@ from prometheus_client import CollectorRegistry
 
 from edge.cases import check_rule, models_for
 from edge.config import CameraConfig, EdgeConfig
-from edge.delivery.outbox import Outbox, outbox_path
+from edge.delivery.outbox import Outbox
 from edge.delivery.sender import Sender
 from edge.infer import Detector
 from edge.infer.engine import CameraStats, InferenceEngine
@@ -84,9 +84,7 @@ class Worker:
         storage.mkdir(parents=True, exist_ok=True)
         self.inference = InferenceEngine(self.detectors, config.inference)
         self.health = HealthRegistry()
-        self.outbox = Outbox(
-            outbox_path(config.storage), max_mb=config.storage.max_outbox_mb, min_free_mb=config.storage.min_free_mb
-        )
+        self.outbox = Outbox.from_config(config.storage)  # disk-pressure watermarks and the reserve
         self.sender = Sender(self.outbox, config.platform)
         self.recent: deque[CaseMessage] = deque(maxlen=RECENT_CASES)
         self._recent_lock = threading.Lock()
@@ -95,7 +93,13 @@ class Worker:
         # each camera's pipeline first re-delivers what a crash kept from the outbox last time
         self.pipelines = {
             c.id: CameraPipeline(
-                config, c.id, storage / "state" / f"{c.id}.db", names, self._deliver, (zone_versions or {}).get(c.id, 1)
+                config,
+                c.id,
+                storage / "state" / f"{c.id}.db",
+                names,
+                self._deliver,
+                (zone_versions or {}).get(c.id, 1),
+                may_open_cases=self.outbox.disk.may_open_cases,
             )
             for c in cameras
         }
