@@ -148,6 +148,7 @@ def test_box_status_is_retained_online_and_says_goodbye_on_close(tmp_path, broke
     platform = mqtt_platform(broker.url, status_interval_s=1)
     cameras = {"gate": "streaming"}
     sink = open_sink(platform, "box-a", env={}, status=lambda: {"cameras": dict(cameras), "outbox": {"pending": 3}})
+    sink.start()
     wait_until(lambda: sink.connection.connected.is_set(), 10, "the sink to connect")
     status = retained_status(broker.port, "box-a")
     assert status["online"] is True and status["cameras"] == {"gate": "streaming"}

@@ -41,7 +41,13 @@ def parse_config(data: Any, base_dir: Path, origin: str = "config") -> EdgeConfi
         config = EdgeConfig.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(f"{origin} is invalid:\n{format_validation_error(exc)}") from None
-    return resolve_paths(config, base_dir)
+    config = resolve_paths(config, base_dir)
+    tls = config.platform.mqtt.tls
+    for field in ("ca_file", "cert_file", "key_file"):
+        path = getattr(tls, field)
+        if config.platform.kind == "mqtt" and path is not None and not Path(path).is_file():
+            raise ConfigError(f"{origin} is invalid:\n  platform.mqtt.tls.{field}: {path} is not a file")
+    return config
 
 
 def resolve_paths(config: EdgeConfig, base_dir: Path) -> EdgeConfig:

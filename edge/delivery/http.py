@@ -58,6 +58,9 @@ class HttpSink:
         self._secret = secret.encode() if secret else None
         self._client = httpx.Client(transport=transport, timeout=platform.timeout_s)
 
+    def start(self) -> None:
+        """Nothing to open: httpx connects on the first request."""
+
     def deliver(self, item: OutboxItem) -> Outcome:
         msg = item.message
         request = build_request(

@@ -42,6 +42,7 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
 from edge import __version__
+from edge.config import ConfigError
 from edge.config.delivery import MqttConfig, PlatformConfig
 from edge.delivery.mqtt_wire import case_topic, encode, status_topic
 from edge.delivery.outbox import OutboxItem
@@ -55,7 +56,7 @@ PERMANENT_REASONS = frozenset({0x87, 0x90, 0x95, 0x99})  # not authorized, topic
 GOODBYE_WAIT_S = 2.0
 
 
-class MqttSetupError(ValueError):
+class MqttSetupError(ConfigError):
     """The MQTT settings cannot work (a TLS file missing or unreadable); raised at start."""
 
 
@@ -140,12 +141,14 @@ class MqttConnection:
         client.on_disconnect = self._on_disconnect
 
     def start(self) -> None:
-        self._thread.start()
+        if not self._thread.is_alive() and not self._stop.is_set():
+            self._thread.start()
 
     def stop(self) -> None:
         self._stop.set()
         self.client.disconnect()
-        self._thread.join(10.0)
+        if self._thread.is_alive():
+            self._thread.join(10.0)
 
     def _note(self, problem: str | None) -> None:
         if problem != self.problem and problem is not None:
@@ -230,8 +233,12 @@ class MqttSink:
         )
         self._stop = threading.Event()
         self._status_thread = threading.Thread(target=self._status_loop, name="mqtt-status", daemon=True)
+
+    def start(self) -> None:
+        """Connect (in the background) and keep the status fresh; idempotent."""
         self.connection.start()
-        self._status_thread.start()
+        if not self._status_thread.is_alive() and not self._stop.is_set():
+            self._status_thread.start()
 
     @property
     def client(self) -> paho.Client:
@@ -241,6 +248,7 @@ class MqttSink:
 
     def deliver(self, item: OutboxItem) -> Outcome:
         msg = item.message
+        self.start()
         if not self.connection.attempted.is_set():
             self.connection.attempted.wait(self.timeout_s)  # the first connect may still be under way
         if not self.connection.connected.is_set():
@@ -305,4 +313,5 @@ class MqttSink:
             except (RuntimeError, ValueError):
                 log.warning("mqtt: the offline status could not be published")
         self.connection.stop()
-        self._status_thread.join(5.0)
+        if self._status_thread.is_alive():
+            self._status_thread.join(5.0)

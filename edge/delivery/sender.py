@@ -104,6 +104,7 @@ class Sender:
         if self._thread and self._thread.is_alive():
             return
         self._stop.clear()
+        self.sink.start()
         self._thread = threading.Thread(target=self._run, name="edge-sender", daemon=True)
         self._thread.start()
 
@@ -135,6 +136,7 @@ class Sender:
         """Deliver until nothing sendable is left or `timeout_s` passes; returns how many were delivered."""
         deadline = time.monotonic() + timeout_s
         start = self._delivered
+        self.sink.start()
         while True:
             wait = self._step()
             left = deadline - time.monotonic()

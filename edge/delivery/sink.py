@@ -7,7 +7,7 @@ a sink only delivers one message and says how it went, as one of three outcomes:
     Retry      nothing was confirmed (no connection, timeout, 5xx, ...): try again later
     Rejected   the platform refused this message for good: dead letter
 
-A new kind of sink is one module with a class that has `deliver()` and `close()`, and one
+A new kind of sink is one module with a class that has `start()`, `deliver()` and `close()`, and one
 entry in `open_sink()`.
 """
 
@@ -49,9 +49,14 @@ Outcome = Acked | Retry | Rejected
 
 
 class Sink(Protocol):
-    """One way of reaching the platform; `deliver` blocks until the outcome is known."""
+    """One way of reaching the platform; `deliver` blocks until the outcome is known.
+
+    `start()` (idempotent) is where a sink may open connections or threads: building one
+    must not touch the network, so a worker that fails to start has said nothing."""
 
     kind: str
+
+    def start(self) -> None: ...
 
     def deliver(self, item: OutboxItem) -> Outcome: ...
 
