@@ -24,10 +24,12 @@ from edge.cases import check_rule, models_for
 from edge.config import CameraConfig, EdgeConfig
 from edge.delivery.outbox import Outbox
 from edge.delivery.sender import Sender
+from edge.delivery.sink import open_sink
 from edge.infer import Detector
 from edge.infer.engine import CameraStats, InferenceEngine
 from edge.ingest.health import CameraHealth, HealthRegistry
 from edge.ingest.stream import CameraStream
+from edge.runtime.box_status import BoxStatus
 from edge.runtime.metrics import WorkerMetrics
 from edge.runtime.pipeline import CameraPipeline, load_detectors
 from edge.scene import TamperStatus
@@ -85,7 +87,8 @@ class Worker:
         self.inference = InferenceEngine(self.detectors, config.inference)
         self.health = HealthRegistry()
         self.outbox = Outbox.from_config(config.storage)  # disk-pressure watermarks and the reserve
-        self.sender = Sender(self.outbox, config.platform)
+        status = BoxStatus(config, sorted(self.detectors), self.health, self.outbox)
+        self.sender = Sender(self.outbox, config.platform, open_sink(config.platform, config.worker.id, status=status))
         self.recent: deque[CaseMessage] = deque(maxlen=RECENT_CASES)
         self._recent_lock = threading.Lock()
         self._latest: dict[str, Frame] = {}

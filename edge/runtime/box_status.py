@@ -1,0 +1,56 @@
+"""What a box tells the platform about itself: the body of its retained MQTT status message.
+
+The platform's fleet view needs, per box: what software and which models run (model files
+named by the start of their sha256, so two boxes with the "same" model can be compared),
+each camera's stream state, how much the outbox holds back, and whether the disk is low.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any
+
+from edge import __version__
+from edge.config import EdgeConfig
+from edge.delivery.outbox import Outbox
+from edge.ingest.health import HealthRegistry
+
+MODEL_DIGEST_CHARS = 16
+
+
+def model_versions(config: EdgeConfig, model_ids: list[str]) -> list[dict[str, str]]:
+    out = []
+    for model_id in model_ids:
+        path = Path(config.model(model_id).path)
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()[:MODEL_DIGEST_CHARS]
+        out.append({"id": model_id, "file": path.name, "sha256": digest})
+    return out
+
+
+class BoxStatus:
+    """Callable status for the sink: cheap to call every `status_interval_s` (models hashed once)."""
+
+    def __init__(self, config: EdgeConfig, model_ids: list[str], health: HealthRegistry, outbox: Outbox) -> None:
+        self.models = model_versions(config, model_ids)
+        self.health = health
+        self.outbox = outbox
+
+    def __call__(self) -> dict[str, Any]:
+        stats = self.outbox.stats()
+        cameras = [
+            {"id": camera_id, "state": str(h.state), "analysed_fps": round(h.analysed_fps, 2)}
+            for camera_id, h in sorted(self.health.snapshot().items())
+        ]
+        return {
+            "software_version": __version__,
+            "models": self.models,
+            "cameras": cameras,
+            "outbox": {
+                "pending": stats.pending,
+                "dead": stats.dead,
+                "blocked": stats.blocked,
+                "oldest_pending_age_s": stats.oldest_pending_age_s,
+            },
+            "disk": {"state": stats.disk_state, "free_mb": round(stats.disk_free_mb)},
+        }
