@@ -252,3 +252,27 @@ def test_worker_id_must_be_a_topic_level_for_mqtt(tmp_path):
     data = {"models": [{"id": "m", "path": str(MODEL)}], "worker": {"id": "box/1"}, "platform": {"kind": "mqtt"}}
     with pytest.raises(ConfigError, match=r"worker\.id"):
         parse_config(data, tmp_path)
+
+
+def test_confirm_platform_waits_for_the_consumers_confirmation_not_just_the_puback(tmp_path, broker, evidence):
+    """With `confirm: platform` a subscriber that takes messages but never stores them is not enough."""
+    silent = paho.Client(CallbackAPIVersion.VERSION2, protocol=paho.MQTTv5)
+    silent.connect("127.0.0.1", broker.port)
+    silent.subscribe("edge/+/cases/+", qos=1)
+    silent.loop_start()
+    outbox = Outbox(tmp_path / "outbox.db")
+    outbox.put(case(1, 1, evidence))
+    platform = mqtt_platform(broker.url, confirm="platform").model_copy(update={"timeout_s": 0.5})
+    sender = Sender(outbox, platform, open_sink(platform, "box-a", env={}))
+    store = ReceiverStore(tmp_path / "platform.db")
+    try:
+        assert sender.deliver_pending(timeout_s=1.0) == 0
+        assert "no platform confirmation" in (sender.health().last_error or "")
+        platform_side = consumer(store, broker.url)
+        assert sender.deliver_pending(timeout_s=30) == 1
+        assert store.count() == 1
+        platform_side.stop()
+    finally:
+        sender.close()
+        silent.loop_stop()
+        silent.disconnect()

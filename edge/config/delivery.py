@@ -30,6 +30,11 @@ class MqttConfig(Section):
     url: str = Field("mqtt://127.0.0.1:1883", description="mqtt://host[:port] or mqtts://host[:port] (TLS)")
     version: Literal["3.1.1", "5"] = Field("5", description="MQTT protocol version")
     topic_prefix: str = Field("edge", pattern=TOPIC_SEGMENT, description="topics are <prefix>/<worker>/...")
+    confirm: Literal["puback", "platform"] = Field(
+        "puback",
+        description="when a message leaves the outbox: on the broker's PUBACK, or once the platform's consumer "
+        "confirms it stored it (on <prefix>/<worker>/acks; survives a broker that loses what it acknowledged)",
+    )
     keepalive_s: int = Field(30, ge=5, le=3600, description="keep-alive; the broker declares the box gone after 1.5x")
     session_expiry_s: int = Field(
         7 * 86400, ge=0, le=2**32 - 1, description="MQTT 5: how long the broker keeps the session of an offline box"

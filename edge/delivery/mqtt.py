@@ -44,7 +44,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 from edge import __version__
 from edge.config import ConfigError
 from edge.config.delivery import MqttConfig, PlatformConfig
-from edge.delivery.mqtt_wire import case_topic, encode, status_topic
+from edge.delivery.mqtt_wire import ack_topic, acked_message_id, case_topic, encode, status_topic
 from edge.delivery.outbox import OutboxItem
 from edge.delivery.sink import Acked, BoxStatus, Outcome, Rejected, Retry
 
@@ -221,15 +221,19 @@ class MqttSink:
         self.status_topic = status_topic(self.mqtt.topic_prefix, worker_id)
         self._status = status or dict
         self._reasons: dict[int, ReasonCode] = {}
+        self.ack_topic = ack_topic(self.mqtt.topic_prefix, worker_id)
+        self._confirmations: dict[str, threading.Event] = {}  # message ids waiting for the platform
+        self._confirm_lock = threading.Lock()
         client = mqtt_client(self.mqtt, worker_id, env)
         client.on_publish = self._on_publish
+        client.on_message = self._on_confirmation
         client.will_set(self.status_topic, self._status_payload(False, "connection lost (last will)"), 1, retain=True)
         self.connection = MqttConnection(
             client,
             self.mqtt,
             backoff_initial_s=platform.backoff_initial_s,
             backoff_max_s=platform.backoff_max_s,
-            on_connected=self.publish_status,
+            on_connected=self._on_connected,
         )
         self._stop = threading.Event()
         self._status_thread = threading.Thread(target=self._status_loop, name="mqtt-status", daemon=True)
@@ -259,7 +263,23 @@ class MqttSink:
         if len(encoded.thinned) > len(item.thinned):
             log.warning("%s: pictures %s left out to fit max_payload_kb", msg.message_id, encoded.thinned)
         topic = case_topic(self.mqtt.topic_prefix, self.worker_id, msg.body)
-        info = self.client.publish(topic, encoded.payload, qos=1)
+        if self.mqtt.confirm == "puback":
+            return self._publish(topic, encoded.payload)
+        confirmed = threading.Event()
+        with self._confirm_lock:
+            self._confirmations[msg.message_id] = confirmed
+        try:
+            outcome = self._publish(topic, encoded.payload)
+            if isinstance(outcome, Acked) and not confirmed.wait(self.timeout_s):
+                return Retry(f"the broker took it, but no platform confirmation within {self.timeout_s:g} s")
+            return outcome
+        finally:
+            with self._confirm_lock:
+                self._confirmations.pop(msg.message_id, None)
+
+    def _publish(self, topic: str, payload: bytes) -> Outcome:
+        """Publish at QoS 1 and wait for the PUBACK; its MQTT 5 reason code decides the outcome."""
+        info = self.client.publish(topic, payload, qos=1)
         if info.rc not in (MQTTErrorCode.MQTT_ERR_SUCCESS, MQTTErrorCode.MQTT_ERR_AGAIN):
             return Retry(f"publish to {topic} failed: {paho.error_string(info.rc)}")
         try:
@@ -280,6 +300,18 @@ class MqttSink:
 
     def _on_publish(self, _c: paho.Client, _u: Any, mid: int, reason: ReasonCode, _p: Any) -> None:
         self._reasons[mid] = reason  # read by deliver() once the message is marked published
+
+    def _on_confirmation(self, _c: paho.Client, _u: Any, message: paho.MQTTMessage) -> None:
+        message_id = acked_message_id(message.payload)
+        with self._confirm_lock:
+            waiting = self._confirmations.get(message_id) if message_id else None
+        if waiting is not None:
+            waiting.set()
+
+    def _on_connected(self) -> None:
+        if self.mqtt.confirm == "platform":
+            self.client.subscribe(self.ack_topic, qos=1)
+        self.publish_status()
 
     # -- box status -------------------------------------------------------------------------
 

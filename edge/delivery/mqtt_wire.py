@@ -5,6 +5,7 @@ Topics (prefix and worker id from the config):
     <prefix>/<worker>/cases/<camera>    street cases (new / update / cleared)
     <prefix>/<worker>/faults/<camera>   device faults (camera moved, covered, blurred)
     <prefix>/<worker>/status            retained box status; the Last Will marks it offline
+    <prefix>/<worker>/acks              the platform's confirmations: {"message_id"} once stored
 
 One message per `CaseMessage`, a UTF-8 JSON object: the HTTP wire's `case` envelope
 (message_id, case_id, seq, kind, body, thinned) plus `pictures`, each
@@ -57,6 +58,24 @@ def case_topic(prefix: str, worker_id: str, body: dict[str, Any]) -> str:
 
 def status_topic(prefix: str, worker_id: str) -> str:
     return f"{prefix}/{worker_id}/status"
+
+
+def ack_topic(prefix: str, worker_id: str) -> str:
+    return f"{prefix}/{worker_id}/acks"
+
+
+def ack_payload(message_id: str) -> bytes:
+    return json.dumps({"message_id": message_id}, ensure_ascii=False).encode()
+
+
+def acked_message_id(payload: bytes) -> str | None:
+    """The message id a confirmation names, or None for anything else."""
+    try:
+        document = json.loads(payload)
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        return None
+    message_id = document.get("message_id") if isinstance(document, dict) else None
+    return message_id if isinstance(message_id, str) else None
 
 
 def _picture(name: str, data: bytes) -> dict[str, Any]:

@@ -139,6 +139,7 @@ class OutboxStats:
     disk_reserve_mb: float  # held back for acknowledgements; 0 once given up
     thinned_messages: int
     problem: str | None
+    last_error: str | None  # why the oldest waiting message is not delivered yet (no connection, refused ...)
 
 
 class Outbox:
@@ -515,6 +516,9 @@ class Outbox:
                 " WHERE p.case_id = m.case_id AND p.seq < m.seq AND p.state = 'dead')"
             ).fetchone()
             (thinned,) = self._db.execute("SELECT COUNT(*) FROM messages WHERE thinned != '[]'").fetchone()
+            error = self._db.execute(
+                "SELECT last_error FROM messages WHERE state = 'pending' AND last_error IS NOT NULL ORDER BY id LIMIT 1"
+            ).fetchone()
         disk = self.disk.status()
         return OutboxStats(
             pending=counts.get("pending", 0),
@@ -532,6 +536,7 @@ class Outbox:
             disk_reserve_mb=disk.reserve_mb,
             thinned_messages=thinned,
             problem=self.problem,
+            last_error=error[0] if error else None,
         )
 
 

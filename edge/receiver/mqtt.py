@@ -5,7 +5,8 @@ It subscribes with an MQTT 5 shared subscription (`$share/<group>/<prefix>/+/cas
 to one. Every receiver of a platform writes the same store, where a `message_id` is kept
 once: a re-sent message (a box that never saw its PUBACK), wherever it lands, changes
 nothing. A message is acknowledged (manual PUBACK) only after it is stored, so a receiver
-that dies in between gets it again from its persistent session. Box statuses
+that dies in between gets it again from its persistent session; the receiver also confirms
+it to the box on `<prefix>/<worker>/acks`, which boxes with `confirm: platform` wait for. Box statuses
 (`<prefix>/+/status`, retained) are subscribed by every receiver, not shared.
 
 A payload that is not a valid case message is logged and acknowledged (it would never get
@@ -17,6 +18,7 @@ from __future__ import annotations
 import json
 import logging
 import sqlite3
+import threading
 from collections.abc import Mapping
 from typing import Any
 
@@ -25,7 +27,7 @@ from pydantic import ValidationError
 
 from edge.config.delivery import MqttConfig
 from edge.delivery.mqtt import MqttConnection, mqtt_client
-from edge.delivery.mqtt_wire import PayloadError, decode
+from edge.delivery.mqtt_wire import PayloadError, ack_payload, ack_topic, decode
 from edge.receiver.app import Envelope, envelope_problem
 from edge.receiver.store import ReceiverStore
 
@@ -54,8 +56,11 @@ class MqttConsumer:
         self.stored = 0
         self.duplicates = 0
         self.invalid = 0
+        self.client_id = client_id
+        self.subscribed = threading.Event()
         client = mqtt_client(mqtt, client_id, env, manual_ack=True)
         client.on_message = self._on_message
+        client.on_subscribe = self._on_subscribe
         self.connection = MqttConnection(
             client, mqtt, backoff_initial_s=0.2, backoff_max_s=5.0, on_connected=self._subscribe
         )
@@ -70,6 +75,14 @@ class MqttConsumer:
     def _subscribe(self) -> None:
         shared = f"$share/{self.group}/{self.prefix}"
         self.client.subscribe([(f"{shared}/+/cases/+", 1), (f"{shared}/+/faults/+", 1), (f"{self.prefix}/+/status", 1)])
+
+    def _on_subscribe(self, _c: paho.Client, _u: Any, _mid: int, reasons: list[Any], _p: Any) -> None:
+        refused = [r.getName() for r in reasons if r.is_failure]
+        if refused:
+            log.error("mqtt: the broker refused subscriptions: %s", refused)
+        else:
+            self.subscribed.set()
+            log.info("mqtt: subscribed as %s (shared group %s)", self.client_id, self.group)
 
     def _on_message(self, client: paho.Client, _userdata: Any, message: paho.MQTTMessage) -> None:
         try:
@@ -106,6 +119,8 @@ class MqttConsumer:
             log.error("mqtt: dropped message on %s: %s", message.topic, problem)
             return
         _, created = self.store.save(envelope.model_dump(), decoded.pictures)
+        worker_id = message.topic.split("/")[-3]
+        self.client.publish(ack_topic(self.prefix, worker_id), ack_payload(envelope.message_id), qos=1)
         if created:
             self.stored += 1
         else:
