@@ -1,0 +1,296 @@
+"""A fleet on a real broker: three `edge run` processes, one mosquitto, two receiver processes.
+
+The broker is down when the boxes start (cases wait in their outboxes, the reason shows in
+/api/outbox), one box is SIGKILLed while holding them, the broker comes back on the same
+port: the others deliver by themselves, the killed box delivers after its restart. Every
+case message ends up stored exactly once across both receivers, which split the load,
+with its evidence pictures intact; a SIGKILLed box turns offline through its Last Will.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import yaml
+from mqtt_support import Mosquitto, free_port, needs_mosquitto
+from test_delivery_support import wait_until
+
+from conftest import EDGE, MODEL, REPO, STREAMS
+
+pytestmark = needs_mosquitto
+API_TOKEN = "fleet-test-token-0123456789"
+KEEPALIVE_S = 5
+
+
+def box_config(tmp_path: Path, worker_id: str, broker_url: str) -> tuple[Path, int]:
+    port = free_port()
+    config = {
+        "version": 1,
+        "worker": {"id": worker_id},
+        "models": [{"id": "coco", "path": str(MODEL), "intra_op_threads": 1}],
+        "scene": {"enabled": False},
+        "cameras": [
+            {
+                "id": "gate",
+                "source": {"url": str(STREAMS / "vtest-h264.mp4"), "loop": True, "live": True},
+                "analysis": {"fps": 1},
+                "zones": [
+                    {
+                        "id": "no-parking",
+                        "polygon": [[0.80, 0.04], [1.0, 0.04], [1.0, 0.26], [0.80, 0.26]],
+                        "rules": [
+                            {
+                                "id": "parked",
+                                "event_code": "0505",
+                                "classes": ["car", "truck"],
+                                "min_duration_s": 3,
+                                "clear_after_s": 600,
+                            }
+                        ],
+                    }
+                ],
+            }
+        ],
+        "platform": {
+            "kind": "mqtt",
+            "mqtt": {"url": broker_url, "keepalive_s": KEEPALIVE_S, "status_interval_s": 2},
+            "backoff_initial_s": 0.2,
+            "backoff_max_s": 1,
+        },
+        "storage": {"dir": str(tmp_path / worker_id)},
+        "api": {"port": port},
+    }
+    path = tmp_path / f"{worker_id}.yaml"
+    path.write_text(yaml.safe_dump(config, allow_unicode=True))
+    return path, port
+
+
+class Box:
+    """One `edge run` process with its config, log and operator API."""
+
+    def __init__(self, tmp_path: Path, worker_id: str, broker_url: str) -> None:
+        self.worker_id = worker_id
+        self.config, self.api_port = box_config(tmp_path, worker_id, broker_url)
+        self.log = tmp_path / f"{worker_id}.log"
+        self.outbox = tmp_path / worker_id / "outbox.db"
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> Box:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("EDGE_")}
+        env["EDGE_API_TOKEN"] = API_TOKEN
+        self.proc = subprocess.Popen(
+            [*EDGE, "run", "--config", str(self.config)],
+            cwd=REPO,
+            stdout=subprocess.DEVNULL,
+            stderr=self.log.open("ab"),
+            env=env,
+        )
+        return self
+
+    def outbox_status(self) -> dict:
+        try:
+            answer = httpx.get(
+                f"http://127.0.0.1:{self.api_port}/api/outbox",
+                headers={"Authorization": f"Bearer {API_TOKEN}"},
+                timeout=5,
+            )
+        except httpx.TransportError:
+            return {}
+        return answer.json() if answer.status_code == 200 else {}
+
+    def signal(self, sig: signal.Signals) -> int:
+        assert self.proc is not None
+        self.proc.send_signal(sig)
+        try:
+            return self.proc.wait(30)
+        finally:
+            if self.proc.poll() is None:
+                self.proc.kill()
+
+    def message_ids(self) -> set[str]:
+        with sqlite3.connect(self.outbox) as db:
+            return {row[0] for row in db.execute("SELECT message_id FROM messages")}
+
+
+def start_receiver(tmp_path: Path, name: str, db: Path, broker_url: str) -> tuple[subprocess.Popen, str, Path]:
+    port = free_port()
+    log = tmp_path / f"{name}.log"
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "edge.receiver",
+            "--port",
+            str(port),
+            "--db",
+            str(db),
+            "--mqtt",
+            broker_url,
+            "--mqtt-client-id",
+            name,
+        ],
+        cwd=REPO,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        stdout=log.open("ab"),
+        stderr=subprocess.STDOUT,
+    )
+    return proc, f"http://127.0.0.1:{port}", log
+
+
+def stored_messages(db: Path) -> list[tuple[str, str, str]]:
+    with sqlite3.connect(db) as con:
+        return con.execute("SELECT message_id, case_id, body FROM messages").fetchall()
+
+
+def test_three_boxes_two_receivers_broker_down_then_killed_box_exactly_once(tmp_path):
+    broker = Mosquitto(tmp_path / "broker").start()
+    db = tmp_path / "platform.db"
+    receivers = [start_receiver(tmp_path, f"receiver-{i}", db, broker.url) for i in (1, 2)]
+    boxes = [Box(tmp_path, f"box-{i}", broker.url) for i in (1, 2, 3)]
+    try:
+        for _, _, log in receivers:
+            wait_until(lambda log=log: "subscribed as" in log.read_text(), 30, "the receivers to subscribe")
+        time.sleep(1.5)  # the broker saves the persistent sessions (autosave every change, once a second)
+        broker.kill()
+
+        # broker unreachable: cases wait in every outbox, the reason is in /api/outbox
+        for box in boxes:
+            box.start()
+        for box in boxes:
+            wait_until(lambda box=box: box.outbox_status().get("pending", 0) >= 2, 120, f"{box.worker_id} cases")
+            assert "refused the connection" in (box.outbox_status()["last_error"] or "")
+        held = boxes[0].message_ids()
+        assert boxes[0].signal(signal.SIGKILL) == -signal.SIGKILL  # killed while holding its cases
+
+        broker.start()  # same port, same persistence file
+        for box in boxes[1:]:
+            wait_until(lambda box=box: box.outbox_status().get("pending") == 0, 60, f"{box.worker_id} to deliver")
+        boxes[0].start()
+        wait_until(lambda: boxes[0].outbox_status().get("pending") == 0, 90, "box-1 to resend its outbox")
+        expected = set().union(*(box.message_ids() for box in boxes))
+        assert held <= expected
+        wait_until(lambda: len(stored_messages(db)) >= len(expected), 30, "every message at the platform")
+
+        # every box online in the receivers' box list and in their case listing
+        url = receivers[0][1]
+        wait_until(
+            lambda: (
+                {b["worker_id"] for b in httpx.get(f"{url}/api/boxes").json() if b["online"]}
+                == {"box-1", "box-2", "box-3"}
+            ),
+            30,
+            "three boxes online",
+        )
+        boxes_now = {b["worker_id"]: b for b in httpx.get(f"{url}/api/boxes").json()}
+        status = boxes_now["box-2"]["status"]
+        assert status["cameras"][0]["id"] == "gate" and status["models"][0]["id"] == "coco"
+        assert {"pending", "dead"} <= status["outbox"].keys() and status["disk"]["state"]
+        cases = httpx.get(f"{url}/api/cases").json()
+        assert all(c["box"]["online"] for c in cases)
+
+        # SIGKILLed box: its Last Will turns its retained status offline
+        boxes[1].signal(signal.SIGKILL)
+        killed_at = time.monotonic()
+
+        def box2_offline() -> bool:
+            return not {b["worker_id"]: b for b in httpx.get(f"{url}/api/boxes").json()}["box-2"]["online"]
+
+        wait_until(box2_offline, 3 * KEEPALIVE_S, "box-2 offline (Last Will)")
+        print(f"box-2 offline at the receivers {time.monotonic() - killed_at:.2f} s after SIGKILL")
+        for box in (boxes[0], boxes[2]):
+            assert box.signal(signal.SIGTERM) == 0
+    finally:
+        for box in boxes:
+            if box.proc is not None and box.proc.poll() is None:
+                box.proc.kill()
+        for proc, _, _ in receivers:
+            proc.terminate()
+            proc.wait(10)
+        broker.stop()
+
+    rows = stored_messages(db)
+    ids = [message_id for message_id, _, _ in rows]
+    assert len(ids) == len(set(ids)) and set(ids) == expected  # exactly once, nothing lost
+    per_receiver = [log.read_text().count("mqtt: stored ") for _, _, log in receivers]
+    assert sum(per_receiver) == len(expected) and min(per_receiver) > 0, per_receiver  # the load was split
+    with sqlite3.connect(db) as con:
+        for message_id, _, body in rows:
+            evidence = {e["name"]: e["sha256"] for e in json.loads(body).get("evidence", [])}
+            pictures = dict(con.execute("SELECT name, data FROM pictures WHERE message_id = ?", (message_id,)))
+            assert evidence and set(pictures) == set(evidence), message_id
+            assert all(hashlib.sha256(data).hexdigest() == evidence[name] for name, data in pictures.items())
+    for box in boxes:
+        assert "Traceback" not in box.log.read_text()
+    print(f"{len(expected)} messages from 3 boxes, stored once; per receiver {per_receiver}")
+
+
+def test_broker_sigkilled_while_messages_are_in_flight_nothing_lost_nothing_doubled(tmp_path):
+    """A box's sender streams cases; the broker is SIGKILLed mid-stream and restarted on the same port.
+
+    Mosquitto saves its state behind its acknowledgements (here after every message, but a SIGKILL
+    between a PUBACK and the save loses that message), so the box waits for the platform's own
+    confirmation (`confirm: platform`) before a message leaves its outbox."""
+    import cv2
+
+    from edge.config.delivery import MqttConfig, PlatformConfig
+    from edge.delivery.outbox import Outbox
+    from edge.delivery.sender import Sender
+    from edge.delivery.sink import open_sink
+    from edge.types import CaseMessage
+
+    capture = cv2.VideoCapture(str(STREAMS / "vtest.avi"))
+    ok, frame = capture.read()
+    capture.release()
+    assert ok
+    picture = cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, 85])[1].tobytes()
+    broker = Mosquitto(tmp_path / "broker").start()
+    db = tmp_path / "platform.db"
+    receivers = [start_receiver(tmp_path, f"receiver-{i}", db, broker.url) for i in (1, 2)]
+    platform = PlatformConfig(
+        kind="mqtt",
+        mqtt=MqttConfig(url=broker.url, confirm="platform"),
+        backoff_initial_s=0.05,
+        backoff_max_s=0.5,
+        timeout_s=2,
+    )
+    outbox = Outbox(tmp_path / "outbox.db")
+    sender = Sender(outbox, platform, open_sink(platform, "box-1", env={}))
+    count = 150
+    try:
+        for _, _, log in receivers:
+            wait_until(lambda log=log: "subscribed as" in log.read_text(), 30, "the receivers to subscribe")
+        time.sleep(1.5)  # persistent sessions saved by the broker
+        for i in range(count):
+            body = {"case_id": f"gate-{i:04d}", "seq": 1, "kind": "new", "camera": {"id": "gate"}}
+            body["evidence"] = [{"name": "full.jpg", "sha256": hashlib.sha256(picture).hexdigest()}]
+            outbox.put(CaseMessage(f"gate-{i:04d}", 1, "new", body, {"full.jpg": picture}))
+        sender.start()
+        wait_until(lambda: outbox.stats().delivered >= count // 3, 60, "a third delivered")
+        broker.kill()
+        in_flight = outbox.stats().pending
+        time.sleep(1.0)
+        broker.start()
+        wait_until(lambda: outbox.stats().pending == 0, 120, "the rest delivered after the broker's restart")
+        wait_until(lambda: len(stored_messages(db)) >= count, 30, "every message at the platform")
+        time.sleep(1.0)  # anything the broker re-sends late would show up as a duplicate now
+    finally:
+        sender.close()
+        outbox.close()
+        for proc, _, _ in receivers:
+            proc.terminate()
+            proc.wait(10)
+        broker.stop()
+    ids = [message_id for message_id, _, _ in stored_messages(db)]
+    assert len(ids) == len(set(ids)) == count
+    logs = [log.read_text() for _, _, log in receivers]
+    duplicates = sum(text.count("mqtt: duplicate ") for text in logs)
+    print(f"broker killed with {in_flight} of {count} pending; stored {len(ids)}, re-sends absorbed: {duplicates}")
