@@ -20,12 +20,13 @@ from typing import Any
 
 import numpy as np
 
+from edge.cases.appearance import SIZE, signatures
 from edge.cases.clock import CaseClock
 from edge.cases.contract import case_id_for
 from edge.cases.evidence import Picture
 from edge.cases.lifecycle import Phase, advance, candidate_decisions, case_decision, gone, in_cooldown
 from edge.cases.messages import Facts, Sighting, body, event_pictures, message, scene_picture
-from edge.cases.observe import ZONE_LEVEL, Observation, match_places, observe
+from edge.cases.observe import ZONE_LEVEL, Observation, match_places, observe, position_scores
 from edge.cases.places import sight
 from edge.cases.rules import CompiledRule, compile_rule, config_json, model_versions, models_for
 from edge.cases.schedule import schedule_active
@@ -216,20 +217,25 @@ class CaseEngine:
         since = self._clock.observed_since
         active = rule.enabled and schedule_active(rule.schedule, now, self._facts.camera.timezone)
         obs = observe(r.spec, dets, frame.width, frame.height, frame.media_time) if active else None
-        if obs is not None and len(obs):
-            self._sight(r, obs, frame, now, out)
+        if obs is not None:
+            state.places.frames += 1  # every place could have been seen in this frame
+            if len(obs):
+                self._sight(r, obs, frame, now, out)
+            state.parts = obs.parts.xyxy.astype(np.float64) if obs.zone_level else state.parts[:0]
         places = state.places
         if not len(places) and not state.cases:
             return []
         r.dirty = True
         messages = []
-        _, confirm = candidate_decisions(now, places.first_seen, places.last_seen, places.attached, timing, since)
+        _, confirm = candidate_decisions(
+            now, places.first_seen, places.last_seen, places.attached, timing, since, places.presence
+        )
         live = in_cooldown(now, state.cooldown_until)
         state.cooldown_box, state.cooldown_until = state.cooldown_box[live], state.cooldown_until[live]
         for i in np.flatnonzero(confirm):
             if self._cooling(r, places.ref[i]):
                 continue
-            joined = self._open_case(r) if rule.case_per == "zone" or rule.kind in ZONE_LEVEL else None
+            joined = self._open_case(r) if rule.case_per == "zone" or rule.kind in ZONE_LEVEL else self._case_at(r, i)
             if joined is not None:
                 places.case[i] = joined.case_id
                 joined.repeat_count += 1
@@ -255,7 +261,9 @@ class CaseEngine:
     def _sight(self, r: CompiledRule, obs: Observation, frame: Frame, now: float, out: FrameChanges) -> None:
         """Match this frame's rows to places; hold first frames of new ones, picture those that settled."""
         prefix = f"{r.zone.id}/{r.spec.rule.id}"
-        sighted = sight(r.state.places, obs, r.spec.rule, now, frame.media_time, prefix)
+        measured = not obs.zone_level and r.spec.rule.kind != "static_object"  # scene objects carry their id
+        looks = signatures(frame.image, obs.subjects) if measured else np.full((len(obs), SIZE), np.nan, np.float32)
+        sighted = sight(r.state.places, obs, looks, r.spec.rule, now, frame.media_time, prefix, r.state.parts)
         places = r.state.places = sighted.places
         for case_id in sighted.returning_cases:
             r.state.cases[case_id].repeat_count += 1  # seen again after an absence: one more capture
@@ -275,6 +283,14 @@ class CaseEngine:
             return True
         rows, _ = match_places(state.cooldown_box, ref[None, :], r.spec.rule.stationary_tolerance)
         return bool(len(rows))
+
+    def _case_at(self, r: CompiledRule, i: int) -> Case | None:
+        """The open case whose object stands where candidate `i` stands: the same violation, not a second one."""
+        places = r.state.places
+        attached = np.flatnonzero(places.attached)
+        position = position_scores(places.ref[attached], places.ref[i][None, :], r.spec.rule.stationary_tolerance)
+        hits = attached[position[:, 0] > 0]
+        return r.state.cases.get(str(places.case[hits[0]])) if len(hits) else None
 
     def _open_case(self, r: CompiledRule) -> Case | None:
         return next((c for c in r.state.cases.values() if c.phase is not Phase.CLEARED), None)

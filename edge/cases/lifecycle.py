@@ -47,10 +47,18 @@ class Timing:
     clear_after_s: float
     re_report_s: float
     cooldown_s: float
+    min_presence: float = 0.0  # share of the dwell's analysed frames in which the same object was seen
 
     @classmethod
     def of(cls, rule: RuleConfig) -> Timing:
-        return cls(rule.min_duration_s, rule.gap_allowance_s, rule.clear_after_s, rule.re_report_s, rule.cooldown_s)
+        return cls(
+            rule.min_duration_s,
+            rule.gap_allowance_s,
+            rule.clear_after_s,
+            rule.re_report_s,
+            rule.cooldown_s,
+            rule.min_presence,
+        )
 
 
 def absent_for(now: float, last_seen: np.ndarray | float, observed_since: float) -> np.ndarray:
@@ -66,16 +74,20 @@ def candidate_decisions(
     attached: np.ndarray,
     timing: Timing,
     observed_since: float = -np.inf,
+    presence: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """(drop, confirm) masks for places.
 
     A candidate absent for longer than the gap allowance is dropped (its dwell restarts if it comes
-    back); one seen now that has stayed for min_duration_s is confirmed. Places attached to an open
-    case are never dropped here: they live until `gone` says so.
+    back); one seen now that has stayed for min_duration_s, and was seen in at least min_presence of
+    the frames since (`presence`, 0..1 per place), is confirmed. Places attached to an open case
+    are never dropped here: they live until `gone` says so.
     """
     seen_now = last_seen >= now
     drop = ~attached & (absent_for(now, last_seen, observed_since) > timing.gap_allowance_s)
     confirm = ~attached & seen_now & (last_seen - first_seen >= timing.min_duration_s)
+    if presence is not None:
+        confirm &= presence >= timing.min_presence
     return drop, confirm
 
 

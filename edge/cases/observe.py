@@ -58,6 +58,12 @@ class Observation:
     age: np.ndarray  # (M,) seconds the row's object already stood before this frame (scene objects)
     zone_level: bool = False
     measure: float | None = None  # count or coverage for zone-level rules
+    anchors: np.ndarray | None = None  # (M, 4) combination: the anchor object's box (whose look must stay)
+
+    @property
+    def subjects(self) -> np.ndarray:
+        """The box of the thing that must stay, per row: the object itself, or a group's anchor."""
+        return self.xyxy if self.anchors is None else self.anchors
 
     def __len__(self) -> int:
         return int(self.xyxy.shape[0])
@@ -142,7 +148,8 @@ def observe(spec: RuleSpec, dets: Detections, width: int, height: int, media_tim
             union, anchors = union[keep], anchors[keep]
         label = "+".join("/".join(group) for group in rule.groups)
         score, track = found.confidence[anchors], found.tracker_id[anchors]
-        return Observation(union, score, [label] * len(anchors), found, track, np.zeros(len(anchors)))
+        rows = len(anchors)
+        return Observation(union, score, [label] * rows, found, track, np.zeros(rows), anchors=found.xyxy[anchors])
     objects = distinct(found)
     if rule.kind == "count":
         measure = float(len(objects))
@@ -166,16 +173,20 @@ def observe(spec: RuleSpec, dets: Detections, width: int, height: int, media_tim
     )
 
 
-def match_places(ref: np.ndarray, boxes: np.ndarray, tolerance: float) -> tuple[np.ndarray, np.ndarray]:
-    """(place rows, observation rows): a sighting belongs to a place when its anchor stayed within
-    `tolerance` place sizes of the place's anchor, or its box overlaps the place's by STATIONARY_IOU."""
+def position_scores(ref: np.ndarray, boxes: np.ndarray, tolerance: float) -> np.ndarray:
+    """(places, rows) closeness: > 0 where a sighting is at a place: its anchor stayed within `tolerance`
+    place sizes of the place's anchor, or its box overlaps the place's by STATIONARY_IOU."""
     if not len(ref) or not len(boxes):
-        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+        return np.zeros((len(ref), len(boxes)), np.float64)
     anchor_ref = np.stack([(ref[:, 0] + ref[:, 2]) / 2, ref[:, 3]], axis=1)
     anchor_obs = np.stack([(boxes[:, 0] + boxes[:, 2]) / 2, boxes[:, 3]], axis=1)
     distance = np.linalg.norm(anchor_ref[:, None, :] - anchor_obs[None, :, :], axis=2) / _sizes(ref)[:, None]
     iou = box_iou(ref.astype(np.float32), boxes.astype(np.float32))
-    score = np.maximum(
+    return np.maximum(
         np.where(distance <= tolerance, 1.0 / (1.0 + distance), 0.0), np.where(iou >= STATIONARY_IOU, iou, 0.0)
     )
-    return greedy_match(score, 1e-9)
+
+
+def match_places(ref: np.ndarray, boxes: np.ndarray, tolerance: float) -> tuple[np.ndarray, np.ndarray]:
+    """(place rows, observation rows): each sighting at the closest free place (`position_scores`)."""
+    return greedy_match(position_scores(ref, boxes, tolerance), 1e-9)

@@ -1,9 +1,19 @@
 """Place matching: which place a rule is timing each of this frame's observation rows belongs to.
 
 A place is where a qualifying object (or group, or the whole zone for zone-level rules) was first
-seen; later sightings are matched to it by position and overlap (`match_places`), never by
-tracker id alone, so an id switch or a missed detection never splits a violation. Pure functions of
-arrays: the engine applies the result to the rule state.
+seen. A later sighting continues that place's dwell only when there is evidence that it is *the same
+object, still there*, not merely something at the same spot:
+- position: its ground point stayed within `stationary_tolerance` place sizes, or its box overlaps;
+- continuity: its box overlaps the place's last box by `min_continuity` (IoU);
+- appearance: the colour layout of its crop is `min_similarity` like the place's first sightings.
+Tracker ids play no part: an id switch, a car/truck flicker or a missed detection never splits a
+violation, and a stream of different passers-by crossing one spot never builds one (each passer-by
+is a place of its own that lives a frame or two). A sighting at a place with an open case that fails
+the checks (a passer-by in front of a parked car) starts nothing: it neither refreshes the case nor
+becomes a duplicate candidate. Zone-level rules (count, occupancy) continue while `min_continuity` of
+the counted objects are still where they were in the previous frame (a gathering, not a flow).
+How often the place's own object was seen (`Places.presence`) is what `min_presence` gates.
+Pure functions of arrays: the engine applies the result to the rule state.
 """
 
 from __future__ import annotations
@@ -12,13 +22,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from edge.cases.observe import Observation, match_places
+from edge.cases.appearance import similarity
+from edge.cases.observe import STATIONARY_IOU, Observation, position_scores
 from edge.cases.sightings import settle_after_s
 from edge.cases.state import Places
 from edge.config import RuleConfig
-from edge.zones.geometry import unmatched
+from edge.zones.geometry import box_iou, greedy_match, unmatched
 
-REF_MEMORY = 10  # a place's reference box is the mean of its first sightings, then frozen: slow drift breaks it
+REF_MEMORY = 10  # a place's reference box and appearance are the mean of its first sightings, then frozen
+LOOK_DRIFT = 0.05  # after that, its appearance follows slow changes of light at this rate per sighting
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,19 +43,58 @@ class Sighted:
     fresh: np.ndarray  # place rows started by this frame
 
 
+def same_object(places: Places, obs: Observation, looks: np.ndarray, rule: RuleConfig) -> np.ndarray:
+    """(places, rows) bool: the sighting may continue the place (continuity and appearance)."""
+    continuity = box_iou(places.box.astype(np.float32), obs.xyxy.astype(np.float32)) >= rule.min_continuity
+    return continuity & (similarity(places.look, looks) >= rule.min_similarity)
+
+
+def still_there(previous: np.ndarray, current: np.ndarray, share: float) -> bool:
+    """Zone-level rules: at least `share` of the counted objects overlap one of the previous frame's."""
+    if not len(current):
+        return False
+    if not len(previous):
+        return share <= 0.0
+    stayed = (box_iou(current.astype(np.float32), previous.astype(np.float32)) >= STATIONARY_IOU).any(axis=1)
+    return bool(stayed.mean() >= share)
+
+
 def sight(
-    places: Places, obs: Observation, rule: RuleConfig, now: float, media_time: float, key_prefix: str
+    places: Places,
+    obs: Observation,
+    looks: np.ndarray,
+    rule: RuleConfig,
+    now: float,
+    media_time: float,
+    key_prefix: str,
+    previous_parts: np.ndarray,
 ) -> Sighted:
-    """Refresh the places this frame's rows match and start places for the rest."""
+    """Refresh the places this frame's rows continue and start places for the rest.
+
+    looks: (rows, appearance.SIZE) signatures of the rows (NaN where not measured: scene objects,
+    whose object id already proves they stayed). previous_parts: the counted objects of the rule's
+    previous analysed frame (zone-level rules).
+    """
     if obs.zone_level:
         rows = np.arange(min(len(places), 1))
+        if len(rows) and not still_there(previous_parts, obs.parts.xyxy, rule.min_continuity):
+            rows = rows[:0]
         cols = np.zeros(len(rows), np.int64)
+        fresh_cols = np.arange(len(obs)) if not len(places) else np.zeros(0, np.int64)
     else:
-        rows, cols = match_places(places.ref, obs.xyxy, rule.stationary_tolerance)
+        position = position_scores(places.ref, obs.xyxy, rule.stationary_tolerance)
+        rows, cols = greedy_match(np.where(same_object(places, obs, looks, rule), position, 0.0), 1e-9)
+        at_a_case = (position[places.attached] > 0).any(axis=0)  # in front of an open case's object
+        fresh_cols = np.flatnonzero(unmatched(len(obs), cols) & ~at_a_case)
     returning = places.attached[rows] & (now - places.last_seen[rows] > rule.gap_allowance_s)
     returning_cases = [str(c) for c in places.case[rows][returning]]
     weight = np.where(places.hits[rows] < REF_MEMORY, 1.0 / (places.hits[rows] + 1), 0.0)[:, None]
     places.ref[rows] += (obs.xyxy[cols] - places.ref[rows]) * weight
+    look_weight = np.maximum(weight, LOOK_DRIFT)
+    known = np.isnan(places.look[rows])
+    places.look[rows] = np.where(
+        known, looks[cols], places.look[rows] + (looks[cols] - places.look[rows]) * look_weight
+    ).astype(np.float32)
     places.box[rows] = obs.xyxy[cols]
     places.last_seen[rows] = now
     places.last_media[rows] = media_time
@@ -54,7 +105,6 @@ def sight(
     stayed = places.last_seen[rows] - places.first_seen[rows] >= settle_after_s(rule.min_duration_s)
     settled = rows[stayed & ~places.pictured[rows]]
     places.pictured[settled] = True
-    fresh_cols = np.flatnonzero(unmatched(len(obs), cols))
     if not len(fresh_cols):
         return Sighted(places, returning_cases, settled, np.zeros(0, np.int64))
     stamp = round(now * 1000)
@@ -74,5 +124,7 @@ def sight(
         track=obs.track[fresh_cols].astype(np.int64),
         case=np.full(n, "", dtype=object),
         pictured=np.zeros(n, bool),
+        frames=np.ones(n, np.int64),
+        look=looks[fresh_cols].astype(np.float32),
     )
     return Sighted(places.append(new), returning_cases, settled, np.arange(len(places), len(places) + n))

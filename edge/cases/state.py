@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from edge.cases.appearance import SIZE
 from edge.cases.lifecycle import Phase
 
 
@@ -33,6 +34,13 @@ class Places:
     track: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # latest tracker id, -1 none
     case: np.ndarray = field(default_factory=lambda: np.zeros(0, object))  # "" while a candidate
     pictured: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))  # first-seen picture stored
+    frames: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # analysed frames since first seen
+    look: np.ndarray = field(default_factory=lambda: np.zeros((0, SIZE), np.float32))  # appearance; NaN unknown
+
+    @property
+    def presence(self) -> np.ndarray:
+        """Share of the analysed frames since first sighting in which the place's own object was seen."""
+        return self.hits / np.maximum(self.frames, 1)
 
     def __len__(self) -> int:
         return int(self.key.shape[0])
@@ -50,17 +58,24 @@ class Places:
         )
 
     def to_json(self) -> dict[str, list[Any]]:
-        return {name: getattr(self, name).tolist() for name in self.__dataclass_fields__}
+        out = {name: getattr(self, name).tolist() for name in self.__dataclass_fields__}
+        out["look"] = np.where(np.isnan(self.look), None, self.look).tolist()  # JSON has no NaN
+        return out
 
     @classmethod
     def from_json(cls, data: dict[str, list[Any]]) -> Places:
         out = cls()
         n = len(data.get("key", []))
+        # state saved before presence and appearance were kept: every sighting counted, look unknown
+        data = {"frames": data.get("hits", []), "look": [[None] * SIZE] * n} | data
         for name in cls.__dataclass_fields__:
             template = getattr(out, name)
             values = data.get(name, [])
             if name in ("key", "label", "case"):
                 column = np.array(values, dtype=object).reshape(n)
+            elif name == "look":
+                raw = np.array(values, dtype=object).reshape((n, SIZE))
+                column = np.where(raw == None, np.nan, raw).astype(np.float32)  # noqa: E711 (elementwise)
             else:
                 column = np.asarray(values, dtype=template.dtype).reshape((n, *template.shape[1:]))
             setattr(out, name, column)
@@ -104,6 +119,7 @@ class RuleState:
     cases: dict[str, Case] = field(default_factory=dict)
     cooldown_box: np.ndarray = field(default_factory=lambda: np.zeros((0, 4), np.float64))
     cooldown_until: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float64))
+    parts: np.ndarray = field(default_factory=lambda: np.zeros((0, 4), np.float64))  # last frame's counted boxes
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -111,6 +127,7 @@ class RuleState:
             "cases": [c.to_json() for c in self.cases.values()],
             "cooldown_box": self.cooldown_box.tolist(),
             "cooldown_until": self.cooldown_until.tolist(),
+            "parts": self.parts.tolist(),
         }
 
     @classmethod
@@ -122,4 +139,5 @@ class RuleState:
             cases={c.case_id: c for c in cases},
             cooldown_box=np.asarray(data.get("cooldown_box", []), np.float64).reshape(len(until), 4),
             cooldown_until=until,
+            parts=np.asarray(data.get("parts", []), np.float64).reshape(-1, 4),
         )

@@ -103,6 +103,29 @@ class RuleConfig(Section):
         le=5.0,
         description="how far (in box sizes) an object's ground point may move and still count as staying",
     )
+    min_presence: float = Field(
+        0.5,
+        ge=0.0,
+        le=1.0,
+        description="share of the analysed frames since an object was first seen in which that same object "
+        "was seen again; a case opens only above it (a passer-by holds a spot for a frame or two, a parked car "
+        "nearly always, even behind passers-by); 0 turns the check off",
+    )
+    min_continuity: float = Field(
+        0.4,
+        ge=0.0,
+        le=1.0,
+        description="a sighting continues an object's dwell only if its box overlaps (IoU) the object's last box "
+        "by this much; for count/occupancy rules, the share of counted objects that must still be where they were",
+    )
+    min_similarity: float = Field(
+        0.6,
+        ge=0.0,
+        le=1.0,
+        description="a sighting continues an object's dwell only if its appearance (the colour layout of its "
+        "crop) is this similar to the object's first sightings (about 0.8-0.95 for one object seen again, "
+        "0.2-0.6 for two different people in one spot); 0 turns the check off",
+    )
     min_count: int = Field(1, ge=1, le=1000, description="count rules: this many objects at once")
     min_coverage: float = Field(
         0.0,
