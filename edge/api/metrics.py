@@ -57,6 +57,9 @@ def _cameras(health: Mapping[str, Mapping[str, object]]) -> Iterator[Metric]:
         "last_frame_age_s": GaugeMetricFamily(
             "edge_camera_last_frame_age_seconds", "Seconds since the last analysed frame", labels=["camera"]
         ),
+        "last_stall_at": GaugeMetricFamily(
+            "edge_camera_last_stall_timestamp_seconds", "Unix time of the camera's last stall", labels=["camera"]
+        ),
     }
     counters = {
         "reconnects": CounterMetricFamily("edge_camera_reconnects", "Reconnect attempts", labels=["camera"]),
@@ -65,6 +68,9 @@ def _cameras(health: Mapping[str, Mapping[str, object]]) -> Iterator[Metric]:
         ),
         "corrupt_packets": CounterMetricFamily(
             "edge_camera_corrupt_packets", "Corrupt packets skipped", labels=["camera"]
+        ),
+        "damaged_pictures": CounterMetricFamily(
+            "edge_camera_damaged_pictures", "Pictures decoded from damaged data, never analysed", labels=["camera"]
         ),
     }
     for camera, entry in sorted(health.items()):

@@ -4,6 +4,17 @@ Corrupt packets are counted and skipped, never fatal: a camera that sends one ba
 streaming. Frames are picked by media time, not by count, so dropped or duplicated input frames never
 stretch persistence measured downstream. Key-frame-only decoding hands the decoder just the key
 packets (and sets `skip_frame = "NONKEY"`), which cuts decode work by the GOP length.
+
+Damaged pictures are never analysed. Lost RTP packets, or key frames whose slices arrive split by
+parameter sets, decode into pictures with concealed (smeared or green) regions that a detector or
+the scene model would take for real objects. The decoder's own signals mark them: a decode error,
+or a frame FFmpeg flags corrupt (`is_corrupt`: its error concealment ran, i.e. slices or
+macroblocks were missing). A packet the demuxer flags corrupt is counted, but the decoder judges
+the picture: such a flag also marks a harmless discontinuity (a spliced stream), while data that
+is really missing makes the decoder conceal, and so flag the frame. Such a picture is not sampled, and
+neither is any picture after it up to the next clean key frame (they reference the damage); a
+key-frame-only camera so waits for the next clean key frame. Error concealment, and with it those
+flags, only runs without slice threading, so decoders use frame threads (`thread_type = AUTO`).
 """
 
 from __future__ import annotations
@@ -53,6 +64,7 @@ class DecodeStats:
     packets: int = 0
     decoded: int = 0
     corrupt: int = 0
+    damaged: int = 0  # decoded pictures not analysed: damaged, or referencing damage (up to a clean key frame)
     end_time: float = 0.0  # media end of the last packet, relative to the first frame
 
 
@@ -63,7 +75,8 @@ class Picture:
     frame: av.video.frame.VideoFrame
     media_time: float  # seconds from the session's first picture
     is_keyframe: bool
-    sampled: bool
+    sampled: bool  # never for a damaged picture
+    damaged: bool
 
     def bgr(self) -> np.ndarray:
         return self.frame.to_ndarray(format="bgr24")
@@ -88,6 +101,7 @@ class FrameDecoder:
         self.gop_s: float | None = None
         self._container = container
         self._stream = container.streams.video[0]
+        self._stream.thread_type = "AUTO"  # frame threads: slice threading switches error concealment off
         self._sampler = RateSampler(fps)
         self._choose = choose
         self._stall_timeout_s = stall_timeout_s
@@ -110,10 +124,12 @@ class FrameDecoder:
         origin: int | None = None
         last_time = -interval
         last_key: float | None = None
-        last_picture_at = time.monotonic()
+        last_picture_at = time.monotonic()  # last clean picture: what the stall watchdog looks at
+        tainted = False  # a damaged picture was decoded, and no clean key frame since
         for packet in self._container.demux(self._stream):
             if packet.size:
                 stats.packets += 1
+                stats.corrupt += packet.is_corrupt
                 packet_time = None
                 if origin is not None and packet.pts is not None:
                     packet_time = (packet.pts - origin) * time_base
@@ -132,10 +148,15 @@ class FrameDecoder:
                 frames = packet.decode()
             except av.FFmpegError:
                 stats.corrupt += 1
+                tainted = True  # the pictures that reference this one are concealed guesses
                 frames = []
             for frame in frames:
                 stats.decoded += 1
-                last_picture_at = time.monotonic()
+                tainted = frame.is_corrupt or (tainted and not frame.key_frame)
+                if tainted:
+                    stats.damaged += 1
+                else:
+                    last_picture_at = time.monotonic()
                 if frame.pts is not None and time_base:
                     if origin is None or (frame.pts - origin) * time_base < last_time:
                         # first timestamp, or timestamps restarted (camera reset, spliced clip):
@@ -146,8 +167,10 @@ class FrameDecoder:
                     media_time = last_time + interval
                 last_time = media_time
                 stats.end_time = max(stats.end_time, media_time + interval)
-                yield Picture(frame, media_time, bool(frame.key_frame), self._sampler.take(media_time))
-            if not frames:
+                yield Picture(
+                    frame, media_time, bool(frame.key_frame), not tainted and self._sampler.take(media_time), tainted
+                )
+            if not frames or tainted:
                 self._check_stall(last_picture_at)
 
     def _measure_gop(self, last_key: float | None, key_time: float) -> None:
@@ -162,4 +185,9 @@ class FrameDecoder:
             return
         idle = time.monotonic() - last_picture_at
         if idle > self._stall_timeout_s:
-            raise StreamStalled(f"no picture decoded for {idle:.1f} s (stall timeout {self._stall_timeout_s:g} s)")
+            what, damaged = (
+                ("undamaged picture", f", {self.stats.damaged} damaged") if self.stats.damaged else ("picture", "")
+            )
+            raise StreamStalled(
+                f"no {what} decoded for {idle:.1f} s (stall timeout {self._stall_timeout_s:g} s{damaged})"
+            )

@@ -75,7 +75,6 @@ def read_file_frames(
     decodable frame at all raises `SourceError`.
     """
     container = open_file(path)
-    container.streams.video[0].thread_type = "AUTO"
     return _frames(container, str(path), camera_id, fps, decode, epoch)
 
 
@@ -101,8 +100,8 @@ def _frames(
         raise SourceError(f"video file {path}: no decodable video frame ({what})")
     if not problem and expected and stats.end_time < expected - 0.5:
         problem = f"ends at {stats.end_time:.1f} s of the {expected:.1f} s its header promises (truncated?)"
-    if stats.corrupt:
+    if stats.corrupt or stats.damaged:
         problem = f"{problem}; " if problem else ""
-        problem += f"{stats.corrupt} corrupt packet(s) skipped"
+        problem += f"{stats.corrupt} corrupt packet(s) and {stats.damaged} damaged picture(s) skipped"
     if problem:
         log.warning("video file %s: %s; %d frame(s) read", path, problem, index)

@@ -49,9 +49,13 @@ class CameraHealth:
     last_error: str | None
     dropped_frames: int  # analysed frames dropped by the hand-off because inference lagged
     corrupt_packets: int
+    damaged_pictures: int  # decoded from damaged data (or referencing it): never analysed
     decode: str  # "all" or "keyframes", as currently decoded
     width: int
     height: int
+    last_stall_at: float | None  # time.time() of the last stall (hang, or no undamaged picture)
+    last_stall: str | None  # why it stalled
+    retry_at: float | None  # while backing off: time.time() of the next connection attempt
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +96,10 @@ class _Record:
     last_error: str | None = None
     dropped: int = 0
     corrupt: int = 0
+    damaged: int = 0
+    last_stall_at: float | None = None
+    last_stall: str | None = None
+    retry_at: float | None = None
     decode: str = "all"
     width: int = 0
     height: int = 0
@@ -111,17 +119,24 @@ class HealthRegistry:
         with self._lock:
             self._records.setdefault(camera_id, _Record(stall_timeout_s))
 
-    def transition(self, camera_id: str, state: StreamState, error: str | None = None) -> None:
-        """Move a camera along the state machine; `error` becomes its last error when given."""
+    def transition(
+        self, camera_id: str, state: StreamState, error: str | None = None, retry_at: float | None = None
+    ) -> None:
+        """Move a camera along the state machine; `error` becomes its last error when given (and its
+        last stall's reason on STALLED); `retry_at` is when a BACKOFF ends."""
         with self._lock:
             record = self._records[camera_id]
+            now = time.time()
             if state != record.state:
                 if state not in TRANSITIONS[record.state]:
                     raise RuntimeError(f"camera {camera_id}: illegal transition {record.state} -> {state}")
                 if record.state == StreamState.BACKOFF and state == StreamState.CONNECTING:
                     record.reconnects += 1
                 record.state = state
-                record.history.append(Transition(time.time(), state, error))
+                record.history.append(Transition(now, state, error))
+                if state == StreamState.STALLED:
+                    record.last_stall_at, record.last_stall = now, error
+            record.retry_at = retry_at if state == StreamState.BACKOFF else None
             if error is not None:
                 record.last_error = error
 
@@ -134,13 +149,15 @@ class HealthRegistry:
         with self._lock:
             return self._records[camera_id].state
 
-    def progress(self, camera_id: str, packets: int, pictures: int, corrupt: int) -> None:
-        """Counts since the last call: packets read, pictures decoded, corrupt packets skipped."""
+    def progress(self, camera_id: str, packets: int, pictures: int, corrupt: int, damaged: int = 0) -> None:
+        """Counts since the last call: packets read, clean pictures decoded, corrupt packets and damaged
+        pictures skipped."""
         now = time.monotonic()
         with self._lock:
             record = self._records[camera_id]
             record.input.add(packets, now)
             record.corrupt += corrupt
+            record.damaged += damaged
             if pictures:
                 record.last_picture_at = now
 
@@ -168,8 +185,11 @@ class HealthRegistry:
         age = None if r.last_frame_at is None else now - r.last_frame_at
         state = r.state
         silent = None if r.last_picture_at is None else now - r.last_picture_at
+        stall_at, stall = r.last_stall_at, r.last_stall
         if state == StreamState.STREAMING and silent is not None and silent > r.stall_timeout_s:
             state = StreamState.STALLED  # the reader is still blocked waiting for its read timeout
+            stall_at = time.time() - silent + r.stall_timeout_s
+            stall = f"no undamaged picture for {silent:.1f} s (stall timeout {r.stall_timeout_s:g} s)"
         return CameraHealth(
             camera_id=camera_id,
             state=state,
@@ -180,7 +200,11 @@ class HealthRegistry:
             last_error=r.last_error,
             dropped_frames=r.dropped,
             corrupt_packets=r.corrupt,
+            damaged_pictures=r.damaged,
             decode=r.decode,
             width=r.width,
             height=r.height,
+            last_stall_at=stall_at,
+            last_stall=stall,
+            retry_at=r.retry_at,
         )

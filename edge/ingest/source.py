@@ -7,6 +7,7 @@ cut to a few bytes (`analyzeduration=0`, `probesize=32`) and a camera is up in ~
 
 from __future__ import annotations
 
+import socket
 from dataclasses import dataclass
 from typing import Literal
 from urllib.parse import urlsplit, urlunsplit
@@ -19,6 +20,8 @@ from edge.ingest.errors import SourceError
 
 SourceKind = Literal["rtsp", "http", "file"]
 FAST_OPEN = {"analyzeduration": "0", "probesize": "32"}
+DEFAULT_PORTS = {"rtsp": 554, "rtsps": 322, "http": 80, "https": 443}
+PROBE_TIMEOUT_S = 0.5
 
 
 EndAction = Literal["reconnect", "reopen", "finish"]
@@ -36,6 +39,28 @@ class SourcePlan:
     @property
     def label(self) -> str:
         return redact(self.url)
+
+    @property
+    def address(self) -> tuple[str, int] | None:
+        """Host and TCP port of a network source (what a reachability probe connects to); None for files."""
+        if self.kind == "file":
+            return None
+        parts = urlsplit(self.url)
+        scheme = parts.scheme.lower()
+        try:
+            port = parts.port or DEFAULT_PORTS.get(scheme)
+        except ValueError:  # a malformed port: the open itself will say so
+            return None
+        return (parts.hostname, port) if parts.hostname and port else None
+
+
+def reachable(address: tuple[str, int]) -> bool:
+    """One TCP connect, closed at once: is anything listening at the camera's address?"""
+    try:
+        with socket.create_connection(address, timeout=PROBE_TIMEOUT_S):
+            return True
+    except OSError:
+        return False
 
 
 def plan_source(source: SourceConfig) -> SourcePlan:

@@ -8,12 +8,17 @@ The loop is an explicit state machine (see `health.TRANSITIONS`):
     a looping file reopens at once (STREAMING -> CONNECTING); a plain file ends in STOPPED.
 
 A camera that is offline at start just sits in BACKOFF/CONNECTING; it never blocks or fails the
-others. `Frame.media_time` stays monotonic across reconnects: each new session continues from the
-last one plus the wall-clock gap, so downstream persistence sees the outage as time passing.
+others. While backing off from a camera whose address did not answer at all, one TCP connect a
+second (`RECONNECT_PROBE_S`) looks for its return, so it is back within about a second of being
+reachable however long the backoff has grown; a camera that answers TCP but fails above it (a
+hung server, a bad path) waits its backoff out, so a broken camera is never hammered.
+`Frame.media_time` stays monotonic across reconnects: each new session continues from the last
+one plus the wall-clock gap, so downstream persistence sees the outage as time passing.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import time
@@ -23,14 +28,16 @@ import av
 
 from edge.config import CameraConfig
 from edge.ingest.backoff import Backoff
-from edge.ingest.decode import FrameDecoder, Picture, StreamStalled
+from edge.ingest.decode import DecodeStats, FrameDecoder, Picture, StreamStalled
 from edge.ingest.errors import SourceError
 from edge.ingest.health import HealthRegistry, StreamState
 from edge.ingest.policy import choose_decode
-from edge.ingest.source import SourcePlan, describe_error, open_source, plan_source
+from edge.ingest.source import SourcePlan, describe_error, open_source, plan_source, reachable
 from edge.types import Frame
 
 log = logging.getLogger(__name__)
+
+RECONNECT_PROBE_S = 1.0  # while an unreachable camera backs off: one TCP connect this often
 
 
 class MediaClock:
@@ -76,7 +83,7 @@ class CameraStream:
         self._clock = MediaClock()
         self._index = 0
         self._gop_s: float | None = None
-        self._reported = (0, 0)  # decoder packet and corrupt counts already fed to health
+        self._reported = DecodeStats()  # decoder counts already fed to health
         health.register(camera.id, camera.source.stall_timeout_s)
 
     @property
@@ -109,8 +116,8 @@ class CameraStream:
     def is_alive(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
 
-    def _transition(self, state: StreamState, error: str | None = None) -> None:
-        self._health.transition(self.camera.id, state, error)
+    def _transition(self, state: StreamState, error: str | None = None, retry_at: float | None = None) -> None:
+        self._health.transition(self.camera.id, state, error, retry_at)
 
     def _run(self) -> None:
         try:
@@ -122,10 +129,21 @@ class CameraStream:
             self._transition(StreamState.STOPPED)
 
     def _wait_backoff(self, error: str) -> None:
+        """Wait out the backoff; cut it short when an address that did not answer answers again."""
         delay = self._backoff.next_delay()
         log.warning("camera %s: %s; reconnecting in %.1f s", self.camera.id, error, delay)
-        self._transition(StreamState.BACKOFF, error)
-        self._stop.wait(delay)
+        self._transition(StreamState.BACKOFF, error, retry_at=time.time() + delay)
+        deadline = time.monotonic() + delay
+        address = self._plan.address
+        if address is None or reachable(address):  # a file, or the failure was above TCP: wait it out
+            self._stop.wait(delay)
+            return
+        while not self._stop.wait(max(0.0, min(RECONNECT_PROBE_S, deadline - time.monotonic()))):
+            if time.monotonic() >= deadline:
+                return
+            if reachable(address):
+                log.info("camera %s: %s answers again; reconnecting now", self.camera.id, self._plan.label)
+                return
 
     def _session(self) -> bool:
         """Connect once and stream until the source ends or fails; True when the camera is done."""
@@ -143,10 +161,10 @@ class CameraStream:
                         return True
                     if started is None:
                         started = time.monotonic() - picture.media_time
-                        self._reported = (0, 0)
+                        self._reported = DecodeStats()
                         self._clock.new_session()
                         self._transition(StreamState.STREAMING)
-                    self._report(decoder)
+                    self._report(decoder, picture)
                     if self._plan.paced and self._stop.wait(started + picture.media_time - time.monotonic()):
                         return True
                     if picture.sampled:
@@ -195,11 +213,17 @@ class CameraStream:
             stall_timeout_s=camera.source.stall_timeout_s,
         )
 
-    def _report(self, decoder: FrameDecoder) -> None:
-        """Feed health the packets and corrupt packets seen since the previous picture."""
-        packets, corrupt = decoder.stats.packets, decoder.stats.corrupt
-        self._health.progress(self.camera.id, packets - self._reported[0], 1, corrupt - self._reported[1])
-        self._reported = (packets, corrupt)
+    def _report(self, decoder: FrameDecoder, picture: Picture) -> None:
+        """Feed health what the decoder counted since the previous picture."""
+        now, then = decoder.stats, self._reported
+        self._health.progress(
+            self.camera.id,
+            now.packets - then.packets,
+            0 if picture.damaged else 1,
+            now.corrupt - then.corrupt,
+            now.damaged - then.damaged,
+        )
+        self._reported = dataclasses.replace(now)
 
     def _emit(self, picture: Picture, mode: str) -> None:
         image = picture.bgr()
