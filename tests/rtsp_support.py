@@ -68,10 +68,12 @@ class RtspServer:
     Use as a context manager (or call `kill()` in a finally): an orphaned server keeps its port.
     """
 
-    def __init__(self, clip: Path, port: int | None = None, path: str = "/cam") -> None:
+    def __init__(self, clip: Path, port: int | None = None, path: str = "/cam", *options: str) -> None:
+        """`options`: more command-line options of `rtsp_server.py` (e.g. packet loss)."""
         self.clip = clip
         self.port = port or free_port()
         self.path = path
+        self.options = options
         self.proc: subprocess.Popen[str] | None = None
 
     @property
@@ -80,6 +82,7 @@ class RtspServer:
 
     def start(self, ready_timeout: float = 20.0) -> RtspServer:
         cmd = [SYSTEM_PYTHON, str(SERVER_SCRIPT), str(self.clip), "--port", str(self.port), "--path", self.path]
+        cmd += self.options
         self.proc = subprocess.Popen(
             cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
         )

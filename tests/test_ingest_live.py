@@ -52,8 +52,11 @@ def test_hung_server_is_detected_then_backoff_then_resumes(streams):
         server.pause()
         try:
             wait_until(lambda: health.state("a") == StreamState.BACKOFF, 15, "backoff while the server hangs")
-            error = health.snapshot()["a"].last_error
-            assert "stalled: no data within the 1 s read timeout" in error
+            snap = health.snapshot()["a"]
+            assert "stalled: no data within the 1 s read timeout" in snap.last_error
+            # the API shows the stall (when and why) after it has moved on to backing off
+            assert snap.last_stall == snap.last_error and snap.last_stall_at is not None
+            assert snap.retry_at is not None and snap.retry_at >= snap.last_stall_at
         finally:
             server.resume()
         before = sink.count()

@@ -8,10 +8,11 @@ The loop is an explicit state machine (see `health.TRANSITIONS`):
     a looping file reopens at once (STREAMING -> CONNECTING); a plain file ends in STOPPED.
 
 A camera that is offline at start just sits in BACKOFF/CONNECTING; it never blocks or fails the
-others. While backing off from a camera whose address did not answer at all, one TCP connect a
-second (`RECONNECT_PROBE_S`) looks for its return, so it is back within about a second of being
-reachable however long the backoff has grown; a camera that answers TCP but fails above it (a
-hung server, a bad path) waits its backoff out, so a broken camera is never hammered.
+others. While backing off, one TCP connect a second (`RECONNECT_PROBE_S`, closed at once) watches
+the camera's address: when an address that stopped answering answers again, the camera reconnects
+at once, so it is back within about a second of being reachable however long the backoff has
+grown; a camera that answers TCP all along but fails above it (a hung server, a bad path) waits
+its backoff out, so a broken camera is never hammered with sessions.
 `Frame.media_time` stays monotonic across reconnects: each new session continues from the last
 one plus the wall-clock gap, so downstream persistence sees the outage as time passing.
 """
@@ -135,15 +136,20 @@ class CameraStream:
         self._transition(StreamState.BACKOFF, error, retry_at=time.time() + delay)
         deadline = time.monotonic() + delay
         address = self._plan.address
-        if address is None or reachable(address):  # a file, or the failure was above TCP: wait it out
+        if address is None:  # a file: nothing to probe
             self._stop.wait(delay)
             return
+        # Only a return counts: an address that answers all along failed above TCP (a hung server),
+        # and reconnecting to it early would just fail again.
+        was_down = not reachable(address)
         while not self._stop.wait(max(0.0, min(RECONNECT_PROBE_S, deadline - time.monotonic()))):
             if time.monotonic() >= deadline:
                 return
-            if reachable(address):
+            up = reachable(address)
+            if up and was_down:
                 log.info("camera %s: %s answers again; reconnecting now", self.camera.id, self._plan.label)
                 return
+            was_down = was_down or not up
 
     def _session(self) -> bool:
         """Connect once and stream until the source ends or fails; True when the camera is done."""
