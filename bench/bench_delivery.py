@@ -9,11 +9,18 @@ scenarios run in the same invocation against the same receiver process:
   flaky     the same with the receiver failing a fraction of posts with 500/503,
             half of them after storing (lost acknowledgements)
 
+and over MQTT, against a real mosquitto (generated config, persistence on) and a second
+receiver process consuming it (`--mqtt`, shared subscription):
+
+  raw mqtt  plain paho QoS 1 publishes of the same payloads, each waiting for its PUBACK
+  puback    Outbox.put + Sender + MqttSink, a message leaves the outbox on its PUBACK
+  platform  the same with `confirm: platform`: it leaves once the receiver confirms it stored it
+
 Throughput: a pre-filled outbox drained by `deliver_pending`. Latency: a producer puts
 messages at a steady rate while the background sender runs; latency is the outbox's
 `delivered_at - created_at` (the case confirmed -> the platform acknowledged).
 
-    .venv/bin/python bench/bench_delivery.py [--messages 300] [--rate 20] [--fail-rate 0.3]
+    .venv/bin/python bench/bench_delivery.py [--messages 300] [--rate 20] [--fail-rate 0.3] [--no-mqtt]
 """
 
 from __future__ import annotations
@@ -34,12 +41,21 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "tests"))  # the tests' mosquitto runner
 
-from edge.config.delivery import PlatformConfig  # noqa: E402
+import paho.mqtt.client as paho  # noqa: E402
+from mqtt_support import Mosquitto  # noqa: E402
+from paho.mqtt.enums import CallbackAPIVersion  # noqa: E402
+
+from edge.config.delivery import MqttConfig, PlatformConfig  # noqa: E402
+from edge.delivery.mqtt_wire import case_topic, encode  # noqa: E402
 from edge.delivery.outbox import Outbox  # noqa: E402
 from edge.delivery.sender import Sender  # noqa: E402
+from edge.delivery.sink import open_sink  # noqa: E402
 from edge.delivery.wire import build_request  # noqa: E402
 from edge.types import CaseMessage  # noqa: E402
+
+BOX = "bench-box"
 
 
 def evidence() -> dict[str, bytes]:
@@ -61,17 +77,17 @@ def messages(prefix: str, count: int, pictures: dict[str, bytes]) -> list[CaseMe
     for i in range(cases * 3):
         case_id, seq = f"{prefix}-{i % cases:05d}", i // cases
         kind = ("new", "update", "cleared")[seq]
-        body = {"case_id": case_id, "seq": seq, "kind": kind, "event_code": "0505", "camera_id": "cam-1"}
+        body = {"case_id": case_id, "seq": seq, "kind": kind, "event_code": "0505", "camera": {"id": "cam-1"}}
         out.append(CaseMessage(case_id, seq, kind, body, pictures if seq < 2 else {}))
     return out
 
 
-def start_receiver(db: Path) -> tuple[subprocess.Popen, str]:
+def start_receiver(db: Path, *extra: str) -> tuple[subprocess.Popen, str]:
     with __import__("socket").socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    args = [sys.executable, "-m", "edge.receiver", "--port", str(port), "--db", str(db), "--seed", "7"]
+    args = [sys.executable, "-m", "edge.receiver", "--port", str(port), "--db", str(db), "--seed", "7", *extra]
     proc = subprocess.Popen(args, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     for _ in range(500):
@@ -102,7 +118,7 @@ def outbox_throughput(folder: Path, config: PlatformConfig, batch: list[CaseMess
         t = time.perf_counter()
         outbox.put(msg)
         puts.append(time.perf_counter() - t)
-    sender = Sender(outbox, config)
+    sender = Sender(outbox, config, open_sink(config, BOX))
     delivered = sender.deliver_pending(timeout_s=600)
     elapsed = time.perf_counter() - start
     sender.close()
@@ -114,7 +130,7 @@ def outbox_throughput(folder: Path, config: PlatformConfig, batch: list[CaseMess
 def latencies(folder: Path, config: PlatformConfig, batch: list[CaseMessage], rate: float) -> np.ndarray:
     path = folder / f"{batch[0].case_id}.db"
     outbox = Outbox(path)
-    sender = Sender(outbox, config)
+    sender = Sender(outbox, config, open_sink(config, BOX))
     sender.start()
     start = time.perf_counter()
     for i, msg in enumerate(batch):
@@ -128,11 +144,58 @@ def latencies(folder: Path, config: PlatformConfig, batch: list[CaseMessage], ra
         return np.array([d for (d,) in db.execute("SELECT delivered_at - created_at FROM messages")])
 
 
+def raw_mqtt_throughput(broker: Mosquitto, batch: list[CaseMessage], max_bytes: int) -> float:
+    """Publish-and-wait-for-PUBACK, one at a time, as the sender does, with nothing kept on disk."""
+    client = paho.Client(CallbackAPIVersion.VERSION2, client_id="bench-raw", protocol=paho.MQTTv5)
+    client.connect(broker.host, broker.port)
+    client.loop_start()
+    start = time.perf_counter()
+    for msg in batch:
+        encoded = encode(msg, (), max_bytes)
+        assert encoded is not None
+        client.publish(case_topic("edge", BOX, msg.body), encoded.payload, qos=1).wait_for_publish(10)
+    elapsed = time.perf_counter() - start
+    client.loop_stop()
+    client.disconnect()
+    return len(batch) / elapsed
+
+
+def wait_for_messages(url: str, count: int, timeout_s: float = 120.0) -> int:
+    deadline = time.monotonic() + timeout_s
+    while (stored := httpx.get(f"{url}/healthz").json()["messages"]) < count and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return stored
+
+
+def mqtt_scenarios(folder: Path, args: argparse.Namespace, pictures: dict[str, bytes]) -> dict[str, float | np.ndarray]:
+    """Raw publishes, then outbox + sender with confirm puback and platform; each message stored once."""
+    broker = Mosquitto(folder / "broker").start()
+    receiver, url = start_receiver(folder / "mqtt-receiver.db", "--mqtt", broker.url)
+    results: dict[str, float | np.ndarray] = {}
+    try:
+        time.sleep(1.0)  # the receiver subscribes (its shared subscription must exist before publishes)
+        puback = PlatformConfig(kind="mqtt", mqtt=MqttConfig(url=broker.url))
+        platform = puback.model_copy(update={"mqtt": MqttConfig(url=broker.url, confirm="platform")})
+        max_bytes = puback.mqtt.max_payload_kb * 1024
+        results["raw"] = raw_mqtt_throughput(broker, messages("mraw", args.messages, pictures), max_bytes)
+        results["puback"], _ = outbox_throughput(folder, puback, messages("mpub", args.messages, pictures))
+        results["puback_lat"] = latencies(folder, puback, messages("mplat", args.messages, pictures), args.rate)
+        results["platform"], _ = outbox_throughput(folder, platform, messages("mcon", args.messages, pictures))
+        results["platform_lat"] = latencies(folder, platform, messages("mclat", args.messages, pictures), args.rate)
+        results["stored"] = wait_for_messages(url, 5 * (args.messages // 3 * 3))
+    finally:
+        receiver.terminate()
+        receiver.wait(10)
+        broker.stop()
+    return results
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--messages", type=int, default=300)
     parser.add_argument("--rate", type=float, default=20.0, help="messages per second in the latency run")
     parser.add_argument("--fail-rate", type=float, default=0.3)
+    parser.add_argument("--no-mqtt", action="store_true", help="HTTP scenarios only")
     args = parser.parse_args()
     logging.basicConfig(level=logging.ERROR)  # the flaky run logs every planned failure otherwise
     pictures = evidence()
@@ -154,8 +217,10 @@ def main() -> None:
         finally:
             receiver.terminate()
             receiver.wait(10)
+        mqtt = None if args.no_mqtt else mqtt_scenarios(folder, args, pictures)
     expected = 5 * (args.messages // 3 * 3)
     assert stored == expected, f"receiver holds {stored} messages, expected {expected}"
+    assert mqtt is None or mqtt["stored"] == expected, f"MQTT receiver holds {mqtt['stored']}, expected {expected}"
 
     def pct(values: np.ndarray, q: float) -> str:
         return f"{1000 * np.percentile(values, q):8.1f} ms"
@@ -172,6 +237,24 @@ def main() -> None:
     print(f"ratio flaky/reliable throughput:  {flaky_tp / reliable:.2f}")
     print(f"ratio flaky/reliable p50 latency: {np.percentile(flaky_lat, 50) / np.percentile(reliable_lat, 50):.2f}")
     print(f"exactly once: the receiver holds {stored} messages, 5 scenarios x {expected // 5}")
+    if mqtt is None:
+        return
+    print(
+        f"MQTT: mosquitto on loopback, receiver process consuming a shared subscription, {args.messages} per scenario"
+    )
+    print(f"{'raw paho QoS 1 publishes (baseline)':<34}{mqtt['raw']:>10.1f}")
+    for key, label in (
+        ("puback", "outbox + sender, confirm puback"),
+        ("platform", "outbox + sender, confirm platform"),
+    ):
+        lat = mqtt[f"{key}_lat"]
+        print(f"{label:<34}{mqtt[key]:>10.1f}{pct(lat, 50)}{pct(lat, 99)}")
+    print(f"ratio mqtt outbox/raw throughput:      {mqtt['puback'] / mqtt['raw']:.2f}")
+    print(f"ratio confirm platform/puback thrpt:   {mqtt['platform'] / mqtt['puback']:.2f}")
+    print(f"ratio mqtt/http outbox throughput:     {mqtt['puback'] / reliable:.2f}")
+    p50 = np.percentile(mqtt["puback_lat"], 50) / np.percentile(reliable_lat, 50)
+    print(f"ratio mqtt/http p50 latency:           {p50:.2f}")
+    print(f"exactly once: the MQTT receiver holds {mqtt['stored']} messages, 5 scenarios x {expected // 5}")
 
 
 if __name__ == "__main__":
