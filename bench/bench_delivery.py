@@ -43,11 +43,10 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "tests"))  # the tests' mosquitto runner
 
-import paho.mqtt.client as paho  # noqa: E402
 from mqtt_support import Mosquitto  # noqa: E402
-from paho.mqtt.enums import CallbackAPIVersion  # noqa: E402
 
 from edge.config.delivery import MqttConfig, PlatformConfig  # noqa: E402
+from edge.delivery.mqtt import connect_properties, mqtt_client  # noqa: E402
 from edge.delivery.mqtt_wire import case_topic, encode  # noqa: E402
 from edge.delivery.outbox import Outbox  # noqa: E402
 from edge.delivery.sender import Sender  # noqa: E402
@@ -146,8 +145,9 @@ def latencies(folder: Path, config: PlatformConfig, batch: list[CaseMessage], ra
 
 def raw_mqtt_throughput(broker: Mosquitto, batch: list[CaseMessage], max_bytes: int) -> float:
     """Publish-and-wait-for-PUBACK, one at a time, as the sender does, with nothing kept on disk."""
-    client = paho.Client(CallbackAPIVersion.VERSION2, client_id="bench-raw", protocol=paho.MQTTv5)
-    client.connect(broker.host, broker.port)
+    mqtt = MqttConfig(url=broker.url)
+    client = mqtt_client(mqtt, "bench-raw", {})  # the sink's own client settings, minus outbox and sender
+    client.connect(broker.host, broker.port, properties=connect_properties(mqtt))
     client.loop_start()
     start = time.perf_counter()
     for msg in batch:
@@ -190,14 +190,49 @@ def mqtt_scenarios(folder: Path, args: argparse.Namespace, pictures: dict[str, b
     return results
 
 
+def broker_kill_losses(folder: Path, confirm: str, count: int, pictures: dict[str, bytes]) -> int:
+    """Stream `count` messages, SIGKILL the broker after a third is delivered, restart it on the same
+    port; how many never reach the receiver although the outbox let them go (it keeps each id once)."""
+    run = folder / f"kill-{confirm}-{time.monotonic_ns()}"
+    broker = Mosquitto(run / "broker").start()
+    receiver, url = start_receiver(run / "receiver.db", "--mqtt", broker.url)
+    config = PlatformConfig(
+        kind="mqtt", mqtt=MqttConfig(url=broker.url, confirm=confirm), backoff_initial_s=0.05, backoff_max_s=0.5
+    )
+    outbox = Outbox(run / "outbox.db")
+    sender = Sender(outbox, config.model_copy(update={"timeout_s": 2.0}), open_sink(config, BOX))
+    try:
+        time.sleep(1.5)  # the receiver subscribes and the broker saves its session
+        for msg in messages("kill", count, pictures):
+            outbox.put(msg)
+        sender.start()
+        while outbox.stats().delivered < count // 3:
+            time.sleep(0.005)
+        broker.kill()
+        time.sleep(1.0)
+        broker.start()
+        while outbox.stats().pending:
+            time.sleep(0.05)
+        stored = wait_for_messages(url, count, timeout_s=10)
+    finally:
+        sender.close()
+        outbox.close()
+        receiver.terminate()
+        receiver.wait(10)
+        broker.stop()
+    return count - stored
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--messages", type=int, default=300)
     parser.add_argument("--rate", type=float, default=20.0, help="messages per second in the latency run")
     parser.add_argument("--fail-rate", type=float, default=0.3)
     parser.add_argument("--no-mqtt", action="store_true", help="HTTP scenarios only")
+    parser.add_argument("--broker-kills", type=int, default=0, help="also: N broker SIGKILLs per confirm mode")
     args = parser.parse_args()
     logging.basicConfig(level=logging.ERROR)  # the flaky run logs every planned failure otherwise
+    logging.getLogger("edge.delivery.mqtt").setLevel(logging.CRITICAL)  # the planned broker kills
     pictures = evidence()
     print(f"evidence per message: {', '.join(f'{n} {len(d) / 1024:.0f} KB' for n, d in pictures.items())}")
     with tempfile.TemporaryDirectory() as tmp:
@@ -255,6 +290,15 @@ def main() -> None:
     p50 = np.percentile(mqtt["puback_lat"], 50) / np.percentile(reliable_lat, 50)
     print(f"ratio mqtt/http p50 latency:           {p50:.2f}")
     print(f"exactly once: the MQTT receiver holds {mqtt['stored']} messages, 5 scenarios x {expected // 5}")
+    if args.broker_kills:
+        count = args.messages // 3 * 3
+        print(
+            f"broker SIGKILLed after a third of {count} messages, restarted after 1 s; {args.broker_kills} runs each:"
+        )
+        with tempfile.TemporaryDirectory() as tmp:
+            for confirm in ("puback", "platform"):
+                runs = [broker_kill_losses(Path(tmp), confirm, count, pictures) for _ in range(args.broker_kills)]
+                print(f"  confirm {confirm:<9} messages lost per run: {', '.join(str(lost) for lost in runs)}")
 
 
 if __name__ == "__main__":

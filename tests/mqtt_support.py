@@ -70,6 +70,7 @@ class Mosquitto:
             f"persistence_location {folder}/",
             "autosave_interval 1",
             "autosave_on_changes true",
+            "set_tcp_nodelay true",  # small acknowledgements go out at once, not after a delayed TCP ACK
             f"log_dest file {folder}/mosquitto.log",
             "log_type error",
             "log_type warning",

@@ -29,6 +29,7 @@ import datetime as dt
 import json
 import logging
 import random
+import socket
 import ssl
 import threading
 from collections.abc import Callable, Mapping
@@ -87,6 +88,7 @@ def mqtt_client(mqtt: MqttConfig, client_id: str, env: Mapping[str, str], *, man
         reconnect_on_failure=False,  # the sink reconnects itself, to see and report every failure
         manual_ack=manual_ack,
     )
+    client.on_socket_open = no_delay
     username = env.get(mqtt.username_env)
     if username:
         client.username_pw_set(username, env.get(mqtt.password_env) or None)
@@ -102,6 +104,12 @@ def mqtt_client(mqtt: MqttConfig, client_id: str, env: Mapping[str, str], *, man
             raise MqttSetupError(f"platform.mqtt.tls: cannot load the TLS files: {exc}") from None
         client.tls_insecure_set(not tls.verify_hostname)
     return client
+
+
+def no_delay(_client: paho.Client, _userdata: Any, sock: Any) -> None:
+    """Small packets (PUBACKs, confirmations) go out at once instead of waiting on Nagle's algorithm."""
+    if hasattr(sock, "setsockopt"):
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
 
 def connect_properties(mqtt: MqttConfig) -> Properties | None:
