@@ -77,3 +77,22 @@ def test_unusable_state_files_are_clear_errors(tmp_path):
         db.execute("UPDATE meta SET value='99' WHERE key='schema'")
     with pytest.raises(StoreError, match="schema 99"):
         CaseStore(newer)
+
+
+def test_a_frame_the_full_state_file_refuses_changes_nothing(tmp_path):
+    """SQLite's own "database or disk is full" (a page limit): the engine goes back to the stored state,
+    so the case's first message keeps seq 1 and arrives, whole, once the store has room again."""
+    run = Run(make_config([rule()]), tmp_path / "state.db")
+    run.play(0, 19.5, [CAR])  # a candidate of 19 s, stored
+    db = run.store._db
+    db.execute(f"PRAGMA max_page_count = {db.execute('PRAGMA page_count').fetchone()[0]}")
+    for t in (20.0, 20.5):  # the "new" message (pictures and all) does not fit
+        with pytest.raises(StoreError, match="full"):
+            run.step(t, [CAR])
+        assert run.engine.snapshot().zones[0].rules[0].open_cases == ()
+        assert run.engine.pending_messages() == []
+    db.execute("PRAGMA max_page_count = 1073741823")
+    out = run.step(21.0, [CAR])
+    assert [(m.kind, m.seq) for m in out] == [("new", 1)]
+    assert out[0].body["times"]["first_seen_media_s"] == 0.0  # the dwell kept its start
+    assert [m.message_id for m in run.engine.pending_messages()] == [out[0].message_id]
