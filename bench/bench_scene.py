@@ -5,7 +5,9 @@ box lies on the lawn, so static-object tracking does real work (blobs, matching,
 rather than idling on an empty view. For every frame, in the same run, interleaved:
 1. detector: the bundled CenterNet through `edge.infer` (`Detector.detect([image])`, preprocessing
    and decoding included) - the baseline;
-2. scene: `SceneModel.update(frame, detections, class_names)` with that frame's detections.
+2. scene: `SceneModel.update(frame, detections, class_names)` with that frame's detections;
+3. view change: `ViewChangeDetector.update(image)` (runs for every camera, scene model or not) and,
+   for the dwell rules' same-object check, the appearance signatures of that frame's boxes.
 Frames of the warm-up (the background being learned) are left out of the scene's numbers. Reports
 median and p95 milliseconds per frame of each, and the ratio scene / detector.
 
@@ -22,10 +24,11 @@ from pathlib import Path
 import av
 import numpy as np
 
+from edge.cases.appearance import signatures
 from edge.config import ModelConfig
-from edge.config.scene import SceneConfig
+from edge.config.scene import SceneConfig, ViewChangeConfig
 from edge.infer import load_detector
-from edge.scene import SceneModel
+from edge.scene import SceneModel, ViewChangeDetector
 from edge.types import Frame
 
 REPO = Path(__file__).resolve().parents[1]
@@ -65,15 +68,24 @@ def main() -> None:
     config = SceneConfig(enabled=True, static_after_s=15.0, work_width=args.work_width)
     detect_ms: list[float] = []
     scene_ms: list[float] = []
+    view_ms: list[float] = []
+    looks_ms: list[float] = []
     found: set[int] = set()
     for _ in range(args.repeats):
         scene = SceneModel("bench", config)
+        view = ViewChangeDetector(ViewChangeConfig())
         for index, (t, image) in enumerate(frames):
             start = time.perf_counter()
             detections = detector.detect([image])[0]
             middle = time.perf_counter()
             update = scene.update(Frame("bench", image, t, t, index), detections, detector.class_names)
             end = time.perf_counter()
+            view.update(image)
+            viewed = time.perf_counter()
+            signatures(image, detections.xyxy)
+            looked = time.perf_counter()
+            view_ms.append((viewed - end) * 1000)
+            looks_ms.append((looked - viewed) * 1000)
             detect_ms.append((middle - start) * 1000)
             if not update.learning:
                 scene_ms.append((end - middle) * 1000)
@@ -84,6 +96,9 @@ def main() -> None:
     print(f"detector (CenterNet via edge.infer): median {det:6.2f} ms  p95 {percentile(detect_ms, 95):6.2f} ms")
     print(f"scene model update:                  median {scn:6.2f} ms  p95 {percentile(scene_ms, 95):6.2f} ms")
     print(f"ratio scene / detector (median): {scn / det:.3f}  (p95: {percentile(scene_ms, 95) / det:.3f})")
+    view, looks = statistics.median(view_ms), statistics.median(looks_ms)
+    print(f"view change check:                   median {view:6.2f} ms  ratio / detector {view / det:.3f}")
+    print(f"appearance signatures (all boxes):   median {looks:6.2f} ms  ratio / detector {looks / det:.3f}")
     print(f"static objects seen per pass: {len(found)} id(s) (the box)")
 
 

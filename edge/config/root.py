@@ -12,7 +12,7 @@ from edge.config.camera import CameraConfig
 from edge.config.delivery import PlatformConfig, StorageConfig
 from edge.config.events import DEFAULT_EVENTS, EventType
 from edge.config.model import InferenceConfig, ModelConfig
-from edge.config.scene import SceneConfig
+from edge.config.scene import SceneConfig, ViewChangeConfig
 from edge.config.tracking import TrackerConfig
 
 CONFIG_VERSION = 1
@@ -32,6 +32,7 @@ class EdgeConfig(Section):
     cameras: list[CameraConfig] = Field(default_factory=list)
     tracker: TrackerConfig = Field(default_factory=TrackerConfig)
     scene: SceneConfig = Field(default_factory=SceneConfig)
+    view_change: ViewChangeConfig = Field(default_factory=ViewChangeConfig)
     platform: PlatformConfig = Field(default_factory=PlatformConfig)
     storage: StorageConfig = Field(default_factory=StorageConfig)
     api: ApiConfig = Field(default_factory=ApiConfig)

@@ -80,3 +80,23 @@ class SceneConfig(Section):
     blur_ratio: float = Field(
         0.3, gt=0.0, lt=1.0, description="sharpness below this fraction of the usual sharpness counts as blurred"
     )
+
+
+class ViewChangeConfig(Section):
+    """A change of view ends every candidate's dwell (edge/scene/viewchange.py); runs for every camera."""
+
+    enabled: bool = Field(True, description="compare each analysed frame with the previous one")
+    work_width: int = Field(96, ge=48, le=640, description="width in pixels of the small grey copy compared")
+    tile_correlation: float = Field(
+        0.5,
+        gt=-1.0,
+        lt=1.0,
+        description="a tile whose pattern correlates below this with the same tile before counts as changed",
+    )
+    min_changed_share: float = Field(
+        0.6,
+        gt=0.0,
+        le=1.0,
+        description="this share of the textured tiles changing at once is a new view (a cut, a preset switch, "
+        "a re-aim); passers-by and traffic change only some of them",
+    )

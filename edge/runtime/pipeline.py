@@ -1,7 +1,7 @@
 """The per-camera pipeline: one analysed frame's detections -> case and device-fault messages -> sink.
 
-    detections -> tracker -> scene model (static objects, tamper) -> [zones paused while tampered,
-    a device fault reported instead] -> rules -> cases -> sink
+    detections -> [view change: every candidate ends] -> tracker -> scene model (static objects,
+    tamper) -> [zones paused while tampered, a device fault reported instead] -> rules -> cases -> sink
 
 The live worker, `edge replay`, `edge eval` and `edge demo` all run this object; they differ only in
 where frames come from and where messages go, so a tester's replay makes exactly the decisions the
@@ -23,7 +23,7 @@ from edge.cases import CaseEngine, CaseSnapshot, CaseStore
 from edge.config import CameraConfig, EdgeConfig
 from edge.infer import Detector, load_detector
 from edge.runtime.faults import FaultReporter
-from edge.scene import SceneModel, SceneUpdate, TamperStatus
+from edge.scene import SceneModel, SceneUpdate, TamperStatus, ViewChangeDetector
 from edge.track import Tracker
 from edge.types import CaseMessage, Detections, Frame
 
@@ -53,6 +53,7 @@ class PipelineStep:
     paused: bool
     messages: list[CaseMessage]
     cases: CaseSnapshot | None = None
+    view_changed: bool = False  # a cut or re-aim since the previous frame ended every candidate
 
 
 class CameraPipeline:
@@ -77,6 +78,7 @@ class CameraPipeline:
         self._lock = threading.Lock()
         self._class_names = {k: list(v) for k, v in class_names.items()}
         self._trackers = {model_id: Tracker(config.tracker) for model_id in self._class_names}
+        self._view = ViewChangeDetector(config.view_change)
         self._scene = SceneModel(camera_id, config.scene) if config.scene.enabled else None
         camera = config.camera(camera_id)
         self._faults = FaultReporter(config, camera)
@@ -118,18 +120,19 @@ class CameraPipeline:
     def analyse(self, frame: Frame, detections: Mapping[str, Detections], snapshot: bool = False) -> PipelineStep:
         """Run one analysed frame through every stage and hand its messages to the sink, in order."""
         with self._lock:
-            tracked = {
-                model_id: self._trackers[model_id].update(dets, frame.media_time)
-                if model_id in self._trackers
-                else dets
-                for model_id, dets in detections.items()
-            }
+            view = self._view.update(frame.image)
+            if view.changed:  # a cut, a preset switch, a re-aim: nothing seen before is known to be here now
+                log.info("camera view cut", extra={"camera": frame.camera_id, "changed_share": round(view.share, 2)})
+                for tracker in self._trackers.values():
+                    tracker.reset()
+                self._cases.end_candidates()
+            tracked = {model_id: self._track(model_id, dets, frame) for model_id, dets in detections.items()}
             update = self._scene_update(frame, tracked)
             messages: list[CaseMessage] = []
             fault = self._faults.observe(frame, update.tamper) if update is not None else None
             if fault is not None:
                 log.warning(
-                    "camera view changed",
+                    "camera view tampered",
                     extra={"camera": frame.camera_id, "tamper": update.tamper.kind, "detail": update.tamper.detail},
                 )
                 self._sink(fault)  # a device fault is not case state: nothing to keep beside rule state
@@ -140,7 +143,8 @@ class CameraPipeline:
                 static = update.static_objects if update is not None else None
                 messages += self._cases.process(frame, tracked, static)
             self._hand_off()
-            return PipelineStep(frame, tracked, update, paused, messages, self._cases.snapshot() if snapshot else None)
+            cases = self._cases.snapshot() if snapshot else None
+            return PipelineStep(frame, tracked, update, paused, messages, cases, view.changed)
 
     def _track(self, model_id: str, dets: Detections, frame: Frame) -> Detections:
         tracker = self._trackers.get(model_id)

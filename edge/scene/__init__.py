@@ -2,5 +2,6 @@
 
 from edge.scene.model import SceneModel, SceneUpdate
 from edge.scene.tamper import TamperKind, TamperStatus
+from edge.scene.viewchange import ViewChange, ViewChangeDetector
 
-__all__ = ["SceneModel", "SceneUpdate", "TamperKind", "TamperStatus"]
+__all__ = ["SceneModel", "SceneUpdate", "TamperKind", "TamperStatus", "ViewChange", "ViewChangeDetector"]
