@@ -8,6 +8,9 @@ scenarios run in the same invocation against the same receiver process:
   reliable  Outbox.put (fsync'd) + Sender, receiver answering everything
   flaky     the same with the receiver failing a fraction of posts with 500/503,
             half of them after storing (lost acknowledgements)
+  recovery  a backlog queued while the platform is down (503 on everything) for `--outage` s,
+            with the sender running; measured from the platform's return to the whole backlog
+            delivered, against the same backlog drained by a fresh sender (the baseline)
 
 and over MQTT, against a real mosquitto (generated config, persistence on) and a second
 receiver process consuming it (`--mqtt`, shared subscription):
@@ -21,6 +24,7 @@ messages at a steady rate while the background sender runs; latency is the outbo
 `delivered_at - created_at` (the case confirmed -> the platform acknowledged).
 
     .venv/bin/python bench/bench_delivery.py [--messages 300] [--rate 20] [--fail-rate 0.3] [--no-mqtt]
+                                             [--backlog 60] [--outage 10]
 """
 
 from __future__ import annotations
@@ -143,6 +147,47 @@ def latencies(folder: Path, config: PlatformConfig, batch: list[CaseMessage], ra
         return np.array([d for (d,) in db.execute("SELECT delivered_at - created_at FROM messages")])
 
 
+def fresh_drain(folder: Path, config: PlatformConfig, batch: list[CaseMessage]) -> float:
+    """Seconds a fresh sender takes to drain a pre-filled outbox (puts not counted)."""
+    outbox = Outbox(folder / f"{batch[0].case_id}.db")
+    for msg in batch:
+        outbox.put(msg)
+    sender = Sender(outbox, config)
+    start = time.perf_counter()
+    assert sender.deliver_pending(timeout_s=600) == len(batch)
+    elapsed = time.perf_counter() - start
+    sender.close()
+    outbox.close()
+    return elapsed
+
+
+def drain_after_outage(
+    folder: Path, config: PlatformConfig, batch: list[CaseMessage], url: str, outage_s: float
+) -> tuple[float, float, int]:
+    """A backlog queued while the platform is down, the sender running all along. Returns seconds
+    from the platform's return to the first and to the last delivery, and how many requests the
+    sender made while the platform was down (it probes; it must not hammer)."""
+    path = folder / f"{batch[0].case_id}.db"
+    httpx.put(f"{url}/admin/faults", json={"down": True}).raise_for_status()
+    outbox = Outbox(path)
+    sender = Sender(outbox, config)
+    sender.start()
+    for msg in batch:
+        outbox.put(msg)
+    time.sleep(outage_s)
+    with sqlite3.connect(path) as db:
+        (tries,) = db.execute("SELECT SUM(attempts) FROM messages").fetchone()
+    up = time.time()
+    httpx.put(f"{url}/admin/faults", json={}).raise_for_status()
+    while outbox.stats().pending:
+        time.sleep(0.01)
+    sender.close()
+    outbox.close()
+    with sqlite3.connect(path) as db:
+        first, last = db.execute("SELECT MIN(delivered_at), MAX(delivered_at) FROM messages").fetchone()
+    return first - up, last - up, int(tries)
+
+
 def raw_mqtt_throughput(broker: Mosquitto, batch: list[CaseMessage], max_bytes: int) -> float:
     """Publish-and-wait-for-PUBACK, one at a time, as the sender does, with nothing kept on disk."""
     mqtt = MqttConfig(url=broker.url)
@@ -230,6 +275,8 @@ def main() -> None:
     parser.add_argument("--fail-rate", type=float, default=0.3)
     parser.add_argument("--no-mqtt", action="store_true", help="HTTP scenarios only")
     parser.add_argument("--broker-kills", type=int, default=0, help="also: N broker SIGKILLs per confirm mode")
+    parser.add_argument("--backlog", type=int, default=60, help="messages queued during the outage")
+    parser.add_argument("--outage", type=float, default=10.0, help="seconds the platform is down")
     args = parser.parse_args()
     logging.basicConfig(level=logging.ERROR)  # the flaky run logs every planned failure otherwise
     logging.getLogger("edge.delivery.mqtt").setLevel(logging.CRITICAL)  # the planned broker kills
@@ -248,13 +295,19 @@ def main() -> None:
             flaky_tp, _ = outbox_throughput(folder, config, messages("flk", args.messages, pictures))
             httpx.put(f"{url}/admin/faults", json={**flaky, "lose_ack": True}).raise_for_status()
             flaky_lat = latencies(folder, config, messages("flat", args.messages, pictures), args.rate)
+            httpx.put(f"{url}/admin/faults", json={}).raise_for_status()
+            fresh_s = fresh_drain(folder, config, messages("fresh", args.backlog, pictures))
+            first_s, drained_s, tries = drain_after_outage(
+                folder, config, messages("outage", args.backlog, pictures), url, args.outage
+            )
             stored = httpx.get(f"{url}/healthz").json()["messages"]
         finally:
             receiver.terminate()
             receiver.wait(10)
         mqtt = None if args.no_mqtt else mqtt_scenarios(folder, args, pictures)
     expected = 5 * (args.messages // 3 * 3)
-    assert stored == expected, f"receiver holds {stored} messages, expected {expected}"
+    backlog = args.backlog // 3 * 3
+    assert stored == expected + 2 * backlog, f"receiver holds {stored} messages, expected {expected + 2 * backlog}"
     assert mqtt is None or mqtt["stored"] == expected, f"MQTT receiver holds {mqtt['stored']}, expected {expected}"
 
     def pct(values: np.ndarray, q: float) -> str:
@@ -271,7 +324,16 @@ def main() -> None:
     print(f"ratio outbox/raw throughput:      {reliable / raw:.2f}")
     print(f"ratio flaky/reliable throughput:  {flaky_tp / reliable:.2f}")
     print(f"ratio flaky/reliable p50 latency: {np.percentile(flaky_lat, 50) / np.percentile(reliable_lat, 50):.2f}")
-    print(f"exactly once: the receiver holds {stored} messages, 5 scenarios x {expected // 5}")
+    print(f"exactly once: the receiver holds {stored} messages, 5 scenarios x {expected // 5} + 2 x {backlog}")
+    print(
+        f"recovery: platform down {args.outage:g} s with {backlog} messages waiting"
+        f" (probe_interval_s {config.probe_interval_s:g})"
+    )
+    print(f"  platform up -> first delivered {first_s:.2f} s, whole backlog delivered {drained_s:.2f} s")
+    print(f"  requests to the down platform: {tries} in {args.outage:g} s")
+    print(f"  the same backlog drained by a fresh sender (baseline): {fresh_s:.2f} s")
+    print(f"ratio backlog after outage / fresh drain:          {drained_s / fresh_s:.2f}")
+    print(f"ratio drain after the first answer / fresh drain:   {(drained_s - first_s) / fresh_s:.2f}")
     if mqtt is None:
         return
     print(
