@@ -28,7 +28,6 @@ import threading
 import time
 from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
@@ -36,6 +35,7 @@ import numpy as np
 
 from edge.config.delivery import StorageConfig
 from edge.delivery.disk import DiskGuard, DiskLevel, Watermarks
+from edge.delivery.records import DeadLetter, OutboxError, OutboxItem, OutboxStats
 from edge.delivery.wire import picture_name_problem
 from edge.types import CaseMessage
 
@@ -91,55 +91,6 @@ def _first_of_case(skip: Collection[int]) -> str:
     return f"""NOT EXISTS (
     SELECT 1 FROM messages p WHERE p.case_id = m.case_id AND p.seq < m.seq
     AND p.state NOT IN {_DONE}{held})"""
-
-
-class OutboxError(Exception):
-    """The outbox cannot store a message (bad message, or no disk space even for its record),
-    or cannot record what the sender learnt (no disk space even after giving up the reserve)."""
-
-
-@dataclass(frozen=True, slots=True)
-class OutboxItem:
-    """A pending message as the sender sees it."""
-
-    pk: int
-    message: CaseMessage
-    attempts: int
-    thinned: tuple[str, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class DeadLetter:
-    message_id: str
-    case_id: str
-    seq: int
-    kind: str
-    status: int | None
-    response: str
-    failed_at: float
-    attempts: int
-
-
-@dataclass(frozen=True, slots=True)
-class OutboxStats:
-    """Health snapshot of the outbox; `problem` is set after recovering from a bad file."""
-
-    pending: int
-    delivered: int
-    dead: int
-    discarded: int
-    blocked: int  # pending behind a dead message of the same case
-    oldest_pending_age_s: float | None
-    stored_mb: float
-    max_mb: float
-    disk_free_mb: float
-    disk_state: DiskLevel  # ok, thin, no_pictures, paused (edge.delivery.disk)
-    disk_state_since: float | None  # time.time() of the last change; None if it never changed
-    accepting_cases: bool  # False while the disk is nearly full: the pipeline opens no new cases
-    disk_reserve_mb: float  # held back for acknowledgements; 0 once given up
-    thinned_messages: int
-    problem: str | None
-    last_error: str | None  # why the oldest waiting message is not delivered yet (no connection, refused ...)
 
 
 class Outbox:
