@@ -17,14 +17,10 @@ per session. Usage: .venv/bin/python bench/bench_infer.py [--cameras 8] [--secon
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import threading
 import time
-from collections.abc import Callable
 from pathlib import Path
 
-import av
 import numpy as np
 import onnxruntime as ort
 
@@ -33,35 +29,9 @@ from edge.infer import Detector, InferenceEngine, load_detector
 from edge.infer.session import default_threads
 from edge.types import Detections, Frame
 
-REPO = Path(__file__).resolve().parents[1]
+from _common import REPO, decode_frames, for_seconds, machine
+
 FPS = 10.0
-
-
-def decode_frames(count: int) -> list[np.ndarray]:
-    with av.open(str(REPO / "streams" / "vtest.avi")) as container:
-        return [f.to_ndarray(format="bgr24") for _, f in zip(range(count), container.decode(video=0), strict=False)]
-
-
-def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
-
-
-def for_seconds(work: Callable[[int, threading.Event], None], threads: int, seconds: float) -> None:
-    """Run `work(i, stop)` on `threads` threads for `seconds`, then set `stop` and join them."""
-    stop = threading.Event()
-    pool = [threading.Thread(target=work, args=(i, stop)) for i in range(threads)]
-    for t in pool:
-        t.start()
-    time.sleep(seconds)
-    stop.set()
-    for t in pool:
-        t.join()
 
 
 def ceiling(detector: Detector, frames: list[np.ndarray], batch: int, runners: int, seconds: float) -> float:
@@ -147,7 +117,7 @@ def main() -> None:
     frames = decode_frames(100)
     batch = min(args.batch, detector.max_batch)
     print(
-        f"machine: {cpu_name()}, {len(os.sched_getaffinity(0))} cores, load average {os.getloadavg()[0]:.1f}; "
+        f"machine: {machine()}; "
         f"onnxruntime {ort.__version__}, providers {detector.providers}, {args.threads} intra-op threads"
     )
     print(
