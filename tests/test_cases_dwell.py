@@ -11,6 +11,7 @@ import pytest
 from test_cases_support import CAR, EPOCH, VAN, Run, make_config, rule
 
 from edge.cases import case_json_schema
+from edge.config import ConfigError
 
 
 def test_vehicle_parked_for_the_whole_clip_is_one_case(tmp_path):
@@ -99,6 +100,17 @@ def test_bodies_follow_the_published_schema(tmp_path):
         assert message.body["message_id"] == message.message_id
         assert message.body["location"]["grid_code"] == "310101001001001"
         assert message.body["source"] == "智能采集"
+
+
+def test_severity_comes_from_the_rule_else_the_event_table(tmp_path):
+    bicycle = rule(id="bikes", event_code="0506")
+    fire_lane = rule(id="fire_lane", severity="urgent")
+    run = Run(make_config([rule(), bicycle, fire_lane]), tmp_path / "state.db")
+    run.play(0, 30, [CAR])
+    by_rule = {m.body["rule"]["id"]: m.body["severity"] for m in run.messages}
+    assert by_rule == {"r1": "normal", "bikes": "routine", "fire_lane": "urgent"}
+    with pytest.raises(ConfigError, match="severity"):
+        make_config([rule(severity="critical")])
 
 
 def test_case_ids_are_reproducible_and_distinct(tmp_path):

@@ -63,7 +63,14 @@ def wait_until(condition: Callable[[], bool], timeout_s: float = 60.0, what: str
 def message(case: int, seq: int, pictures: int = 2, kind: str | None = None) -> CaseMessage:
     case_id = f"cam1-0505-{case:04d}"
     kind = kind or ("new" if seq == 0 else "update")
-    body = {"case_id": case_id, "seq": seq, "kind": kind, "event_code": "0505", "note": f"案件 {case}/{seq}"}
+    body = {
+        "case_id": case_id,
+        "seq": seq,
+        "kind": kind,
+        "event_code": "0505",
+        "severity": "normal",
+        "note": f"案件 {case}/{seq}",
+    }
     names = ["full.jpg", "crop.jpg", "extra.jpg"][:pictures]
     return CaseMessage(case_id, seq, kind, body, {n: jpeg((case * 7 + seq * 3 + i) % 250) for i, n in enumerate(names)})
 

@@ -34,6 +34,7 @@ def test_stores_case_and_serves_it_back(tmp_path):
         assert answer.json()["message_id"] == msg.message_id
         [case] = httpx.get(f"{srv.url}/api/cases").json()
         assert case["case_id"] == msg.case_id and case["state"] == "new"
+        assert case["severity"] == msg.body["severity"] == "normal"
         assert case["message_count"] == 1 and case["kinds"] == ["new"]
         assert case["latest"] == msg.body
         for url in case["pictures"]:

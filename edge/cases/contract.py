@@ -81,6 +81,10 @@ def case_json_schema() -> dict[str, Any]:
                         "major_name": _STR,
                     }
                 ),
+                "severity": {
+                    "enum": ["urgent", "normal", "routine"],
+                    "description": "the rule's severity, else its event's (docs/case-contract.md)",
+                },
                 "source": _STR,
                 "description": _STR,
                 "zone": _object({"id": _STR, "name": _STR, "version": {"type": "integer", "minimum": 0}}),

@@ -112,6 +112,7 @@ def body(
             "major_code": event.major_code,
             "major_name": event.major_name,
         },
+        "severity": rule.severity or event.severity,
         "source": facts.source_label,
         "description": f"{rule.event_name or event.name}: {case.label} in {place} for {duration:.0f} s",
         "zone": {"id": zone.id, "name": zone.name, "version": case.zone_version},

@@ -9,7 +9,7 @@ it changes. Codes are 4-digit strings: two digits of major class + two of minor 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BeforeValidator, Field, field_validator, model_validator
 
@@ -28,6 +28,10 @@ def _four_digits(value: str) -> str:
     return value
 
 
+Severity = Literal["urgent", "normal", "routine"]
+"""How fast the platform should act: urgent (a safety hazard, flagged at once), normal, routine (the reporter or
+a patrol handles it). Every message carries it so the platform routes without re-deriving it."""
+
 EventCode = Annotated[str, BeforeValidator(_quoted), AfterValidator(_four_digits)]
 """A CJ/T 214 event code: four digits, as a string (an unquoted 0505 in YAML is an octal number)."""
 
@@ -40,6 +44,10 @@ class EventType(Section):
     default_classes: list[str] = Field(
         default_factory=list,
         description="detector classes that suggest this event: a rule without 'classes' counts these",
+    )
+    severity: Severity = Field(
+        "normal",
+        description="default severity of this event's cases (urgent / normal / routine); a rule may override it",
     )
 
     @field_validator("default_classes")
@@ -68,12 +76,14 @@ DEFAULT_EVENTS: tuple[EventType, ...] = (
         name="无照经营游商 unlicensed mobile vendor",
         major_name=_STREET,
         default_classes=["person", "umbrella"],
+        severity="routine",
     ),
     EventType(
         code="0504",
         name="店外经营 out-of-store operation",
         major_name=_STREET,
         default_classes=["dining table", "chair", "bench"],
+        severity="routine",
     ),
     EventType(
         code="0505",
@@ -86,9 +96,10 @@ DEFAULT_EVENTS: tuple[EventType, ...] = (
         name="非机动车乱停放 bicycles parked disorderly",
         major_name=_STREET,
         default_classes=["bicycle", "motorcycle"],
+        severity="routine",
     ),
     EventType(code="0507", name="乱堆物料 piled materials", major_name=_STREET, default_classes=["suitcase"]),
-    EventType(code="0511", name="沿街晾挂 laundry hung along the street", major_name=_STREET),
+    EventType(code="0511", name="沿街晾挂 laundry hung along the street", major_name=_STREET, severity="routine"),
 )
 
 

@@ -11,7 +11,7 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 
 from edge.config.base import Section
-from edge.config.events import EventCode
+from edge.config.events import EventCode, Severity
 from edge.zones.geometry import polygon_problem
 
 RuleKind = Literal["dwell", "count", "occupancy", "combination", "static_object"]
@@ -78,6 +78,11 @@ class RuleConfig(Section):
     )
     event_code: EventCode = Field(description="4-digit code from the event table, e.g. '0505'")
     event_name: str = Field("", max_length=200, description="overrides the event table's name in cases")
+    severity: Severity | None = Field(
+        None,
+        description="urgent / normal / routine, carried in every message of the rule's cases (e.g. urgent for a "
+        "parked car blocking a fire lane); none = the event table's severity for event_code",
+    )
     model: str = Field("default", description="id of the model whose classes this rule counts")
     classes: list[str] = Field(
         default_factory=list,

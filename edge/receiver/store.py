@@ -240,6 +240,7 @@ def summarise(messages: list[dict[str, Any]]) -> dict[str, Any]:
     return {
         "case_id": latest["case_id"],
         "state": latest["kind"],
+        "severity": latest["body"].get("severity"),
         "latest_seq": latest["seq"],
         "message_count": len(messages),
         "kinds": [m["kind"] for m in messages],

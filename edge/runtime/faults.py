@@ -58,6 +58,7 @@ class FaultReporter:
             "case_id": self._case_id,
             "seq": self._seq,
             "kind": kind,
+            "severity": "normal",  # a blind camera is a maintenance ticket, not a hazard on the street
             "camera": {"id": self.camera.id, "name": self.camera.name},
             "fault": {"kind": fault.kind, "detail": fault.detail, "state": "ended" if ended else "active"},
             "time": _iso(frame.wall_time),
