@@ -77,7 +77,9 @@ def _status(args: argparse.Namespace, outbox: Outbox, _platform: PlatformConfig)
     print(f"dead        {stats.dead}" + ("  -> edge outbox dead" if stats.dead else ""))
     print(f"discarded   {stats.discarded}")
     print(f"stored      {stats.stored_mb:.1f} MB of {stats.max_mb:.0f} MB")
-    print(f"disk        {stats.disk_state}, {stats.disk_free_mb:.0f} MB free; thinned: {stats.thinned_messages}")
+    paused = "" if stats.accepting_cases else " (no new cases until space returns)"
+    free = f"{stats.disk_free_mb:.0f} MB free"
+    print(f"disk        {stats.disk_state}{paused}, {free}; thinned: {stats.thinned_messages}")
     if stats.problem:
         print(f"problem     {stats.problem}")
     return 0
