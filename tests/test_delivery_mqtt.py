@@ -180,6 +180,7 @@ def test_wrong_credentials_are_a_clear_error_and_messages_wait(tmp_path, evidenc
         wrong = {"EDGE_MQTT_USERNAME": "box-a", "EDGE_MQTT_PASSWORD": "guess"}
         sender, outbox = undelivered(tmp_path, evidence, platform, wrong)
         assert "refused the session" in (sender.health().last_error or "")
+        assert "refused the session" in (outbox.stats().last_error or "")  # what /api/outbox shows
         assert sender.health().consecutive_failures > 0
         sender.close()
         right = {"EDGE_MQTT_USERNAME": "box-a", "EDGE_MQTT_PASSWORD": "right-password"}
@@ -204,6 +205,7 @@ def test_tls_broker_untrusted_then_trusted(tmp_path, evidence):
         platform_side = consumer(store, broker.url, **trusted)
         sender, outbox = undelivered(tmp_path, evidence, mqtt_platform(broker.url), {})  # system CAs only
         assert "not trusted" in (sender.health().last_error or "")
+        assert "not trusted" in (outbox.stats().last_error or "")
         sender.close()
         plain = mqtt_platform(broker.url.replace("mqtts://", "mqtt://"))
         sender = Sender(outbox, plain, open_sink(plain, "box-a", env={}))

@@ -51,6 +51,7 @@ def run(args: argparse.Namespace) -> int:
     out.mkdir(parents=True)
     console = Console(soft_wrap=True)  # paths stay whole, ready to copy
     with ThreadedServer(create_app(out / "receiver.db")) as receiver:
+        config.platform.kind = "http"  # the demo's own stand-in platform, whatever the config names
         config.platform.url = f"{receiver.url}/api/cases"
         console.print(f"stand-in platform receiver listening on {receiver.url} (cases at {config.platform.url})")
         outbox = Outbox(out / "outbox.db")

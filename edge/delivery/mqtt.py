@@ -142,6 +142,7 @@ class MqttConnection:
         self._backoff = (backoff_initial_s, backoff_max_s)
         self._on_connected = on_connected
         self._answered = False  # a CONNACK came on the current connection
+        self._accepted = False  # ... and it accepted the session
         self._stop = threading.Event()
         self._rng = random.Random()
         self._thread = threading.Thread(target=self._run, name=f"mqtt-{mqtt.host}", daemon=True)
@@ -171,6 +172,7 @@ class MqttConnection:
             return
         log.info("mqtt: connected to %s", self.where)
         self.problem = None
+        self._accepted = True
         self.connected.set()
         self._on_connected()
 
@@ -183,6 +185,7 @@ class MqttConnection:
     def _run(self) -> None:
         failures = 0
         while not self._stop.is_set():
+            self._answered = self._accepted = False
             try:
                 self.client.connect(
                     self.mqtt.host,
@@ -195,7 +198,6 @@ class MqttConnection:
                 self._note(_describe(exc, self.where))
                 self.attempted.set()
             else:
-                self._answered = False
                 self.client.loop_forever()  # returns when the connection ends
                 if not self._answered and not self._stop.is_set():
                     self._note(
@@ -203,9 +205,7 @@ class MqttConnection:
                         " (a TLS listener reached without TLS? then use mqtts://)"
                     )
                     self.attempted.set()
-            if self.connected.is_set() or self.problem is None:
-                failures = 0
-            failures += 1
+            failures = 1 if self._accepted else failures + 1  # a session that ran starts the backoff afresh
             initial, cap = self._backoff
             self._stop.wait(min(cap, initial * 2.0 ** min(failures - 1, 30)) * (0.5 + 0.5 * self._rng.random()))
 
