@@ -278,3 +278,13 @@ def test_confirm_platform_waits_for_the_consumers_confirmation_not_just_the_puba
         sender.close()
         silent.loop_stop()
         silent.disconnect()
+
+
+@pytest.mark.parametrize(("content", "problem"), [(None, "is not a file"), ("not a certificate", "cannot be used")])
+def test_bad_tls_files_fail_at_start(tmp_path, content, problem):
+    ca = tmp_path / "ca.pem"
+    if content is not None:
+        ca.write_text(content)
+    platform = {"kind": "mqtt", "mqtt": {"url": "mqtts://broker:8883", "tls": {"ca_file": "ca.pem"}}}
+    with pytest.raises(ConfigError, match=problem):
+        parse_config({"models": [{"id": "m", "path": str(MODEL)}], "platform": platform}, tmp_path)

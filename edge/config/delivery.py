@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ssl
+from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
 
@@ -22,6 +24,20 @@ class MqttTlsConfig(Section):
     cert_file: str | None = Field(None, description="client certificate (PEM), for brokers that want one")
     key_file: str | None = Field(None, description="client key (PEM) of cert_file")
     verify_hostname: bool = Field(True, description="check the broker's name against its certificate")
+
+    def problem(self) -> str | None:
+        """Why these files cannot be used for TLS, or None; checked at start, before anything is written."""
+        for field in ("ca_file", "cert_file", "key_file"):
+            path = getattr(self, field)
+            if path is not None and not Path(path).is_file():
+                return f"platform.mqtt.tls.{field}: {path} is not a file"
+        try:
+            context = ssl.create_default_context(cafile=self.ca_file)
+            if self.cert_file:
+                context.load_cert_chain(self.cert_file, self.key_file)
+        except (ssl.SSLError, OSError) as exc:
+            return f"platform.mqtt.tls: the files cannot be used: {exc}"
+        return None
 
 
 class MqttConfig(Section):

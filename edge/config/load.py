@@ -42,11 +42,10 @@ def parse_config(data: Any, base_dir: Path, origin: str = "config") -> EdgeConfi
     except ValidationError as exc:
         raise ConfigError(f"{origin} is invalid:\n{format_validation_error(exc)}") from None
     config = resolve_paths(config, base_dir)
-    tls = config.platform.mqtt.tls
-    for field in ("ca_file", "cert_file", "key_file"):
-        path = getattr(tls, field)
-        if config.platform.kind == "mqtt" and path is not None and not Path(path).is_file():
-            raise ConfigError(f"{origin} is invalid:\n  platform.mqtt.tls.{field}: {path} is not a file")
+    mqtt = config.platform.mqtt
+    problem = mqtt.tls.problem() if config.platform.kind == "mqtt" and mqtt.tls_on else None
+    if problem:
+        raise ConfigError(f"{origin} is invalid:\n  {problem}")
     return config
 
 

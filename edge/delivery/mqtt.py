@@ -33,7 +33,6 @@ import socket
 import ssl
 import threading
 from collections.abc import Callable, Mapping
-from pathlib import Path
 from typing import Any
 
 import paho.mqtt.client as paho
@@ -94,10 +93,9 @@ def mqtt_client(mqtt: MqttConfig, client_id: str, env: Mapping[str, str], *, man
         client.username_pw_set(username, env.get(mqtt.password_env) or None)
     if mqtt.tls_on:
         tls = mqtt.tls
-        for field in ("ca_file", "cert_file", "key_file"):
-            path = getattr(tls, field)
-            if path is not None and not Path(path).is_file():
-                raise MqttSetupError(f"platform.mqtt.tls.{field}: {path} is not a file")
+        problem = tls.problem()
+        if problem:
+            raise MqttSetupError(problem)
         try:
             client.tls_set(ca_certs=tls.ca_file, certfile=tls.cert_file, keyfile=tls.key_file)
         except (ssl.SSLError, OSError) as exc:
