@@ -7,21 +7,32 @@
 #
 # In the mounted config: models[].path /opt/edge/models/centernet-mbv3-coco.onnx, storage.dir
 # /var/lib/edge, api.host 0.0.0.0 (to reach the API from outside) and api.port 8080.
-# Only linted here (tests/test_dockerfile.py runs hadolint); no Docker engine runs on the dev machines.
+# BASE is any image with Python 3.11 and its venv module: the official slim image by default;
+# scripts/image-test.sh builds and starts it on a Debian base made with mmdebstrap.
+ARG BASE=python:3.11-slim-bookworm
 
-FROM python:3.11-slim-bookworm AS build
+FROM ${BASE} AS build
+# A venv at one path works the same on /usr/local (official images) and /usr (Debian) Pythons.
+RUN python3 -m venv /opt/venv
 WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY edge/ edge/
 # PyAV, onnxruntime and OpenCV wheels bundle their native libraries: no compiler, no apt packages.
-RUN pip install --no-cache-dir --prefix=/install .
+# Unset, pip downloads from the package index; scripts/image-test.sh passes PIP_NO_INDEX=1 and
+# PIP_FIND_LINKS=/wheels with a wheelhouse mounted there, downloaded once on the host.
+ARG PIP_NO_INDEX
+ARG PIP_FIND_LINKS
+RUN /opt/venv/bin/python -m pip install --no-cache-dir --disable-pip-version-check . \
+    && /opt/venv/bin/python -m pip uninstall --yes pip setuptools
 
-FROM python:3.11-slim-bookworm
-ENV PYTHONDONTWRITEBYTECODE=1 \
+FROM ${BASE}
+ENV PATH=/opt/venv/bin:$PATH \
+    PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1
-COPY --from=build /install /usr/local
+COPY --from=build /opt/venv /opt/venv
 COPY models/ /opt/edge/models/
-RUN useradd --system --uid 10001 --user-group --home-dir /var/lib/edge --no-create-home edge \
+RUN groupadd --system --gid 10001 edge \
+    && useradd --system --uid 10001 --gid 10001 --home-dir /var/lib/edge --no-create-home edge \
     && mkdir -p /var/lib/edge /config \
     && chown 10001:10001 /var/lib/edge
 USER 10001:10001
