@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Set up edge on a fresh Debian 12 / Python 3.11 machine: system packages for the RTSP test server and
-# browser tests and the MQTT broker for the fleet tests, then a virtual environment in .venv with edge and its test tools.
+# Set up edge on a fresh Debian 12 / Python 3.11 machine: system packages for the RTSP test server,
+# browser tests, the MQTT broker for the fleet tests and the container image test, then a virtual
+# environment in .venv with edge and its test tools.
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -9,6 +10,7 @@ APT_PACKAGES=(
   gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav gstreamer1.0-tools
   chromium chromium-driver
   mosquitto
+  podman buildah runc mmdebstrap
 )
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi

@@ -139,6 +139,14 @@ for m in new:
     print(f"image-test: case {m['case_id']} {m['body']['event']['code']} {m['body']['detection']['class']}")
 EOF
 
+t=$SECONDS
+queued() { pod logs "$NAME" 2>&1 | grep -c '"msg": "case message queued"' || true; }
+until [ "$(queued)" -ge 2 ]; do  # the live worker, paced like a camera, confirms the same two after 20 s of clip
+  [ $((SECONDS - t)) -lt 120 ] || { pod logs "$NAME" >&2; fail "the live worker queued no two cases in 120 s"; }
+  sleep 2
+done
+say "the live worker queued its two cases in its outbox"
+
 say "SIGTERM to the worker"
 pod kill --signal TERM "$NAME" >/dev/null
 code=$(timeout 60 "${PODMAN[@]}" wait "$NAME") || fail "still running 60 s after SIGTERM"
@@ -151,7 +159,8 @@ grep -q '"msg": "worker stopped"' "$WORK/run.log" \
 [ -f "$WORK/data/outbox.db" ] || fail "no outbox.db in the storage volume"
 [ ! -s "$WORK/data/outbox.db-wal" ] || fail "outbox.db-wal left behind: the outbox was not closed"
 say "clean exit: code 0, 'worker stopped' logged, outbox closed (no WAL left)"
-say "the storage volume after the stop (the live worker's cases wait for the unreachable platform):"
+say "the storage volume, read by a fresh container (the platform is unreachable: the cases wait in the outbox):"
 pod run --rm --network none --health-interval disable "${volumes[@]}" "$IMAGE" \
-  outbox --config /config/edge.yaml status 2> >(no_timer_noise)
+  outbox --config /config/edge.yaml status 2> >(no_timer_noise) | tee "$WORK/outbox.txt"
+grep -Eq '^pending +2 ' "$WORK/outbox.txt" || fail "the outbox does not hold the live worker's two cases"
 say "build ${build_s} s, image $((size / 1000000)) MB, whole test $((SECONDS - started)) s"
