@@ -68,7 +68,8 @@ mmdebstrap --quiet --variant=minbase --include=python3,python3-venv,ca-certifica
   --dpkgopt='path-include=/usr/share/doc/*/copyright' bookworm "$WORK/base.tar"
 pod import --quiet "$WORK/base.tar" "$BASE" >/dev/null
 rm "$WORK/base.tar"
-say "base image ready in $((SECONDS - t)) s"
+base_size=$(pod image inspect --format '{{.Size}}' "$BASE")
+say "base image ready in $((SECONDS - t)) s; size $((base_size / 1000000)) MB"
 
 build_args=(--build-arg "BASE=$BASE")
 if [ "${IMAGE_TEST_WHEELHOUSE:-1}" != 0 ]; then
@@ -90,7 +91,8 @@ pod build --quiet --isolation chroot --network host --format docker --layers=fal
   || { cat "$WORK/build.log" >&2; fail "the image did not build"; }
 build_s=$((SECONDS - t))
 size=$(pod image inspect --format '{{.Size}}' "$IMAGE")
-say "image built in ${build_s} s; size $((size / 1000000)) MB (uncompressed, base included)"
+say "image built in ${build_s} s; size $((size / 1000000)) MB uncompressed, of which the base" \
+  "$((base_size / 1000000)) MB and the Dockerfile's layers $(((size - base_size) / 1000000)) MB"
 user=$(pod image inspect --format '{{.Config.User}}' "$IMAGE")
 [ "${user%%:*}" = "$UID_IN_IMAGE" ] || fail "the image runs as '$user', expected uid $UID_IN_IMAGE"
 
@@ -153,8 +155,10 @@ done
 say "the live worker queued its two cases in its outbox"
 
 say "SIGTERM to the worker"
+t=$SECONDS
 pod kill --signal TERM "$NAME" >/dev/null
 code=$(timeout 60 "${PODMAN[@]}" wait "$NAME") || fail "still running 60 s after SIGTERM"
+stop_s=$((SECONDS - t))
 pod logs "$NAME" >"$WORK/run.log" 2>&1
 grep -q '"msg": "stopping on signal".*"signal": "SIGTERM"' "$WORK/run.log" \
   || { cat "$WORK/run.log" >&2; fail "no 'stopping on signal' SIGTERM line in the worker's log"; }
@@ -163,7 +167,7 @@ grep -q '"msg": "worker stopped"' "$WORK/run.log" \
 [ "$code" = 0 ] || { cat "$WORK/run.log" >&2; fail "exit code $code after SIGTERM, expected 0"; }
 [ -f "$WORK/data/outbox.db" ] || fail "no outbox.db in the storage volume"
 [ ! -s "$WORK/data/outbox.db-wal" ] || fail "outbox.db-wal left behind: the outbox was not closed"
-say "clean exit: code 0, 'worker stopped' logged, outbox closed (no WAL left)"
+say "clean exit in ${stop_s} s: code 0, 'worker stopped' logged, outbox closed (no WAL left)"
 say "the storage volume, read by a fresh container (the platform is unreachable: the cases wait in the outbox):"
 pod run --rm --network none --health-interval disable "${volumes[@]}" "$IMAGE" \
   outbox --config /config/edge.yaml status 2> >(no_timer_noise) | tee "$WORK/outbox.txt"
