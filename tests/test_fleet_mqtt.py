@@ -4,7 +4,8 @@ The broker is down when the boxes start (cases wait in their outboxes, the reaso
 /api/outbox), one box is SIGKILLed while holding them, the broker comes back on the same
 port: the others deliver by themselves, the killed box delivers after its restart. Every
 case message ends up stored exactly once across both receivers, which split the load,
-with its evidence pictures intact; a SIGKILLed box turns offline through its Last Will.
+with its evidence pictures intact; a SIGKILLed box turns offline through its Last Will, a
+SIGSTOPped one when its keep-alive runs out, and is back online by itself on SIGCONT.
 """
 
 from __future__ import annotations
@@ -201,11 +202,20 @@ def test_three_boxes_two_receivers_broker_down_then_killed_box_exactly_once(tmp_
         boxes[1].signal(signal.SIGKILL)
         killed_at = time.monotonic()
 
-        def box2_offline() -> bool:
-            return not {b["worker_id"]: b for b in httpx.get(f"{url}/api/boxes").json()}["box-2"]["online"]
+        def online(worker_id: str) -> bool:
+            return {b["worker_id"]: b for b in httpx.get(f"{url}/api/boxes").json()}[worker_id]["online"]
 
-        wait_until(box2_offline, 3 * KEEPALIVE_S, "box-2 offline (Last Will)")
+        wait_until(lambda: not online("box-2"), 3 * KEEPALIVE_S, "box-2 offline (Last Will)")
         print(f"box-2 offline at the receivers {time.monotonic() - killed_at:.2f} s after SIGKILL")
+
+        # a box that hangs with its connection open (SIGSTOP): the broker's keep-alive runs out
+        assert boxes[2].proc is not None
+        boxes[2].proc.send_signal(signal.SIGSTOP)
+        stopped_at = time.monotonic()
+        wait_until(lambda: not online("box-3"), 4 * KEEPALIVE_S, "box-3 offline after its keep-alive")
+        print(f"box-3 offline {time.monotonic() - stopped_at:.2f} s after SIGSTOP (keep-alive {KEEPALIVE_S} s)")
+        boxes[2].proc.send_signal(signal.SIGCONT)
+        wait_until(lambda: online("box-3"), 30, "box-3 online again, reconnected by itself")
         for box in (boxes[0], boxes[2]):
             assert box.signal(signal.SIGTERM) == 0
     finally:
