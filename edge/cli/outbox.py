@@ -80,6 +80,8 @@ def _status(args: argparse.Namespace, outbox: Outbox, _platform: PlatformConfig)
     paused = "" if stats.accepting_cases else " (no new cases until space returns)"
     free = f"{stats.disk_free_mb:.0f} MB free"
     print(f"disk        {stats.disk_state}{paused}, {free}; thinned: {stats.thinned_messages}")
+    if stats.last_error:
+        print(f"waiting on  {stats.last_error}")
     if stats.problem:
         print(f"problem     {stats.problem}")
     return 0
