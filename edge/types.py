@@ -125,7 +125,7 @@ class Detections:
         return wh[:, 0] * wh[:, 1]
 
 
-MessageKind = Literal["new", "update", "cleared"]
+MessageKind = Literal["new", "update", "cleared", "verification"]
 
 
 @dataclass(frozen=True, slots=True)

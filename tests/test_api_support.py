@@ -23,6 +23,7 @@ from prometheus_client import CollectorRegistry
 
 from edge.api import create_app
 from edge.cases import PlaceView
+from edge.cases.verify import Verification
 from edge.config import CameraConfig, EdgeConfig, parse_config
 from edge.delivery.outbox import Outbox
 from edge.infer import Detector, load_detector
@@ -31,6 +32,7 @@ from edge.ingest import read_file_frames
 from edge.ingest.health import HealthRegistry, StreamState
 from edge.runtime.metrics import WorkerMetrics
 from edge.runtime.pipeline import CameraPipeline
+from edge.runtime.verifier import ask
 from edge.runtime.worker import CameraStatus
 from edge.scene import TamperStatus
 from edge.types import CaseMessage, Detections, Frame
@@ -144,6 +146,9 @@ class PipelineWorker:
 
     def rebase_scene(self, camera_id: str) -> bool:
         return False  # this pipeline runs no scene model: the API answers 409
+
+    def verify(self, case_id: str, request_id: str | None = None) -> Verification:
+        return ask([self.pipeline], self.config.verification, case_id, request_id)
 
     def rule_places(self, zone_id: str) -> list[PlaceView]:
         """Candidate places the case engine is timing in a zone (what its last frame saw)."""

@@ -13,6 +13,7 @@ from typing import Protocol
 
 from prometheus_client import CollectorRegistry
 
+from edge.cases.verify import Verification
 from edge.config import CameraConfig, EdgeConfig
 from edge.delivery.outbox import Outbox
 from edge.infer.engine import EngineStats
@@ -70,3 +71,6 @@ class WorkerView(Protocol):
 
     def rebase_scene(self, camera_id: str) -> bool:
         """Re-learn the camera's reference view (ends a "moved" tamper); False without a scene model."""
+
+    def verify(self, case_id: str, request_id: str | None = None) -> Verification:
+        """Look at a case now (bounded wait); the answer is also the case's next message."""

@@ -47,11 +47,11 @@ def _object(properties: dict[str, Any], optional: tuple[str, ...] = ()) -> dict[
 
 
 def case_json_schema() -> dict[str, Any]:
-    """JSON Schema (draft 2020-12) of a case message body: new cases, updates and clearings."""
+    """JSON Schema (draft 2020-12) of a case message body: new cases, updates, clearings and verifications."""
     evidence = _object(
         {
             "name": _STR,
-            "kind": {"enum": ["full", "crop", "first_seen", "after"]},
+            "kind": {"enum": ["full", "crop", "first_seen", "after", "verification"]},
             "sha256": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
             "bytes": _INT,
             "taken_at": {"type": "string", "format": "date-time"},
@@ -70,7 +70,7 @@ def case_json_schema() -> dict[str, Any]:
                 "case_id": {"type": "string", "minLength": 1, "maxLength": 128},
                 "message_id": {"type": "string", "description": "case_id:seq, the idempotency key of this message"},
                 "seq": {"type": "integer", "minimum": 1},
-                "kind": {"enum": ["new", "update", "cleared"]},
+                "kind": {"enum": ["new", "update", "cleared", "verification"]},
                 "status": {"enum": ["confirmed", "updated", "cleared"]},
                 "camera": _object({"id": _STR, "name": _STR}),
                 "event": _object(
@@ -132,6 +132,16 @@ def case_json_schema() -> dict[str, Any]:
                 "model": _object({"id": _STR, "version": _STR}),
                 "repeat_count": {"type": "integer", "minimum": 1},
                 "reason": {"type": ["string", "null"]},
-            }
+                "verification": _object(
+                    {
+                        "verdict": {"enum": ["still_present", "gone", "camera_unavailable", "view_changed"]},
+                        "detail": _STR,
+                        "request_id": _STR,
+                        "requested_at": {"type": "string", "format": "date-time"},
+                        "answered_at": {"type": "string", "format": "date-time"},
+                    }
+                ),
+            },
+            optional=("verification",),
         ),
     }

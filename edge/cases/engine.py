@@ -15,6 +15,7 @@ sequence number ever runs ahead of the messages stored with it.
 from __future__ import annotations
 
 import dataclasses
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -27,13 +28,14 @@ from edge.cases.evidence import Picture
 from edge.cases.lifecycle import Phase, advance, candidate_decisions, case_decision, gone, in_cooldown
 from edge.cases.messages import Facts, Sighting, body, event_pictures, message, scene_picture
 from edge.cases.observe import ZONE_LEVEL, Observation, match_places, observe, position_scores
-from edge.cases.places import sight
+from edge.cases.places import continuing, sight
 from edge.cases.rules import CompiledRule, compile_rule, config_json, model_versions, models_for
 from edge.cases.schedule import schedule_active
 from edge.cases.sightings import FirstSightings
 from edge.cases.snapshot import CaseSnapshot, ZoneView, rule_view
 from edge.cases.state import Case, Places, RuleState
 from edge.cases.store import CaseRecord, CaseStore, FrameChanges, StoreError
+from edge.cases.verify import Verification, verification_body
 from edge.config import CameraConfig, ConfigError, EdgeConfig, RuleConfig, ZoneConfig
 from edge.types import CaseMessage, Detections, Frame
 
@@ -206,6 +208,80 @@ class CaseEngine:
     def handed_off(self, message_ids: Sequence[str]) -> None:
         """The outbox holds these messages durably: stop keeping them here."""
         self._store.acknowledge(message_ids)
+
+    # ----------------------------------------------------------------- verification on request
+    def knows(self, case_id: str) -> bool:
+        """A case of this camera the store holds: open, or cleared and kept."""
+        record = self._store.case(case_id)
+        return record is not None and record["camera_id"] == self._facts.camera.id
+
+    def sees(
+        self, case_id: str, frame: Frame, detections: dict[str, Detections], static_objects: Detections | None
+    ) -> np.ndarray | None:
+        """Boxes of this frame showing the case's object still at its place, in its zone as configured now.
+
+        The dwell's own test (`places.continuing`): an open case is matched against its places' boxes and
+        looks, a cleared one against its last box (no look kept). A zone-level case holds while its rule's
+        condition holds. Empty: not seen; None: the case's rule no longer exists.
+        """
+        record = self._store.case(case_id)
+        r = None if record is None else self._rules.get((record["zone_id"], record["rule_id"]))
+        if r is None or record is None:
+            return None
+        rule = r.spec.rule
+        if rule.kind == "static_object":
+            dets = static_objects if static_objects is not None else Detections.empty()
+        else:
+            dets = detections.get(rule.model, Detections.empty())
+        obs = observe(r.spec, dets, frame.width, frame.height, frame.media_time)
+        if not len(obs) or obs.zone_level:
+            return obs.parts.xyxy if len(obs) else np.zeros((0, 4))
+        mine = r.state.places.case == case_id
+        if mine.any():
+            places = r.state.places.subset(mine)
+        else:
+            box = np.asarray([record["body"]["detection"]["box"]], np.float64)
+            places = Places(ref=box, box=box.copy(), look=np.full((1, SIZE), np.nan, np.float32))
+        measured = rule.kind != "static_object"  # scene objects carry their id
+        looks = signatures(frame.image, obs.subjects) if measured else np.full((len(obs), SIZE), np.nan, np.float32)
+        _, cols, _ = continuing(places, obs, looks, rule)
+        return obs.xyxy[cols]
+
+    def verified(self, answer: Verification, frame: Frame | None, seen: np.ndarray) -> CaseMessage:
+        """Store the answer as the case's next message (an open case's seq moves on with it) and return it."""
+        case_id = answer.request.case_id
+        record = self._store.case(case_id)
+        if record is None:
+            raise KeyError(case_id)
+        r = self._rules.get((record["zone_id"], record["rule_id"]))
+        case = r.state.cases.get(case_id) if r is not None else None
+        seq = (case.seq if case is not None else int(record["seq"])) + 1
+        evidence = []
+        if frame is not None and r is not None:
+            present = answer.verdict == "still_present"
+            boxes = seen if present and len(seen) else np.asarray([record["body"]["detection"]["box"]])
+            label = "still present" if present else answer.verdict.replace("_", " ")
+            sighting = Sighting(boxes, [label] * len(boxes), np.zeros((0, 4)))
+            name = f"{seq:02d}-verify.jpg"
+            evidence.append(
+                scene_picture(self._facts, r.spec, frame, frame.wall_time, name, "verification", sighting, not present)
+            )
+        body_ = verification_body(record["body"], seq, answer, frame, evidence)
+        msg = CaseMessage(case_id, seq, "verification", body_, {p.name: p.jpeg for p in evidence})
+        zone_id, rule_id = record["zone_id"], record["rule_id"]
+        row = CaseRecord(case_id, zone_id, rule_id, record["phase"], seq, record["opened"], record["updated"], body_)
+        clock = self._clock.now if self._clock.now is not None else time.time()
+        changes = FrameChanges(clock=clock, cases=[row], messages=[msg])
+        if case is not None and r is not None:
+            case.seq = seq
+            changes.rule_states = {r.key: self._saved(r)}
+        try:
+            self._store.save(self._facts.camera.id, changes)
+        except StoreError:
+            if case is not None:
+                case.seq = seq - 1
+            raise
+        return msg
 
     def _saved(self, r: CompiledRule) -> dict[str, Any]:
         return {"config": config_json(r.zone, r.spec.rule), "state": r.state.to_json()}

@@ -27,7 +27,7 @@ class Picture:
     """One encoded evidence picture and what the case record says about it."""
 
     name: str
-    kind: str  # full | crop | first_seen | after
+    kind: str  # full | crop | first_seen | after | verification
     jpeg: bytes
     taken_at: str  # ISO-8601 UTC
     media_s: float

@@ -49,6 +49,18 @@ def same_object(places: Places, obs: Observation, looks: np.ndarray, rule: RuleC
     return continuity & (similarity(places.look, looks) >= rule.min_similarity)
 
 
+def continuing(
+    places: Places, obs: Observation, looks: np.ndarray, rule: RuleConfig
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(rows, cols) of the sightings that continue a place (same spot, same object), and the position scores.
+
+    The one test of "still the same object at its place": the dwell and a verification request both use it.
+    """
+    position = position_scores(places.ref, obs.xyxy, rule.stationary_tolerance)
+    rows, cols = greedy_match(np.where(same_object(places, obs, looks, rule), position, 0.0), 1e-9)
+    return rows, cols, position
+
+
 def still_there(previous: np.ndarray, current: np.ndarray, share: float) -> bool:
     """Zone-level rules: at least `share` of the counted objects overlap one of the previous frame's."""
     if not len(current):
@@ -82,8 +94,7 @@ def sight(
         cols = np.zeros(len(rows), np.int64)
         fresh_cols = np.arange(len(obs)) if not len(places) else np.zeros(0, np.int64)
     else:
-        position = position_scores(places.ref, obs.xyxy, rule.stationary_tolerance)
-        rows, cols = greedy_match(np.where(same_object(places, obs, looks, rule), position, 0.0), 1e-9)
+        rows, cols, position = continuing(places, obs, looks, rule)
         at_a_case = (position[places.attached] > 0).any(axis=0)  # in front of an open case's object
         fresh_cols = np.flatnonzero(unmatched(len(obs), cols) & ~at_a_case)
     returning = places.attached[rows] & (now - places.last_seen[rows] > rule.gap_allowance_s)

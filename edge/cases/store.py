@@ -138,12 +138,15 @@ class CaseStore:
         return {(zone, rule): json.loads(state) for zone, rule, state in rows}
 
     def case(self, case_id: str) -> dict[str, Any] | None:
-        """The last message body stored for a case, with its phase and seq."""
-        rows = self._query("SELECT phase, seq, body FROM cases WHERE case_id=?", (case_id,))
+        """The last message body stored for a case, with its camera, zone, rule, phase, seq and times."""
+        rows = self._query(
+            "SELECT camera_id, zone_id, rule_id, phase, seq, opened, updated, body FROM cases WHERE case_id=?",
+            (case_id,),
+        )
         if not rows:
             return None
-        phase, seq, body = rows[0]
-        return {"phase": phase, "seq": seq, "body": json.loads(body)}
+        keys = ("camera_id", "zone_id", "rule_id", "phase", "seq", "opened", "updated")
+        return {**dict(zip(keys, rows[0][:-1], strict=True)), "body": json.loads(rows[0][-1])}
 
     def cases(self, camera_id: str, open_only: bool = False) -> list[dict[str, Any]]:
         sql = "SELECT case_id, zone_id, rule_id, phase, seq, opened, updated FROM cases WHERE camera_id=?"

@@ -14,6 +14,7 @@ from edge.config.events import DEFAULT_EVENTS, EventType
 from edge.config.model import InferenceConfig, ModelConfig
 from edge.config.scene import SceneConfig, ViewChangeConfig
 from edge.config.tracking import TrackerConfig
+from edge.config.verification import VerificationConfig
 
 CONFIG_VERSION = 1
 CLASS_FREE_KINDS = ("combination", "static_object")  # classes come from 'groups' / the scene model
@@ -36,6 +37,7 @@ class EdgeConfig(Section):
     platform: PlatformConfig = Field(default_factory=PlatformConfig)
     storage: StorageConfig = Field(default_factory=StorageConfig)
     api: ApiConfig = Field(default_factory=ApiConfig)
+    verification: VerificationConfig = Field(default_factory=VerificationConfig)
 
     @model_validator(mode="after")
     def _cross_references(self) -> EdgeConfig:

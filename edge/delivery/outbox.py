@@ -29,7 +29,7 @@ import time
 from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TypeVar
+from typing import TypeVar, get_args
 
 import numpy as np
 
@@ -37,14 +37,14 @@ from edge.config.delivery import StorageConfig
 from edge.delivery.disk import DiskGuard, DiskLevel, Watermarks
 from edge.delivery.records import DeadLetter, OutboxError, OutboxItem, OutboxStats
 from edge.delivery.wire import picture_name_problem
-from edge.types import CaseMessage
+from edge.types import CaseMessage, MessageKind
 
 log = logging.getLogger(__name__)
 
 TOMBSTONE_KEEP_S = 7 * 86400.0  # a crashed case stage hands its messages over again within minutes, not weeks
 
 OUTBOX_FILE = "outbox.db"
-_KINDS = ("new", "update", "cleared")
+_KINDS = get_args(MessageKind)
 _DONE = "('delivered', 'discarded')"  # states that no longer hold anything back
 T = TypeVar("T")
 

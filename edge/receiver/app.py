@@ -13,7 +13,7 @@ import hmac
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from fastapi import FastAPI, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
@@ -30,6 +30,7 @@ from edge.delivery.wire import (
 )
 from edge.receiver.faults import FaultDice, Faults
 from edge.receiver.store import ReceiverStore
+from edge.types import MessageKind
 
 MAX_PICTURE_BYTES = 16 * 2**20
 JPEG_MAGIC = b"\xff\xd8\xff"
@@ -43,7 +44,7 @@ class Envelope(BaseModel):
     message_id: str = Field(min_length=1, max_length=300)
     case_id: str = Field(min_length=1, max_length=256)
     seq: int = Field(ge=0)
-    kind: Literal["new", "update", "cleared"]
+    kind: MessageKind
     body: dict[str, Any]
     thinned: list[str] = Field(default_factory=list)
 

@@ -236,10 +236,13 @@ def with_box(case: dict[str, Any], boxes: dict[str, dict[str, Any]]) -> dict[str
 def summarise(messages: list[dict[str, Any]]) -> dict[str, Any]:
     """One case's latest state from its messages (in arrival order)."""
     latest = max(messages, key=lambda m: m["seq"])
+    checks = [m for m in messages if m["kind"] == "verification"]
+    lifecycle = [m for m in messages if m["kind"] != "verification"] or messages
     urls = {p["name"]: p["url"] for m in messages for p in m["pictures"]}
     return {
         "case_id": latest["case_id"],
-        "state": latest["kind"],
+        "state": max(lifecycle, key=lambda m: m["seq"])["kind"],  # a verification does not change the state
+        "verified": max(checks, key=lambda m: m["seq"])["body"].get("verification") if checks else None,
         "severity": latest["body"].get("severity"),
         "latest_seq": latest["seq"],
         "message_count": len(messages),

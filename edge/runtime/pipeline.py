@@ -16,13 +16,16 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
 
 from edge.cases import CaseEngine, CaseSnapshot, CaseStore
+from edge.cases.verify import Verification, VerifyRequest
 from edge.config import CameraConfig, EdgeConfig
 from edge.infer import Detector, load_detector
 from edge.runtime.faults import FaultReporter
+from edge.runtime.verifier import Verifier
 from edge.scene import SceneModel, SceneUpdate, TamperStatus, ViewChangeDetector
 from edge.track import Tracker
 from edge.types import CaseMessage, Detections, Frame
@@ -86,6 +89,7 @@ class CameraPipeline:
         self._store = CaseStore(state_path)
         try:
             self._cases = CaseEngine(config, camera_id, self._store, self._class_names, zone_version=zone_version)
+            self._verifier = Verifier(self._cases)
             self._hand_off()  # messages a crash kept from the sink last time
         except BaseException:
             self._store.close()
@@ -138,10 +142,12 @@ class CameraPipeline:
                 self._sink(fault)  # a device fault is not case state: nothing to keep beside rule state
                 messages.append(fault)
             # a moved or covered view makes every zone meaningless; a full disk could not keep its cases
-            paused = (update is not None and update.tamper.active) or not self._may_open_cases()
+            tampered = update is not None and update.tamper.active
+            paused = tampered or not self._may_open_cases()
+            static = update.static_objects if update is not None else None
             if not paused:
-                static = update.static_objects if update is not None else None
                 messages += self._cases.process(frame, tracked, static)
+            messages += self._verifier.step(frame, tracked, static, view_bad=view.changed or tampered)
             self._hand_off()
             cases = self._cases.snapshot() if snapshot else None
             return PipelineStep(frame, tracked, update, paused, messages, cases, view.changed)
@@ -170,6 +176,23 @@ class CameraPipeline:
         self._cases.handed_off([m.message_id for m in pending])
 
     # -- operator actions ----------------------------------------------------------------------
+    def knows(self, case_id: str) -> bool:
+        """A case of this camera (open, or cleared and kept in its state)."""
+        with self._lock:
+            return self._cases.knows(case_id)
+
+    def verify(self, request: VerifyRequest, frames: int) -> Future[Verification]:
+        """Look for the case in the next `frames` analysed frames; the future holds the answer."""
+        with self._lock:
+            return self._verifier.add(request, frames)
+
+    def give_up(self, future: Future[Verification], detail: str) -> Verification:
+        """The caller's wait is over: camera_unavailable (or the answer that landed meanwhile)."""
+        with self._lock:
+            answer = self._verifier.give_up(future, detail)
+            self._hand_off()
+            return answer
+
     def reload(self, camera: CameraConfig, zone_version: int) -> None:
         """Hot-apply a camera's zones and rules: they take effect on its next analysed frame."""
         with self._lock:

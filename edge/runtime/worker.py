@@ -21,6 +21,7 @@ from pathlib import Path
 from prometheus_client import CollectorRegistry
 
 from edge.cases import check_rule, models_for
+from edge.cases.verify import Verification
 from edge.config import CameraConfig, EdgeConfig
 from edge.delivery.outbox import Outbox
 from edge.delivery.sender import Sender
@@ -32,6 +33,7 @@ from edge.ingest.stream import CameraStream
 from edge.runtime.box_status import BoxStatus
 from edge.runtime.metrics import WorkerMetrics
 from edge.runtime.pipeline import CameraPipeline, load_detectors
+from edge.runtime.verifier import ask
 from edge.scene import TamperStatus
 from edge.types import CaseMessage, Detections, Frame
 
@@ -190,3 +192,7 @@ class Worker:
         False when the camera is not running or has no scene model."""
         pipeline = self.pipelines.get(camera_id)
         return pipeline is not None and pipeline.rebase_scene()
+
+    def verify(self, case_id: str, request_id: str | None = None) -> Verification:
+        """Look at a case now (bounded by `verification.timeout_s`); the answer is also the case's next message."""
+        return ask(self.pipelines.values(), self.config.verification, case_id, request_id)

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Path, Query, Response, status
+from fastapi import APIRouter, Body, HTTPException, Path, Query, Response, status
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from edge.api.deps import WorkerView
@@ -16,6 +17,7 @@ from edge.api.errors import NOT_FOUND
 from edge.api.routes.cameras import JPEG
 from edge.api.routes.zones import ID_PATTERN
 from edge.api.schemas import CaseOut, PictureLink
+from edge.cases.verify import Verdict
 from edge.delivery.wire import picture_name_problem
 from edge.types import CaseMessage
 
@@ -28,6 +30,32 @@ class CasesQuery(BaseModel):
 
     limit: int = Field(50, ge=1, le=RECENT_LIMIT, description="at most this many messages")
     camera_id: str | None = Field(None, pattern=ID_PATTERN, description="only this camera's")
+
+
+class VerifyIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    request_id: str | None = Field(
+        None, pattern=ID_PATTERN, description="the caller's id for this request: a retry with it gets the same answer"
+    )
+
+
+class VerifyPicture(BaseModel):
+    name: str = Field(description="its name in the case's verification message, e.g. 04-verify.jpg")
+    sha256: str
+    jpeg_base64: str = Field(description="the annotated frame: the zone, and the object or where it stood")
+
+
+class VerifyOut(BaseModel):
+    case_id: str
+    request_id: str
+    verdict: Verdict
+    detail: str = Field(description="the verdict in words")
+    requested_at: str = Field(description="ISO-8601 UTC")
+    answered_at: str = Field(description="ISO-8601 UTC")
+    message_id: str | None = Field(description="the case message carrying this answer; null for unknown_case")
+    seq: int | None
+    picture: VerifyPicture | None = Field(description="null when no frame was analysed (camera_unavailable)")
 
 
 PictureName = Annotated[str, Path(min_length=1, max_length=128, description="picture name, e.g. 01-full.jpg")]
@@ -86,5 +114,16 @@ def router(worker: WorkerView) -> APIRouter:
             if name in message.pictures:
                 return Response(message.pictures[name], media_type="image/jpeg")
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"case {case_id!r} has no recent picture {name!r}")
+
+    @r.post("/{case_id}/verify", responses={404: {"model": VerifyOut, "description": "unknown_case"}})
+    def verify_case(case_id: CaseId, request: Annotated[VerifyIn | None, Body()] = None) -> VerifyOut:
+        """Look at a case now: whether its object is still at its place in the camera's next analysed frames.
+
+        Waits at most `verification.timeout_s` (then `camera_unavailable`); the answer is also the case's next
+        message to the platform (`kind: verification`)."""
+        answer = worker.verify(case_id, request.request_id if request is not None else None).to_json()
+        if answer["verdict"] == "unknown_case":
+            return JSONResponse(answer, status_code=status.HTTP_404_NOT_FOUND)  # type: ignore[return-value]
+        return VerifyOut.model_validate(answer)
 
     return r
