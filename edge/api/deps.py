@@ -13,7 +13,7 @@ from typing import Protocol
 
 from prometheus_client import CollectorRegistry
 
-from edge.cases.verify import Verification
+from edge.cases import Verification
 from edge.config import CameraConfig, EdgeConfig
 from edge.delivery.outbox import Outbox
 from edge.infer.engine import EngineStats

@@ -6,6 +6,7 @@ from edge.cases.lifecycle import Phase
 from edge.cases.rules import check_rule, models_for
 from edge.cases.snapshot import CaseSnapshot, PlaceView, RuleView, ZoneView
 from edge.cases.store import CaseStore, StoreError
+from edge.cases.verify import Verdict, Verification, VerifyRequest
 
 __all__ = [
     "CaseEngine",
@@ -15,6 +16,9 @@ __all__ = [
     "PlaceView",
     "RuleView",
     "StoreError",
+    "Verdict",
+    "Verification",
+    "VerifyRequest",
     "ZoneView",
     "case_json_schema",
     "check_rule",

@@ -17,7 +17,7 @@ from edge.api.errors import NOT_FOUND
 from edge.api.routes.cameras import JPEG
 from edge.api.routes.zones import ID_PATTERN
 from edge.api.schemas import CaseOut, PictureLink
-from edge.cases.verify import Verdict
+from edge.cases import Verdict
 from edge.delivery.wire import picture_name_problem
 from edge.types import CaseMessage
 
