@@ -31,7 +31,7 @@ from edge.infer.engine import InferenceEngine
 from edge.ingest import read_file_frames
 from edge.ingest.health import HealthRegistry, StreamState
 from edge.runtime.metrics import WorkerMetrics
-from edge.runtime.pipeline import CameraPipeline
+from edge.runtime.pipeline import CameraPipeline, LiveView
 from edge.runtime.verifier import ask
 from edge.runtime.worker import CameraStatus
 from edge.scene import TamperStatus
@@ -136,6 +136,9 @@ class PipelineWorker:
 
     def latest_frame(self, camera_id: str) -> Frame | None:
         return self.latest if camera_id == CAMERA else None
+
+    def live_view(self, camera_id: str) -> LiveView | None:
+        return self.pipeline.live_view() if camera_id == CAMERA else None
 
     def recent_messages(self, limit: int) -> list[CaseMessage]:
         return list(self.recent)[-limit:][::-1]

@@ -16,7 +16,7 @@ from edge.api import errors
 from edge.api.deps import WorkerView
 from edge.api.errors import AUTH_ERRORS, INVALID
 from edge.api.metrics import SnapshotCollector
-from edge.api.routes import cameras, cases, health, outbox, zones
+from edge.api.routes import cameras, cases, health, live, outbox, zones
 from edge.api.security import GuardMiddleware, api_token, token_guard
 from edge.api.zoneedit import ZoneEditor
 from edge.config.api import ApiConfig
@@ -56,6 +56,7 @@ def create_app(
         app.include_router(health.liveness_router(), **protected)
     app.include_router(health.router(worker, registry), **protected)
     app.include_router(cameras.router(worker, editor), **protected)
+    app.include_router(live.router(worker, editor), **protected)
     app.include_router(zones.router(editor), **protected)
     app.include_router(cases.router(worker), **protected)
     app.include_router(outbox.router(worker), **protected)

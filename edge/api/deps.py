@@ -17,6 +17,7 @@ from edge.cases import Verification
 from edge.config import CameraConfig, EdgeConfig
 from edge.delivery.outbox import Outbox
 from edge.infer.engine import EngineStats
+from edge.runtime.pipeline import LiveView
 from edge.runtime.worker import CameraStatus
 from edge.types import CaseMessage, Frame
 
@@ -62,6 +63,9 @@ class WorkerView(Protocol):
 
     def latest_frame(self, camera_id: str) -> Frame | None:
         """The camera's newest decoded frame, or None before the first one."""
+
+    def live_view(self, camera_id: str) -> LiveView | None:
+        """What the camera's rules saw on its latest analysed frame; None when not running or before it."""
 
     def recent_messages(self, limit: int) -> list[CaseMessage]:
         """Up to `limit` recent case messages, newest first, with their pictures."""

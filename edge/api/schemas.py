@@ -138,3 +138,95 @@ class Readiness(BaseModel):
     cameras: dict[str, str] = Field(description="stream state per running camera")
     disk_state: str = Field(description="disk pressure where the outbox lives: ok, thin, no_pictures, paused")
     accepting_cases: bool = Field(description="false while the disk is nearly full: no new cases open")
+
+
+class DetectionOut(BaseModel):
+    """One detector box on the analysed frame, as the rules got it (pixels)."""
+
+    model: str
+    class_name: str
+    score: float
+    track_id: int | None = Field(description="the pipeline's tracker id; null when not tracked")
+    box: list[float] = Field(description="[x1, y1, x2, y2] in pixels of the frame")
+
+
+class TamperOut(BaseModel):
+    kind: str = Field(description="none, moved, covered or blurred")
+    since: float | None = Field(description="media time the condition began")
+    detail: str
+
+
+class StaticObjectOut(BaseModel):
+    object_id: int
+    class_name: str | None = Field(description="the detector class that covered it most, null when class-agnostic")
+    box: list[float]
+    first_seen_media_s: float
+    area_fraction: float
+    changed: float = Field(description="fraction of its pixels still differing from the background")
+
+
+class SceneOut(BaseModel):
+    learning: bool = Field(description="the first background is still being learned: nothing is reported yet")
+    tamper: TamperOut
+    static_objects: list[StaticObjectOut]
+
+
+class PlaceOut(BaseModel):
+    """A place a rule is timing: a candidate until it belongs to a case."""
+
+    key: str
+    phase: str = Field(description="candidate, or attached (it belongs to the open case case_id)")
+    label: str
+    box: list[float]
+    dwell_s: float = Field(description="seen for this long so far")
+    required_s: float = Field(description="the rule's min_duration_s: a candidate becomes a case at this dwell")
+    absent_s: float = Field(description="not seen for this long (0 when seen in the latest frame)")
+    case_id: str | None
+
+
+class OpenCaseOut(BaseModel):
+    case_id: str
+    phase: str
+    seq: int
+    label: str
+    score: float
+    box: list[float]
+    first_seen_media_s: float
+    confirmed_media_s: float
+    repeat_count: int
+
+
+class RuleLive(BaseModel):
+    rule_id: str
+    kind: str
+    event_code: str
+    active: bool = Field(description="enabled and inside its schedule now")
+    min_duration_s: float
+    places: list[PlaceOut]
+    open_cases: list[OpenCaseOut]
+
+
+class ZoneLive(BaseModel):
+    zone_id: str
+    name: str
+    rules: list[RuleLive]
+
+
+class FrameInfo(BaseModel):
+    index: int
+    media_time: float
+    age_s: float = Field(description="seconds since the frame was read from the camera")
+    width: int
+    height: int
+
+
+class LiveOut(BaseModel):
+    """What a camera's rules saw on its latest analysed frame, and their timers now."""
+
+    camera_id: str
+    zone_version: int
+    frame: FrameInfo
+    paused: bool = Field(description="no rule saw the frame: the view was tampered or the disk nearly full")
+    detections: list[DetectionOut]
+    scene: SceneOut | None = Field(description="null when the camera runs no scene model")
+    zones: list[ZoneLive]

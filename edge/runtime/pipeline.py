@@ -59,6 +59,35 @@ class PipelineStep:
     view_changed: bool = False  # a cut or re-aim since the previous frame ended every candidate
 
 
+@dataclass(frozen=True, slots=True)
+class LiveView:
+    """The camera's latest analysed frame as its rules saw it: what the operator's overlay draws.
+
+    frame: the analysed frame (kept until the next one; the newest decoded frame may be later);
+    detections: per model, with the pipeline's tracker ids; class_names: per model; scene: the scene
+    model's static objects (class ids of `scene_model`) and tamper verdict, None without a scene model;
+    paused: no rule saw the frame; cases: the rules' places (candidates) and open cases after it.
+    """
+
+    frame: Frame
+    detections: dict[str, Detections]
+    class_names: dict[str, list[str]]
+    scene: SceneUpdate | None
+    scene_model: str | None
+    paused: bool
+    cases: CaseSnapshot
+
+
+@dataclass(frozen=True, slots=True)
+class _Seen:
+    """The latest step's inputs to a LiveView (its case snapshot is taken when it is read)."""
+
+    frame: Frame
+    detections: dict[str, Detections]
+    scene: SceneUpdate | None
+    paused: bool
+
+
 class CameraPipeline:
     """Tracker, scene model, device faults, rules and cases of one camera, with state that survives restarts."""
 
@@ -85,6 +114,7 @@ class CameraPipeline:
         self._scene = SceneModel(camera_id, config.scene) if config.scene.enabled else None
         camera = config.camera(camera_id)
         self._faults = FaultReporter(config, camera)
+        self._seen: _Seen | None = None
         state_path.parent.mkdir(parents=True, exist_ok=True)
         self._store = CaseStore(state_path)
         try:
@@ -120,6 +150,22 @@ class CameraPipeline:
         with self._lock:
             return self._cases.snapshot()
 
+    def live_view(self) -> LiveView | None:
+        """What the rules saw on the latest analysed frame and their timers now; None before the first frame."""
+        with self._lock:
+            seen = self._seen
+            if seen is None:
+                return None
+            return LiveView(
+                frame=seen.frame,
+                detections=seen.detections,
+                class_names=self._class_names,
+                scene=seen.scene,
+                scene_model=self._scene_model_id(seen.detections) if seen.scene is not None else None,
+                paused=seen.paused,
+                cases=self._cases.snapshot(),
+            )
+
     # -- the data flow -------------------------------------------------------------------------
     def analyse(self, frame: Frame, detections: Mapping[str, Detections], snapshot: bool = False) -> PipelineStep:
         """Run one analysed frame through every stage and hand its messages to the sink, in order."""
@@ -150,6 +196,7 @@ class CameraPipeline:
             messages += self._verifier.step(frame, tracked, static, view_bad=view.changed or tampered)
             self._hand_off()
             cases = self._cases.snapshot() if snapshot else None
+            self._seen = _Seen(frame, tracked, update, paused)
             return PipelineStep(frame, tracked, update, paused, messages, cases, view.changed)
 
     def _track(self, model_id: str, dets: Detections, frame: Frame) -> Detections:
@@ -160,10 +207,13 @@ class CameraPipeline:
         """Static objects take their class from the camera's first model in config order."""
         if self._scene is None:
             return None
-        model_id = next((m.id for m in self._config.models if m.id in tracked), None)
+        model_id = self._scene_model_id(tracked)
         dets = tracked[model_id] if model_id else Detections.empty()
         names = self._class_names.get(model_id, []) if model_id else []
         return self._scene.update(frame, dets, names)
+
+    def _scene_model_id(self, tracked: Mapping[str, Detections]) -> str | None:
+        return next((m.id for m in self._config.models if m.id in tracked), None)
 
     def _hand_off(self) -> None:
         """Sink every message the engine still holds, in order, then let the engine forget them.

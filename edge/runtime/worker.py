@@ -32,7 +32,7 @@ from edge.ingest.health import CameraHealth, HealthRegistry
 from edge.ingest.stream import CameraStream
 from edge.runtime.box_status import BoxStatus
 from edge.runtime.metrics import WorkerMetrics
-from edge.runtime.pipeline import CameraPipeline, load_detectors
+from edge.runtime.pipeline import CameraPipeline, LiveView, load_detectors
 from edge.runtime.verifier import ask
 from edge.scene import TamperStatus
 from edge.types import CaseMessage, Detections, Frame
@@ -177,6 +177,10 @@ class Worker:
 
     def latest_frame(self, camera_id: str) -> Frame | None:
         return self._latest.get(camera_id)
+
+    def live_view(self, camera_id: str) -> LiveView | None:
+        pipeline = self.pipelines.get(camera_id)
+        return None if pipeline is None else pipeline.live_view()
 
     def recent_messages(self, limit: int) -> list[CaseMessage]:
         with self._recent_lock:

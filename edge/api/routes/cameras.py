@@ -25,6 +25,9 @@ class FrameQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     zones: bool = Field(True, description="draw the camera's zones on the frame")
+    analysed: bool = Field(
+        False, description="the frame the rules last saw (that of /live), not the newest decoded one"
+    )
 
 
 def router(worker: WorkerView, editor: ZoneEditor) -> APIRouter:
@@ -54,14 +57,24 @@ def router(worker: WorkerView, editor: ZoneEditor) -> APIRouter:
 
     @r.get("/cameras/{camera_id}/frame.jpg", response_class=Response, responses={**JPEG, **NOT_FOUND})
     async def latest_frame(camera_id: CameraId, query: Annotated[FrameQuery, Query()]) -> Response:
-        """The newest frame the camera delivered, as the worker sees it."""
+        """The newest frame the camera delivered (or, with `analysed`, the one its rules last saw)."""
         editor.camera(camera_id)
-        frame = worker.latest_frame(camera_id)
+        if query.analysed:
+            view = worker.live_view(camera_id)
+            frame = None if view is None else view.frame
+        else:
+            frame = worker.latest_frame(camera_id)
         if frame is None:
-            raise HTTPException(status.HTTP_404_NOT_FOUND, f"camera {camera_id!r} has not delivered a frame yet")
+            done = "analysed" if query.analysed else "delivered"
+            raise HTTPException(status.HTTP_404_NOT_FOUND, f"camera {camera_id!r} has not {done} a frame yet")
         drawn = editor.zones(camera_id).zones if query.zones else ()
         jpeg = await run_in_threadpool(frame_jpeg, frame.image, drawn)
-        headers = {"X-Frame-Width": str(frame.width), "X-Frame-Height": str(frame.height)}
+        headers = {
+            "X-Frame-Width": str(frame.width),
+            "X-Frame-Height": str(frame.height),
+            "X-Frame-Index": str(frame.index),
+            "X-Media-Time": f"{frame.media_time:.3f}",
+        }
         return Response(jpeg, media_type="image/jpeg", headers=headers)
 
     @r.post(

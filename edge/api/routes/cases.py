@@ -6,6 +6,7 @@ names must pass the wire format's picture-name rule, so an evidence URL cannot r
 
 from __future__ import annotations
 
+from pathlib import PurePath
 from typing import Annotated
 
 from fastapi import APIRouter, Body, HTTPException, Path, Query, Response, status
@@ -22,6 +23,7 @@ from edge.delivery.wire import picture_name_problem
 from edge.types import CaseMessage
 
 RECENT_LIMIT = 200
+MEDIA_TYPES = {".mp4": "video/mp4"}  # evidence clips; every other evidence file is a JPEG
 CaseId = Annotated[str, Path(min_length=1, max_length=256, description="case id")]
 
 
@@ -107,12 +109,12 @@ def router(worker: WorkerView) -> APIRouter:
 
     @r.get("/{case_id}/pictures/{name}", response_class=Response, responses={**JPEG, **NOT_FOUND})
     def case_picture(case_id: CaseId, name: PictureName) -> Response:
-        """One evidence picture of a recent case message."""
+        """One evidence picture (or clip, `.mp4`) of a recent case message."""
         if picture_name_problem(name):
             raise HTTPException(status.HTTP_404_NOT_FOUND, f"no picture {name!r}: not a picture name")
         for message in messages_of(case_id):
             if name in message.pictures:
-                return Response(message.pictures[name], media_type="image/jpeg")
+                return Response(message.pictures[name], media_type=MEDIA_TYPES.get(PurePath(name).suffix, "image/jpeg"))
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"case {case_id!r} has no recent picture {name!r}")
 
     @r.post("/{case_id}/verify", responses={404: {"model": VerifyOut, "description": "unknown_case"}})

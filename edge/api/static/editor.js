@@ -2,15 +2,13 @@
 // save through the operator API (hot-applied by the worker). Plain DOM, no libraries.
 "use strict";
 
-const $ = (id) => document.getElementById(id);
-const SVG_NS = "http://www.w3.org/2000/svg";
 const FORM_KEYS = ["id", "kind", "event_code", "model", "classes", "min_score", "min_duration_s",
   "min_count", "min_coverage", "case_per", "enabled"];
 const NEW_RULE = { id: "rule-1", kind: "dwell", event_code: "0505", model: "default", classes: [],
   min_score: 0.3, min_duration_s: 60, min_count: 1, min_coverage: 0, case_per: "object", enabled: true };
 
 const state = {
-  token: "", catalog: null, camera: null, version: null, zones: [],
+  catalog: null, camera: null, version: null, zones: [],
   zone: null,     // the zone being edited (a copy), or null
   isNew: false,   // true until the zone is saved the first time
   rule: -1,       // index of the selected rule in state.zone.rules
@@ -19,30 +17,6 @@ const state = {
   pressed: null,  // index of the point under the last press (a double-click's target under capture)
   dirty: false,   // the zone being edited has changes that are not saved
 };
-
-// ------------------------------------------------------------------ API
-async function api(method, path, body, headers = {}) {
-  const init = { method, headers: { Authorization: `Bearer ${state.token}`, ...headers } };
-  if (body !== undefined) {
-    init.body = JSON.stringify(body);
-    init.headers["Content-Type"] = "application/json";
-  }
-  const response = await fetch(path, init);
-  if (!response.ok) {
-    let detail = response.statusText;
-    try { detail = (await response.json()).detail; } catch (_) { /* not JSON */ }
-    const error = new Error(typeof detail === "string" ? detail : `${response.status}`);
-    error.status = response.status;
-    error.problems = Array.isArray(detail) ? detail : [];
-    throw error;
-  }
-  return response;
-}
-
-function say(text, isError = false) {
-  $("status").textContent = text;
-  $("status").className = isError ? "error" : "";
-}
 
 function named(part, index, loc) {
   // "rules.0" in a problem's location reads as "rule parked-vehicle": the operator knows rules by id.
@@ -66,8 +40,7 @@ function showProblems(error) {
 // ------------------------------------------------------------------ loading
 async function connect(event) {
   event.preventDefault();
-  state.token = $("token").value.trim();
-  sessionStorage.setItem("edge-token", state.token);
+  useToken($("token").value);
   try {
     state.catalog = await (await api("GET", "/api/catalog")).json();
     const cameras = await (await api("GET", "/api/cameras")).json();
@@ -93,13 +66,31 @@ async function selectCamera() {
   state.camera = $("camera").value;
   await Promise.all([loadFrame(), loadZones()]);
   editZone(null);
+  scheduleLive();
 }
 
 async function loadFrame() {
-  showStream();
+  // The newest decoded frame; with the live view on, the analysed frame its boxes belong to.
+  if ($("live").checked) {
+    live.frameKey = null;
+    await refreshLive();
+  } else {
+    showStream();
+    await showNewestFrame();
+  }
+}
+
+async function showNewestFrame() {
+  await showFrame(`/api/cameras/${encodeURIComponent(state.camera)}/frame.jpg?zones=false`);
+}
+
+async function showFrame(path) {
+  // Returns the frame's "index@media_time", to match it with a live view.
+  let key = null;
   try {
-    const response = await api("GET", `/api/cameras/${encodeURIComponent(state.camera)}/frame.jpg?zones=false`);
+    const response = await api("GET", path);
     const w = Number(response.headers.get("X-Frame-Width")), h = Number(response.headers.get("X-Frame-Height"));
+    key = `${response.headers.get("X-Frame-Index")}@${Number(response.headers.get("X-Media-Time"))}`;
     const url = URL.createObjectURL(await response.blob());
     const old = $("frame").src;
     $("frame").src = url;
@@ -109,8 +100,9 @@ async function loadFrame() {
     say(`No frame: ${error.message}`, true);
     state.size = { w: 4, h: 3 };
   }
-  $("overlay").setAttribute("viewBox", `0 0 ${state.size.w} ${state.size.h}`);
+  for (const id of ["overlay", "live-layer"]) $(id).setAttribute("viewBox", `0 0 ${state.size.w} ${state.size.h}`);
   draw();
+  return key;
 }
 
 async function showStream() {
@@ -369,6 +361,10 @@ function init() {
     else $("camera").value = state.camera;
   });
   $("refresh").addEventListener("click", loadFrame);
+  $("live").addEventListener("change", () => {
+    scheduleLive();
+    if (!$("live").checked) showNewestFrame();
+  });
   $("zones").addEventListener("change", () => {
     const zone = state.zones.find((z) => z.id === $("zones").value);
     if (!mayDiscard()) $("zones").value = state.isNew ? "" : state.zone.id;
@@ -419,13 +415,7 @@ function init() {
   svg.addEventListener("pointermove", onPointerMove);
   svg.addEventListener("pointerup", onPointerUp);
   svg.addEventListener("dblclick", onDoubleClick);
-  const fromHash = new URLSearchParams(location.hash.slice(1)).get("token");
-  const token = fromHash || sessionStorage.getItem("edge-token");
-  if (fromHash) history.replaceState(null, "", location.pathname);
-  if (token) {
-    $("token").value = token;
-    $("login").requestSubmit();
-  }
+  startLogin($("login"), $("token"));
 }
 
 document.addEventListener("DOMContentLoaded", init);

@@ -1,0 +1,166 @@
+// Live view: what the camera's rules see on its latest analysed frame (detections with class, score
+// and track id; each rule's places with their dwell so far / required; open cases; the scene model's
+// static objects and tamper state), drawn under the zone outlines and listed beside them, refreshed
+// every second while "Live view" is on. Reads GET /api/cameras/{camera}/live and the same frame.
+"use strict";
+
+const LIVE_PERIOD_MS = 1000;
+const LIVE_PLACES = 6; // places listed per rule (the longest-timed first); the picture shows them all
+const live = { view: null, error: "", frameKey: null, timer: null, round: 0, busy: false };
+
+const seconds = (s) => (s < 10 ? s.toFixed(1) : String(Math.round(s)));
+
+async function refreshLive() {
+  if (!state.camera || live.busy) return;
+  live.busy = true;
+  const camera = encodeURIComponent(state.camera);
+  try {
+    const view = await (await api("GET", `/api/cameras/${camera}/live`)).json();
+    const key = `${view.frame.index}@${view.frame.media_time}`;
+    if (key !== live.frameKey) {
+      // the boxes belong to the analysed frame: show that one, not the newest decoded frame
+      const shown = await showFrame(`/api/cameras/${camera}/frame.jpg?zones=false&analysed=true`);
+      live.frameKey = shown === key ? key : null; // a newer frame came meanwhile: the next round catches up
+    }
+    live.view = view;
+    live.error = "";
+  } catch (error) {
+    live.view = null;
+    live.error = error.message;
+    if (error.status === 404 && live.frameKey !== "newest") {
+      await showNewestFrame(); // nothing analysed yet: the newest frame, so zones can still be drawn
+      live.frameKey = "newest";
+    }
+  } finally {
+    live.busy = false;
+  }
+  drawLive();
+  listLive();
+  showStream();
+}
+
+function scheduleLive() {
+  // One refresh loop at a time: a new round (camera change, toggle) ends the previous one.
+  clearTimeout(live.timer);
+  const round = ++live.round;
+  if (!$("live").checked) {
+    live.view = null;
+    live.error = "";
+    drawLive();
+    listLive();
+    return;
+  }
+  const tick = async () => {
+    if (!document.hidden) await refreshLive();
+    if (round === live.round) live.timer = setTimeout(tick, LIVE_PERIOD_MS);
+  };
+  tick();
+}
+
+function drawLive() {
+  const svg = $("live-layer");
+  const view = live.view;
+  $("stage").classList.toggle("paused", Boolean(view && view.paused));
+  if (!view) {
+    svg.replaceChildren();
+    return;
+  }
+  const size = Math.max(state.size.w, state.size.h) / 70;
+  const shapes = [];
+  const rect = ([x1, y1, x2, y2], cls, data) => {
+    const el = svgEl("rect", { x: x1, y: y1, width: Math.max(1, x2 - x1), height: Math.max(1, y2 - y1), class: cls });
+    Object.assign(el.dataset, data);
+    return el;
+  };
+  const text = (x, y, content, cls) => {
+    const width = 0.6 * size * content.length; // about; keeps a label at the right edge readable
+    return svgEl("text", { x: Math.max(0, Math.min(x, state.size.w - width)), y, class: cls, "font-size": size }, content);
+  };
+  for (const o of view.scene ? view.scene.static_objects : []) {
+    shapes.push(rect(o.box, "static", { object: o.object_id }));
+    shapes.push(text(o.box[0], o.box[3] + size, `static #${o.object_id}`, "static"));
+  }
+  for (const d of view.detections) {
+    const track = d.track_id === null ? "" : ` #${d.track_id}`;
+    shapes.push(rect(d.box, "det", { class: d.class_name, score: d.score, track: d.track_id ?? "" }));
+    shapes.push(text(d.box[0], Math.max(size, d.box[1] - size * 0.3), `${d.class_name} ${d.score.toFixed(2)}${track}`, "det"));
+  }
+  for (const zone of view.zones) {
+    for (const rule of zone.rules) {
+      for (const c of rule.open_cases) shapes.push(rect(c.box, "case", { case: c.case_id }));
+      for (const p of rule.places.filter((place) => place.absent_s === 0)) {
+        shapes.push(rect(p.box, p.phase, { key: p.key, dwell: p.dwell_s }));
+        const timer = p.phase === "candidate" ? `${seconds(p.dwell_s)} / ${seconds(p.required_s)} s` : `case ${seconds(p.dwell_s)} s`;
+        shapes.push(text(p.box[0], p.box[3] + size, timer, "timer"));
+      }
+    }
+  }
+  svg.replaceChildren(...shapes);
+}
+
+function listLive() {
+  const view = live.view;
+  const stateLine = $("live-state");
+  const rules = $("live-rules");
+  const scene = $("live-scene");
+  if (!view) {
+    stateLine.textContent = $("live").checked ? `No live view: ${live.error || "waiting for the first analysed frame"}` : "Live view is off.";
+    stateLine.className = live.error ? "stale" : "";
+    rules.replaceChildren();
+    scene.textContent = "";
+    return;
+  }
+  const f = view.frame;
+  const paused = view.paused ? " Rules paused: no rule saw this frame (view tampered or disk nearly full)." : "";
+  stateLine.textContent = `Frame ${f.index} at ${seconds(f.media_time)} s of the stream, read ${seconds(f.age_s)} s ago: ${view.detections.length} detections.${paused}`;
+  stateLine.className = view.paused ? "stale" : "";
+  rules.replaceChildren(...view.zones.flatMap((zone) => zone.rules.map((rule) => ruleItem(zone, rule))));
+  if (!view.scene) scene.textContent = "Scene model: off (no static objects, no tamper check).";
+  else {
+    const t = view.scene.tamper;
+    const view_ = t.kind === "none" ? "view ok" : `VIEW ${t.kind.toUpperCase()}: ${t.detail}`;
+    const learning = view.scene.learning ? ", learning the background" : "";
+    const objects = view.scene.static_objects.map((o) => `#${o.object_id} ${o.class_name || "unknown"} since ${seconds(o.first_seen_media_s)} s`);
+    scene.textContent = `Scene model: ${view_}${learning}; static objects: ${objects.length ? objects.join(", ") : "none"}.`;
+    scene.className = t.kind === "none" ? "" : "stale";
+  }
+}
+
+function ruleItem(zone, rule) {
+  const li = document.createElement("li");
+  li.dataset.rule = rule.rule_id;
+  const head = document.createElement("div");
+  const inactive = rule.active ? "" : " (inactive now)";
+  const cases = rule.open_cases.length ? `, ${rule.open_cases.length} open case${rule.open_cases.length > 1 ? "s" : ""}` : "";
+  head.textContent = `${zone.zone_id} / ${rule.rule_id}: ${rule.event_code}, ${seconds(rule.min_duration_s)} s${inactive}${cases}`;
+  li.append(head);
+  const places = [...rule.places].sort((a, b) => a.absent_s - b.absent_s || b.dwell_s - a.dwell_s);
+  const list = document.createElement("ul");
+  for (const p of places.slice(0, LIVE_PLACES)) {
+    const item = document.createElement("li");
+    item.className = `place ${p.phase}`;
+    Object.assign(item.dataset, { key: p.key, dwell: p.dwell_s, required: p.required_s, phase: p.phase });
+    const gone = p.absent_s > 0 ? `, unseen ${seconds(p.absent_s)} s` : "";
+    const what = p.phase === "candidate"
+      ? `${p.label} ${seconds(p.dwell_s)} / ${seconds(p.required_s)} s${gone}`
+      : `${p.label} ${seconds(p.dwell_s)} s, case …${p.case_id.slice(-6)}${gone}`;
+    const meter = document.createElement("meter");
+    meter.min = 0;
+    meter.max = p.required_s || 1;
+    meter.value = Math.min(p.dwell_s, meter.max);
+    item.append(meter, ` ${what}`);
+    list.append(item);
+  }
+  if (places.length > LIVE_PLACES) {
+    const more = document.createElement("li");
+    more.textContent = `and ${places.length - LIVE_PLACES} more`;
+    list.append(more);
+  }
+  if (!places.length) {
+    const none = document.createElement("li");
+    none.textContent = "nothing being timed";
+    list.append(none);
+  }
+  li.append(list);
+  return li;
+}
