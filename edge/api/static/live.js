@@ -65,7 +65,7 @@ function drawLive() {
     svg.replaceChildren();
     return;
   }
-  const size = Math.max(state.size.w, state.size.h) / 70;
+  const size = Math.max(state.size.w, state.size.h) / 80;
   const shapes = [];
   const rect = ([x1, y1, x2, y2], cls, data) => {
     const el = svgEl("rect", { x: x1, y: y1, width: Math.max(1, x2 - x1), height: Math.max(1, y2 - y1), class: cls });
@@ -132,7 +132,7 @@ function ruleItem(zone, rule) {
   const head = document.createElement("div");
   const inactive = rule.active ? "" : " (inactive now)";
   const cases = rule.open_cases.length ? `, ${rule.open_cases.length} open case${rule.open_cases.length > 1 ? "s" : ""}` : "";
-  head.textContent = `${zone.zone_id} / ${rule.rule_id}: ${rule.event_code}, ${seconds(rule.min_duration_s)} s${inactive}${cases}`;
+  head.textContent = `${zone.zone_id} / ${rule.rule_id}: event ${rule.event_code}, needs ${seconds(rule.min_duration_s)} s${inactive}${cases}`;
   li.append(head);
   const places = [...rule.places].sort((a, b) => a.absent_s - b.absent_s || b.dwell_s - a.dwell_s);
   const list = document.createElement("ul");
