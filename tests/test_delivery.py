@@ -57,8 +57,7 @@ def test_sender_delivers_every_message_once_in_order_per_case(tmp_path):
     sent = [message(case, seq) for seq in range(3) for case in range(4)]
     for msg in sent:
         outbox.put(msg)
-    with running_receiver(tmp_path / "r.db") as srv:
-        sender = Sender(outbox, platform(srv.url))
+    with running_receiver(tmp_path / "r.db") as srv, Sender(outbox, platform(srv.url)) as sender:
         assert sender.deliver_pending(timeout_s=30) == len(sent)
         assert sender.deliver_pending(timeout_s=30) == 0
         messages = stored(srv.url)
@@ -72,8 +71,7 @@ def test_sender_delivers_every_message_once_in_order_per_case(tmp_path):
 
 def test_background_sender_picks_up_new_messages(tmp_path):
     outbox = Outbox(tmp_path / "outbox.db")
-    with running_receiver(tmp_path / "r.db") as srv:
-        sender = Sender(outbox, platform(srv.url))
+    with running_receiver(tmp_path / "r.db") as srv, Sender(outbox, platform(srv.url)) as sender:
         sender.start()
         try:
             for case in range(5):

@@ -36,8 +36,7 @@ def whole(path) -> list[str]:
 def test_delivered_items_are_pruned_oldest_first_beyond_the_size_bound(tmp_path):
     budget_mb = 5 * 3 * PICTURE / 2**20  # room for about five messages
     outbox = Outbox(tmp_path / "outbox.db", max_mb=budget_mb, min_free_mb=0)
-    with running_receiver(tmp_path / "r.db") as srv:
-        sender = Sender(outbox, platform(srv.url))
+    with running_receiver(tmp_path / "r.db") as srv, Sender(outbox, platform(srv.url)) as sender:
         for case in range(12):
             outbox.put(evidence(case))
             assert sender.deliver_pending(timeout_s=30) == 1
@@ -69,7 +68,8 @@ def test_pending_over_the_bound_keeps_every_case_and_thins_oldest_pictures(tmp_p
         ]
     assert counts == sorted(counts) and counts[0] == 1 and counts[-1] == 3  # oldest thinned first, first picture kept
     with running_receiver(tmp_path / "r.db") as srv:
-        assert Sender(outbox, platform(srv.url)).deliver_pending(timeout_s=30) == 6
+        with Sender(outbox, platform(srv.url)) as sender:
+            assert sender.deliver_pending(timeout_s=30) == 6
         first = httpx.get(f"{srv.url}/api/cases/case-000").json()["messages"][0]
         assert first["thinned"] == ["crop.jpg", "extra.jpg"]
         assert [p["name"] for p in first["pictures"]] == ["full.jpg"]
@@ -81,18 +81,19 @@ def test_low_disk_keeps_case_records_drops_delivered_and_says_so(tmp_path):
     with running_receiver(tmp_path / "r.db") as srv:
         roomy = Outbox(path, min_free_mb=0)
         roomy.put(evidence(0))
-        assert Sender(roomy, platform(srv.url)).deliver_pending(timeout_s=30) == 1
+        with Sender(roomy, platform(srv.url)) as sender:
+            assert sender.deliver_pending(timeout_s=30) == 1
         roomy.put(evidence(1))
         roomy.close()
         # Same file, but the worker now wants more free disk than this machine has.
         tight = Outbox(path, watermarks=Watermarks(thin_mb=1e9, no_pictures_mb=0, pause_mb=0))
-        sender = Sender(tight, platform(srv.url))
-        assert tight.put(evidence(2)) is True
-        health = sender.health()
-        assert health.outbox.disk_state == "thin" and health.outbox.thinned_messages == 2
-        assert whole(path) == ["case-001", "case-002"]  # the delivered one pruned to a tombstone
-        assert sender.deliver_pending(timeout_s=30) == 2
-        cases = {c["case_id"]: c for c in httpx.get(f"{srv.url}/api/cases").json()}
+        with Sender(tight, platform(srv.url)) as sender:
+            assert tight.put(evidence(2)) is True
+            health = sender.health()
+            assert health.outbox.disk_state == "thin" and health.outbox.thinned_messages == 2
+            assert whole(path) == ["case-001", "case-002"]  # the delivered one pruned to a tombstone
+            assert sender.deliver_pending(timeout_s=30) == 2
+            cases = {c["case_id"]: c for c in httpx.get(f"{srv.url}/api/cases").json()}
     assert len(cases) == 3
     assert [url.rsplit("/", 1)[1] for url in cases["case-002"]["pictures"]] == ["full.jpg"]
 
@@ -107,8 +108,7 @@ def test_garbage_outbox_file_is_moved_aside_and_new_cases_still_flow(tmp_path):
     [aside] = tmp_path.glob("outbox.db.corrupt-*")
     assert aside.read_bytes() == garbage and aside.name in stats.problem
     outbox.put(message(1, 0))
-    with running_receiver(tmp_path / "r.db") as srv:
-        sender = Sender(outbox, platform(srv.url))
+    with running_receiver(tmp_path / "r.db") as srv, Sender(outbox, platform(srv.url)) as sender:
         assert sender.deliver_pending(timeout_s=30) == 1
         assert sender.health().outbox.problem == stats.problem
         assert len(stored(srv.url)) == 1

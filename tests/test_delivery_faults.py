@@ -53,7 +53,7 @@ def test_receiver_down_for_a_while_then_everything_arrives_in_order(tmp_path):
             messages = stored(url)
         assert sender.health().state == "ok"
     finally:
-        sender.stop()
+        sender.close()
     assert_exactly_once_in_order(messages, sent)
 
 
@@ -65,7 +65,8 @@ def test_flaky_receiver_30_percent_5xx_stores_every_case_exactly_once(tmp_path, 
         outbox.put(msg)
     faults = Faults(fail_rate=0.3, fail_statuses=[500, 503], lose_ack=lose_ack)
     with running_receiver(tmp_path / "r.db", faults=faults) as srv:
-        delivered = Sender(outbox, platform(srv.url)).deliver_pending(timeout_s=120)
+        with Sender(outbox, platform(srv.url)) as sender:
+            delivered = sender.deliver_pending(timeout_s=120)
         messages = stored(srv.url)
     assert delivered == len(sent)
     assert_exactly_once_in_order(messages, sent)
@@ -85,12 +86,12 @@ def test_sender_killed_mid_send_and_restarted_stores_every_case_once(tmp_path):
     with running_receiver(tmp_path / "r.db", faults=Faults(latency_s=0.5)) as srv:
         args = ["--outbox", str(path), "flush", "--url", f"{srv.url}/api/cases"]
         args += ["--backoff-initial", "0.02", "--backoff-max", "0.2", "--timeout", "120"]
-        first = outbox_process(*args)
-        try:
-            wait_until(lambda: httpx.get(f"{srv.url}/healthz").json()["messages"] >= 4, what="first sends")
-        finally:
-            first.send_signal(signal.SIGKILL)
-            first.wait(30)
+        with outbox_process(*args) as first:  # closes its output pipe, which nobody reads after the kill
+            try:
+                wait_until(lambda: httpx.get(f"{srv.url}/healthz").json()["messages"] >= 4, what="first sends")
+            finally:
+                first.send_signal(signal.SIGKILL)
+                first.wait(30)
         assert first.returncode == -signal.SIGKILL
         at_kill = {m["message_id"] for m in stored(srv.url)}
         unconfirmed = at_kill & pending_ids(path)
@@ -110,8 +111,7 @@ def test_rejected_message_is_dead_lettered_and_the_rest_keep_flowing(tmp_path):
     for msg in sent:
         outbox.put(msg)
     faults = Faults(reject_case_ids=["cam1-0505-0001"], reject_status=400)
-    with running_receiver(tmp_path / "r.db", faults=faults) as srv:
-        sender = Sender(outbox, platform(srv.url))
+    with running_receiver(tmp_path / "r.db", faults=faults) as srv, Sender(outbox, platform(srv.url)) as sender:
         assert sender.deliver_pending(timeout_s=30) == 6
         stats = outbox.stats()
         assert (stats.delivered, stats.dead, stats.pending, stats.blocked) == (6, 1, 1, 1)
@@ -132,8 +132,8 @@ def test_discarding_a_dead_letter_releases_the_later_messages_of_its_case(tmp_pa
     outbox = Outbox(tmp_path / "outbox.db")
     for seq in range(3):
         outbox.put(message(7, seq))
-    with running_receiver(tmp_path / "r.db", faults=Faults(reject_case_ids=["cam1-0505-0007"])) as srv:
-        sender = Sender(outbox, platform(srv.url))
+    faults = Faults(reject_case_ids=["cam1-0505-0007"])
+    with running_receiver(tmp_path / "r.db", faults=faults) as srv, Sender(outbox, platform(srv.url)) as sender:
         assert sender.deliver_pending(timeout_s=30) == 0
         assert outbox.stats().blocked == 2
         httpx.put(f"{srv.url}/admin/faults", json={})
@@ -150,8 +150,7 @@ def test_retry_after_pauses_the_sender(tmp_path, status):
     for case in range(3):
         outbox.put(message(case, 0))
     faults = Faults(fail_rate=1.0, fail_statuses=[status], retry_after_s=30)
-    with running_receiver(tmp_path / "r.db", faults=faults) as srv:
-        sender = Sender(outbox, platform(srv.url))
+    with running_receiver(tmp_path / "r.db", faults=faults) as srv, Sender(outbox, platform(srv.url)) as sender:
         before = time.time()
         assert sender.deliver_pending(timeout_s=1.0) == 0
     # With a 0.02 s backoff it would have tried many times; Retry-After: 30 allows one request.
@@ -167,11 +166,12 @@ def test_wrong_credentials_are_a_permanent_rejection_and_right_ones_deliver(tmp_
     outbox.put(message(1, 0))
     outbox.put(message(2, 0))
     with running_receiver(tmp_path / "r.db", token="tok", hmac_secret=b"hmac-secret") as srv:
-        wrong = Sender(outbox, platform(srv.url), env={**env, "EDGE_PLATFORM_HMAC_SECRET": "guess"})
-        assert wrong.deliver_pending(timeout_s=30) == 0
-        assert [d.status for d in outbox.dead_letters()] == [401, 401]
-        assert outbox.resend() == 2
-        assert Sender(outbox, platform(srv.url), env=env).deliver_pending(timeout_s=30) == 2
+        with Sender(outbox, platform(srv.url), env={**env, "EDGE_PLATFORM_HMAC_SECRET": "guess"}) as wrong:
+            assert wrong.deliver_pending(timeout_s=30) == 0
+            assert [d.status for d in outbox.dead_letters()] == [401, 401]
+            assert outbox.resend() == 2
+        with Sender(outbox, platform(srv.url), env=env) as sender:
+            assert sender.deliver_pending(timeout_s=30) == 2
         assert len(stored(srv.url)) == 2
 
 

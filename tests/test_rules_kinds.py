@@ -30,6 +30,15 @@ def test_count_rule_needs_enough_objects_for_long_enough(tmp_path):
     assert body["rule"]["case_per"] == "zone" and body["times"]["first_seen_media_s"] == 30.0
 
 
+def test_count_rule_on_an_empty_zone_says_nothing(tmp_path):
+    """No object in the zone: no case, and no warning (the suite turns warnings into errors)."""
+    bikes = rule(kind="count", event_code="0506", classes=["bicycle"], min_count=1, min_duration_s=5)
+    run = Run(make_config([bikes]), tmp_path / "state.db")
+    run.play(0, 10)
+    run.play(10, 20, BIKES[:1])
+    assert [m.kind for m in run.messages] == ["new"]
+
+
 def test_count_rule_tolerates_a_missed_detection(tmp_path):
     bikes = rule(kind="count", event_code="0506", classes=["bicycle"], min_count=3, min_duration_s=10)
     run = Run(make_config([bikes]), tmp_path / "state.db")

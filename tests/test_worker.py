@@ -77,9 +77,10 @@ def start_worker(config: Path, log: Path, token: str | None = API_TOKEN) -> subp
     env = {k: v for k, v in os.environ.items() if not k.startswith("EDGE_")}
     if token:
         env["EDGE_API_TOKEN"] = token
-    return subprocess.Popen(
-        [*EDGE, "run", "--config", str(config)], cwd=REPO, stdout=subprocess.DEVNULL, stderr=log.open("ab"), env=env
-    )
+    with log.open("ab") as stderr:  # the worker has its own copy of the file once started
+        return subprocess.Popen(
+            [*EDGE, "run", "--config", str(config)], cwd=REPO, stdout=subprocess.DEVNULL, stderr=stderr, env=env
+        )
 
 
 def received(receiver: ThreadedServer) -> list[dict]:

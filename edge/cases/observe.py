@@ -163,7 +163,7 @@ def observe(spec: RuleSpec, dets: Detections, width: int, height: int, media_tim
     union = np.concatenate([objects.xyxy[:, :2].min(0), objects.xyxy[:, 2:].max(0)])[None, :] if rows else None
     return Observation(
         union if rows else np.zeros((0, 4), np.float32),
-        np.array([objects.confidence.mean()] * rows, np.float32),
+        np.array([objects.confidence.mean()] if rows else [], np.float32),  # no mean of an empty zone
         [label] * rows,
         objects,
         np.full(rows, -1, np.int64),

@@ -117,8 +117,15 @@ class Sender:
             self._thread = None
 
     def close(self) -> None:
+        """Stop the thread and close the HTTP connections (every sender is closed, or its sockets leak)."""
         self.stop()
         self.sink.close()
+
+    def __enter__(self) -> Sender:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
 
     def _run(self) -> None:
         while not self._stop.is_set():

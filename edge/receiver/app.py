@@ -122,14 +122,8 @@ def create_app(
             return _fault_answer(503, faults, "platform is down (fault switch)")
         return await call_next(request)
 
-    @app.post("/api/cases", status_code=201, summary="Post one case message (multipart)")
-    async def post_case(request: Request) -> Response:
-        faults = current()
-        body = await request.body()
-        problem = auth_problem(request, body)
-        if problem:
-            return _error(401, problem, {"WWW-Authenticate": "Bearer"})
-        form = await request.form(max_part_size=MAX_PICTURE_BYTES)
+    async def accept_case(request: Request, form: FormData, faults: Faults) -> Response:
+        """Validate one authenticated message and store it once (its form is open meanwhile)."""
         raw = form.get("case")
         if not isinstance(raw, str):
             return _error(400, "form field 'case' (JSON) is missing")
@@ -158,6 +152,16 @@ def create_app(
         if failure is not None:
             return _fault_answer(failure, faults, f"failed on purpose (fault switch, HTTP {failure})")
         return JSONResponse(result, status_code=201)
+
+    @app.post("/api/cases", status_code=201, summary="Post one case message (multipart)")
+    async def post_case(request: Request) -> Response:
+        faults = current()
+        body = await request.body()
+        problem = auth_problem(request, body)
+        if problem:
+            return _error(401, problem, {"WWW-Authenticate": "Bearer"})
+        async with request.form(max_part_size=MAX_PICTURE_BYTES) as form:  # closes the pictures' spooled files
+            return await accept_case(request, form, faults)
 
     @app.get("/api/cases", summary="Cases in order of arrival, each with its latest state")
     def list_cases(
