@@ -117,7 +117,7 @@ class Sender:
             self._thread = None
 
     def close(self) -> None:
-        """Stop the thread and close the HTTP connections (every sender is closed, or its sockets leak)."""
+        """Stop the thread and close the sink's connections (every sender is closed, or its sockets leak)."""
         self.stop()
         self.sink.close()
 
