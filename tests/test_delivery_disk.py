@@ -106,7 +106,8 @@ def test_full_disk_acknowledgements_use_the_reserve_and_nothing_is_sent_twice(di
         outbox.put(evidence(7))  # not even its record fits: the case stage keeps it and retries
     assert outbox.stats().accepting_cases is False
     with running_receiver(disk.parent / "r.db") as srv:
-        assert Sender(outbox, platform(srv.url)).deliver_pending(timeout_s=60) == len(sent)
+        with Sender(outbox, platform(srv.url)) as sender:
+            assert sender.deliver_pending(timeout_s=60) == len(sent)
         assert_exactly_once_in_order(stored(srv.url), sent)
         assert replays(srv.url) == 0
     assert not pending_ids(disk / "outbox.db")  # every acknowledgement is on disk
@@ -134,7 +135,7 @@ def test_acknowledgements_that_cannot_be_written_are_kept_in_memory_not_resent(d
             wait_until(lambda: not pending_ids(disk / "outbox.db"), what="acknowledgements recorded")
             assert sender.health().unsaved_acks == 0
         finally:
-            sender.stop()
+            sender.close()
         assert_exactly_once_in_order(stored(srv.url), sent)
         assert replays(srv.url) == 0
 
@@ -152,12 +153,12 @@ def test_sender_killed_while_the_disk_is_full_resends_nothing_acknowledged(disk)
     args += ["--backoff-initial", "0.02", "--backoff-max", "0.2", "--timeout", "120"]
     # Stores, then takes 0.3 s to answer: the kill lands after some acknowledgements were recorded.
     with running_receiver(disk.parent / "r.db", faults=Faults(latency_s=0.3), port=port) as srv:
-        first = outbox_process(*args)
-        try:
-            wait_until(lambda: httpx.get(f"{srv.url}/healthz").json()["messages"] >= 4, what="sends on a full disk")
-        finally:
-            first.send_signal(signal.SIGKILL)
-            first.wait(30)
+        with outbox_process(*args) as first:  # closes its output pipe, which nobody reads after the kill
+            try:
+                wait_until(lambda: httpx.get(f"{srv.url}/healthz").json()["messages"] >= 4, what="sends on a full disk")
+            finally:
+                first.send_signal(signal.SIGKILL)
+                first.wait(30)
         assert first.returncode == -signal.SIGKILL
         httpx.put(f"{srv.url}/admin/faults", json={})
         second = outbox_process(*args)

@@ -196,7 +196,7 @@ def test_platform_back_after_an_outage_drains_the_backlog_without_sleeping_out_b
             messages = stored(url)
             assert httpx.get(f"{srv.url}/healthz").json()["replays"] == 0
     finally:
-        sender.stop()
+        sender.close()
     # The first answer woke every waiting message: the backlog was through before the earliest
     # failed message would have been tried again by its own backoff.
     assert drained_at < own_backoff_ends

@@ -64,7 +64,8 @@ def write_config(folder, storage, receiver_url: str, api_port: int):
 def start_worker(config, log) -> subprocess.Popen:
     env = {k: v for k, v in os.environ.items() if not k.startswith("EDGE_")} | {"EDGE_API_TOKEN": TOKEN}
     cmd = [*EDGE, "run", "--config", str(config)]
-    return subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.DEVNULL, stderr=log.open("ab"), env=env)
+    with log.open("ab") as stderr:  # the worker has its own copy of the file once started
+        return subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.DEVNULL, stderr=stderr, env=env)
 
 
 def analysed(api: str) -> float:
