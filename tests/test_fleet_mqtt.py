@@ -88,13 +88,14 @@ class Box:
     def start(self) -> Box:
         env = {k: v for k, v in os.environ.items() if not k.startswith("EDGE_")}
         env["EDGE_API_TOKEN"] = API_TOKEN
-        self.proc = subprocess.Popen(
-            [*EDGE, "run", "--config", str(self.config)],
-            cwd=REPO,
-            stdout=subprocess.DEVNULL,
-            stderr=self.log.open("ab"),
-            env=env,
-        )
+        with self.log.open("ab") as stderr:  # the box has its own copy of the file once started
+            self.proc = subprocess.Popen(
+                [*EDGE, "run", "--config", str(self.config)],
+                cwd=REPO,
+                stdout=subprocess.DEVNULL,
+                stderr=stderr,
+                env=env,
+            )
         return self
 
     def outbox_status(self) -> dict:
@@ -125,25 +126,26 @@ class Box:
 def start_receiver(tmp_path: Path, name: str, db: Path, broker_url: str) -> tuple[subprocess.Popen, str, Path]:
     port = free_port()
     log = tmp_path / f"{name}.log"
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "edge.receiver",
-            "--port",
-            str(port),
-            "--db",
-            str(db),
-            "--mqtt",
-            broker_url,
-            "--mqtt-client-id",
-            name,
-        ],
-        cwd=REPO,
-        env={**os.environ, "PYTHONPATH": str(REPO)},
-        stdout=log.open("ab"),
-        stderr=subprocess.STDOUT,
-    )
+    with log.open("ab") as output:  # the receiver has its own copy of the file once started
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "edge.receiver",
+                "--port",
+                str(port),
+                "--db",
+                str(db),
+                "--mqtt",
+                broker_url,
+                "--mqtt-client-id",
+                name,
+            ],
+            cwd=REPO,
+            env={**os.environ, "PYTHONPATH": str(REPO)},
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
     return proc, f"http://127.0.0.1:{port}", log
 
 
