@@ -51,14 +51,20 @@ def case_json_schema() -> dict[str, Any]:
     evidence = _object(
         {
             "name": _STR,
-            "kind": {"enum": ["full", "crop", "first_seen", "after", "verification"]},
+            "kind": {"enum": ["full", "crop", "first_seen", "after", "verification", "clip"]},
             "sha256": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
             "bytes": _INT,
             "taken_at": {"type": "string", "format": "date-time"},
             "media_s": _NUM,
             "width": _INT,
             "height": _INT,
-        }
+            # clips only (docs/evidence.md): length, end, codec and frame count of the video
+            "duration_s": _NUM,
+            "end_media_s": _NUM,
+            "codec": _STR,
+            "frames": _INT,
+        },
+        optional=("duration_s", "end_media_s", "codec", "frames"),
     )
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",

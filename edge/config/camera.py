@@ -76,6 +76,7 @@ class CameraConfig(Section):
     location: LocationConfig = Field(default_factory=LocationConfig)
     timezone: str = Field("Asia/Shanghai", description="IANA zone that rule schedules are written in")
     enabled: bool = True
+    clip: bool = Field(False, description="attach a short video clip to each new case (evidence.clip sets its length)")
     zones: list[ZoneConfig] = Field(default_factory=list)
 
     @field_validator("timezone")

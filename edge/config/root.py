@@ -11,6 +11,7 @@ from edge.config.base import Section
 from edge.config.camera import CameraConfig
 from edge.config.delivery import PlatformConfig, StorageConfig
 from edge.config.events import DEFAULT_EVENTS, EventType
+from edge.config.evidence import EvidenceConfig
 from edge.config.model import InferenceConfig, ModelConfig
 from edge.config.scene import SceneConfig, ViewChangeConfig
 from edge.config.tracking import TrackerConfig
@@ -36,6 +37,7 @@ class EdgeConfig(Section):
     view_change: ViewChangeConfig = Field(default_factory=ViewChangeConfig)
     platform: PlatformConfig = Field(default_factory=PlatformConfig)
     storage: StorageConfig = Field(default_factory=StorageConfig)
+    evidence: EvidenceConfig = Field(default_factory=EvidenceConfig)
     api: ApiConfig = Field(default_factory=ApiConfig)
     verification: VerificationConfig = Field(default_factory=VerificationConfig)
 
@@ -51,6 +53,11 @@ class EdgeConfig(Section):
         model_ids = {m.id for m in self.models}
         for cam in self.cameras:
             _unique(f"zones of camera {cam.id!r}", [z.id for z in cam.zones])
+            if cam.clip and self.evidence.privacy.enabled:
+                raise ValueError(
+                    f"camera {cam.id!r}: clip is on while evidence.privacy is enabled; a clip is remuxed, not "
+                    "re-encoded, so its bystanders cannot be blurred: turn one of them off (docs/evidence.md)"
+                )
             for zone in cam.zones:
                 for rule in zone.rules:
                     where = f"camera {cam.id!r} zone {zone.id!r} rule {rule.id!r}"

@@ -9,11 +9,11 @@ Topics (prefix and worker id from the config):
 
 One message per `CaseMessage`, a UTF-8 JSON object: the HTTP wire's `case` envelope
 (message_id, case_id, seq, kind, body, thinned) plus `pictures`, each
-`{"name", "bytes", "sha256", "data"}` with the JPEG in base64. Pictures travel inside the
+`{"name", "bytes", "sha256", "data"}` with the JPEG (or clip) in base64. Pictures travel inside the
 message so a case and its evidence arrive, and are acknowledged, together: there is no
 second store to keep consistent. Base64 adds a third; the whole message is capped at
 `mqtt.max_payload_kb` (1 MiB by default, the default packet limit of EMQX; Mosquitto's is
-256 MiB), and pictures that do not fit are left out, last first, and named in `thinned`
+256 MiB), and pictures that do not fit are left out, last first (a clip is last), and named in `thinned`
 as under disk pressure. The `message_id` is the consumer's idempotency key.
 """
 
@@ -26,10 +26,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from edge.delivery.wire import case_envelope, picture_name_problem
+from edge.delivery.wire import case_envelope, evidence_problem, picture_name_problem
 from edge.types import CaseMessage
-
-JPEG_MAGIC = b"\xff\xd8\xff"
 
 
 class PayloadError(ValueError):
@@ -103,7 +101,7 @@ def encode(msg: CaseMessage, thinned: tuple[str, ...], max_bytes: int) -> Encode
 
 
 def decode(payload: bytes) -> Decoded:
-    """Parse and check a case message; pictures must be JPEGs whose sha256 matches."""
+    """Parse and check a case message; pictures must be JPEGs (clips MP4/MOV) whose sha256 matches."""
     try:
         document = json.loads(payload)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -129,7 +127,8 @@ def decode(payload: bytes) -> Decoded:
             raise PayloadError(f"picture {name!r} is not base64: {exc}") from None
         if hashlib.sha256(data).hexdigest() != item["sha256"]:
             raise PayloadError(f"picture {name!r} does not match its sha256 (damaged on the way)")
-        if not data.startswith(JPEG_MAGIC):
-            raise PayloadError(f"picture {name!r} is not a JPEG")
+        problem = evidence_problem(name, data)
+        if problem:
+            raise PayloadError(problem)
         pictures[name] = data
     return Decoded(document, pictures)

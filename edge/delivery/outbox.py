@@ -12,11 +12,12 @@ skip a state), while every other case keeps flowing; `resend` or `discard` relea
 
 Bounds: delivered items are pruned oldest-first beyond `max_mb` (down to a small tombstone, so a
 message handed over again after a crash is still recognised and not sent twice); when pending
-items alone exceed it, pending messages keep their record and first picture while the others are
-dropped ("thinned"), oldest first. Free disk is a state (`edge.delivery.disk`): under pressure
-new messages keep fewer pictures, and acknowledgements may use the reserve. Cases are never
-dropped. A file that is not a readable SQLite database is moved aside and a fresh outbox
-started, so the worker keeps taking new cases; `stats().problem` says what happened.
+items alone exceed it, pending messages lose their evidence clips first, then keep their record
+and first picture while the others are dropped ("thinned"), oldest first. Free disk is a state
+(`edge.delivery.disk`): under pressure new messages keep fewer pictures (no clip), and
+acknowledgements may use the reserve. Cases are never dropped. A file that is not a readable
+SQLite database is moved aside and a fresh outbox started, so the worker keeps taking new
+cases; `stats().problem` says what happened.
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ TOMBSTONE_KEEP_S = 7 * 86400.0  # a crashed case stage hands its messages over a
 OUTBOX_FILE = "outbox.db"
 _KINDS = get_args(MessageKind)
 _DONE = "('delivered', 'discarded')"  # states that no longer hold anything back
+_CLIPS = "idx > 0 AND (name LIKE '%.mp4' OR name LIKE '%.mov')"  # evidence clips (never a message's first file)
 T = TypeVar("T")
 
 _SCHEMA = """
@@ -400,6 +402,9 @@ class Outbox:
         excess = self._stored_bytes() - self.max_bytes
         low_disk = self.disk.refresh() != DiskLevel.OK
         if excess > 0 or low_disk:
+            self._thin_pending(None if low_disk else excess, _CLIPS)  # clips go before pictures
+        excess = self._stored_bytes() - self.max_bytes
+        if excess > 0 or low_disk:
             self._thin_pending(None if low_disk else excess)
 
     def _prune_done(self, excess: int | None) -> None:
@@ -424,11 +429,11 @@ class Outbox:
         log.info("outbox: pruned %d delivered items (%d bytes)", last + 1, int(sizes[: last + 1].sum()))
         self._reclaim()
 
-    def _thin_pending(self, excess: int | None) -> None:
-        """Drop all but the first picture of pending messages, oldest first."""
+    def _thin_pending(self, excess: int | None, which: str = "idx > 0") -> None:
+        """Drop the `which` pictures (default: all but the first) of pending messages, oldest first."""
         with self._lock:
             rows = self._db.execute(
-                "SELECT message, SUM(LENGTH(data)) FROM pictures WHERE idx > 0 AND message IN"
+                f"SELECT message, SUM(LENGTH(data)) FROM pictures WHERE {which} AND message IN"
                 " (SELECT id FROM messages WHERE state IN ('pending', 'dead')) GROUP BY message ORDER BY message"
             ).fetchall()
         if not rows:
@@ -438,12 +443,12 @@ class Outbox:
         chosen = [int(i) for i in ids[: last + 1]]
         with self._transaction() as db:
             for pk in chosen:
-                names = [n for (n,) in db.execute("SELECT name FROM pictures WHERE message = ? AND idx > 0", (pk,))]
+                names = [n for (n,) in db.execute(f"SELECT name FROM pictures WHERE message = ? AND {which}", (pk,))]
                 (thinned,) = db.execute("SELECT thinned FROM messages WHERE id = ?", (pk,)).fetchone()
                 freed = db.execute(
-                    "SELECT SUM(LENGTH(data)) FROM pictures WHERE message = ? AND idx > 0", (pk,)
+                    f"SELECT SUM(LENGTH(data)) FROM pictures WHERE message = ? AND {which}", (pk,)
                 ).fetchone()[0]
-                db.execute("DELETE FROM pictures WHERE message = ? AND idx > 0", (pk,))
+                db.execute(f"DELETE FROM pictures WHERE message = ? AND {which}", (pk,))
                 db.execute(
                     "UPDATE messages SET thinned = ?, bytes = bytes - ? WHERE id = ?",
                     (json.dumps(json.loads(thinned) + names), freed, pk),

@@ -32,6 +32,23 @@ DEFAULT_SIGNATURE_TOLERANCE_S = 300.0
 PICTURE_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 
 
+# Evidence files by name ending: pictures, and clips (docs/evidence.md), each checked by its magic bytes.
+EVIDENCE_TYPES = {".jpg": "image/jpeg", ".mp4": "video/mp4", ".mov": "video/quicktime"}
+CLIP_SUFFIXES = (".mp4", ".mov")
+
+
+def media_type(name: str) -> str:
+    """The content type of an evidence file, from its name (JPEG unless it is a clip)."""
+    return next((t for suffix, t in EVIDENCE_TYPES.items() if name.endswith(suffix)), "image/jpeg")
+
+
+def evidence_problem(name: str, data: bytes) -> str | None:
+    """Why `data` is not what its name says (a JPEG, or an ISO-media clip), or None when it is."""
+    if name.endswith(CLIP_SUFFIXES):
+        return None if data[4:8] == b"ftyp" else f"clip {name!r} is not an MP4/MOV file"
+    return None if data.startswith(b"\xff\xd8\xff") else f"picture {name!r} is not a JPEG"
+
+
 def picture_name_problem(name: str) -> str | None:
     """Why `name` cannot be a picture name, or None when it can."""
     if not PICTURE_NAME.match(name) or ".." in name:
@@ -90,7 +107,7 @@ def build_request(
     now: float,
 ) -> httpx.Request:
     """A ready-to-send request; the body is read eagerly so it can be signed byte for byte."""
-    files = [(name, (name, data, "image/jpeg")) for name, data in pictures.items()]
+    files = [(name, (name, data, media_type(name))) for name, data in pictures.items()]
     envelope = json.dumps(case_envelope(msg, thinned), ensure_ascii=False, separators=(",", ":"))
     headers = {IDEMPOTENCY_HEADER: msg.message_id}
     if token:

@@ -10,6 +10,7 @@ from edge.ingest.decode import DecodeMode
 from edge.ingest.errors import SourceError
 from edge.ingest.files import ClipInfo, probe_file, read_file_frames
 from edge.ingest.health import CameraHealth, HealthRegistry, StreamState
+from edge.ingest.packets import Clip, PacketRing
 from edge.ingest.policy import choose_decode
 from edge.ingest.source import redact
 from edge.ingest.stream import CameraStream
@@ -18,9 +19,11 @@ __all__ = [
     "Backoff",
     "CameraHealth",
     "CameraStream",
+    "Clip",
     "ClipInfo",
     "DecodeMode",
     "HealthRegistry",
+    "PacketRing",
     "SourceError",
     "StreamState",
     "choose_decode",

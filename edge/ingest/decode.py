@@ -30,6 +30,8 @@ import av.container
 import av.video.frame
 import numpy as np
 
+from edge.ingest.packets import PacketRing
+
 DecodeMode = Literal["all", "keyframes"]
 
 
@@ -96,7 +98,9 @@ class FrameDecoder:
         mode: DecodeMode,
         choose: Callable[[float], DecodeMode] | None = None,
         stall_timeout_s: float | None = None,
+        packets: PacketRing | None = None,
     ) -> None:
+        """`packets`: keeps every demuxed packet (decoded or not) for evidence clips."""
         self.stats = DecodeStats()
         self.gop_s: float | None = None
         self._container = container
@@ -105,6 +109,9 @@ class FrameDecoder:
         self._sampler = RateSampler(fps)
         self._choose = choose
         self._stall_timeout_s = stall_timeout_s
+        self._packets = packets
+        if packets is not None:
+            packets.new_session(self._stream)
         self.mode = mode
 
     @property
@@ -130,6 +137,8 @@ class FrameDecoder:
             if packet.size:
                 stats.packets += 1
                 stats.corrupt += packet.is_corrupt
+                if self._packets is not None:
+                    self._packets.add(packet)
                 packet_time = None
                 if origin is not None and packet.pts is not None:
                     packet_time = (packet.pts - origin) * time_base

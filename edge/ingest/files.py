@@ -12,6 +12,7 @@ import av.container
 
 from edge.ingest.decode import DecodeMode, FrameDecoder
 from edge.ingest.errors import SourceError
+from edge.ingest.packets import PacketRing
 from edge.types import Frame
 
 log = logging.getLogger(__name__)
@@ -66,22 +67,35 @@ def probe_file(path: str | Path) -> ClipInfo:
 
 
 def read_file_frames(
-    path: str | Path, camera_id: str, fps: float, decode: DecodeMode = "all", epoch: float = 0.0
+    path: str | Path,
+    camera_id: str,
+    fps: float,
+    decode: DecodeMode = "all",
+    epoch: float = 0.0,
+    packets: PacketRing | None = None,
 ) -> Iterator[Frame]:
     """Frames of a clip sampled to `fps` per media second; `wall_time = epoch + media_time`.
+
+    `packets` keeps the file's compressed packets for evidence clips, exactly as a live camera's.
 
     Opens eagerly, so a missing or unreadable file raises `SourceError` here, not on first use.
     A truncated or partly corrupt file yields what it has and logs a warning; one with no
     decodable frame at all raises `SourceError`.
     """
     container = open_file(path)
-    return _frames(container, str(path), camera_id, fps, decode, epoch)
+    return _frames(container, str(path), camera_id, fps, decode, epoch, packets)
 
 
 def _frames(
-    container: av.container.InputContainer, path: str, camera_id: str, fps: float, decode: DecodeMode, epoch: float
+    container: av.container.InputContainer,
+    path: str,
+    camera_id: str,
+    fps: float,
+    decode: DecodeMode,
+    epoch: float,
+    packets: PacketRing | None,
 ) -> Iterator[Frame]:
-    decoder = FrameDecoder(container, fps, decode)
+    decoder = FrameDecoder(container, fps, decode, packets=packets)
     stats = decoder.stats
     index = 0
     problem = ""
@@ -91,6 +105,8 @@ def _frames(
             for picture in decoder:
                 if picture.sampled:
                     t = picture.media_time
+                    if packets is not None:
+                        packets.anchor(picture.frame.pts, t)
                     yield Frame(camera_id, picture.bgr(), t, epoch + t, index, picture.is_keyframe)
                     index += 1
         except av.FFmpegError as exc:

@@ -32,6 +32,7 @@ from edge.ingest.backoff import Backoff
 from edge.ingest.decode import DecodeStats, FrameDecoder, Picture, StreamStalled
 from edge.ingest.errors import SourceError
 from edge.ingest.health import HealthRegistry, StreamState
+from edge.ingest.packets import PacketRing
 from edge.ingest.policy import choose_decode
 from edge.ingest.source import SourcePlan, describe_error, open_source, plan_source, reachable
 from edge.types import Frame
@@ -73,8 +74,11 @@ class CameraStream:
         on_frame: Callable[[Frame], None],
         health: HealthRegistry,
         backoff: Backoff | None = None,
+        packets: PacketRing | None = None,
     ) -> None:
+        """`packets`: keeps the camera's recent compressed packets for evidence clips."""
         self.camera = camera
+        self._packets = packets
         self._plan: SourcePlan = plan_source(camera.source)
         self._on_frame = on_frame
         self._health = health
@@ -217,6 +221,7 @@ class CameraStream:
             choose_decode(camera, self._gop_s),
             choose=choose,
             stall_timeout_s=camera.source.stall_timeout_s,
+            packets=self._packets,
         )
 
     def _report(self, decoder: FrameDecoder, picture: Picture) -> None:
@@ -234,6 +239,8 @@ class CameraStream:
     def _emit(self, picture: Picture, mode: str) -> None:
         image = picture.bgr()
         media_time = self._clock(picture.media_time, time.monotonic())
+        if self._packets is not None:
+            self._packets.anchor(picture.frame.pts, media_time)
         frame = Frame(self.camera.id, image, media_time, time.time(), self._index, picture.is_keyframe)
         self._index += 1
         self._health.analysed(self.camera.id, frame.width, frame.height, mode)

@@ -25,6 +25,8 @@ from edge.delivery.wire import (
     IDEMPOTENCY_HEADER,
     SIGNATURE_HEADER,
     TIMESTAMP_HEADER,
+    evidence_problem,
+    media_type,
     picture_name_problem,
     signature_problem,
 )
@@ -33,7 +35,6 @@ from edge.receiver.store import ReceiverStore
 from edge.types import MessageKind
 
 MAX_PICTURE_BYTES = 16 * 2**20
-JPEG_MAGIC = b"\xff\xd8\xff"
 
 
 class Envelope(BaseModel):
@@ -110,8 +111,9 @@ def create_app(
             if name in pictures:
                 return f"picture {name!r} appears twice"
             data = await part.read()
-            if not data.startswith(JPEG_MAGIC):
-                return f"picture {name!r} is not a JPEG"
+            problem = evidence_problem(name, data)
+            if problem:
+                return problem
             pictures[name] = data
         return pictures
 
@@ -176,7 +178,7 @@ def create_app(
             raise HTTPException(404, f"no case {case_id!r}")
         return case
 
-    @app.get("/api/cases/{case_id}/pictures/{name}", summary="An evidence picture (JPEG)")
+    @app.get("/api/cases/{case_id}/pictures/{name}", summary="An evidence picture (JPEG) or clip (MP4/MOV)")
     def get_picture(case_id: str, name: str) -> Response:
         problem = picture_name_problem(name)
         if problem:
@@ -184,7 +186,7 @@ def create_app(
         data = store.picture(case_id, name)
         if data is None:
             raise HTTPException(404, f"case {case_id!r} has no picture {name!r}")
-        return Response(data, media_type="image/jpeg")
+        return Response(data, media_type=media_type(name))
 
     @app.get("/api/boxes", summary="Edge boxes heard of over MQTT, with their last status")
     def boxes() -> list[dict[str, Any]]:

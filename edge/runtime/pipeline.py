@@ -24,6 +24,7 @@ from edge.cases import CaseEngine, CaseSnapshot, CaseStore
 from edge.cases.verify import Verification, VerifyRequest
 from edge.config import CameraConfig, EdgeConfig
 from edge.infer import Detector, load_detector
+from edge.runtime.clips import ClipAttacher
 from edge.runtime.faults import FaultReporter
 from edge.runtime.verifier import Verifier
 from edge.scene import SceneModel, SceneUpdate, TamperStatus, ViewChangeDetector
@@ -100,10 +101,14 @@ class CameraPipeline:
         sink: MessageSink,
         zone_version: int = 1,
         may_open_cases: CaseGate | None = None,
+        clips: ClipAttacher | None = None,
     ) -> None:
         """`may_open_cases`: asked before each frame's rules; while it says no, the rules are skipped,
-        so rule state never advances past what the outbox can take (held messages still go out)."""
+        so rule state never advances past what the outbox can take (held messages still go out).
+        `clips`: adds an evidence clip to each new case (its message waits the clip's seconds after)."""
         self.camera_id = camera_id
+        self._clips = clips
+        self._closed = False
         self._config = config
         self._sink = sink
         self._may_open_cases = may_open_cases or (lambda: True)
@@ -192,9 +197,11 @@ class CameraPipeline:
             paused = tampered or not self._may_open_cases()
             static = update.static_objects if update is not None else None
             if not paused:
-                messages += self._cases.process(frame, tracked, static)
+                emitted = self._cases.process(frame, tracked, static)
+                self._hold_for_clips(emitted, frame)
+                messages += emitted
             messages += self._verifier.step(frame, tracked, static, view_bad=view.changed or tampered)
-            self._hand_off()
+            self._hand_off(frame.media_time)
             cases = self._cases.snapshot() if snapshot else None
             self._seen = _Seen(frame, tracked, update, paused)
             return PipelineStep(frame, tracked, update, paused, messages, cases, view.changed)
@@ -215,15 +222,45 @@ class CameraPipeline:
     def _scene_model_id(self, tracked: Mapping[str, Detections]) -> str | None:
         return next((m.id for m in self._config.models if m.id in tracked), None)
 
-    def _hand_off(self) -> None:
+    def _hold_for_clips(self, emitted: list[CaseMessage], frame: Frame) -> None:
+        if self._clips is None:
+            return
+        held = [m for m in emitted if self._clips.hold(m, frame.media_time, frame.wall_time)]
+        if held and self._clips.wall_bound:
+            timer = threading.Timer(self._clips.wait_s, self.release_overdue)  # a camera that drops holds nothing
+            timer.daemon = True
+            timer.start()
+
+    def _hand_off(self, media_time: float | None = None, force: bool = False) -> None:
         """Sink every message the engine still holds, in order, then let the engine forget them.
 
-        Includes any that a failing sink left behind on an earlier frame, so order is kept.
+        Includes any that a failing sink left behind on an earlier frame, so order is kept. A "new"
+        message waiting for its clip holds back the later messages of its case only.
         """
-        pending = self._cases.pending_messages()
-        for message in pending:
+        done, waiting = [], set()
+        for message in self._cases.pending_messages():
+            if message.case_id in waiting:
+                continue
+            if self._clips is not None:
+                if self._clips.waiting(message, media_time, force):
+                    waiting.add(message.case_id)
+                    continue
+                message = self._clips.release(message)
             self._sink(message)
-        self._cases.handed_off([m.message_id for m in pending])
+            done.append(message.message_id)
+        self._cases.handed_off(done)
+
+    def release_overdue(self) -> None:
+        """Send messages whose clip wait ran out on the wall clock (no frame came to release them)."""
+        with self._lock:
+            if not self._closed:
+                self._hand_off()
+
+    def finish(self) -> None:
+        """End of the source (a replay's last frame, a worker stopping): send what waits for a clip now."""
+        with self._lock:
+            if not self._closed:
+                self._hand_off(force=True)
 
     # -- operator actions ----------------------------------------------------------------------
     def knows(self, case_id: str) -> bool:
@@ -257,5 +294,7 @@ class CameraPipeline:
         return True
 
     def close(self) -> None:
+        """Close the state; messages still waiting for a clip stay stored and go (clipless) at the next start."""
         with self._lock:
+            self._closed = True
             self._store.close()

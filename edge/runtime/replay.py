@@ -24,6 +24,7 @@ from edge.config import EdgeConfig
 from edge.infer import Detector, ModelError
 from edge.infer.engine import InferenceEngine
 from edge.ingest import read_file_frames
+from edge.runtime.clips import ClipAttacher, clip_ring
 from edge.runtime.pipeline import CameraPipeline, MessageSink, PipelineStep, load_detectors
 from edge.types import CaseMessage, Detections, Frame
 
@@ -122,7 +123,9 @@ def replay_clip(
     if detectors is None:
         detectors = load_detectors(config, models_for(camera))
     class_names = {mid: det.class_names for mid, det in detectors.items()}
-    pipeline = CameraPipeline(config, camera.id, run_dir / "state.db", class_names, deliver)
+    ring = clip_ring(config.evidence.clip) if camera.clip else None
+    clips = ClipAttacher(ring, config.evidence.clip, wall_bound=False) if ring is not None else None
+    pipeline = CameraPipeline(config, camera.id, run_dir / "state.db", class_names, deliver, clips=clips)
     model_ids = pipeline.model_ids
     # a replay never drops a frame: nothing is stale (media time, not the wall clock), and the
     # decoder waits while `queue_per_camera` frames are in flight, so no camera queue overflows
@@ -148,7 +151,7 @@ def replay_clip(
 
     inference.start()
     try:
-        frames = read_file_frames(clip, camera.id, camera.analysis.fps, epoch=epoch)
+        frames = read_file_frames(clip, camera.id, camera.analysis.fps, epoch=epoch, packets=ring)
         for frame in _prefetch(frames, depth=2 * config.inference.queue_per_camera):
             if realtime:
                 time.sleep(max(0.0, frame.media_time - (time.perf_counter() - started)))
@@ -159,6 +162,9 @@ def replay_clip(
                 inference.submit(frame, model_ids, analyse)
             else:  # only class-agnostic rules: the scene model alone
                 analyse(frame, {})
+        inference.stop(drain=not failures)
+        if not failures:
+            pipeline.finish()  # the clip ended: cases waiting for their clip's last seconds go now
     finally:
         inference.stop(drain=not failures)
         pipeline.close()

@@ -31,6 +31,7 @@ from edge.infer.engine import CameraStats, InferenceEngine
 from edge.ingest.health import CameraHealth, HealthRegistry
 from edge.ingest.stream import CameraStream
 from edge.runtime.box_status import BoxStatus
+from edge.runtime.clips import ClipAttacher, clip_ring
 from edge.runtime.metrics import WorkerMetrics
 from edge.runtime.pipeline import CameraPipeline, LiveView, load_detectors
 from edge.runtime.verifier import ask
@@ -95,6 +96,8 @@ class Worker:
         self._recent_lock = threading.Lock()
         self._latest: dict[str, Frame] = {}
         names = {mid: det.class_names for mid, det in self.detectors.items()}
+        clip = config.evidence.clip
+        rings = {c.id: clip_ring(clip) for c in cameras if c.clip}  # bounded per camera (docs/evidence.md)
         # each camera's pipeline first re-delivers what a crash kept from the outbox last time
         self.pipelines = {
             c.id: CameraPipeline(
@@ -105,10 +108,11 @@ class Worker:
                 self._deliver,
                 (zone_versions or {}).get(c.id, 1),
                 may_open_cases=self.outbox.disk.may_open_cases,
+                clips=ClipAttacher(rings[c.id], clip, wall_bound=True) if c.id in rings else None,
             )
             for c in cameras
         }
-        self.streams = {c.id: CameraStream(c, self._on_frame, self.health) for c in cameras}
+        self.streams = {c.id: CameraStream(c, self._on_frame, self.health, packets=rings.get(c.id)) for c in cameras}
         self._running = False
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -130,6 +134,7 @@ class Worker:
                 log.warning("camera stream did not stop in time", extra={"camera": camera_id})
         self.inference.stop(drain=True)
         for pipeline in self.pipelines.values():
+            pipeline.finish()  # cases waiting for their clip go with what the ring holds
             pipeline.close()
         self.sender.stop()
         self.sender.close()
