@@ -3,23 +3,27 @@
 from edge.cases.contract import case_json_schema
 from edge.cases.engine import CaseEngine
 from edge.cases.lifecycle import Phase
+from edge.cases.privacy import Bystanders, Redactor, bystanders
 from edge.cases.rules import check_rule, models_for
 from edge.cases.snapshot import CaseSnapshot, PlaceView, RuleView, ZoneView
 from edge.cases.store import CaseStore, StoreError
 from edge.cases.verify import Verdict, Verification, VerifyRequest
 
 __all__ = [
+    "Bystanders",
     "CaseEngine",
     "CaseSnapshot",
     "CaseStore",
     "Phase",
     "PlaceView",
+    "Redactor",
     "RuleView",
     "StoreError",
     "Verdict",
     "Verification",
     "VerifyRequest",
     "ZoneView",
+    "bystanders",
     "case_json_schema",
     "check_rule",
     "models_for",

@@ -29,6 +29,7 @@ from edge.cases.lifecycle import Phase, advance, candidate_decisions, case_decis
 from edge.cases.messages import Facts, Sighting, body, event_pictures, message, scene_picture
 from edge.cases.observe import ZONE_LEVEL, Observation, match_places, observe, position_scores
 from edge.cases.places import continuing, sight
+from edge.cases.privacy import Bystanders, Redactor, bystanders
 from edge.cases.rules import CompiledRule, compile_rule, config_json, model_versions, models_for
 from edge.cases.schedule import schedule_active
 from edge.cases.sightings import FirstSightings
@@ -65,7 +66,10 @@ class CaseEngine:
             config.storage.evidence_max_kb,
         )
         self._clock = CaseClock(store.clock(camera_id))
-        self._first = FirstSightings(store)
+        privacy = config.evidence.privacy
+        self._redactor = Redactor(privacy) if privacy.enabled else None
+        self._seen: Bystanders | None = None  # this frame's people and vehicles, when bystanders are blurred
+        self._first = FirstSightings(store, self._redactor)
         self._rules: dict[tuple[str, str], CompiledRule] = {}
         self._orphans: list[CompiledRule] = []
         self._dropped_rules: list[tuple[str, str]] = []
@@ -165,6 +169,7 @@ class CaseEngine:
         Raises StoreError when the store cannot take the frame; the engine is then back at the stored state.
         """
         now = self._clock.tick(frame)
+        self._seen = bystanders(detections, self._names) if self._redactor is not None else None
         out = FrameChanges(drop_owners=self._stale_owners)
         messages: list[CaseMessage] = []
         for r in self._rules.values():
@@ -348,7 +353,11 @@ class CaseEngine:
             if held is not None:
                 out.pictures.append(held)
         for i in sighted.fresh:
-            self._first.hold(str(places.key[i]), frame, places.box[i], str(places.label[i]), now)
+            self._first.hold(str(places.key[i]), frame, places.box[i], str(places.label[i]), now, self._seen)
+
+    def _shown(self, frame: Frame, subjects: np.ndarray) -> Frame:
+        """The frame a picture of the case with boxes `subjects` is made from: bystanders blurred if asked."""
+        return frame if self._redactor is None else self._redactor.frame(frame, self._seen, subjects)
 
     def _cooling(self, r: CompiledRule, ref: np.ndarray) -> bool:
         """A violation cleared less than cooldown_s ago at the same place (or zone) opens no new case."""
@@ -401,7 +410,7 @@ class CaseEngine:
         places.case[i] = case.case_id
         r.state.cases[case.case_id] = case
         seen = Sighting(places.box[i][None, :], [_caption(places, i)], _others(obs, places.box[i]), _measure(obs))
-        evidence = event_pictures(self._facts, r.spec, frame, now, 1, seen, 1)
+        evidence = event_pictures(self._facts, r.spec, self._shown(frame, seen.boxes), now, 1, seen, 1)
         first = self._first.picture(key)
         if first is not None:
             evidence.append(dataclasses.replace(first, name="01-first_seen.jpg"))
@@ -425,7 +434,8 @@ class CaseEngine:
         boxes = places.box[mine] if len(mine) else np.asarray([case.box])
         labels = [_caption(places, int(i)) for i in mine] or [f"{case.label} {case.score:.2f}"]
         seen = Sighting(boxes, labels, _others(obs, boxes[0]), _measure(obs))
-        evidence = event_pictures(self._facts, r.spec, frame, now, case.seq, seen, r.spec.rule.max_pictures - 1)
+        shown = self._shown(frame, boxes)
+        evidence = event_pictures(self._facts, r.spec, shown, now, case.seq, seen, r.spec.rule.max_pictures - 1)
         return self._emit(r, case, frame, evidence, len(mine), seen.measure, out)
 
     def _clear(
@@ -438,7 +448,8 @@ class CaseEngine:
         case.cleared = now
         boxes = places.box[mine] if mine.any() else np.asarray([case.box])
         seen = Sighting(boxes, ["cleared"] * len(boxes), np.zeros((0, 4)))
-        after = scene_picture(self._facts, r.spec, frame, now, f"{case.seq:02d}-after.jpg", "after", seen, cleared=True)
+        shown = self._shown(frame, boxes)
+        after = scene_picture(self._facts, r.spec, shown, now, f"{case.seq:02d}-after.jpg", "after", seen, cleared=True)
         if r.spec.rule.cooldown_s > 0:
             union = np.concatenate([boxes[:, :2].min(0), boxes[:, 2:].max(0)])[None, :]
             r.state.cooldown_box = np.concatenate([r.state.cooldown_box, union])

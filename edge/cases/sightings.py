@@ -15,6 +15,7 @@ import numpy as np
 from edge.cases.evidence import Picture
 from edge.cases.messages import Facts, Sighting, scene_picture
 from edge.cases.observe import RuleSpec
+from edge.cases.privacy import Bystanders, Redactor
 from edge.cases.store import CaseStore, HeldPicture
 from edge.types import Frame
 
@@ -28,6 +29,7 @@ class _Held:
     box: np.ndarray
     label: str
     clock: float
+    seen: Bystanders | None  # the frame's people and vehicles, blurred in the picture when privacy is on
 
 
 def settle_after_s(min_duration_s: float) -> float:
@@ -37,13 +39,16 @@ def settle_after_s(min_duration_s: float) -> float:
 class FirstSightings:
     """Frames of unpictured first sightings, and the pictures of those that settled."""
 
-    def __init__(self, store: CaseStore) -> None:
+    def __init__(self, store: CaseStore, redactor: Redactor | None = None) -> None:
         self._store = store
+        self._redactor = redactor
         self._held: dict[str, _Held] = {}
         self._pictures: dict[str, Picture] = {}
 
-    def hold(self, key: str, frame: Frame, box: np.ndarray, label: str, clock: float) -> None:
-        self._held[key] = _Held(frame, box, label, clock)
+    def hold(
+        self, key: str, frame: Frame, box: np.ndarray, label: str, clock: float, seen: Bystanders | None = None
+    ) -> None:
+        self._held[key] = _Held(frame, box, label, clock, seen)
 
     def settle(self, facts: Facts, spec: RuleSpec, key: str) -> HeldPicture | None:
         """Encode the place's first frame (once); returns what to store, None if nothing was held."""
@@ -51,7 +56,10 @@ class FirstSightings:
         if held is None:
             return None
         seen = Sighting(held.box[None, :], [held.label], np.zeros((0, 4)))
-        pic = scene_picture(facts, spec, held.frame, held.clock, "first_seen.jpg", PICTURE_NAME, seen)
+        frame = held.frame
+        if self._redactor is not None:  # blurred before it is encoded: the clear picture is never stored
+            frame = self._redactor.frame(frame, held.seen, held.box[None, :])
+        pic = scene_picture(facts, spec, frame, held.clock, "first_seen.jpg", PICTURE_NAME, seen)
         self._pictures[key] = pic
         meta = {"taken_at": pic.taken_at, "media_s": pic.media_s, "width": pic.width, "height": pic.height}
         return HeldPicture(key, PICTURE_NAME, pic.jpeg, meta)

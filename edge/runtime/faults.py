@@ -11,8 +11,10 @@ import datetime as dt
 import hashlib
 
 import cv2
+import numpy as np
 
 from edge import __version__
+from edge.cases import Bystanders, Redactor
 from edge.config import CameraConfig, EdgeConfig
 from edge.scene import TamperStatus
 from edge.types import CaseMessage, Frame, MessageKind
@@ -27,13 +29,17 @@ class FaultReporter:
 
     def __init__(self, config: EdgeConfig, camera: CameraConfig) -> None:
         self.config = config
+        privacy = config.evidence.privacy
+        self._redactor = Redactor(privacy) if privacy.enabled else None  # the view shows nobody's face
         self.camera = camera
         self.status = TamperStatus()
         self._case_id: str | None = None
         self._seq = 0
 
-    def observe(self, frame: Frame, status: TamperStatus) -> CaseMessage | None:
-        """A message when the tamper state changed since the last frame, else None."""
+    def observe(self, frame: Frame, status: TamperStatus, seen: Bystanders | None = None) -> CaseMessage | None:
+        """A message when the tamper state changed since the last frame, else None.
+
+        `seen`: the frame's people and vehicles, blurred in the view picture when privacy is on."""
         if status.kind == self.status.kind:
             return None
         previous, self.status = self.status, status
@@ -44,6 +50,8 @@ class FaultReporter:
             return None
         self._seq += 1
         kind: MessageKind = "cleared" if not status.active else ("new" if self._seq == 1 else "update")
+        if self._redactor is not None and seen is not None:
+            frame = self._redactor.frame(frame, seen, np.zeros((0, 4)))
         message = self._message(frame, kind, status if status.active else previous, ended=not status.active)
         if not status.active:
             self._case_id = None

@@ -20,7 +20,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
 
-from edge.cases import CaseEngine, CaseSnapshot, CaseStore
+from edge.cases import CaseEngine, CaseSnapshot, CaseStore, bystanders
 from edge.cases.verify import Verification, VerifyRequest
 from edge.config import CameraConfig, EdgeConfig
 from edge.infer import Detector, load_detector
@@ -184,7 +184,8 @@ class CameraPipeline:
             tracked = {model_id: self._track(model_id, dets, frame) for model_id, dets in detections.items()}
             update = self._scene_update(frame, tracked)
             messages: list[CaseMessage] = []
-            fault = self._faults.observe(frame, update.tamper) if update is not None else None
+            seen = bystanders(tracked, self._class_names) if self._config.evidence.privacy.enabled else None
+            fault = self._faults.observe(frame, update.tamper, seen) if update is not None else None
             if fault is not None:
                 log.warning(
                     "camera view tampered",
