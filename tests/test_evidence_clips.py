@@ -1,16 +1,20 @@
 """Evidence clips: the bundled clip replayed with clips on gives each case a remuxed clip that the
-receiver serves; the packet ring works with key-frame-only decoding and stays within its bounds."""
+receiver serves; the live worker does the same; the packet ring works with key-frame-only decoding
+and stays within its bounds."""
 
 from __future__ import annotations
 
 import hashlib
 import io
+import signal
 from pathlib import Path
 
 import av
 import httpx
 import numpy as np
 import pytest
+import yaml
+from test_worker import free_port, start_worker, stop, wait_for_cases, write_config
 
 from edge.config import EdgeConfig, load_config
 from edge.delivery.outbox import Outbox
@@ -152,3 +156,27 @@ def test_a_clip_over_its_size_starts_at_a_later_key_frame_but_still_shows_the_co
     assert whole.start_s == pytest.approx(10.0)
     assert small is not None and small.start_s > whole.start_s and small.start_s <= 20.0 < small.end_s
     assert ring.cut(10.0, 24.0, 20.0, 1000) is None  # not even the confirmation's key interval fits
+
+
+def test_the_live_worker_sends_each_new_case_with_its_clip(tmp_path):
+    """`edge run` on a live-paced H.264 camera (key frames decoded only where the rules allow it)."""
+    with ThreadedServer(create_app(tmp_path / "receiver.db")) as receiver:
+        path = write_config(tmp_path, receiver.url, free_port())
+        raw = yaml.safe_load(path.read_text())
+        raw["cameras"][0]["clip"] = True
+        path.write_text(yaml.safe_dump(raw))
+        log = tmp_path / "worker.log"
+        proc = start_worker(path, log)
+        try:
+            cases = wait_for_cases(receiver, 2, timeout_s=90)
+        finally:
+            assert stop(proc, signal.SIGTERM) == 0, log.read_text()[-3000:]
+        for case in cases:
+            body = case["latest"]
+            (entry,) = [e for e in body["evidence"] if e["kind"] == "clip"]
+            assert entry["name"] == "01-clip.mp4" and entry["codec"] == "h264"
+            data = httpx.get(f"{receiver.url}/api/cases/{case['case_id']}/pictures/01-clip.mp4", timeout=5).content
+            assert hashlib.sha256(data).hexdigest() == entry["sha256"]
+            assert len(_frames(data)) == entry["frames"] == round(entry["duration_s"] * 10)
+            confirmed = body["times"]["confirmed_media_s"]
+            assert entry["media_s"] <= confirmed <= entry["end_media_s"]
