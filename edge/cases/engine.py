@@ -252,8 +252,16 @@ class CaseEngine:
         _, cols, _ = continuing(places, obs, looks, rule)
         return obs.xyxy[cols]
 
-    def verified(self, answer: Verification, frame: Frame | None, seen: np.ndarray) -> CaseMessage:
-        """Store the answer as the case's next message (an open case's seq moves on with it) and return it."""
+    def verified(
+        self,
+        answer: Verification,
+        frame: Frame | None,
+        seen: np.ndarray,
+        detections: dict[str, Detections] | None = None,
+    ) -> CaseMessage:
+        """Store the answer as the case's next message (an open case's seq moves on with it) and return it.
+
+        `detections`: the frame's, so its bystanders are blurred in the picture when privacy is on."""
         case_id = answer.request.case_id
         record = self._store.case(case_id)
         if record is None:
@@ -268,8 +276,10 @@ class CaseEngine:
             label = "still present" if present else answer.verdict.replace("_", " ")
             sighting = Sighting(boxes, [label] * len(boxes), np.zeros((0, 4)))
             name = f"{seq:02d}-verify.jpg"
+            people = bystanders(detections or {}, self._names) if self._redactor is not None else None
+            shown = self._shown(frame, boxes, people)
             evidence.append(
-                scene_picture(self._facts, r.spec, frame, frame.wall_time, name, "verification", sighting, not present)
+                scene_picture(self._facts, r.spec, shown, frame.wall_time, name, "verification", sighting, not present)
             )
         body_ = verification_body(record["body"], seq, answer, frame, evidence)
         msg = CaseMessage(case_id, seq, "verification", body_, {p.name: p.jpeg for p in evidence})
@@ -355,9 +365,13 @@ class CaseEngine:
         for i in sighted.fresh:
             self._first.hold(str(places.key[i]), frame, places.box[i], str(places.label[i]), now, self._seen)
 
-    def _shown(self, frame: Frame, subjects: np.ndarray) -> Frame:
-        """The frame a picture of the case with boxes `subjects` is made from: bystanders blurred if asked."""
-        return frame if self._redactor is None else self._redactor.frame(frame, self._seen, subjects)
+    def _shown(self, frame: Frame, subjects: np.ndarray, seen: Bystanders | None = None) -> Frame:
+        """The frame a picture of the case with boxes `subjects` is made from: bystanders blurred if asked.
+
+        `seen`: the frame's people and vehicles (default: those of the frame being processed)."""
+        if self._redactor is None:
+            return frame
+        return self._redactor.frame(frame, seen if seen is not None else self._seen, subjects)
 
     def _cooling(self, r: CompiledRule, ref: np.ndarray) -> bool:
         """A violation cleared less than cooldown_s ago at the same place (or zone) opens no new case."""

@@ -78,7 +78,7 @@ class Verifier:
             else:
                 verdict, detail = "gone", "the case's object was not at its place in the zone in any analysed frame"
             answer = Verification(pending.request, verdict, time.time(), detail)
-            message = self._engine.verified(answer, frame, np.zeros((0, 4)) if seen is None else seen)
+            message = self._engine.verified(answer, frame, np.zeros((0, 4)) if seen is None else seen, detections)
             out.append(message)
             self._finish(pending, Verification(answer.request, verdict, answer.answered_at, detail, message))
         return out
