@@ -14,6 +14,7 @@ import httpx
 import numpy as np
 import pytest
 import yaml
+from test_delivery_support import noisy_jpeg
 from test_worker import free_port, start_worker, stop, wait_for_cases, write_config
 
 from edge.config import EdgeConfig, load_config
@@ -180,3 +181,28 @@ def test_the_live_worker_sends_each_new_case_with_its_clip(tmp_path):
             assert len(_frames(data)) == entry["frames"] == round(entry["duration_s"] * 10)
             confirmed = body["times"]["confirmed_media_s"]
             assert entry["media_s"] <= confirmed <= entry["end_media_s"]
+
+
+def test_an_outbox_over_its_bound_drops_clips_before_any_picture(tmp_path):
+    ring = PacketRing(max_s=30.0, max_bytes=16 * 2**20)
+    for frame in read_file_frames(STREAMS / "vtest-h264.mp4", "cam", 1.0, decode="keyframes", packets=ring):
+        if frame.media_time >= 12.0:
+            break
+    clip = ring.cut(0.0, 12.0, 6.0, 4 * 2**20)
+    assert clip is not None
+    pictures = {"01-full.jpg": noisy_jpeg(1), "01-crop.jpg": noisy_jpeg(2)}
+    messages = [
+        CaseMessage(f"case-{i}", 1, "new", {"case": i}, {**pictures, "01-clip.mp4": clip.data}) for i in range(4)
+    ]
+    # room for every picture and two of the four clips
+    budget = 4 * sum(len(p) for p in pictures.values()) + 2.5 * len(clip.data)
+    outbox = Outbox(tmp_path / "outbox.db", max_mb=budget / 2**20, min_free_mb=0)
+    for message in messages:
+        outbox.put(message)
+    kept = []
+    while (item := outbox.next_ready(now=float("inf"), skip=[i.pk for i in kept])) is not None:
+        kept.append(item)
+    assert [item.message.case_id for item in kept] == [f"case-{i}" for i in range(4)]  # no case is lost
+    assert all(set(pictures) <= set(item.message.pictures) for item in kept)  # nor any picture
+    assert [item.thinned for item in kept[:2]] == [("01-clip.mp4",)] * 2  # the oldest lost their clip
+    assert all("01-clip.mp4" in item.message.pictures for item in kept[2:])
