@@ -9,15 +9,30 @@ pages are kept in the test's tmp dir (the README's picture is one of them).
 
 from __future__ import annotations
 
+import dataclasses
+import io
 import re
 
+import av
+import cv2
 import httpx
 import numpy as np
 import pytest
 import yaml
 from playwright.sync_api import Page, expect, sync_playwright
 from scene_clips import behind_walkers, covered, frames, textured_box
-from test_api_support import AUTH, CAMERA, DEMO, ENV, TOKEN, TOP_RIGHT, PipelineWorker, client_for, zone
+from test_api_support import (
+    AUTH,
+    CAMERA,
+    DEMO,
+    ENV,
+    TOKEN,
+    TOP_RIGHT,
+    PipelineWorker,
+    client_for,
+    clip_frames,
+    zone,
+)
 from test_editor import ARGS, CHROMIUM
 
 from edge.api import create_app
@@ -25,7 +40,7 @@ from edge.api.routes.live import live_out
 from edge.config import parse_config
 from edge.http_server import ThreadedServer
 from edge.runtime.pipeline import CameraPipeline
-from edge.types import Detections
+from edge.types import CaseMessage, Detections
 
 SCREENS = {"laptop": (1366, 768), "tablet": (1024, 768), "tablet-portrait": (768, 1024)}
 
@@ -168,10 +183,40 @@ def test_the_cases_page_lists_the_demo_cases_with_their_pictures(tmp_path, brows
             fits(page)
             page.set_viewport_size({"width": 1366, "height": 768})
             page.screenshot(path=tmp_path / "cases.png")
+
+            # a case whose message carries an evidence clip (issue 17's clips): played on the page
+            worker.recent[-1] = with_clip(worker.recent[-1], h264_clip(frames=10, fps=5.0))
+            page.click("#refresh")
+            page.click("button:has-text('Play clip')")
+            video = page.locator("article.case video")
+            expect(video).to_have_count(1)
+            page.wait_for_function("document.querySelector('article.case video').readyState >= 1")
+            assert video.evaluate("v => v.duration") == pytest.approx(2.0, abs=0.25)
+            expect(page.locator("article.case figure.clip a")).to_have_attribute("download", "01-clip.mp4")
             assert errors == []
     finally:
         worker.close()
     print(f"screenshots: {tmp_path / 'cases.png'}, {tmp_path / 'cases-tablet.png'}")
+
+
+def h264_clip(frames: int, fps: float) -> bytes:
+    """A small real MP4 (H.264) of the demo clip's first frames, as an evidence clip would be."""
+    out = io.BytesIO()
+    with av.open(out, "w", format="mp4") as container:
+        stream = container.add_stream("libx264", rate=int(fps))
+        stream.width, stream.height, stream.pix_fmt = 384, 288, "yuv420p"
+        for frame in clip_frames()[:frames]:
+            small = cv2.resize(frame.image, (384, 288))
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(small, format="bgr24")))
+        container.mux(stream.encode(None))
+    return out.getvalue()
+
+
+def with_clip(message: CaseMessage, clip: bytes) -> CaseMessage:
+    name = f"{message.seq:02d}-clip.mp4"
+    evidence = [*message.body["evidence"], {"name": name, "kind": "clip", "bytes": len(clip)}]
+    body, pictures = {**message.body, "evidence": evidence}, {**message.pictures, name: clip}
+    return dataclasses.replace(message, body=body, pictures=pictures)
 
 
 def test_editor_pages_ship_their_scripts(tmp_path):

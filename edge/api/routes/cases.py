@@ -23,7 +23,7 @@ from edge.delivery.wire import picture_name_problem
 from edge.types import CaseMessage
 
 RECENT_LIMIT = 200
-MEDIA_TYPES = {".mp4": "video/mp4"}  # evidence clips; every other evidence file is a JPEG
+MEDIA_TYPES = {".mp4": "video/mp4", ".mov": "video/quicktime"}  # evidence clips; every other file is a JPEG
 CaseId = Annotated[str, Path(min_length=1, max_length=256, description="case id")]
 
 
@@ -109,7 +109,7 @@ def router(worker: WorkerView) -> APIRouter:
 
     @r.get("/{case_id}/pictures/{name}", response_class=Response, responses={**JPEG, **NOT_FOUND})
     def case_picture(case_id: CaseId, name: PictureName) -> Response:
-        """One evidence picture (or clip, `.mp4`) of a recent case message."""
+        """One evidence picture (or clip, `.mp4` / `.mov`) of a recent case message."""
         if picture_name_problem(name):
             raise HTTPException(status.HTTP_404_NOT_FOUND, f"no picture {name!r}: not a picture name")
         for message in messages_of(case_id):

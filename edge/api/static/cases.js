@@ -111,25 +111,30 @@ async function picture(p, message) {
 }
 
 function clip(p, message) {
-  // Clips are larger: fetched only when asked for.
+  // Clips are larger: fetched only when asked for, then played here and offered as a file.
   const figure = document.createElement("figure");
+  figure.className = "clip";
   const button = document.createElement("button");
   button.type = "button";
-  button.className = "clip";
   button.textContent = `Play clip (#${message.seq})`;
   button.addEventListener("click", async () => {
     try {
+      const url = await blobUrl(p.url);
       const video = document.createElement("video");
       video.controls = true;
-      video.src = await blobUrl(p.url);
-      button.replaceWith(video);
-      video.play().catch(() => {});
+      video.src = url;
+      const link = document.createElement("a");
+      link.href = url;
+      link.download = p.name;
+      link.textContent = `download ${p.name}`;
+      const caption = document.createElement("figcaption");
+      caption.append(`#${message.seq} clip · `, link);
+      figure.replaceChildren(video, caption);
     } catch (error) {
       button.textContent = `Clip unavailable: ${error.message}`;
     }
   });
   figure.append(button);
-  figure.className = "clip";
   return figure;
 }
 
