@@ -177,7 +177,7 @@ def test_the_cases_page_lists_the_demo_cases_with_their_pictures(tmp_path, brows
             pictures = page.locator("article.case .evidence img")
             expect(pictures).to_have_count(sum(len(m.pictures) for m in new))
             page.wait_for_function(
-                "[...document.querySelectorAll('.evidence img')].every(i => i.complete && i.naturalWidth > 0)"
+                "() => [...document.querySelectorAll('.evidence img')].every(i => i.complete && i.naturalWidth > 0)"
             )
             page.screenshot(path=tmp_path / "cases-tablet.png", full_page=True)
             fits(page)
@@ -190,7 +190,7 @@ def test_the_cases_page_lists_the_demo_cases_with_their_pictures(tmp_path, brows
             page.click("button:has-text('Play clip')")
             video = page.locator("article.case video")
             expect(video).to_have_count(1)
-            page.wait_for_function("document.querySelector('article.case video').readyState >= 1")
+            page.wait_for_function("() => document.querySelector('article.case video').readyState >= 1")
             assert video.evaluate("v => v.duration") == pytest.approx(2.0, abs=0.25)
             expect(page.locator("article.case figure.clip a")).to_have_attribute("download", "01-clip.mp4")
             assert errors == []
