@@ -6,7 +6,6 @@ names must pass the wire format's picture-name rule, so an evidence URL cannot r
 
 from __future__ import annotations
 
-from pathlib import PurePath
 from typing import Annotated
 
 from fastapi import APIRouter, Body, HTTPException, Path, Query, Response, status
@@ -19,11 +18,10 @@ from edge.api.routes.cameras import JPEG
 from edge.api.routes.zones import ID_PATTERN
 from edge.api.schemas import CaseOut, PictureLink
 from edge.cases import Verdict
-from edge.delivery.wire import picture_name_problem
+from edge.delivery.wire import media_type, picture_name_problem
 from edge.types import CaseMessage
 
 RECENT_LIMIT = 200
-MEDIA_TYPES = {".mp4": "video/mp4", ".mov": "video/quicktime"}  # evidence clips; every other file is a JPEG
 CaseId = Annotated[str, Path(min_length=1, max_length=256, description="case id")]
 
 
@@ -114,7 +112,7 @@ def router(worker: WorkerView) -> APIRouter:
             raise HTTPException(status.HTTP_404_NOT_FOUND, f"no picture {name!r}: not a picture name")
         for message in messages_of(case_id):
             if name in message.pictures:
-                return Response(message.pictures[name], media_type=MEDIA_TYPES.get(PurePath(name).suffix, "image/jpeg"))
+                return Response(message.pictures[name], media_type=media_type(name))
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"case {case_id!r} has no recent picture {name!r}")
 
     @r.post("/{case_id}/verify", responses={404: {"model": VerifyOut, "description": "unknown_case"}})
