@@ -8,6 +8,7 @@ violation. All of it serialises to JSON so a restarted worker resumes the same t
 
 from __future__ import annotations
 
+import base64
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -57,9 +58,12 @@ class Places:
             **{name: np.concatenate([getattr(self, name), getattr(other, name)]) for name in self.__dataclass_fields__}
         )
 
-    def to_json(self) -> dict[str, list[Any]]:
-        out = {name: getattr(self, name).tolist() for name in self.__dataclass_fields__}
-        out["look"] = np.where(np.isnan(self.look), None, self.look).tolist()  # JSON has no NaN
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            name: getattr(self, name).tolist() for name in self.__dataclass_fields__ if name != "look"
+        }
+        # the signatures are most of a busy rule's state: float16 bytes in base64 (NaN kept), not JSON numbers
+        out["look"] = base64.b64encode(self.look.astype("<f2").tobytes()).decode("ascii")
         return out
 
     @classmethod
@@ -67,19 +71,25 @@ class Places:
         out = cls()
         n = len(data.get("key", []))
         # state saved before presence and appearance were kept: every sighting counted, look unknown
-        data = {"frames": data.get("hits", []), "look": [[None] * SIZE] * n} | data
+        data = {"frames": data.get("hits", []), "look": ""} | data
         for name in cls.__dataclass_fields__:
             template = getattr(out, name)
             values = data.get(name, [])
             if name in ("key", "label", "case"):
                 column = np.array(values, dtype=object).reshape(n)
             elif name == "look":
-                raw = np.array(values, dtype=object).reshape((n, SIZE))
-                column = np.where(raw == None, np.nan, raw).astype(np.float32)  # noqa: E711 (elementwise)
+                column = _looks(values, n)
             else:
                 column = np.asarray(values, dtype=template.dtype).reshape((n, *template.shape[1:]))
             setattr(out, name, column)
         return out
+
+
+def _looks(encoded: str, n: int) -> np.ndarray:
+    """Signatures as `Places.to_json` wrote them; unknown (NaN) when absent."""
+    if not encoded:
+        return np.full((n, SIZE), np.nan, np.float32)
+    return np.frombuffer(base64.b64decode(encoded), "<f2").astype(np.float32).reshape(n, SIZE)
 
 
 @dataclass
