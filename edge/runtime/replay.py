@@ -3,8 +3,8 @@
 source (file) -> sampler (media time) -> the shared inference engine -> CameraPipeline -> sink.
 The same pipeline object as the live worker (tracker, scene model, tamper pauses and device faults,
 rules, cases), fed by the same batched inference loop with its parallel runners; unlike a live
-camera nothing is ever dropped: at most `inference.queue_per_camera` frames are in flight, and the
-decoder waits for a free slot. The wall clock of the clip is a fixed epoch plus media time, so the
+camera nothing is ever dropped: a bounded number of frames are in flight, and the decoder waits
+for a free slot. The wall clock of the clip is a fixed epoch plus media time, so the
 same clip, config and model give the same case ids, times and boxes on every run. Decoding runs
 ahead in a thread so the decoder, the model and the rules overlap on a 2-core box.
 """
@@ -128,9 +128,12 @@ def replay_clip(
     pipeline = CameraPipeline(config, camera.id, run_dir / "state.db", class_names, deliver, clips=clips)
     model_ids = pipeline.model_ids
     # a replay never drops a frame: nothing is stale (media time, not the wall clock), and the
-    # decoder waits while `queue_per_camera` frames are in flight, so no camera queue overflows
-    inference = InferenceEngine(detectors, config.inference.model_copy(update={"staleness_s": float("inf")}))
-    slots = threading.Semaphore(config.inference.queue_per_camera)
+    # decoder waits while `depth` frames are in flight (waiting, in the model, in the rules), the
+    # camera's queue being as deep, so it never overflows; the depth keeps every runner fed
+    depth = config.inference.queue_per_camera + config.inference.runners + 1
+    settings = {"staleness_s": float("inf"), "queue_per_camera": depth}
+    inference = InferenceEngine(detectors, config.inference.model_copy(update=settings))
+    slots = threading.Semaphore(depth)
     failures: list[BaseException] = []
     started = time.perf_counter()
 
@@ -152,7 +155,7 @@ def replay_clip(
     inference.start()
     try:
         frames = read_file_frames(clip, camera.id, camera.analysis.fps, epoch=epoch, packets=ring)
-        for frame in _prefetch(frames, depth=2 * config.inference.queue_per_camera):
+        for frame in _prefetch(frames, depth=depth):
             if realtime:
                 time.sleep(max(0.0, frame.media_time - (time.perf_counter() - started)))
             _wait_for_slot(slots, inference)
