@@ -34,30 +34,26 @@ def run(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     if not any(c.enabled for c in config.cameras):
         raise UserError(f"{args.config}: no enabled cameras to run")
-    zone_store = ZoneStore(Path(config.storage.dir) / "zones.json")
-    # zones edited through the API win over the file's; a start that fails writes nothing, so the
-    # worker checks the zones it would adopt (against the loaded models) before they are saved
-    live, zone_versions = zone_store.adopt(config, dry_run=True)
-    worker = Worker(live, zone_versions)
-    try:
-        zone_store.adopt(config)
-    except BaseException:
-        worker.stop()
-        raise
-    config = live
     stop = threading.Event()
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:
         log.info("stopping on signal", extra={"signal": signal.Signals(signum).name})
         stop.set()
 
+    # a signal while the models load or the state is restored still ends the worker cleanly
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
     with ExitStack() as running:
         running.callback(lambda: [signal.signal(sig, handler) for sig, handler in previous.items()])
+        zone_store = ZoneStore(Path(config.storage.dir) / "zones.json")
+        # zones edited through the API win over the file's; a start that fails writes nothing, so the
+        # worker checks the zones it would adopt (against the loaded models) before they are saved
+        live, zone_versions = zone_store.adopt(config, dry_run=True)
+        worker = Worker(live, zone_versions)
         running.callback(worker.stop)
-        if config.api.enabled:
-            app = create_app(worker, zone_store, config.api)  # refuses to run without an API token
-            server = ThreadedServer(app, config.api.host, config.api.port).start()
+        zone_store.adopt(config)
+        if live.api.enabled:
+            app = create_app(worker, zone_store, live.api)  # refuses to run without an API token
+            server = ThreadedServer(app, live.api.host, live.api.port).start()
             running.callback(server.stop)
             log.info("operator API listening", extra={"url": server.url, "editor": f"{server.url}/editor/"})
         worker.start()
