@@ -33,6 +33,7 @@ import socket
 import ssl
 import threading
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import paho.mqtt.client as paho
@@ -44,9 +45,9 @@ from paho.mqtt.reasoncodes import ReasonCode
 from edge import __version__
 from edge.config import ConfigError
 from edge.config.delivery import MqttConfig, PlatformConfig
-from edge.delivery.mqtt_wire import ack_topic, acked_message_id, case_topic, encode, status_topic
+from edge.delivery.mqtt_wire import ack_topic, acked_message_id, case_topic, command_topic, encode, status_topic
 from edge.delivery.outbox import OutboxItem
-from edge.delivery.sink import Acked, BoxStatus, Outcome, Rejected, Retry
+from edge.delivery.sink import Acked, BoxStatus, CommandHandler, Outcome, Rejected, Retry
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +55,7 @@ NO_MATCHING_SUBSCRIBERS = 0x10
 # PUBACK reason codes that refuse this message for good; any other failure is retried
 PERMANENT_REASONS = frozenset({0x87, 0x90, 0x95, 0x99})  # not authorized, topic invalid, too large, bad format
 GOODBYE_WAIT_S = 2.0
+COMMAND_THREADS = 4  # commands answered at once (each waits at most its own bound, e.g. verification.timeout_s)
 
 
 class MqttSetupError(ConfigError):
@@ -220,7 +222,9 @@ class MqttSink:
         *,
         env: Mapping[str, str],
         status: BoxStatus | None = None,
+        commands: CommandHandler | None = None,
     ) -> None:
+        """`commands`: answers requests on `<prefix>/<worker>/commands` (none: the box does not subscribe)."""
         self.mqtt = platform.mqtt
         self.worker_id = worker_id
         self.timeout_s = platform.timeout_s
@@ -232,7 +236,10 @@ class MqttSink:
         self._confirm_lock = threading.Lock()
         client = mqtt_client(self.mqtt, worker_id, env)
         client.on_publish = self._on_publish
-        client.on_message = self._on_confirmation
+        client.on_message = self._on_message
+        self.command_topic = command_topic(self.mqtt.topic_prefix, worker_id)
+        self._commands = commands
+        self._command_pool = ThreadPoolExecutor(COMMAND_THREADS, thread_name_prefix="mqtt-command")
         client.will_set(self.status_topic, self._status_payload(False, "connection lost (last will)"), 1, retain=True)
         self.connection = MqttConnection(
             client,
@@ -307,7 +314,13 @@ class MqttSink:
     def _on_publish(self, _c: paho.Client, _u: Any, mid: int, reason: ReasonCode, _p: Any) -> None:
         self._reasons[mid] = reason  # read by deliver() once the message is marked published
 
-    def _on_confirmation(self, _c: paho.Client, _u: Any, message: paho.MQTTMessage) -> None:
+    def _on_message(self, _c: paho.Client, _u: Any, message: paho.MQTTMessage) -> None:
+        if message.topic == self.command_topic:
+            self._command_pool.submit(self._answer, message)
+        else:
+            self._on_confirmation(message)
+
+    def _on_confirmation(self, message: paho.MQTTMessage) -> None:
         message_id = acked_message_id(message.payload)
         with self._confirm_lock:
             waiting = self._confirmations.get(message_id) if message_id else None
@@ -317,7 +330,50 @@ class MqttSink:
     def _on_connected(self) -> None:
         if self.mqtt.confirm == "platform":
             self.client.subscribe(self.ack_topic, qos=1)
+        if self._commands is not None:
+            self.client.subscribe(self.command_topic, qos=1)
         self.publish_status()
+
+    # -- commands ---------------------------------------------------------------------------
+
+    def _answer(self, message: paho.MQTTMessage) -> None:
+        """Answer one request on its reply topic, echoing its correlation id (docs/fleet.md, "Commands").
+
+        MQTT 5: the Response Topic and Correlation Data properties; 3.1.1 (no properties): the JSON
+        fields `reply_to` and `correlation_id`. A request without a reply topic is answered nowhere."""
+        assert self._commands is not None
+        props = getattr(message, "properties", None)
+        reply_to = getattr(props, "ResponseTopic", None)
+        correlation = getattr(props, "CorrelationData", None)
+        try:
+            request = json.loads(message.payload)
+            if not isinstance(request, dict):
+                raise ValueError("a command is a JSON object")
+        except ValueError as exc:
+            request, problem = {}, f"not a JSON command: {exc}"
+        else:
+            problem = None
+        reply_to = reply_to or request.get("reply_to")
+        if correlation is None and isinstance(request.get("correlation_id"), str):
+            correlation = request["correlation_id"].encode()
+        if not isinstance(reply_to, str) or not reply_to or "+" in reply_to or "#" in reply_to:
+            log.warning("mqtt: a command without a usable reply topic was ignored", extra={"reply_to": reply_to})
+            return
+        if correlation is not None and "request_id" not in request:
+            request["request_id"] = correlation.hex()  # a re-sent command (QoS 1) gets the same answer
+        try:
+            answer = {"error": problem} if problem else self._commands(request)
+        except Exception as exc:  # an answer must always come back: the platform waits on it
+            log.exception("mqtt: command failed")
+            answer = {"error": f"{type(exc).__name__}: {exc}"}
+        if correlation is not None:
+            answer["correlation_id"] = correlation.decode("utf-8", "replace")
+        payload = json.dumps(answer, ensure_ascii=False).encode()
+        reply_props = None
+        if self.mqtt.version == "5" and correlation is not None:
+            reply_props = Properties(PacketTypes.PUBLISH)
+            reply_props.CorrelationData = correlation
+        self.client.publish(reply_to, payload, qos=1, properties=reply_props)
 
     # -- box status -------------------------------------------------------------------------
 
@@ -350,6 +406,7 @@ class MqttSink:
                 info.wait_for_publish(GOODBYE_WAIT_S)
             except (RuntimeError, ValueError):
                 log.warning("mqtt: the offline status could not be published")
+        self._command_pool.shutdown(wait=False, cancel_futures=True)
         self.connection.stop()
         if self._status_thread.is_alive():
             self._status_thread.join(5.0)

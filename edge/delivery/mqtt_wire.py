@@ -62,6 +62,11 @@ def ack_topic(prefix: str, worker_id: str) -> str:
     return f"{prefix}/{worker_id}/acks"
 
 
+def command_topic(prefix: str, worker_id: str) -> str:
+    """Requests to the box (e.g. verify a case); each names its reply topic (docs/fleet.md)."""
+    return f"{prefix}/{worker_id}/commands"
+
+
 def ack_payload(message_id: str) -> bytes:
     return json.dumps({"message_id": message_id}, ensure_ascii=False).encode()
 

@@ -22,6 +22,7 @@ from edge.config.delivery import PlatformConfig
 from edge.delivery.outbox import OutboxItem
 
 BoxStatus = Callable[[], dict[str, Any]]  # what a box reports about itself (sinks that publish status)
+CommandHandler = Callable[[dict[str, Any]], dict[str, Any]]  # a request's JSON -> its answer (may block, bounded)
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,13 +70,15 @@ def open_sink(
     *,
     env: Mapping[str, str] | None = None,
     status: BoxStatus | None = None,
+    commands: CommandHandler | None = None,
 ) -> Sink:
-    """The sink `platform.kind` names. `status` feeds the box-status message of sinks that have one."""
+    """The sink `platform.kind` names. `status` feeds the box-status message of sinks that have one;
+    `commands` answers the requests that arrive on a sink with a command channel (MQTT)."""
     env = os.environ if env is None else env
     if platform.kind == "mqtt":
         from edge.delivery.mqtt import MqttSink  # late: HTTP-only boxes never load the MQTT client
 
-        return MqttSink(platform, worker_id, env=env, status=status)
+        return MqttSink(platform, worker_id, env=env, status=status, commands=commands)
     from edge.delivery.http import HttpSink
 
     return HttpSink(platform, env=env)

@@ -10,10 +10,10 @@ from __future__ import annotations
 import time
 import uuid
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -115,3 +115,14 @@ def ask(
         return future.result(timeout=bound.timeout_s)
     except TimeoutError:
         return pipeline.give_up(future, f"no analysed frame of camera {pipeline.camera_id!r} in {bound.timeout_s:g} s")
+
+
+def answer_command(verify: Callable[[str, str | None], Verification], request: dict[str, Any]) -> dict[str, Any]:
+    """A command from the broker's command topic (docs/fleet.md, "Commands"): only `verify` so far."""
+    command = request.get("command")
+    if command != "verify":
+        return {"command": command, "error": f"unknown command {command!r}; known: ['verify']"}
+    case_id, request_id = request.get("case_id"), request.get("request_id")
+    if not isinstance(case_id, str) or not case_id:
+        return {"command": command, "error": "verify needs 'case_id', the case's id (a string)"}
+    return {"command": command, **verify(case_id, request_id if isinstance(request_id, str) else None).to_json()}

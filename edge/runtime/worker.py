@@ -10,6 +10,7 @@ class the model lacks, a model that does not load) fails before anything is writ
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import time
@@ -34,7 +35,7 @@ from edge.runtime.box_status import BoxStatus
 from edge.runtime.clips import ClipAttacher, clip_ring
 from edge.runtime.metrics import WorkerMetrics
 from edge.runtime.pipeline import CameraPipeline, LiveView, load_detectors
-from edge.runtime.verifier import ask
+from edge.runtime.verifier import answer_command, ask
 from edge.scene import TamperStatus
 from edge.types import CaseMessage, Detections, Frame
 
@@ -91,7 +92,9 @@ class Worker:
         self.health = HealthRegistry()
         self.outbox = Outbox.from_config(config.storage)  # disk-pressure watermarks and the reserve
         status = BoxStatus(config, sorted(self.detectors), self.health, self.outbox)
-        self.sender = Sender(self.outbox, config.platform, open_sink(config.platform, config.worker.id, status=status))
+        commands = functools.partial(answer_command, self.verify)  # verification requests over MQTT
+        sink = open_sink(config.platform, config.worker.id, status=status, commands=commands)
+        self.sender = Sender(self.outbox, config.platform, sink)
         self.recent: deque[CaseMessage] = deque(maxlen=RECENT_CASES)
         self._recent_lock = threading.Lock()
         self._latest: dict[str, Frame] = {}
