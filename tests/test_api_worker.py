@@ -1,6 +1,6 @@
 """Hot apply on the real running worker: its stream thread reads vtest in real time, the shared
 inference loop detects, and a zone added through the API over real HTTP opens cases under the new
-zone version while the stream keeps running."""
+zone version while the stream keeps running; the live view shows them."""
 
 from __future__ import annotations
 
@@ -67,6 +67,12 @@ def test_a_zone_added_through_the_api_takes_effect_on_the_running_worker(tmp_pat
             assert camera["zone_version"] == 2 and camera["health"]["state"] == "streaming"
             assert camera["health"]["reconnects"] == reconnects  # the stream was not restarted
             assert api.get("/api/outbox").json()["pending"] >= len(cases)
+            # what the rules see on the running worker: the new zone's rule with its open cases
+            live = api.get(f"/api/cameras/{CAMERA}/live").json()
+            assert live["zone_version"] == 2 and not live["paused"]
+            [gate] = [z for z in live["zones"] if z["zone_id"] == "gate-2"]
+            assert {c["case_id"] for c in gate["rules"][0]["open_cases"]} >= {c["case_id"] for c in cases}
+            assert live["frame"]["width"] == 768 and all(d["model"] == "coco" for d in live["detections"])
             metrics = api.get("/metrics").text
             assert f'edge_zone_version{{camera="{CAMERA}"}} 2.0' in metrics
             assert 'edge_inference_frames_total{model="coco"}' in metrics
