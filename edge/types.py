@@ -126,6 +126,7 @@ class Detections:
 
 
 MessageKind = Literal["new", "update", "cleared", "verification"]
+DEVICE_FAULT = "device_fault"  # body["type"] of a device-fault message (a moved, covered or blurred camera)
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,3 +148,8 @@ class CaseMessage:
     @property
     def message_id(self) -> str:
         return f"{self.case_id}:{self.seq}"
+
+    @property
+    def is_device_fault(self) -> bool:
+        """A message about the camera itself (edge.runtime.faults), not a street case."""
+        return self.body.get("type") == DEVICE_FAULT

@@ -16,7 +16,7 @@ from edge.cli import UserError
 from edge.cli.replay import DEFAULT_START, start_epoch, video_progress
 from edge.config import load_config
 from edge.evaluate import Annotation, Thresholds, Truth, TruthError, evaluate, load_truth
-from edge.evaluate.report import problem_table, score_table
+from edge.evaluate.report import fault_table, problem_table, score_table
 from edge.evaluate.run import Evaluation
 from edge.ingest import probe_file
 
@@ -67,7 +67,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--annotate", type=Path, metavar="DIR", help="write an annotated MP4 and an evidence contact sheet per clip"
     )
     parser.add_argument("--codec", choices=["h264", "mpeg4"], default="h264", help="annotated video codec")
-    gate = parser.add_argument_group("gate (exit 1 when not met; rates per event class and in total)")
+    gate = parser.add_argument_group(
+        "gate (exit 1 when not met; rates per event class and in total, and per device-fault kind and in total "
+        "for truth files that list faults)"
+    )
     gate.add_argument("--min-precision", type=_fraction, metavar="P", help="true positives / cases opened")
     gate.add_argument("--min-recall", type=_fraction, metavar="R", help="true positives / expected cases")
     gate.add_argument("--min-f1", type=_fraction, metavar="F", help="harmonic mean of precision and recall")
@@ -85,6 +88,9 @@ def _load_truths(paths: list[Path]) -> list[Truth]:
 
 def _print(console: Console, evaluation: Evaluation, report: Path) -> None:
     console.print(score_table(evaluation))
+    faults = fault_table(evaluation)
+    if faults is not None:
+        console.print(faults)
     problems = problem_table(evaluation)
     if problems is not None:
         console.print(problems)

@@ -54,8 +54,9 @@ class ObservedCase:
 
 
 def observed_cases(messages: Iterable[CaseMessage]) -> list[ObservedCase]:
-    """One entry per case: its `new` message (updates and clearings don't open cases)."""
-    return [ObservedCase.from_message(m) for m in messages if m.kind == "new"]
+    """One entry per case: its `new` message (updates and clearings don't open cases; device
+    faults are scored on their own, edge.evaluate.faults)."""
+    return [ObservedCase.from_message(m) for m in messages if m.kind == "new" and not m.is_device_fault]
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,14 +122,14 @@ def place_fit(expected: Sequence[ExpectedCase], cases: Sequence[ObservedCase]) -
     return same & (margin >= 0), margin
 
 
-def _gap(expected: Sequence[ExpectedCase], cases: Sequence[ObservedCase]) -> np.ndarray:
-    """(E, C) seconds between case c's opening and item e's window (0 inside it)."""
-    windows = np.array([e.window for e in expected], np.float64).reshape(-1, 2)
-    opened = np.array([c.opened_s for c in cases], np.float64)[None, :]
-    return np.maximum(windows[:, :1] - opened, 0) + np.maximum(opened - windows[:, 1:], 0)
+def window_gap(windows: Iterable[tuple[float, float]], opened: Iterable[float]) -> np.ndarray:
+    """(E, C) seconds between opening c and window e (0 inside it, both ends included)."""
+    spans = np.array(list(windows), np.float64).reshape(-1, 2)
+    times = np.array(list(opened), np.float64)[None, :]
+    return np.maximum(spans[:, :1] - times, 0) + np.maximum(times - spans[:, 1:], 0)
 
 
-def _maximal_matching(eligible: np.ndarray, order: np.ndarray, preference: np.ndarray) -> dict[int, int]:
+def maximal_matching(eligible: np.ndarray, order: np.ndarray, preference: np.ndarray) -> dict[int, int]:
     """Maximum one-to-one matching (augmenting paths); cases in `order`, items by `preference`.
 
     Returns item -> case. Sizes are a few dozen per clip, so the simple algorithm is plenty.
@@ -153,11 +154,11 @@ def _maximal_matching(eligible: np.ndarray, order: np.ndarray, preference: np.nd
 def match_cases(expected: Sequence[ExpectedCase], cases: Sequence[ObservedCase]) -> Outcome:
     """Match one clip's cases to its expected cases and sort the rest (see the module docstring)."""
     place, margin = place_fit(expected, cases)
-    gap = _gap(expected, cases)
+    gap = window_gap((e.window for e in expected), (c.opened_s for c in cases))
     eligible = place & (gap == 0)
     order = np.lexsort((np.array([c.case_id for c in cases], str), np.array([c.opened_s for c in cases])))
     preference = np.lexsort((gap, -margin), axis=0)  # per case: best box first, then nearest window
-    owner = _maximal_matching(eligible, order, preference)
+    owner = maximal_matching(eligible, order, preference)
     taken = {c: e for e, c in owner.items()}
     outcome = Outcome(
         matches=[Match(expected[e], cases[owner[e]]) for e in sorted(owner, key=lambda e: owner[e])],

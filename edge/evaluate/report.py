@@ -1,4 +1,5 @@
-"""Readable output of an evaluation: a score table per event class and a table of what went wrong."""
+"""Readable output of an evaluation: score tables per event class and per device-fault kind, and a
+table of what went wrong."""
 
 from __future__ import annotations
 
@@ -46,10 +47,40 @@ def score_table(evaluation: Evaluation) -> Table:
     return table
 
 
+def fault_table(evaluation: Evaluation) -> Table | None:
+    """Found/spurious/missed device faults and their rates per kind, total last; None when none is scored."""
+    if evaluation.fault_scores is None:
+        return None
+    table = Table(
+        title="device faults per kind",
+        caption="exp: expected faults; spurious: reported where the truth has none (duplicates included); "
+        "latency: mean/max time to report",
+        box=box.SIMPLE_HEAD,
+    )
+    for column in ("kind", "exp", "reported", "found", "spurious", "missed", "P", "R", "F1", "latency s"):
+        table.add_column(column, justify="left" if column == "kind" else "right")
+    for kind, row in evaluation.fault_scores.items():
+        if kind == TOTAL:
+            table.add_section()
+        table.add_row(
+            kind,
+            str(row.expected),
+            str(row.cases),
+            str(row.true_positives),
+            str(row.false_positives + row.duplicates),
+            str(row.misses),
+            _rate(row.precision),
+            _rate(row.recall),
+            _rate(row.f1),
+            f"{_seconds(row.mean_latency_s)}/{_seconds(row.max_latency_s)}",
+        )
+    return table
+
+
 def problem_table(evaluation: Evaluation) -> Table | None:
     """Each miss, duplicate and false positive with the clip and case it concerns; None when clean."""
     table = Table(title="what to look at")
-    for column in ("clip", "problem", "expected", "case", "event", "opened s"):
+    for column in ("clip", "problem", "expected", "case", "event / fault", "opened s"):
         table.add_column(column, overflow="fold")
     for clip in evaluation.clips:
         name = clip.truth.path.name
@@ -69,4 +100,12 @@ def problem_table(evaluation: Evaluation) -> Table | None:
                 f"{false.case.opened_s:.1f}",
             )
             table.add_row(*row)
+        faults = clip.faults
+        for item in [] if faults is None else faults.misses:
+            table.add_row(name, "fault missed", item.id, "", item.kind, f"window {item.window[0]:g}-{item.window[1]:g}")
+        for spurious in [] if faults is None else faults.spurious:
+            near = "" if spurious.near is None else spurious.near.id
+            kinds = "/".join(spurious.fault.kinds)
+            opened = f"{spurious.fault.opened_s:.1f}"
+            table.add_row(name, f"fault spurious ({spurious.kind})", near, spurious.fault.case_id, kinds, opened)
     return table if table.row_count else None

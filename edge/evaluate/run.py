@@ -1,4 +1,4 @@
-"""Evaluate a rule set: replay each ground-truth file's clip, match its cases, score, gate.
+"""Evaluate a rule set: replay each ground-truth file's clip, match its cases and faults, score, gate.
 
 Each clip is replayed from a clean rule state with a fixed start time (deterministic ids and
 times) into its own folder `<out>/<nn>-<name>/` (cases.jsonl and evidence, as `edge replay`
@@ -15,13 +15,15 @@ from typing import Any
 from edge.cases import models_for
 from edge.config import CameraConfig, EdgeConfig
 from edge.evaluate.annotate import Codec, VideoAnnotator
+from edge.evaluate.faults import FaultOutcome, match_faults, observed_faults
 from edge.evaluate.match import Outcome, match_cases, observed_cases
-from edge.evaluate.score import ClassScore, Thresholds, gate, score
+from edge.evaluate.score import ClassScore, Thresholds, gate, gate_faults, score, score_faults
 from edge.evaluate.sheet import contact_sheet
 from edge.evaluate.truth import Truth, TruthError
 from edge.infer import Detector
 from edge.runtime.pipeline import load_detectors
 from edge.runtime.replay import JsonLinesSink, ReplayResult, replay_clip
+from edge.types import CaseMessage
 
 ClipProgress = Callable[[Truth, float], None]  # (truth, media seconds analysed so far)
 StartEpoch = Callable[[str], float]  # camera id -> wall-clock time of the clip's first frame
@@ -44,6 +46,7 @@ class ClipEvaluation:
     run_dir: Path
     result: ReplayResult
     outcome: Outcome
+    faults: FaultOutcome | None = None  # None: the truth file lists no faults, so they are not scored
     warnings: list[str] = field(default_factory=list)
     video: Path | None = None
     sheet: Path | None = None
@@ -89,7 +92,34 @@ class ClipEvaluation:
             "misses": [
                 {"expected": e.id, "event": e.event, "zone": e.zone, "window": list(e.window)} for e in outcome.misses
             ],
+            "faults": None if self.faults is None else _faults_json(self.faults),
         }
+
+
+def _faults_json(outcome: FaultOutcome) -> dict[str, Any]:
+    return {
+        "found": [
+            {
+                "expected": m.expected.id,
+                "case_id": m.fault.case_id,
+                "kind": m.expected.kind,
+                "opened_s": m.fault.opened_s,
+                "latency_s": round(m.latency_s, 3),
+            }
+            for m in outcome.matches
+        ],
+        "spurious": [
+            {
+                "case_id": s.fault.case_id,
+                "why": s.kind,
+                "kinds": list(s.fault.kinds),
+                "opened_s": s.fault.opened_s,
+                "near": None if s.near is None else s.near.id,
+            }
+            for s in outcome.spurious
+        ],
+        "missed": [{"expected": e.id, "kind": e.kind, "window": list(e.window)} for e in outcome.misses],
+    }
 
 
 @dataclass
@@ -98,6 +128,7 @@ class Evaluation:
     scores: dict[str, ClassScore]
     thresholds: Thresholds
     failures: list[str]
+    fault_scores: dict[str, ClassScore] | None = None  # None: no truth file scores device faults
 
     @property
     def passed(self) -> bool:
@@ -110,6 +141,9 @@ class Evaluation:
             "failures": self.failures,
             "thresholds": self.thresholds.to_json(),
             "classes": {event: row.to_json() for event, row in self.scores.items()},
+            "faults": None
+            if self.fault_scores is None
+            else {kind: row.to_json() for kind, row in self.fault_scores.items()},
             "clips": [clip.to_json() for clip in self.clips],
         }
 
@@ -125,19 +159,40 @@ def truth_camera(config: EdgeConfig, truth: Truth) -> CameraConfig:
     return config.camera(camera_id)
 
 
-def truth_warnings(truth: Truth, camera: CameraConfig) -> list[str]:
-    """Expected cases no rule of the camera can produce: a typo, or a rule the change removed."""
+def truth_warnings(truth: Truth, camera: CameraConfig, scene_enabled: bool = True) -> list[str]:
+    """Expected cases no rule of the camera can produce (a typo, or a rule the change removed), and
+    expected faults that cannot be reported (another camera, or the scene model is off)."""
     rules = {(z.id, r.event_code) for z in camera.zones for r in z.rules if r.enabled}
     zones = {z.id for z in camera.zones}
     out = []
+    elsewhere = "{id}: camera {camera!r} is not the replayed camera {replayed!r}; it will be missed"
     for item in truth.for_camera(camera.id):
         if item.camera != camera.id:
-            out.append(f"{item.id}: camera {item.camera!r} is not the replayed camera {camera.id!r}; it will be missed")
+            out.append(elsewhere.format(id=item.id, camera=item.camera, replayed=camera.id))
         elif item.zone not in zones:
             out.append(f"{item.id}: camera {camera.id!r} has no zone {item.zone!r} (zones: {sorted(zones)})")
         elif (item.zone, item.event) not in rules:
             out.append(f"{item.id}: zone {item.zone!r} has no enabled rule for event {item.event}")
+    for fault in truth.faults_for_camera(camera.id) or []:
+        if fault.camera != camera.id:
+            out.append(elsewhere.format(id=fault.id, camera=fault.camera, replayed=camera.id))
+        elif not scene_enabled:
+            out.append(f"{fault.id}: the config's scene model is off (scene.enabled), so no device fault is reported")
     return out
+
+
+def fault_warning(truth: Truth, outcome: FaultOutcome | None, messages: Sequence[CaseMessage]) -> list[str]:
+    """Device faults reported on a clip whose truth file does not score them: said, not silently dropped."""
+    if outcome is not None:
+        return []
+    reported = observed_faults(messages)
+    if not reported:
+        return []
+    kinds = sorted({kind for fault in reported for kind in fault.kinds})
+    return [
+        f"{len(reported)} device fault(s) reported ({', '.join(kinds)}) but {truth.path.name} has no 'faults' "
+        "list, so faults are not scored; add one (an empty list if there should be none)"
+    ]
 
 
 def evaluate_clip(
@@ -174,7 +229,10 @@ def evaluate_clip(
         if annotator is not None:
             annotator.close()
     outcome = match_cases(truth.for_camera(camera.id), observed_cases(result.messages))
-    evaluation = ClipEvaluation(truth, camera.id, run_dir, result, outcome, truth_warnings(truth, camera))
+    expected_faults = truth.faults_for_camera(camera.id)
+    faults = None if expected_faults is None else match_faults(expected_faults, observed_faults(result.messages))
+    warnings = truth_warnings(truth, camera, config.scene.enabled) + fault_warning(truth, faults, result.messages)
+    evaluation = ClipEvaluation(truth, camera.id, run_dir, result, outcome, faults, warnings)
     if annotator is not None and annotation is not None:
         evaluation.video = annotator.path
         evaluation.sheet = annotation.folder / f"{run_dir.name}-cases.png"
@@ -201,5 +259,13 @@ def evaluate(
         run_dir = out / f"{n:02d}-{truth.name}"
         detectors = {m: loaded[m] for m in needed}
         clips.append(evaluate_clip(config, truth, run_dir, detectors, epoch(camera.id), annotation, progress))
+    return summarise(clips, thresholds)
+
+
+def summarise(clips: list[ClipEvaluation], thresholds: Thresholds) -> Evaluation:
+    """Score the clips' cases per event class and their faults per kind (where truth lists faults), and gate."""
     scores = score(clip.outcome for clip in clips)
-    return Evaluation(clips, scores, thresholds, gate(scores, thresholds))
+    fault_outcomes = [clip.faults for clip in clips if clip.faults is not None]
+    fault_scores = score_faults(fault_outcomes) if fault_outcomes else None
+    failures = gate(scores, thresholds) + ([] if fault_scores is None else gate_faults(fault_scores, thresholds))
+    return Evaluation(clips, scores, thresholds, failures, fault_scores)

@@ -1,4 +1,4 @@
-"""Counts and rates per event class from matching outcomes, and the gate a city's CI applies.
+"""Counts and rates per event class (and per device-fault kind) from matching outcomes, and the gate.
 
 precision = TP / cases opened (duplicates and late, early or unexpected cases all cost a
 dispatcher's time); recall = TP / expected cases; F1 = 2 TP / (cases + expected). A rate with
@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from edge.evaluate.faults import FaultOutcome
 from edge.evaluate.match import Outcome
 
 TOTAL = "all"
@@ -86,6 +87,33 @@ class ClassScore:
         }
 
 
+@dataclass
+class FaultScore(ClassScore):
+    """Counts for one device-fault kind (or `all`): found = TP, spurious = FP + duplicates."""
+
+    def to_json(self) -> dict[str, Any]:
+        counts = super().to_json()
+        return {
+            "kind": self.event,
+            "expected": self.expected,
+            "reported": self.cases,
+            "found": self.true_positives,
+            "spurious": self.false_positives + self.duplicates,
+            "duplicates": self.duplicates,
+            "missed": self.misses,
+            **{name: counts[name] for name in ("precision", "recall", "f1", "latency_s")},
+        }
+
+
+def _with_total(classes: dict[str, ClassScore], total: ClassScore) -> dict[str, ClassScore]:
+    """Rows sorted by name, then `total` summed over them."""
+    out = {name: classes[name] for name in sorted(classes)}
+    for row in out.values():
+        total.add(row)
+    out[TOTAL] = total
+    return out
+
+
 def score(outcomes: Iterable[Outcome]) -> dict[str, ClassScore]:
     """Per event code, sorted, plus `all` (micro-averaged: counts summed before dividing)."""
     classes: dict[str, ClassScore] = {}
@@ -109,12 +137,34 @@ def score(outcomes: Iterable[Outcome]) -> dict[str, ClassScore]:
             row.false_positives += 1
             row.late += false.kind == "late"
             row.early += false.kind == "early"
-    out = {event: classes[event] for event in sorted(classes)}
-    total = ClassScore(TOTAL)
-    for row in out.values():
-        total.add(row)
-    out[TOTAL] = total
-    return out
+    return _with_total(classes, ClassScore(TOTAL))
+
+
+def score_faults(outcomes: Iterable[FaultOutcome]) -> dict[str, ClassScore]:
+    """Per fault kind (the expected kind; a spurious fault's first reported kind), plus `all`."""
+    kinds: dict[str, ClassScore] = {}
+
+    def of(kind: str) -> ClassScore:
+        return kinds.setdefault(kind, FaultScore(kind))
+
+    for outcome in outcomes:
+        for match in outcome.matches:
+            row = of(match.expected.kind)
+            row.expected += 1
+            row.true_positives += 1
+            row.latencies.append(match.latency_s)
+        for item in outcome.misses:
+            of(item.kind).expected += 1
+            of(item.kind).misses += 1
+        for spurious in outcome.spurious:
+            row = of(spurious.reported)
+            if spurious.kind == "duplicate":
+                row.duplicates += 1
+            else:
+                row.false_positives += 1
+                row.late += spurious.kind == "late"
+                row.early += spurious.kind == "early"
+    return _with_total(kinds, FaultScore(TOTAL))
 
 
 @dataclass(frozen=True)
@@ -131,24 +181,30 @@ class Thresholds:
         return {k: v for k, v in self.__dict__.items() if v is not None}
 
 
-def gate(scores: dict[str, ClassScore], thresholds: Thresholds) -> list[str]:
-    """Failures, one readable line each; empty when every class and the total pass.
-
-    Rates are checked per event class and in total (a good class cannot hide a bad one);
-    duplicates are counted over all classes; latency is the slowest true positive.
-    """
+def _rate_failures(scores: dict[str, ClassScore], thresholds: Thresholds, total: str, each: str) -> list[str]:
+    """Precision, recall and F1 of every row against the thresholds; rows labelled `each <name>` / `total`."""
     failures = []
     checks = (
         ("precision", thresholds.min_precision, "--min-precision"),
         ("recall", thresholds.min_recall, "--min-recall"),
         ("f1", thresholds.min_f1, "--min-f1"),
     )
-    for event, row in scores.items():
-        label = "all classes" if event == TOTAL else f"event {event}"
-        for name, minimum, flag in checks:
-            value = getattr(row, name)
+    for name, row in scores.items():
+        label = total if name == TOTAL else f"{each} {name}"
+        for rate, minimum, flag in checks:
+            value = getattr(row, rate)
             if minimum is not None and value is not None and value < minimum:
-                failures.append(f"{label}: {name} {value:.3f} < {flag} {minimum:g}")
+                failures.append(f"{label}: {rate} {value:.3f} < {flag} {minimum:g}")
+    return failures
+
+
+def gate(scores: dict[str, ClassScore], thresholds: Thresholds) -> list[str]:
+    """Failures, one readable line each; empty when every class and the total pass.
+
+    Rates are checked per event class and in total (a good class cannot hide a bad one);
+    duplicates are counted over all classes; latency is the slowest true positive.
+    """
+    failures = _rate_failures(scores, thresholds, "all classes", "event")
     total = scores[TOTAL]
     if thresholds.max_duplicates is not None and total.duplicates > thresholds.max_duplicates:
         failures.append(f"all classes: {total.duplicates} duplicates > --max-duplicates {thresholds.max_duplicates}")
@@ -156,3 +212,9 @@ def gate(scores: dict[str, ClassScore], thresholds: Thresholds) -> list[str]:
     if thresholds.max_latency_s is not None and slowest is not None and slowest > thresholds.max_latency_s:
         failures.append(f"all classes: slowest case took {slowest:.1f} s > --max-latency {thresholds.max_latency_s:g}")
     return failures
+
+
+def gate_faults(scores: dict[str, ClassScore], thresholds: Thresholds) -> list[str]:
+    """Device faults against the same rate thresholds, per kind and in total (duplicates count as
+    spurious there; `--max-duplicates` and `--max-latency` are about cases only)."""
+    return _rate_failures(scores, thresholds, "device faults", "device fault")

@@ -46,15 +46,25 @@ def _tiles(messages: Sequence[CaseMessage], width: int, height: int) -> list[np.
     return tiles
 
 
+def subject(message: CaseMessage) -> str:
+    """What a message is about: event code and zone of a case, or the kind of a device fault."""
+    body = message.body
+    if message.is_device_fault:
+        return f"device fault {body['fault']['kind']}"
+    return f"{body['event']['code']} {body['zone']['id']}"
+
+
 def _row_caption(messages: Sequence[CaseMessage]) -> str:
     first = min(messages, key=lambda m: m.seq)
     body = first.body
+    last = max(messages, key=lambda m: m.seq).kind
+    if first.is_device_fault:
+        return f"{first.case_id}  {subject(first)} @{body['time_media_s']:.1f}s  last: {last}"
     detection = body.get("detection", {})
     opened = body.get("times", {}).get("confirmed_media_s")
     when = f" opened @{opened:.1f}s" if opened is not None else ""
-    last = max(messages, key=lambda m: m.seq).kind
     return (
-        f"{first.case_id}  {body['event']['code']} {body['zone']['id']}  "
+        f"{first.case_id}  {subject(first)}  "
         f"{detection.get('class', '')} {detection.get('score', 0):.2f}{when}  last: {last}"
     )
 

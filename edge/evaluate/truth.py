@@ -3,14 +3,16 @@
 One YAML file per clip names the clip (relative to the file), the camera whose zones and rules
 apply, and the expected cases: event code, zone, the window of media seconds in which the case
 should open and, optionally, where the object stands (a normalised box with an IoU or centre
-distance tolerance). Every problem is reported as one `TruthError` naming the file and field.
+distance tolerance). Optionally it lists the device faults (a moved, covered or blurred camera)
+that should be reported, each with its kind and window. Every problem is reported as one
+`TruthError` naming the file and field.
 """
 
 from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -19,6 +21,7 @@ from edge.config.load import format_validation_error, read_yaml
 
 DEFAULT_MIN_IOU = 0.3  # a box without a tolerance must overlap the case's box this much
 _ID = r"^[A-Za-z0-9_.:@-]{1,64}$"
+FaultKind = Literal["moved", "covered", "blurred"]  # what the tamper detector reports (edge.scene.tamper)
 
 
 class TruthError(Exception):
@@ -27,6 +30,13 @@ class TruthError(Exception):
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _media_window(value: tuple[float, float]) -> tuple[float, float]:
+    start, end = value
+    if not (0 <= start <= end < math.inf):  # also rejects NaN
+        raise ValueError(f"window must be [from, to] media seconds with 0 <= from <= to, got {list(value)}")
+    return value
 
 
 class ExpectedCase(_Strict):
@@ -49,13 +59,7 @@ class ExpectedCase(_Strict):
     )
     note: str = Field("", max_length=500, description="what the tester sees there")
 
-    @field_validator("window")
-    @classmethod
-    def _window(cls, value: tuple[float, float]) -> tuple[float, float]:
-        start, end = value
-        if not (0 <= start <= end < math.inf):  # also rejects NaN
-            raise ValueError(f"window must be [from, to] media seconds with 0 <= from <= to, got {list(value)}")
-        return value
+    _window = field_validator("window")(_media_window)
 
     @field_validator("box")
     @classmethod
@@ -83,6 +87,31 @@ class ExpectedCase(_Strict):
         return DEFAULT_MIN_IOU if self.min_iou is None else self.min_iou
 
 
+class ExpectedFault(_Strict):
+    """One device fault the clip should produce: the camera's view goes bad in a known way."""
+
+    id: str = Field(pattern=_ID, description="name in reports; default fault-<n>")
+    camera: str = Field("", description="camera id; default: the file's camera")
+    kind: FaultKind = Field(description="moved (re-aimed, shifted), covered or blurred")
+    window: tuple[float, float] = Field(
+        description="[from, to] media seconds: the fault should be reported (its `new` message) in this window; "
+        "set `from` where the view goes bad and leave room for the confirmation (`scene.tamper_confirm_s`)"
+    )
+    note: str = Field("", max_length=500, description="what the tester sees there")
+
+    _window = field_validator("window")(_media_window)
+
+
+def _named(prefix: str, value: object) -> object:
+    """Unnamed items are called <prefix>-<n> (1-based), so reports can point at them."""
+    if not isinstance(value, list):
+        return value
+    return [
+        {**item, "id": f"{prefix}-{n}"} if isinstance(item, dict) and not item.get("id") else item
+        for n, item in enumerate(value, 1)
+    ]
+
+
 class TruthFile(_Strict):
     """The file as written: which clip, which camera, which cases."""
 
@@ -94,23 +123,28 @@ class TruthFile(_Strict):
         default_factory=list, description="cases that should open; empty = no case should open"
     )
 
+    faults: list[ExpectedFault] | None = Field(
+        None,
+        description="device faults that should be reported; leave out to not score faults, "
+        "an empty list = no fault should be reported",
+    )
+
     @field_validator("expected", mode="before")
     @classmethod
     def _default_ids(cls, value: object) -> object:
-        """Unnamed items are called item-<n> (1-based), so reports can point at them."""
-        if not isinstance(value, list):
-            return value
-        return [
-            {**item, "id": f"item-{n}"} if isinstance(item, dict) and not item.get("id") else item
-            for n, item in enumerate(value, 1)
-        ]
+        return _named("item", value)
+
+    @field_validator("faults", mode="before")
+    @classmethod
+    def _default_fault_ids(cls, value: object) -> object:
+        return _named("fault", value)
 
     @model_validator(mode="after")
     def _unique_ids(self) -> TruthFile:
-        ids = [item.id for item in self.expected]
+        ids = [item.id for item in [*self.expected, *(self.faults or [])]]
         repeated = sorted({i for i in ids if ids.count(i) > 1})
         if repeated:
-            raise ValueError(f"expected case ids must be unique, repeated: {repeated}")
+            raise ValueError(f"expected case and fault ids must be unique, repeated: {repeated}")
         return self
 
 
@@ -131,8 +165,20 @@ class Truth(_Strict):
 
     def for_camera(self, default_camera: str) -> list[ExpectedCase]:
         """The expected cases with their camera filled in (the file's, else `default_camera`)."""
-        camera = self.spec.camera or default_camera
-        return [item if item.camera else item.model_copy(update={"camera": camera}) for item in self.spec.expected]
+        return _with_camera(self.spec.expected, self.spec.camera or default_camera)
+
+    def faults_for_camera(self, default_camera: str) -> list[ExpectedFault] | None:
+        """The expected faults with their camera filled in; None when the file does not score faults."""
+        if self.spec.faults is None:
+            return None
+        return _with_camera(self.spec.faults, self.spec.camera or default_camera)
+
+
+Item = TypeVar("Item", ExpectedCase, ExpectedFault)
+
+
+def _with_camera(items: list[Item], camera: str) -> list[Item]:
+    return [item if item.camera else item.model_copy(update={"camera": camera}) for item in items]
 
 
 def load_truth(path: str | Path) -> Truth:
