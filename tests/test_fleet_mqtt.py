@@ -169,16 +169,16 @@ def test_three_boxes_two_receivers_broker_down_then_killed_box_exactly_once(tmp_
         for box in boxes:
             box.start()
         for box in boxes:
-            wait_until(lambda box=box: box.outbox_status().get("pending", 0) >= 2, 120, f"{box.worker_id} cases")
+            wait_until(lambda box=box: box.outbox_status().get("pending", 0) >= 2, 240, f"{box.worker_id} cases")
             assert "refused the connection" in (box.outbox_status()["last_error"] or "")
         held = boxes[0].message_ids()
         assert boxes[0].signal(signal.SIGKILL) == -signal.SIGKILL  # killed while holding its cases
 
         broker.start()  # same port, same persistence file
         for box in boxes[1:]:
-            wait_until(lambda box=box: box.outbox_status().get("pending") == 0, 60, f"{box.worker_id} to deliver")
+            wait_until(lambda box=box: box.outbox_status().get("pending") == 0, 120, f"{box.worker_id} to deliver")
         boxes[0].start()
-        wait_until(lambda: boxes[0].outbox_status().get("pending") == 0, 90, "box-1 to resend its outbox")
+        wait_until(lambda: boxes[0].outbox_status().get("pending") == 0, 240, "box-1 to resend its outbox")
         expected = set().union(*(box.message_ids() for box in boxes))
         assert held <= expected
         wait_until(lambda: len(stored_messages(db)) >= len(expected), 30, "every message at the platform")
