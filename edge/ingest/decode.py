@@ -14,7 +14,9 @@ the picture: such a flag also marks a harmless discontinuity (a spliced stream),
 is really missing makes the decoder conceal, and so flag the frame. Such a picture is not sampled, and
 neither is any picture after it up to the next clean key frame (they reference the damage); a
 key-frame-only camera so waits for the next clean key frame. Error concealment, and with it those
-flags, only runs without slice threading, so decoders use frame threads (`thread_type = AUTO`).
+flags, only runs without slice threading (FFmpeg's default here): a live camera decodes on its own
+thread alone (a box runs many cameras; frame threads would multiply threads and buffers), a clip
+read by replay uses frame threads.
 """
 
 from __future__ import annotations
@@ -89,6 +91,7 @@ class FrameDecoder:
 
     `choose`, if given, is asked for the decode mode each time a key frame interval (GOP) has been
     measured, so a camera can drop to key frames once it is known that they come often enough.
+    `frame_threads`: decode on several threads (a clip read as fast as possible) instead of one.
     """
 
     def __init__(
@@ -99,13 +102,14 @@ class FrameDecoder:
         choose: Callable[[float], DecodeMode] | None = None,
         stall_timeout_s: float | None = None,
         packets: PacketRing | None = None,
+        frame_threads: bool = False,
     ) -> None:
         """`packets`: keeps every demuxed packet (decoded or not) for evidence clips."""
         self.stats = DecodeStats()
         self.gop_s: float | None = None
         self._container = container
         self._stream = container.streams.video[0]
-        self._stream.thread_type = "AUTO"  # frame threads: slice threading switches error concealment off
+        self._stream.thread_type = "AUTO" if frame_threads else "NONE"  # never slice threads: see above
         self._sampler = RateSampler(fps)
         self._choose = choose
         self._stall_timeout_s = stall_timeout_s

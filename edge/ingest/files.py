@@ -95,7 +95,7 @@ def _frames(
     epoch: float,
     packets: PacketRing | None,
 ) -> Iterator[Frame]:
-    decoder = FrameDecoder(container, fps, decode, packets=packets)
+    decoder = FrameDecoder(container, fps, decode, packets=packets, frame_threads=True)
     stats = decoder.stats
     index = 0
     problem = ""
