@@ -8,6 +8,7 @@ the clean clip decoded from the file.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from fractions import Fraction
 from pathlib import Path
@@ -119,6 +120,7 @@ def test_camera_that_comes_back_reconnects_before_its_backoff_ends(streams):
         wait_until(lambda: health.state("a") == StreamState.BACKOFF, 15, "backoff after the camera went away")
         retry_at = health.snapshot()["a"].retry_at
         assert retry_at is not None
+        time.sleep(3.0)  # the camera stays off a few seconds (a return within a probe interval may go unseen)
         before = sink.count()
         server.restart()
         sink.wait_for(before + 1, timeout=30)
