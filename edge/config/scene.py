@@ -86,17 +86,43 @@ class ViewChangeConfig(Section):
     """A change of view ends every candidate's dwell (edge/scene/viewchange.py); runs for every camera."""
 
     enabled: bool = Field(True, description="compare each analysed frame with the previous one")
-    work_width: int = Field(96, ge=48, le=640, description="width in pixels of the small grey copy compared")
+    work_width: int = Field(
+        160,
+        ge=48,
+        le=640,
+        description="smallest width in pixels of the grey copy compared (the frame is shrunk by a whole factor)",
+    )
+    columns: int = Field(
+        16,
+        ge=4,
+        le=64,
+        description="tiles across the view, rows follow the aspect ratio (16 x 12 for 4:3); small tiles make a "
+        "re-aim of a few percent of the width change most of them",
+    )
     tile_correlation: float = Field(
-        0.5,
+        0.55,
         gt=-1.0,
         lt=1.0,
         description="a tile whose pattern correlates below this with the same tile before counts as changed",
     )
     min_changed_share: float = Field(
-        0.6,
+        0.75,
         gt=0.0,
         le=1.0,
         description="this share of the textured tiles changing at once is a new view (a cut, a preset switch, "
         "a re-aim); passers-by and traffic change only some of them",
+    )
+    min_texture: float = Field(
+        4.0,
+        gt=0.0,
+        le=64.0,
+        description="grey-level standard deviation a tile needs in both frames to be compared "
+        "(flat sky, walls or a covered lens say nothing about the view)",
+    )
+    min_compared: float = Field(
+        0.2,
+        gt=0.0,
+        le=1.0,
+        description="share of tiles that must be textured for a decision; below it (a covered lens, darkness) the "
+        "frame is not judged and the next one is compared with the last judged frame",
     )

@@ -19,6 +19,7 @@ from edge.config.scene import SceneConfig
 from edge.scene.background import Background
 from edge.scene.objects import ClassEvidence, StaticObjects
 from edge.scene.tamper import TamperDetector, TamperStatus
+from edge.scene.views import downscale
 from edge.types import Detections, Frame
 
 
@@ -82,9 +83,7 @@ class SceneModel:
             self._reset()
         self._check(frame)
         t = self._clock(frame.media_time)
-        factor = max(1, frame.width // self.config.work_width)  # a whole factor: OpenCV's fast path
-        size = (frame.width // factor, frame.height // factor)
-        small = cv2.resize(frame.image, size, interpolation=cv2.INTER_AREA).astype(np.float32)
+        small = downscale(frame.image, self.config.work_width).astype(np.float32)
         background = self._background
         if background.learning:
             if not background.learn(small, t):

@@ -21,6 +21,8 @@ from typing import Literal
 import cv2
 import numpy as np
 
+from edge.scene.views import tile_means
+
 TamperKind = Literal["none", "moved", "covered", "blurred"]
 _SEARCH = 0.2  # the reference centre is searched within +-20% of the frame size
 _GRID = 4  # spread of change is judged on a 4x4 grid of tiles
@@ -122,7 +124,7 @@ class TamperDetector:
             detail = f"view shifted by {dx:+d}, {dy:+d} px of {grey.shape[1]} (match {peak:.2f})"
             return Verdict("moved", detail, look)
         fraction = float(changed.mean())
-        tiles = cv2.resize(changed.astype(np.float32), (_GRID, _GRID), interpolation=cv2.INTER_AREA)
+        tiles = tile_means(changed.astype(np.float32), _GRID, _GRID)
         spread = float((tiles >= _TILE_CHANGED).mean())
         if fraction >= self.moved_changed_fraction and spread >= _SPREAD:
             detail = f"{fraction:.0%} of the view differs from the reference, in {spread:.0%} of it"

@@ -2,13 +2,21 @@
 
 No dwell may span a change of view: the object seen before it and the one seen after it are not
 known to be the same thing, even at the same pixels. This runs for every camera (scene model on or
-off) on each analysed frame against the previous analysed frame, on a small grey copy: the frame
-is cut into TILES x TILES tiles and a textured tile counts as changed when its zero-mean,
-unit-variance grey pattern correlates below `tile_correlation` with the same tile before
-(normalised cross-correlation: a global change of light, auto-exposure or a colour shift leaves it
-near 1). The view changed when `min_changed_share` of the textured tiles changed at once: passers-by,
-a car driving through or rain change some tiles, a cut changes nearly all. Tiles flat in both
-frames (sky, a plain wall) carry no evidence. Cost: a resize and a few small array operations.
+off) on each analysed frame against the last frame it could judge, on a small grey copy
+(`work_width`, shrunk by a whole factor like the scene model's) cut into `columns` tiles across
+(16 x 12 for 4:3). A tile textured in both frames counts as changed when its zero-mean grey
+pattern correlates below `tile_correlation` with the same tile before (normalised
+cross-correlation: a global change of light, auto-exposure or gamma leaves it near 1). The view
+changed when `min_changed_share` of the compared tiles changed at once: passers-by, traffic or
+rain change some tiles, a cut, a zoom, a flip or a re-aim of a few percent of the width nearly
+all. Small tiles make a shift of 5% of the width change most of them, while a crowd still leaves
+the ground and the buildings between the walkers to match.
+
+Tiles flat in either frame (sky, a plain wall) carry no evidence. A frame with fewer than
+`min_compared` textured tiles (a covered lens, darkness: the tamper check's business) is not
+judged and does not become the reference, so a cut through black is seen on the first frame of
+the new view, and a lens covered and uncovered on the same view is no change. A new resolution
+is a new view. Cost: two small resizes and a few (rows, columns) array operations.
 """
 
 from __future__ import annotations
@@ -19,48 +27,61 @@ import cv2
 import numpy as np
 
 from edge.config.scene import ViewChangeConfig
-
-TILES = 6
-FLAT_STD = 3.0  # grey levels: a tile this uniform has no pattern to compare
+from edge.scene.views import downscale, tile_means
 
 
 @dataclass(frozen=True, slots=True)
 class ViewChange:
-    """One frame against the previous one: `changed` when the view is another; `share` of changed tiles."""
+    """One frame against the last judged one: `changed` when the view is another; `share` of the
+    compared tiles that changed; `compared`: tiles textured in both frames (0: the frame was not judged)."""
 
     changed: bool = False
     share: float = 0.0
+    compared: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class _Grey:
+    """A shrunk grey frame and its per-tile mean and standard deviation ((rows, columns) each)."""
+
+    image: np.ndarray
+    mean: np.ndarray
+    std: np.ndarray
 
 
 class ViewChangeDetector:
-    """Compares each analysed frame of one camera with the previous one."""
+    """Compares each analysed frame of one camera with the previous one it could judge."""
 
     def __init__(self, config: ViewChangeConfig) -> None:
         self.config = config
-        self._previous: np.ndarray | None = None
+        self._reference: _Grey | None = None
 
     def update(self, image: np.ndarray) -> ViewChange:
-        """Measure `image` (BGR) against the previous frame; it becomes the previous frame."""
+        """Measure `image` (H, W, 3 BGR uint8) against the reference; a judged frame becomes the reference."""
         if not self.config.enabled:
             return ViewChange()
-        tiles = self._tiles(image)
-        previous, self._previous = self._previous, tiles
-        if previous is None or previous.shape != tiles.shape:
-            return ViewChange(changed=previous is not None)  # a new resolution is a new view
-        std_now, std_before = tiles.std(axis=(2, 3)), previous.std(axis=(2, 3))
-        textured = (std_now > FLAT_STD) | (std_before > FLAT_STD)
-        if textured.sum() < TILES:  # a nearly uniform picture (covered lens): the tamper check's business
-            return ViewChange()
-        normalise = lambda t, s: (t - t.mean(axis=(2, 3), keepdims=True)) / np.maximum(s, 1e-3)[..., None, None]  # noqa: E731
-        correlation = (normalise(tiles, std_now) * normalise(previous, std_before)).mean(axis=(2, 3))
-        changed = textured & (correlation < self.config.tile_correlation)
-        share = float(changed.sum() / textured.sum())
-        return ViewChange(changed=share >= self.config.min_changed_share, share=share)
+        grey = self._grey(image)
+        before = self._reference
+        if before is None or before.image.shape != grey.image.shape:
+            self._reference = grey
+            return ViewChange(changed=before is not None)  # a new resolution is a new view
+        c = self.config
+        textured = (before.std >= c.min_texture) & (grey.std >= c.min_texture)
+        compared = int(textured.sum())
+        if compared < c.min_compared * textured.size:
+            return ViewChange(compared=compared)  # nothing to judge: keep the last judged frame
+        self._reference = grey
+        rows, columns = textured.shape
+        covariance = tile_means(before.image * grey.image, columns, rows) - before.mean * grey.mean
+        correlation = covariance[textured] / (before.std[textured] * grey.std[textured])
+        share = float((correlation < c.tile_correlation).mean())
+        return ViewChange(share >= c.min_changed_share, share, compared)
 
-    def _tiles(self, image: np.ndarray) -> np.ndarray:
-        """(TILES, TILES, th, tw) float32 grey tiles of a copy `work_width` pixels wide."""
-        width = self.config.work_width - self.config.work_width % TILES
-        height = max(TILES, round(width * image.shape[0] / image.shape[1] / TILES) * TILES)
-        small = cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA)
-        grey = cv2.cvtColor(small, cv2.COLOR_BGR2GRAY).astype(np.float32)
-        return grey.reshape(TILES, height // TILES, TILES, width // TILES).transpose(0, 2, 1, 3)
+    def _grey(self, image: np.ndarray) -> _Grey:
+        small = cv2.cvtColor(downscale(image, self.config.work_width), cv2.COLOR_BGR2GRAY).astype(np.float32)
+        height, width = small.shape
+        columns = min(self.config.columns, width)
+        rows = max(2, min(height, round(columns * height / width)))
+        mean = tile_means(small, columns, rows)
+        std = np.sqrt(np.maximum(tile_means(small * small, columns, rows) - mean * mean, 0.0))
+        return _Grey(small, mean, std)
