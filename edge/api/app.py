@@ -16,7 +16,7 @@ from edge.api import errors
 from edge.api.deps import WorkerView
 from edge.api.errors import AUTH_ERRORS, INVALID
 from edge.api.metrics import SnapshotCollector
-from edge.api.routes import cameras, cases, health, live, outbox, zones
+from edge.api.routes import cameras, cases, health, i18n, live, outbox, zones
 from edge.api.security import GuardMiddleware, api_token, token_guard
 from edge.api.zoneedit import ZoneEditor
 from edge.config.api import ApiConfig
@@ -69,6 +69,7 @@ def create_app(
     def home() -> RedirectResponse:
         return RedirectResponse("/editor/")
 
+    app.include_router(i18n.router())  # the pages' texts in the browser's language, before the static files
     app.mount("/editor", StaticFiles(directory=STATIC, html=True), name="editor")
     return app
 

@@ -6,6 +6,7 @@ the request and a sentence an operator can act on, without pydantic's echo of th
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Sequence
 from typing import Any
@@ -15,6 +16,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from edge.i18n import ENGLISH, negotiate, translate
 
 
 class Problem(BaseModel):
@@ -56,20 +59,37 @@ def validation_problems(exc: ValidationError, prefix: Sequence[str | int] = ("bo
     return problems_of(exc.errors(include_input=False, include_url=False), prefix)
 
 
+def in_language(request: Request, response: JSONResponse) -> JSONResponse:
+    """The answer's `detail` texts in the request's language (Accept-Language; edge.i18n), English by default."""
+    lang = negotiate(request.headers.get("accept-language"))
+    response.headers["Vary"] = "Accept-Language"
+    response.headers["Content-Language"] = lang
+    if lang == ENGLISH:
+        return response
+    body = json.loads(response.body)
+    detail = body.get("detail")
+    if isinstance(detail, str):
+        body["detail"] = translate(detail, lang)
+    elif isinstance(detail, list):
+        body["detail"] = [{**p, "msg": translate(p["msg"], lang)} if isinstance(p, dict) else p for p in detail]
+    headers = {k: v for k, v in response.headers.items() if k.lower() not in ("content-length", "content-type")}
+    return JSONResponse(body, status_code=response.status_code, headers=headers)
+
+
 def install(app: FastAPI) -> None:
-    """Register the handlers that give every validation failure the Problems shape."""
+    """Register the handlers that give every validation failure the Problems shape, in the caller's language."""
 
-    async def on_request_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
-        return unprocessable(problems_of(exc.errors()))
+    async def on_request_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+        return in_language(request, unprocessable(problems_of(exc.errors())))
 
-    async def on_unprocessable(_request: Request, exc: UnprocessableError) -> JSONResponse:
-        return unprocessable(exc.problems)
+    async def on_unprocessable(request: Request, exc: UnprocessableError) -> JSONResponse:
+        return in_language(request, unprocessable(exc.problems))
 
     async def on_http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         headers = dict(exc.headers or {})
         if exc.status_code == 405:  # name every method of the path, not only the first route's
             headers["Allow"] = ", ".join(_allowed_methods(app, request.url.path))
-        return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=headers)
+        return in_language(request, JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=headers))
 
     app.add_exception_handler(RequestValidationError, on_request_error)
     app.add_exception_handler(UnprocessableError, on_unprocessable)

@@ -13,6 +13,7 @@ import sys
 from collections.abc import Sequence
 
 from edge import __version__
+from edge.i18n import cli_language, text, translate
 
 SUBCOMMANDS = ("demo", "replay", "run", "eval", "receiver", "outbox")
 
@@ -53,7 +54,9 @@ def main(argv: Sequence[str] | None = None, commands: Sequence[str] = SUBCOMMAND
     try:
         return int(args.func(args) or 0)
     except _operator_errors() as exc:
-        print(f"edge {args.command}: error: {exc}", file=sys.stderr)
+        lang = cli_language()  # EDGE_LANG=zh-CN: the operator reads Simplified Chinese
+        problem = translate(str(exc), lang)
+        print(text("edge {command}: error: {problem}", lang, command=args.command, problem=problem), file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         logging.getLogger("edge").info("interrupted")

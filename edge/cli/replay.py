@@ -14,6 +14,7 @@ from rich.table import Table
 
 from edge.cli import UserError
 from edge.config import EdgeConfig, load_config
+from edge.i18n import ENGLISH, cli_language, text
 from edge.ingest import probe_file
 from edge.runtime.replay import JsonLinesSink, ReplayResult, replay_clip
 from edge.types import CaseMessage
@@ -92,18 +93,19 @@ def replay_with_progress(
         )
 
 
-def case_table(messages: list[CaseMessage]) -> Table:
-    table = Table(title="cases", show_lines=False)
+def case_table(messages: list[CaseMessage], lang: str = ENGLISH) -> Table:
+    """The new cases, with headings in `lang` (edge.i18n)."""
+    table = Table(title=text("cases", lang), show_lines=False)
     for column in ("case", "event", "zone", "first seen (UTC)", "confirmed (UTC)", "class", "score"):
-        table.add_column(column, overflow="fold")
+        table.add_column(text(column, lang), overflow="fold")
     for message in messages:
         if message.kind != "new":
             continue
         body = message.body
         if body.get("type") == "device_fault":  # the camera's view was moved, covered or blurred
             fault = body["fault"]
-            event = f"device fault: {fault['kind']}"
-            table.add_row(message.case_id, event, "(all zones paused)", body["time"], "", "", "")
+            event = text("device fault: {kind}", lang, kind=fault["kind"])
+            table.add_row(message.case_id, event, text("(all zones paused)", lang), body["time"], "", "", "")
             continue
         detection = body.get("detection", {})
         table.add_row(
@@ -148,11 +150,13 @@ def run(args: argparse.Namespace) -> int:
         console,
         realtime=args.realtime,
     )
-    console.print(case_table(result.messages))
+    lang = cli_language()
+    console.print(case_table(result.messages, lang))
     for message in result.new_cases:
-        console.print(f"{message.case_id} evidence: {sink.evidence_dir / message.case_id}")
+        evidence = sink.evidence_dir / message.case_id
+        console.print(text("{case} evidence: {path}", lang, case=message.case_id, path=evidence))
     console.print(summary_line(result))
-    console.print(f"case messages: {sink.path}")
+    console.print(text("case messages: {path}", lang, path=sink.path))
     (out / "summary.json").write_text(
         json.dumps(
             {

@@ -47,14 +47,14 @@ async function connect(event) {
     fillSelect($("camera"), cameras.map((c) => [c.id, c.name ? `${c.id} — ${c.name}` : c.id]));
     fillSelect($("rule-kind"), state.catalog.rule_kinds.map((k) => [k, k]));
     fillSelect($("rule-event"), state.catalog.events.map((e) => [e.code, `${e.code} ${e.name}`]));
-    const models = state.catalog.models.map((m) => [m.id, m.loaded ? m.id : `${m.id} (not loaded)`]);
+    const models = state.catalog.models.map((m) => [m.id, m.loaded ? m.id : t("{model} (not loaded)", { model: m.id })]);
     const first = state.catalog.models.length ? ` (${state.catalog.models[0].id})` : "";
     fillSelect($("rule-model"), [["default", `default${first}`], ...models]);
     $("camera").disabled = $("refresh").disabled = false;
     $("zones-box").disabled = false;
     await selectCamera();
   } catch (error) {
-    say(`Cannot connect: ${error.message}`, true);
+    say(t("Cannot connect: {problem}", { problem: error.message }), true);
   }
 }
 
@@ -97,7 +97,7 @@ async function showFrame(path) {
     if (old.startsWith("blob:")) URL.revokeObjectURL(old);
     state.size = { w: w || 1, h: h || 1 };
   } catch (error) {
-    say(`No frame: ${error.message}`, true);
+    say(t("No frame: {problem}", { problem: error.message }), true);
     state.size = { w: 4, h: 3 };
   }
   for (const id of ["overlay", "live-layer"]) $(id).setAttribute("viewBox", `0 0 ${state.size.w} ${state.size.h}`);
@@ -112,8 +112,9 @@ async function showStream() {
   try {
     const camera = await (await api("GET", `/api/cameras/${encodeURIComponent(state.camera)}`)).json();
     const health = camera.health;
-    const age = health && health.last_frame_age_s !== null ? `, last frame ${Math.round(health.last_frame_age_s)} s ago` : "";
-    label.textContent = health ? `Stream: ${health.state}${age}` : "Stream: not running";
+    const seen = health && health.last_frame_age_s !== null;
+    const age = seen ? t(", last frame {age} s ago", { age: Math.round(health.last_frame_age_s) }) : "";
+    label.textContent = health ? t("Stream: {state}{age}", { state: health.state, age }) : t("Stream: not running");
     label.className = health && health.state === "streaming" ? "" : "stale";
   } catch (error) {
     label.textContent = "";
@@ -125,14 +126,14 @@ async function loadZones() {
   const data = await response.json();
   state.zones = data.zones;
   state.version = data.version;
-  $("version").textContent = `(version ${data.version})`;
+  $("version").textContent = t("(version {version})", { version: data.version });
   fillSelect($("zones"), state.zones.map((z) => [z.id, z.name ? `${z.id} — ${z.name}` : z.id]));
 }
 
 // ------------------------------------------------------------------ editing
 function mayDiscard() {
   // Leaving a zone with unsaved changes loses them: ask first.
-  return !state.dirty || confirm(`Discard the unsaved changes to zone ${state.zone.id}?`);
+  return !state.dirty || confirm(t("Discard the unsaved changes to zone {zone}?", { zone: state.zone.id }));
 }
 
 function editZone(zone, isNew = false) {
@@ -201,7 +202,7 @@ function readRule() {
   try {
     extra = JSON.parse($("rule-extra").value || "{}");
   } catch (error) {
-    throw new Error(`other parameters are not valid JSON: ${error.message}`);
+    throw new Error(t("other parameters are not valid JSON: {problem}", { problem: error.message }));
   }
   const number = (id) => Number($(id).value);
   return {
@@ -241,25 +242,28 @@ async function save() {
     await loadZones();
     $("zones").value = saved.zone.id;
     editZone(saved.zone);
-    say(`Saved zone ${saved.zone.id} as version ${saved.version}; it applies from the next analysed frame.`);
+    say(t("Saved zone {zone} as version {version}; it applies from the next analysed frame.", {
+      zone: saved.zone.id,
+      version: saved.version,
+    }));
   } catch (error) {
     showProblems(error);
-    say(`Not saved: ${error.message}`, true);
+    say(t("Not saved: {problem}", { problem: error.message }), true);
   }
 }
 
 async function deleteZone() {
   const id = $("zones").value;
-  if (!id || !confirm(`Delete zone ${id}?`)) return;
+  if (!id || !confirm(t("Delete zone {zone}?", { zone: id }))) return;
   try {
     const response = await api("DELETE", `/api/cameras/${encodeURIComponent(state.camera)}/zones/${encodeURIComponent(id)}`,
       undefined, { "If-Match": `"${state.version}"` });
     const done = await response.json();
     await loadZones();
     editZone(null);
-    say(`Deleted zone ${id}; now version ${done.version}.`);
+    say(t("Deleted zone {zone}; now version {version}.", { zone: id, version: done.version }));
   } catch (error) {
-    say(`Not deleted: ${error.message}`, true);
+    say(t("Not deleted: {problem}", { problem: error.message }), true);
   }
 }
 
