@@ -57,6 +57,22 @@ class ClassScore:
     def max_latency_s(self) -> float | None:
         return max(self.latencies) if self.latencies else None
 
+    def found(self, latency_s: float) -> None:
+        """One expected item matched, `latency_s` after its window opened."""
+        self.expected += 1
+        self.true_positives += 1
+        self.latencies.append(latency_s)
+
+    def missed(self) -> None:
+        self.expected += 1
+        self.misses += 1
+
+    def false(self, kind: str) -> None:
+        """One false positive; `kind` says whether it came late, early or was otherwise unexpected."""
+        self.false_positives += 1
+        self.late += kind == "late"
+        self.early += kind == "early"
+
     def add(self, other: ClassScore) -> None:
         for name in ("expected", "true_positives", "false_positives", "late", "early", "duplicates", "misses"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
@@ -123,20 +139,13 @@ def score(outcomes: Iterable[Outcome]) -> dict[str, ClassScore]:
 
     for outcome in outcomes:
         for match in outcome.matches:
-            row = of(match.expected.event)
-            row.expected += 1
-            row.true_positives += 1
-            row.latencies.append(match.latency_s)
+            of(match.expected.event).found(match.latency_s)
         for item in outcome.misses:
-            of(item.event).expected += 1
-            of(item.event).misses += 1
+            of(item.event).missed()
         for dup in outcome.duplicates:
             of(dup.case.event).duplicates += 1
         for false in outcome.false_cases:
-            row = of(false.case.event)
-            row.false_positives += 1
-            row.late += false.kind == "late"
-            row.early += false.kind == "early"
+            of(false.case.event).false(false.kind)
     return _with_total(classes, ClassScore(TOTAL))
 
 
@@ -149,21 +158,14 @@ def score_faults(outcomes: Iterable[FaultOutcome]) -> dict[str, ClassScore]:
 
     for outcome in outcomes:
         for match in outcome.matches:
-            row = of(match.expected.kind)
-            row.expected += 1
-            row.true_positives += 1
-            row.latencies.append(match.latency_s)
+            of(match.expected.kind).found(match.latency_s)
         for item in outcome.misses:
-            of(item.kind).expected += 1
-            of(item.kind).misses += 1
+            of(item.kind).missed()
         for spurious in outcome.spurious:
-            row = of(spurious.reported)
             if spurious.kind == "duplicate":
-                row.duplicates += 1
+                of(spurious.reported).duplicates += 1
             else:
-                row.false_positives += 1
-                row.late += spurious.kind == "late"
-                row.early += spurious.kind == "early"
+                of(spurious.reported).false(spurious.kind)
     return _with_total(kinds, FaultScore(TOTAL))
 
 
