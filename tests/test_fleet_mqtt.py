@@ -25,7 +25,7 @@ import yaml
 from mqtt_support import Mosquitto, free_port, needs_mosquitto
 from test_delivery_support import wait_until
 
-from conftest import EDGE, MODEL, REPO, STREAMS
+from conftest import EDGE, MODEL, REPO, STREAMS, parked_gate_camera
 
 pytestmark = needs_mosquitto
 API_TOKEN = "fleet-test-token-0123456789"
@@ -39,28 +39,7 @@ def box_config(tmp_path: Path, worker_id: str, broker_url: str) -> tuple[Path, i
         "worker": {"id": worker_id},
         "models": [{"id": "coco", "path": str(MODEL), "intra_op_threads": 1}],
         "scene": {"enabled": False},
-        "cameras": [
-            {
-                "id": "gate",
-                "source": {"url": str(STREAMS / "vtest-h264.mp4"), "loop": True, "live": True},
-                "analysis": {"fps": 1},
-                "zones": [
-                    {
-                        "id": "no-parking",
-                        "polygon": [[0.80, 0.04], [1.0, 0.04], [1.0, 0.26], [0.80, 0.26]],
-                        "rules": [
-                            {
-                                "id": "parked",
-                                "event_code": "0505",
-                                "classes": ["car", "truck"],
-                                "min_duration_s": 3,
-                                "clear_after_s": 600,
-                            }
-                        ],
-                    }
-                ],
-            }
-        ],
+        "cameras": [parked_gate_camera(fps=1)],
         "platform": {
             "kind": "mqtt",
             "mqtt": {"url": broker_url, "keepalive_s": KEEPALIVE_S, "status_interval_s": 2},

@@ -19,7 +19,7 @@ from edge.http_server import ThreadedServer
 from edge.receiver.app import create_app
 from edge.receiver.faults import Faults
 
-from conftest import EDGE, MODEL, REPO, STREAMS
+from conftest import EDGE, MODEL, REPO, parked_gate_camera
 
 
 @pytest.fixture
@@ -42,28 +42,7 @@ def write_config(tmp_path: Path, receiver_url: str, api_port: int) -> Path:
         "version": 1,
         "worker": {"id": "edge-test"},
         "models": [{"id": "coco", "path": str(MODEL)}],
-        "cameras": [
-            {
-                "id": "gate",
-                "source": {"url": str(STREAMS / "vtest-h264.mp4"), "loop": True, "live": True},
-                "analysis": {"fps": 2},
-                "zones": [
-                    {
-                        "id": "no-parking",
-                        "polygon": [[0.80, 0.04], [1.0, 0.04], [1.0, 0.26], [0.80, 0.26]],
-                        "rules": [
-                            {
-                                "id": "parked",
-                                "event_code": "0505",
-                                "classes": ["car", "truck"],
-                                "min_duration_s": 3,
-                                "clear_after_s": 600,
-                            }
-                        ],
-                    }
-                ],
-            }
-        ],
+        "cameras": [parked_gate_camera()],
         "platform": {"url": f"{receiver_url}/api/cases", "backoff_initial_s": 0.1, "backoff_max_s": 1},
         "storage": {"dir": str(tmp_path / "var")},
         "api": {"port": api_port},

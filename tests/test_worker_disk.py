@@ -12,7 +12,7 @@ import httpx
 import yaml
 from test_delivery_support import free_port, replays, running_receiver, set_free, small_disk, stored, wait_until
 
-from conftest import EDGE, MODEL, REPO, STREAMS
+from conftest import EDGE, MODEL, REPO, parked_gate_camera
 
 TOKEN = "disk-test-token-0123456789"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -23,29 +23,7 @@ def write_config(folder, storage, receiver_url: str, api_port: int):
         "version": 1,
         "worker": {"id": "edge-disk-test"},
         "models": [{"id": "coco", "path": str(MODEL)}],
-        "cameras": [
-            {
-                "id": "gate",
-                "source": {"url": str(STREAMS / "vtest-h264.mp4"), "loop": True, "live": True},
-                "analysis": {"fps": 2},
-                "zones": [
-                    {
-                        "id": "no-parking",
-                        "polygon": [[0.80, 0.04], [1.0, 0.04], [1.0, 0.26], [0.80, 0.26]],
-                        "rules": [
-                            {
-                                "id": "parked",
-                                "event_code": "0505",
-                                "classes": ["car", "truck"],
-                                "min_duration_s": 3,
-                                "re_report_s": 2,  # an update every 2 s: the disk fills with messages
-                                "clear_after_s": 600,
-                            }
-                        ],
-                    }
-                ],
-            }
-        ],
+        "cameras": [parked_gate_camera(re_report_s=2)],  # an update every 2 s: the disk fills with messages
         "platform": {"url": f"{receiver_url}/api/cases", "backoff_initial_s": 0.1, "backoff_max_s": 1},
         "storage": {
             "dir": str(storage),

@@ -102,7 +102,7 @@ def case_table(messages: list[CaseMessage], lang: str = ENGLISH) -> Table:
         if message.kind != "new":
             continue
         body = message.body
-        if body.get("type") == "device_fault":  # the camera's view was moved, covered or blurred
+        if message.is_device_fault:  # the camera's view was moved, covered or blurred
             fault = body["fault"]
             event = text("device fault: {kind}", lang, kind=fault["kind"])
             table.add_row(message.case_id, event, text("(all zones paused)", lang), body["time"], "", "", "")
@@ -121,7 +121,7 @@ def case_table(messages: list[CaseMessage], lang: str = ENGLISH) -> Table:
 
 
 def summary_line(result: ReplayResult) -> str:
-    cases = [m for m in result.messages if m.body.get("type") != "device_fault"]
+    cases = [m for m in result.messages if not m.is_device_fault]
     kinds = {k: sum(m.kind == k for m in cases) for k in ("new", "update", "cleared")}
     faults = sum(m.kind == "new" for m in result.faults)
     return (

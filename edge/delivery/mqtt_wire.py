@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from edge.delivery.wire import case_envelope, evidence_problem, picture_name_problem
-from edge.types import CaseMessage
+from edge.types import DEVICE_FAULT, CaseMessage
 
 
 class PayloadError(ValueError):
@@ -50,7 +50,7 @@ def case_topic(prefix: str, worker_id: str, body: dict[str, Any]) -> str:
     """Faults and street cases on separate topics, one level per camera, so a consumer can pick."""
     camera = body.get("camera")
     camera_id = camera.get("id") if isinstance(camera, dict) else None
-    kind = "faults" if body.get("type") == "device_fault" else "cases"
+    kind = "faults" if body.get("type") == DEVICE_FAULT else "cases"
     return f"{prefix}/{worker_id}/{kind}/{camera_id or 'unknown'}"
 
 

@@ -102,7 +102,7 @@ class _Banner:
 def banner_text(message: CaseMessage) -> str:
     """One ASCII line about a message: kind, event code, zone, object, case id (or the device fault)."""
     body = message.body
-    if body.get("type") == "device_fault":
+    if message.is_device_fault:
         return f"{message.kind.upper()} DEVICE FAULT {body['fault']['kind']} | {message.case_id}"
     detection = body.get("detection", {})
     what = f"{detection.get('class', '')} {detection.get('score', 0):.2f}".strip()
@@ -200,7 +200,7 @@ class FrameDrawer:
 
 
 def _banner_colour(message: CaseMessage) -> tuple[int, int, int]:
-    return FAULT_COLOUR if message.body.get("type") == "device_fault" else BANNER_COLOURS[message.kind]
+    return FAULT_COLOUR if message.is_device_fault else BANNER_COLOURS[message.kind]
 
 
 class VideoAnnotator:

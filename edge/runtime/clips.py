@@ -74,7 +74,7 @@ class ClipAttacher:
 
     def hold(self, message: CaseMessage, media_time: float, wall_time: float) -> bool:
         """Keep a just-confirmed case's "new" message back; False for any other message."""
-        if message.kind != "new" or message.body.get("type") == "device_fault":
+        if message.kind != "new" or message.is_device_fault:
             return False
         deadline = time.monotonic() + self.wait_s if self.wall_bound else None
         self._held[message.message_id] = _Held(media_time, wall_time - media_time, deadline)

@@ -17,7 +17,7 @@ from edge import __version__
 from edge.cases import Bystanders, Redactor
 from edge.config import CameraConfig, EdgeConfig
 from edge.scene import TamperStatus
-from edge.types import CaseMessage, Frame, MessageKind
+from edge.types import DEVICE_FAULT, CaseMessage, Frame, MessageKind
 
 
 def _iso(epoch: float) -> str:
@@ -62,7 +62,7 @@ class FaultReporter:
         ok, jpeg = cv2.imencode(".jpg", frame.image, [cv2.IMWRITE_JPEG_QUALITY, 80])
         picture = bytes(jpeg) if ok else b""
         body = {
-            "type": "device_fault",
+            "type": DEVICE_FAULT,
             "case_id": self._case_id,
             "seq": self._seq,
             "kind": kind,

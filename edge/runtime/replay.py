@@ -48,11 +48,11 @@ class ReplayResult:
 
     @property
     def new_cases(self) -> list[CaseMessage]:
-        return [m for m in self.messages if m.kind == "new" and m.body.get("type") != "device_fault"]
+        return [m for m in self.messages if m.kind == "new" and not m.is_device_fault]
 
     @property
     def faults(self) -> list[CaseMessage]:
-        return [m for m in self.messages if m.body.get("type") == "device_fault"]
+        return [m for m in self.messages if m.is_device_fault]
 
 
 def _prefetch(frames: Iterator[Frame], depth: int) -> Iterator[Frame]:
