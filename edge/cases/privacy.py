@@ -24,6 +24,7 @@ Blurring happens before a picture is encoded: the unblurred picture is never wri
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -108,13 +109,20 @@ class Redactor:
 
 
 def face_cascade() -> cv2.CascadeClassifier | None:
-    """OpenCV's bundled frontal-face cascade; None where the installed OpenCV has none (5.x ships no cascades)."""
+    """OpenCV's bundled frontal-face cascade (one per caller: a classifier is not shared between threads)."""
+    path = _cascade_path()
+    return None if path is None else cv2.CascadeClassifier(str(path))
+
+
+@functools.cache
+def _cascade_path() -> Path | None:
+    """Where the installed OpenCV keeps the cascade; None (said once) where it has none: 5.x ships none."""
     folder = getattr(getattr(cv2, "data", None), "haarcascades", "")
     path = Path(folder) / CASCADE
     if not folder or not hasattr(cv2, "CascadeClassifier") or not path.is_file():
         log.warning("evidence.privacy: OpenCV %s has no %s; blurring detected heads only", cv2.__version__, CASCADE)
         return None
-    return cv2.CascadeClassifier(str(path))
+    return path
 
 
 def heads(people: np.ndarray, fraction: float) -> np.ndarray:

@@ -79,7 +79,7 @@ class PacketRing:
     """A camera's recent packets, bounded by duration and bytes; fed by the camera thread, cut by another."""
 
     def __init__(self, max_s: float, max_bytes: int) -> None:
-        self._max_ticks_s = max_s
+        self._max_s = max_s
         self._max_bytes = max_bytes
         self._lock = threading.Lock()
         self._gops: deque[_Gop] = deque()
@@ -173,7 +173,7 @@ class PacketRing:
         return float((last.dts + last.duration - self._gops[0].packets[0].dts) * self._time_base)
 
     def _trim(self) -> None:
-        while self._gops and (self._size > self._max_bytes or self._span_s() > self._max_ticks_s):
+        while self._gops and (self._size > self._max_bytes or self._span_s() > self._max_s):
             self._size -= self._gops.popleft().size  # a lone GOP over a bound empties the ring
 
     def _clear(self) -> None:
@@ -220,22 +220,20 @@ def _remux(header: bytes, time_base: Fraction, packets: list[_Packet], media: Ca
         template = template_file.streams.video[0]
         for fmt, extension in CONTAINERS:
             out = io.BytesIO()
-            container = av.open(out, "w", format=fmt)
-            try:
-                stream = container.add_stream_from_template(template, opaque=True)
-            except ValueError:  # this container cannot carry the codec: try the next
-                container.close()
-                continue
-            stream.time_base = time_base
-            base = packets[0].dts
-            for p in packets:
-                packet = av.Packet(p.data)
-                packet.pts, packet.dts, packet.duration = p.pts - base, p.dts - base, p.duration
-                packet.time_base = time_base
-                packet.is_keyframe = p.key
-                packet.stream = stream
-                container.mux(packet)
-            container.close()
+            with av.open(out, "w", format=fmt) as container:
+                try:
+                    stream = container.add_stream_from_template(template, opaque=True)
+                except ValueError:  # this container cannot carry the codec: try the next
+                    continue
+                stream.time_base = time_base
+                base = packets[0].dts
+                for p in packets:
+                    packet = av.Packet(p.data)
+                    packet.pts, packet.dts, packet.duration = p.pts - base, p.dts - base, p.duration
+                    packet.time_base = time_base
+                    packet.is_keyframe = p.key
+                    packet.stream = stream
+                    container.mux(packet)
             start = min(p.pts for p in packets)
             return Clip(
                 out.getvalue(),
