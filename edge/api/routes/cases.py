@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from edge.api.deps import WorkerView
 from edge.api.errors import NOT_FOUND
 from edge.api.routes.cameras import JPEG
-from edge.api.routes.zones import ID_PATTERN
+from edge.api.routes.zones import ID_PATTERN, UNREADABLE
 from edge.api.schemas import CaseOut, PictureLink
 from edge.cases import Verdict
 from edge.delivery.wire import media_type, picture_name_problem
@@ -115,7 +115,7 @@ def router(worker: WorkerView) -> APIRouter:
                 return Response(message.pictures[name], media_type=media_type(name))
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"case {case_id!r} has no recent picture {name!r}")
 
-    @r.post("/{case_id}/verify", responses={404: {"model": VerifyOut, "description": "unknown_case"}})
+    @r.post("/{case_id}/verify", responses={404: {"model": VerifyOut, "description": "unknown_case"}, **UNREADABLE})
     def verify_case(case_id: CaseId, request: Annotated[VerifyIn | None, Body()] = None) -> VerifyOut:
         """Look at a case now: whether its object is still at its place in the camera's next analysed frames.
 
