@@ -11,6 +11,7 @@ import yaml
 from rich.console import Console
 
 from edge.cli.replay import case_table
+from edge.delivery.outbox import Outbox
 from edge.i18n import CHINESE, ENGLISH, catalogue, cli_language, negotiate, text, translate
 
 from conftest import EDGE, MODEL, REPO, STREAMS
@@ -112,3 +113,14 @@ def test_cli_errors_follow_edge_lang(tmp_path, edge_env):
     assert "edge replay：错误：" in chinese.stderr and "polygon：多边形的边相互交叉（自相交）" in chinese.stderr
     assert "edge replay: error: " in english.stderr and "(self-intersecting)" in english.stderr
     assert "Traceback" not in chinese.stderr + english.stderr
+
+
+def test_outbox_status_follows_edge_lang(tmp_path, edge_env):
+    path = tmp_path / "outbox.db"
+    Outbox(path).close()
+    command = [*EDGE, "outbox", "--outbox", str(path), "status"]
+    chinese = subprocess.run(command, env={**edge_env, "EDGE_LANG": "zh-CN"}, capture_output=True, text=True)
+    english = subprocess.run(command, env=edge_env, capture_output=True, text=True)
+    assert chinese.returncode == english.returncode == 0, chinese.stderr
+    assert "待发送      0" in chinese.stdout and "已送达      0" in chinese.stdout
+    assert "pending     0" in english.stdout and "delivered   0" in english.stdout

@@ -15,6 +15,7 @@ from edge.config.delivery import PlatformConfig
 from edge.config.load import format_validation_error
 from edge.delivery.outbox import Outbox, OutboxError, outbox_path
 from edge.delivery.sender import Sender
+from edge.i18n import cli_language, text
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -70,27 +71,44 @@ def _status(args: argparse.Namespace, outbox: Outbox, _platform: PlatformConfig)
     if args.json:
         print(json.dumps(dataclasses.asdict(stats), indent=2))
         return 0
+    lang = cli_language()
     age = "-" if stats.oldest_pending_age_s is None else f"{stats.oldest_pending_age_s:.0f} s"
-    print(f"outbox      {outbox.path}")
-    print(f"pending     {stats.pending} (blocked behind a dead letter: {stats.blocked}; oldest {age})")
-    print(f"delivered   {stats.delivered}")
-    print(f"dead        {stats.dead}" + ("  -> edge outbox dead" if stats.dead else ""))
-    print(f"discarded   {stats.discarded}")
-    print(f"stored      {stats.stored_mb:.1f} MB of {stats.max_mb:.0f} MB")
-    paused = "" if stats.accepting_cases else " (no new cases until space returns)"
-    free = f"{stats.disk_free_mb:.0f} MB free"
-    print(f"disk        {stats.disk_state}{paused}, {free}; thinned: {stats.thinned_messages}")
+    dead = text("  -> edge outbox dead", lang) if stats.dead else ""
+    paused = text(" (no new cases until space returns)", lang) if not stats.accepting_cases else ""
+    lines = [
+        text("outbox      {path}", lang, path=outbox.path),
+        text(
+            "pending     {n} (blocked behind a dead letter: {blocked}; oldest {age})",
+            lang,
+            n=stats.pending,
+            blocked=stats.blocked,
+            age=age,
+        ),
+        text("delivered   {n}", lang, n=stats.delivered),
+        text("dead        {n}", lang, n=stats.dead) + dead,
+        text("discarded   {n}", lang, n=stats.discarded),
+        text("stored      {mb} MB of {max} MB", lang, mb=f"{stats.stored_mb:.1f}", max=f"{stats.max_mb:.0f}"),
+        text(
+            "disk        {state}{paused}, {free} MB free; thinned: {thinned}",
+            lang,
+            state=stats.disk_state,
+            paused=paused,
+            free=f"{stats.disk_free_mb:.0f}",
+            thinned=stats.thinned_messages,
+        ),
+    ]
     if stats.last_error:
-        print(f"waiting on  {stats.last_error}")
+        lines.append(text("waiting on  {problem}", lang, problem=stats.last_error))
     if stats.problem:
-        print(f"problem     {stats.problem}")
+        lines.append(text("problem     {problem}", lang, problem=stats.problem))
+    print("\n".join(lines))
     return 0
 
 
 def _dead(_args: argparse.Namespace, outbox: Outbox, _platform: PlatformConfig) -> int:
     letters = outbox.dead_letters()
     if not letters:
-        print("no dead letters")
+        print(text("no dead letters", cli_language()))
     for letter in letters:
         print(f"{letter.message_id}  kind={letter.kind}  HTTP {letter.status}  attempts={letter.attempts}")
         print(f"    {letter.response[:500]}")
