@@ -12,11 +12,13 @@ import io
 import json
 
 from edge.cli import main
+from edge.i18n import translate
 
 from conftest import STREAMS
 
 
-def test_no_walker_becomes_a_loitering_case(tmp_path) -> None:
+def test_no_walker_becomes_a_loitering_case(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("EDGE_LANG", "zh-CN")  # a city tester's console: the tables in Simplified Chinese
     out = tmp_path / "eval"
     args = ["eval", "--config", str(STREAMS / "road.yaml"), str(STREAMS / "vtest-road.truth.yaml"), "--out", str(out)]
     args += ["--min-precision", "1", "--min-recall", "1", "--max-duplicates", "0"]
@@ -28,3 +30,12 @@ def test_no_walker_becomes_a_loitering_case(tmp_path) -> None:
     assert (loitering["true_positives"], loitering["false_positives"], loitering["duplicates"]) == (3, 0, 0)
     assert (parked["true_positives"], parked["false_positives"]) == (2, 0)
     assert parked["latency_s"]["all"] == [20.0, 20.0]  # the parked vehicles' timing is unchanged
+    console = printed.getvalue()
+    assert "按事件类别的评估" in console and "用时（秒）" in console and "报告：" in console
+
+
+def test_gate_failures_read_in_chinese() -> None:
+    failure = "event 0501: precision 0.500 < --min-precision 1"
+    assert translate(failure, "zh-CN") == "事件 0501：精确率 0.500 < --min-precision 1"
+    fault = "device fault covered: recall 0.000 < --min-recall 1"
+    assert translate(fault, "zh-CN") == "设备故障 遮挡：召回率 0.000 < --min-recall 1"

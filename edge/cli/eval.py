@@ -18,6 +18,7 @@ from edge.config import load_config
 from edge.evaluate import Annotation, Thresholds, Truth, TruthError, evaluate, load_truth
 from edge.evaluate.report import fault_table, problem_table, score_table
 from edge.evaluate.run import Evaluation
+from edge.i18n import cli_language, text, translate
 from edge.ingest import probe_file
 
 GATE_FAILED = 1
@@ -86,29 +87,40 @@ def _load_truths(paths: list[Path]) -> list[Truth]:
         raise UserError(str(exc)) from None
 
 
-def _print(console: Console, evaluation: Evaluation, report: Path) -> None:
-    console.print(score_table(evaluation))
-    faults = fault_table(evaluation)
+def _print(console: Console, evaluation: Evaluation, report: Path, lang: str) -> None:
+    console.print(score_table(evaluation, lang))
+    faults = fault_table(evaluation, lang)
     if faults is not None:
         console.print(faults)
-    problems = problem_table(evaluation)
+    problems = problem_table(evaluation, lang)
     if problems is not None:
         console.print(problems)
     for clip in evaluation.clips:
         result = clip.result
         console.print(
-            f"{clip.truth.path.name}: {result.clip.name} as {clip.camera_id}, {result.frames_analysed} frames "
-            f"in {result.wall_seconds:.1f} s ({result.speed:.1f}x real time); cases: {clip.run_dir / 'cases.jsonl'}"
+            text(
+                "{truth}: {clip} as {camera}, {frames} frames in {seconds} s ({speed}x real time); cases: {path}",
+                lang,
+                truth=clip.truth.path.name,
+                clip=result.clip.name,
+                camera=clip.camera_id,
+                frames=result.frames_analysed,
+                seconds=f"{result.wall_seconds:.1f}",
+                speed=f"{result.speed:.1f}",
+                path=clip.run_dir / "cases.jsonl",
+            )
         )
         for warning in clip.warnings:
-            console.print(f"  [yellow]warning[/] {warning}")
+            console.print(f"  [yellow]{text('warning', lang)}[/] {translate(warning, lang)}")
         if clip.video is not None:
-            console.print(f"  annotated video: {clip.video}\n  contact sheet: {clip.sheet}")
-    console.print(f"report: {report}")
+            console.print(
+                text("  annotated video: {video}\n  contact sheet: {sheet}", lang, video=clip.video, sheet=clip.sheet)
+            )
+    console.print(text("report: {path}", lang, path=report))
     if evaluation.passed:
-        console.print("[bold green]PASS[/]" if evaluation.thresholds.to_json() else "no thresholds given")
+        console.print("[bold green]PASS[/]" if evaluation.thresholds.to_json() else text("no thresholds given", lang))
     for failure in evaluation.failures:
-        console.print(f"[bold red]FAIL[/] {failure}")
+        console.print(f"[bold red]FAIL[/] {translate(failure, lang)}")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -135,5 +147,5 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(str(exc)) from None
     report.parent.mkdir(parents=True, exist_ok=True)
     report.write_text(json.dumps(evaluation.to_json(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    _print(console, evaluation, report)
+    _print(console, evaluation, report, cli_language())
     return 0 if evaluation.passed else GATE_FAILED

@@ -8,6 +8,8 @@ from rich.table import Table
 
 from edge.evaluate.run import Evaluation
 from edge.evaluate.score import TOTAL
+from edge.evaluate.truth import ExpectedCase, ExpectedFault
+from edge.i18n import ENGLISH, text
 
 
 def _rate(value: float | None) -> str:
@@ -18,21 +20,21 @@ def _seconds(value: float | None) -> str:
     return "-" if value is None else f"{value:.1f}"
 
 
-def score_table(evaluation: Evaluation) -> Table:
-    """TP/FP/duplicates/misses, precision/recall/F1 and time to case per event class, total last."""
+def score_table(evaluation: Evaluation, lang: str = ENGLISH) -> Table:
+    """TP/FP/duplicates/misses, precision/recall/F1 and time to case per event class, total last (in `lang`)."""
     table = Table(
-        title="evaluation per event class",
-        caption="exp: expected cases; FP includes late and early cases; latency: mean/max time to case",
+        title=text("evaluation per event class", lang),
+        caption=text("exp: expected cases; FP includes late and early cases; latency: mean/max time to case", lang),
         box=box.SIMPLE_HEAD,
     )
     columns = ("event", "exp", "cases", "TP", "FP", "dup", "miss", "P", "R", "F1", "latency s")
     for column in columns:
-        table.add_column(column, justify="left" if column == "event" else "right")
+        table.add_column(text(column, lang), justify="left" if column == "event" else "right")
     for event, row in evaluation.scores.items():
         if event == TOTAL:
             table.add_section()
         table.add_row(
-            "all" if event == TOTAL else event,
+            text("all", lang) if event == TOTAL else event,
             str(row.expected),
             str(row.cases),
             str(row.true_positives),
@@ -47,23 +49,26 @@ def score_table(evaluation: Evaluation) -> Table:
     return table
 
 
-def fault_table(evaluation: Evaluation) -> Table | None:
+def fault_table(evaluation: Evaluation, lang: str = ENGLISH) -> Table | None:
     """Found/spurious/missed device faults and their rates per kind, total last; None when none is scored."""
     if evaluation.fault_scores is None:
         return None
     table = Table(
-        title="device faults per kind",
-        caption="exp: expected faults; spurious: reported where the truth has none (duplicates included); "
-        "latency: mean/max time to report",
+        title=text("device faults per kind", lang),
+        caption=text(
+            "exp: expected faults; spurious: reported where the truth has none (duplicates included); "
+            "latency: mean/max time to report",
+            lang,
+        ),
         box=box.SIMPLE_HEAD,
     )
     for column in ("kind", "exp", "reported", "found", "spurious", "missed", "P", "R", "F1", "latency s"):
-        table.add_column(column, justify="left" if column == "kind" else "right")
+        table.add_column(text(column, lang), justify="left" if column == "kind" else "right")
     for kind, row in evaluation.fault_scores.items():
         if kind == TOTAL:
             table.add_section()
         table.add_row(
-            kind,
+            text("all", lang) if kind == TOTAL else text(kind, lang),
             str(row.expected),
             str(row.cases),
             str(row.true_positives),
@@ -77,23 +82,27 @@ def fault_table(evaluation: Evaluation) -> Table | None:
     return table
 
 
-def problem_table(evaluation: Evaluation) -> Table | None:
+def problem_table(evaluation: Evaluation, lang: str = ENGLISH) -> Table | None:
     """Each miss, duplicate and false positive with the clip and case it concerns; None when clean."""
-    table = Table(title="what to look at")
+    table = Table(title=text("what to look at", lang))
     for column in ("clip", "problem", "expected", "case", "event / fault", "opened s"):
-        table.add_column(column, overflow="fold")
+        table.add_column(text(column, lang), overflow="fold")
+
+    def window(item: ExpectedCase | ExpectedFault) -> str:
+        return text("window {start}-{end}", lang, start=f"{item.window[0]:g}", end=f"{item.window[1]:g}")
+
     for clip in evaluation.clips:
         name = clip.truth.path.name
         for item in clip.outcome.misses:
-            window = f"window {item.window[0]:g}-{item.window[1]:g}"
-            table.add_row(name, "miss", item.id, "", item.event, window)
+            table.add_row(name, text("miss", lang), item.id, "", item.event, window(item))
         for dup in clip.outcome.duplicates:
-            table.add_row(name, "duplicate", dup.of.id, dup.case.case_id, dup.case.event, f"{dup.case.opened_s:.1f}")
+            opened = f"{dup.case.opened_s:.1f}"
+            table.add_row(name, text("duplicate", lang), dup.of.id, dup.case.case_id, dup.case.event, opened)
         for false in clip.outcome.false_cases:
             near = "" if false.near is None else false.near.id
             row = (
                 name,
-                f"false ({false.kind})",
+                text("false ({kind})", lang, kind=text(false.kind, lang)),
                 near,
                 false.case.case_id,
                 false.case.event,
@@ -102,10 +111,11 @@ def problem_table(evaluation: Evaluation) -> Table | None:
             table.add_row(*row)
         faults = clip.faults
         for item in [] if faults is None else faults.misses:
-            table.add_row(name, "fault missed", item.id, "", item.kind, f"window {item.window[0]:g}-{item.window[1]:g}")
+            table.add_row(name, text("fault missed", lang), item.id, "", text(item.kind, lang), window(item))
         for spurious in [] if faults is None else faults.spurious:
             near = "" if spurious.near is None else spurious.near.id
-            kinds = "/".join(spurious.fault.kinds)
+            kinds = "/".join(text(kind, lang) for kind in spurious.fault.kinds)
             opened = f"{spurious.fault.opened_s:.1f}"
-            table.add_row(name, f"fault spurious ({spurious.kind})", near, spurious.fault.case_id, kinds, opened)
+            problem = text("fault spurious ({kind})", lang, kind=text(spurious.kind, lang))
+            table.add_row(name, problem, near, spurious.fault.case_id, kinds, opened)
     return table if table.row_count else None

@@ -78,7 +78,7 @@ function drawLive() {
   };
   for (const o of view.scene ? view.scene.static_objects : []) {
     shapes.push(rect(o.box, "static", { object: o.object_id }));
-    shapes.push(text(o.box[0], o.box[3] + size, `static #${o.object_id}`, "static"));
+    shapes.push(text(o.box[0], o.box[3] + size, t("static #{id}", { id: o.object_id }), "static"));
   }
   for (const d of view.detections) {
     const track = d.track_id === null ? "" : ` #${d.track_id}`;
@@ -90,7 +90,8 @@ function drawLive() {
       for (const c of rule.open_cases) shapes.push(rect(c.box, "case", { case: c.case_id }));
       for (const p of rule.places.filter((place) => place.absent_s === 0)) {
         shapes.push(rect(p.box, p.phase, { key: p.key, dwell: p.dwell_s }));
-        const timer = p.phase === "candidate" ? `${seconds(p.dwell_s)} / ${seconds(p.required_s)} s` : `case ${seconds(p.dwell_s)} s`;
+        const times = { dwell: seconds(p.dwell_s), required: seconds(p.required_s) };
+        const timer = p.phase === "candidate" ? t("{dwell} / {required} s", times) : t("case {dwell} s", times);
         shapes.push(text(p.box[0], p.box[3] + size, timer, "timer"));
       }
     }
@@ -104,25 +105,31 @@ function listLive() {
   const rules = $("live-rules");
   const scene = $("live-scene");
   if (!view) {
-    stateLine.textContent = $("live").checked ? `No live view: ${live.error || "waiting for the first analysed frame"}` : "Live view is off.";
+    const why = live.error || t("waiting for the first analysed frame");
+    stateLine.textContent = $("live").checked ? t("No live view: {why}", { why }) : t("Live view is off.");
     stateLine.className = live.error ? "stale" : "";
     rules.replaceChildren();
     scene.textContent = "";
     return;
   }
   const f = view.frame;
-  const paused = view.paused ? " Rules paused: no rule saw this frame (view tampered or disk nearly full)." : "";
-  stateLine.textContent = `Frame ${f.index} at ${seconds(f.media_time)} s of the stream, read ${seconds(f.age_s)} s ago: ${view.detections.length} detections.${paused}`;
+  const paused = view.paused ? " " + t("Rules paused: no rule saw this frame (view tampered or disk nearly full).") : "";
+  const at = { index: f.index, time: seconds(f.media_time), age: seconds(f.age_s), count: view.detections.length };
+  stateLine.textContent = t("Frame {index} at {time} s of the stream, read {age} s ago: {count} detections.", at) + paused;
   stateLine.className = view.paused ? "stale" : "";
   rules.replaceChildren(...view.zones.flatMap((zone) => zone.rules.map((rule) => ruleItem(zone, rule))));
-  if (!view.scene) scene.textContent = "Scene model: off (no static objects, no tamper check).";
+  if (!view.scene) scene.textContent = t("Scene model: off (no static objects, no tamper check).");
   else {
-    const t = view.scene.tamper;
-    const view_ = t.kind === "none" ? "view ok" : `VIEW ${t.kind.toUpperCase()}: ${t.detail}`;
-    const learning = view.scene.learning ? ", learning the background" : "";
-    const objects = view.scene.static_objects.map((o) => `#${o.object_id} ${o.class_name || "unknown"} since ${seconds(o.first_seen_media_s)} s`);
-    scene.textContent = `Scene model: ${view_}${learning}; static objects: ${objects.length ? objects.join(", ") : "none"}.`;
-    scene.className = t.kind === "none" ? "" : "stale";
+    const tamper = view.scene.tamper;
+    const state = tamper.kind === "none"
+      ? t("view ok")
+      : t("VIEW {kind}: {detail}", { kind: t(tamper.kind).toUpperCase(), detail: tamper.detail });
+    const learning = view.scene.learning ? t(", learning the background") : "";
+    const objects = view.scene.static_objects.map((o) =>
+      t("#{id} {name} since {time} s", { id: o.object_id, name: o.class_name || t("unknown"), time: seconds(o.first_seen_media_s) }));
+    const listed = objects.length ? objects.join(", ") : t("none");
+    scene.textContent = t("Scene model: {state}{learning}; static objects: {objects}.", { state, learning, objects: listed });
+    scene.className = tamper.kind === "none" ? "" : "stale";
   }
 }
 
@@ -130,9 +137,11 @@ function ruleItem(zone, rule) {
   const li = document.createElement("li");
   li.dataset.rule = rule.rule_id;
   const head = document.createElement("div");
-  const inactive = rule.active ? "" : " (inactive now)";
-  const cases = rule.open_cases.length ? `, ${rule.open_cases.length} open case${rule.open_cases.length > 1 ? "s" : ""}` : "";
-  head.textContent = `${zone.zone_id} / ${rule.rule_id}: event ${rule.event_code}, needs ${seconds(rule.min_duration_s)} s${inactive}${cases}`;
+  const inactive = rule.active ? "" : t(" (inactive now)");
+  const open = rule.open_cases.length;
+  const cases = open ? t(open > 1 ? ", {count} open cases" : ", {count} open case", { count: open }) : "";
+  const facts = { zone: zone.zone_id, rule: rule.rule_id, event: rule.event_code, needs: seconds(rule.min_duration_s) };
+  head.textContent = t("{zone} / {rule}: event {event}, needs {needs} s", facts) + inactive + cases;
   li.append(head);
   const places = [...rule.places].sort((a, b) => a.absent_s - b.absent_s || b.dwell_s - a.dwell_s);
   const list = document.createElement("ul");
@@ -140,10 +149,11 @@ function ruleItem(zone, rule) {
     const item = document.createElement("li");
     item.className = `place ${p.phase}`;
     Object.assign(item.dataset, { key: p.key, dwell: p.dwell_s, required: p.required_s, phase: p.phase });
-    const gone = p.absent_s > 0 ? `, unseen ${seconds(p.absent_s)} s` : "";
-    const what = p.phase === "candidate"
-      ? `${p.label} ${seconds(p.dwell_s)} / ${seconds(p.required_s)} s${gone}`
-      : `${p.label} ${seconds(p.dwell_s)} s, case …${p.case_id.slice(-6)}${gone}`;
+    const gone = p.absent_s > 0 ? t(", unseen {time} s", { time: seconds(p.absent_s) }) : "";
+    const timing = { label: p.label, dwell: seconds(p.dwell_s), required: seconds(p.required_s) };
+    const what = (p.phase === "candidate"
+      ? t("{label} {dwell} / {required} s", timing)
+      : t("{label} {dwell} s, case …{case}", { ...timing, case: p.case_id.slice(-6) })) + gone;
     const meter = document.createElement("meter");
     meter.min = 0;
     meter.max = p.required_s || 1;
@@ -153,12 +163,12 @@ function ruleItem(zone, rule) {
   }
   if (places.length > LIVE_PLACES) {
     const more = document.createElement("li");
-    more.textContent = `and ${places.length - LIVE_PLACES} more`;
+    more.textContent = t("and {count} more", { count: places.length - LIVE_PLACES });
     list.append(more);
   }
   if (!places.length) {
     const none = document.createElement("li");
-    none.textContent = "nothing being timed";
+    none.textContent = t("nothing being timed");
     list.append(none);
   }
   li.append(list);
