@@ -212,7 +212,9 @@ def test_three_boxes_two_receivers_broker_down_then_killed_box_exactly_once(tmp_
     ids = [message_id for message_id, _, _ in rows]
     assert len(ids) == len(set(ids)) and set(ids) == expected  # exactly once, nothing lost
     per_receiver = [log.read_text().count("mqtt: stored ") for _, _, log in receivers]
-    assert sum(per_receiver) == len(expected) and min(per_receiver) > 0, per_receiver  # the load was split
+    # stored once across both; which receiver gets these few depends on which reconnected first after
+    # the broker's restart, so the split of the load is shown with 150 messages in the next test
+    assert sum(per_receiver) == len(expected), per_receiver
     with sqlite3.connect(db) as con:
         for message_id, _, body in rows:
             evidence = {e["name"]: e["sha256"] for e in json.loads(body).get("evidence", [])}
@@ -283,5 +285,7 @@ def test_broker_sigkilled_while_messages_are_in_flight_nothing_lost_nothing_doub
     ids = [message_id for message_id, _, _ in stored_messages(db)]
     assert len(ids) == len(set(ids)) == count
     logs = [log.read_text() for _, _, log in receivers]
+    per_receiver = [text.count("mqtt: stored ") for text in logs]
+    assert min(per_receiver) > 0, per_receiver  # both subscribed before the first third: the load was split
     duplicates = sum(text.count("mqtt: duplicate ") for text in logs)
     print(f"broker killed with {in_flight} of {count} pending; stored {len(ids)}, re-sends absorbed: {duplicates}")
