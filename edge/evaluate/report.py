@@ -7,7 +7,7 @@ from rich import box
 from rich.table import Table
 
 from edge.evaluate.run import Evaluation
-from edge.evaluate.score import TOTAL
+from edge.evaluate.score import TOTAL, ClassScore
 from edge.evaluate.truth import ExpectedCase, ExpectedFault
 from edge.i18n import ENGLISH, text
 
@@ -18,6 +18,12 @@ def _rate(value: float | None) -> str:
 
 def _seconds(value: float | None) -> str:
     return "-" if value is None else f"{value:.1f}"
+
+
+def _rates(row: ClassScore) -> tuple[str, str, str, str]:
+    """Precision, recall, F1 and mean/max time to case (or to report) of a score row, as table cells."""
+    latency = f"{_seconds(row.mean_latency_s)}/{_seconds(row.max_latency_s)}"
+    return _rate(row.precision), _rate(row.recall), _rate(row.f1), latency
 
 
 def score_table(evaluation: Evaluation, lang: str = ENGLISH) -> Table:
@@ -41,10 +47,7 @@ def score_table(evaluation: Evaluation, lang: str = ENGLISH) -> Table:
             str(row.false_positives),
             str(row.duplicates),
             str(row.misses),
-            _rate(row.precision),
-            _rate(row.recall),
-            _rate(row.f1),
-            f"{_seconds(row.mean_latency_s)}/{_seconds(row.max_latency_s)}",
+            *_rates(row),
         )
     return table
 
@@ -74,10 +77,7 @@ def fault_table(evaluation: Evaluation, lang: str = ENGLISH) -> Table | None:
             str(row.true_positives),
             str(row.false_positives + row.duplicates),
             str(row.misses),
-            _rate(row.precision),
-            _rate(row.recall),
-            _rate(row.f1),
-            f"{_seconds(row.mean_latency_s)}/{_seconds(row.max_latency_s)}",
+            *_rates(row),
         )
     return table
 
