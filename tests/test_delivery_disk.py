@@ -7,7 +7,6 @@ Each test counts at a real receiver: every message stored once, in order, and no
 from __future__ import annotations
 
 import logging
-import signal
 import sqlite3
 
 import httpx
@@ -16,6 +15,7 @@ from test_api_support import AUTH, PipelineWorker, client_for
 from test_delivery_support import (
     assert_exactly_once_in_order,
     fill_up,
+    flush_killed_after,
     free_port,
     message,
     noisy_jpeg,
@@ -153,13 +153,7 @@ def test_sender_killed_while_the_disk_is_full_resends_nothing_acknowledged(disk)
     args += ["--backoff-initial", "0.02", "--backoff-max", "0.2", "--timeout", "120"]
     # Stores, then takes 0.3 s to answer: the kill lands after some acknowledgements were recorded.
     with running_receiver(disk.parent / "r.db", faults=Faults(latency_s=0.3), port=port) as srv:
-        with outbox_process(*args) as first:  # closes its output pipe, which nobody reads after the kill
-            try:
-                wait_until(lambda: httpx.get(f"{srv.url}/healthz").json()["messages"] >= 4, what="sends on a full disk")
-            finally:
-                first.send_signal(signal.SIGKILL)
-                first.wait(30)
-        assert first.returncode == -signal.SIGKILL
+        flush_killed_after(args, srv.url, 4, "sends on a full disk")
         httpx.put(f"{srv.url}/admin/faults", json={})
         second = outbox_process(*args)
         out, _ = second.communicate(timeout=120)

@@ -6,7 +6,6 @@ with SIGKILL. Retries are kept fast through the platform config (small backoff).
 
 from __future__ import annotations
 
-import signal
 import sqlite3
 import time
 
@@ -14,6 +13,7 @@ import httpx
 import pytest
 from test_delivery_support import (
     assert_exactly_once_in_order,
+    flush_killed_after,
     free_port,
     message,
     outbox_process,
@@ -86,13 +86,7 @@ def test_sender_killed_mid_send_and_restarted_stores_every_case_once(tmp_path):
     with running_receiver(tmp_path / "r.db", faults=Faults(latency_s=0.5)) as srv:
         args = ["--outbox", str(path), "flush", "--url", f"{srv.url}/api/cases"]
         args += ["--backoff-initial", "0.02", "--backoff-max", "0.2", "--timeout", "120"]
-        with outbox_process(*args) as first:  # closes its output pipe, which nobody reads after the kill
-            try:
-                wait_until(lambda: httpx.get(f"{srv.url}/healthz").json()["messages"] >= 4, what="first sends")
-            finally:
-                first.send_signal(signal.SIGKILL)
-                first.wait(30)
-        assert first.returncode == -signal.SIGKILL
+        flush_killed_after(args, srv.url, 4, "first sends")
         at_kill = {m["message_id"] for m in stored(srv.url)}
         unconfirmed = at_kill & pending_ids(path)
         assert unconfirmed, "the kill should leave a message stored by the platform but not confirmed"

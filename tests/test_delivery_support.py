@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import signal
 import socket
 import sqlite3
 import subprocess
@@ -167,3 +168,14 @@ def outbox_process(*args: str) -> subprocess.Popen:
         stderr=subprocess.STDOUT,
         text=True,
     )
+
+
+def flush_killed_after(args: list[str], receiver_url: str, stored: int, what: str) -> None:
+    """`edge outbox flush ARGS`, SIGKILLed once the receiver holds `stored` messages (mid-delivery)."""
+    with outbox_process(*args) as first:  # closes its output pipe, which nobody reads after the kill
+        try:
+            wait_until(lambda: httpx.get(f"{receiver_url}/healthz").json()["messages"] >= stored, what=what)
+        finally:
+            first.send_signal(signal.SIGKILL)
+            first.wait(30)
+    assert first.returncode == -signal.SIGKILL
