@@ -13,7 +13,7 @@ from edge.config.delivery import PlatformConfig, StorageConfig
 from edge.config.events import DEFAULT_EVENTS, EventType
 from edge.config.evidence import EvidenceConfig
 from edge.config.model import InferenceConfig, ModelConfig
-from edge.config.scene import SceneConfig, ViewChangeConfig
+from edge.config.scene import ChangeGateConfig, SceneConfig, ViewChangeConfig
 from edge.config.tracking import TrackerConfig
 from edge.config.verification import VerificationConfig
 
@@ -35,6 +35,7 @@ class EdgeConfig(Section):
     tracker: TrackerConfig = Field(default_factory=TrackerConfig)
     scene: SceneConfig = Field(default_factory=SceneConfig)
     view_change: ViewChangeConfig = Field(default_factory=ViewChangeConfig)
+    change_gate: ChangeGateConfig = Field(default_factory=ChangeGateConfig)
     platform: PlatformConfig = Field(default_factory=PlatformConfig)
     storage: StorageConfig = Field(default_factory=StorageConfig)
     evidence: EvidenceConfig = Field(default_factory=EvidenceConfig)

@@ -126,3 +126,45 @@ class ViewChangeConfig(Section):
         description="share of tiles that must be textured for a decision; below it (a covered lens, darkness) the "
         "frame is not judged and the next one is compared with the last judged frame",
     )
+
+
+class ChangeGateConfig(Section):
+    """Change-gated inference (edge/scene/change.py): a frame whose zones look as they did on the last
+    frame the detector saw keeps that frame's detections, and the detector's time goes to other cameras."""
+
+    enabled: bool = Field(True, description="skip the detector where no zone of the camera changed")
+    work_width: int = Field(
+        96,
+        ge=32,
+        le=640,
+        description="smallest width in pixels of the grey copy compared (the frame is shrunk by a whole factor: "
+        "768 px becomes 96, one cell per 8 x 8 pixels)",
+    )
+    cell_threshold: float = Field(
+        10.0,
+        gt=0.0,
+        le=255.0,
+        description="0-255 grey levels a cell's mean must differ from the same cell of the last inferred frame "
+        "to count as changed (compression noise moves a cell's mean by a few levels)",
+    )
+    min_changed_cells: int = Field(
+        2,
+        ge=1,
+        le=10000,
+        description="changed cells inside one zone's region that make the detector run (a person 30 px away "
+        "covers about a dozen cells at 768 px)",
+    )
+    margin: float = Field(
+        0.05,
+        ge=0.0,
+        le=0.5,
+        description="the region watched around each zone's bounding box, as a fraction of the frame: an object "
+        "whose box reaches into the zone is watched before its anchor point enters",
+    )
+    max_reuse_s: float = Field(
+        10.0,
+        gt=0.0,
+        le=3600.0,
+        description="media seconds a frame's detections may stand in for later frames; then the detector runs "
+        "again whatever the change measure says (a change too slow for it is still re-checked)",
+    )
