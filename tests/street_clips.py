@@ -91,7 +91,9 @@ Scene = Callable[[float], np.ndarray]  # media time -> BGR frame
 def play(
     config: EdgeConfig, run_dir: Path, scene: Scene, seconds: float, fps: float = 2.0, tracker: dict | None = None
 ) -> tuple[list[CaseMessage], list[PipelineStep]]:
-    """Every frame of `scene` through the real detector and a real CameraPipeline: its messages and steps."""
+    """Every frame of `scene` through the real detector and a real CameraPipeline: its messages and steps.
+
+    As replay and the worker do it: the detector runs on the frames the pipeline's change gate admits."""
     if tracker is not None:
         config = config.model_copy(update={"tracker": config.tracker.model_copy(update=tracker)})
     model = detector(config)
@@ -103,7 +105,8 @@ def play(
         for index, t in enumerate(np.arange(0.0, seconds, 1.0 / fps)):
             image = scene(float(t))
             frame = Frame(camera.id, image, float(t), 1_767_571_200.0 + float(t), index)
-            steps.append(pipeline.analyse(frame, {"coco": model.detect([image])[0]}))
+            run = pipeline.admit(frame)
+            steps.append(pipeline.analyse(frame, {"coco": model.detect([image])[0]} if run else {}))
     finally:
         pipeline.close()
     return messages, steps

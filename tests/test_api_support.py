@@ -31,7 +31,7 @@ from edge.infer.engine import InferenceEngine
 from edge.ingest import read_file_frames
 from edge.ingest.health import HealthRegistry, StreamState
 from edge.runtime.metrics import WorkerMetrics
-from edge.runtime.pipeline import CameraPipeline, LiveView
+from edge.runtime.pipeline import CameraPipeline, GateCounts, LiveView
 from edge.runtime.verifier import ask
 from edge.runtime.worker import CameraStatus
 from edge.scene import TamperStatus
@@ -132,7 +132,8 @@ class PipelineWorker:
     # -- WorkerView --------------------------------------------------------------------------
     def camera_health(self) -> dict[str, CameraStatus]:
         stats = self.inference.stats().cameras
-        return {cid: CameraStatus(h, stats.get(cid), TamperStatus()) for cid, h in self.health.snapshot().items()}
+        gate = GateCounts(0, 0, 0)
+        return {cid: CameraStatus(h, stats.get(cid), gate, TamperStatus()) for cid, h in self.health.snapshot().items()}
 
     def latest_frame(self, camera_id: str) -> Frame | None:
         return self.latest if camera_id == CAMERA else None

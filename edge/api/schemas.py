@@ -13,16 +13,17 @@ from edge.runtime.worker import CameraStatus
 
 
 def status_json(status: CameraStatus) -> dict[str, Any]:
-    """A camera's status as plain data: stream health fields, then its inference queue and tamper state."""
+    """A camera's status as plain data: stream health fields, then its inference queue, change gate and tamper."""
     entry = asdict(status.health)
     entry["dropped_frames"] = status.dropped_frames
     entry["inference"] = None if status.inference is None else asdict(status.inference)
+    entry["change_gate"] = asdict(status.gate)
     entry["tamper"] = {"kind": status.tamper.kind, "detail": status.tamper.detail}
     return entry
 
 
 class CameraHealthOut(BaseModel):
-    """A running camera's stream health (more keys follow: inference, tamper)."""
+    """A running camera's stream health (more keys follow: inference, change_gate, tamper)."""
 
     model_config = ConfigDict(extra="allow")
 

@@ -163,6 +163,7 @@ def run(args: argparse.Namespace) -> int:
                 "clip": str(result.clip),
                 "camera": camera_id,
                 "frames_analysed": result.frames_analysed,
+                "frames_reused": result.frames_reused,
                 "media_seconds": result.media_seconds,
                 "wall_seconds": result.wall_seconds,
                 "speed_x_realtime": result.speed,

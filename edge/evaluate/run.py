@@ -59,6 +59,7 @@ class ClipEvaluation:
             "camera": self.camera_id,
             "run_dir": str(self.run_dir),
             "frames_analysed": self.result.frames_analysed,
+            "frames_reused": self.result.frames_reused,
             "media_seconds": round(self.result.media_seconds, 3),
             "wall_seconds": round(self.result.wall_seconds, 3),
             "annotated_video": None if self.video is None else str(self.video),

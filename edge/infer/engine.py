@@ -51,6 +51,7 @@ class CameraStats:
     dropped_overflow: int
     dropped_stale: int
     waiting: int
+    passed_through: int  # submitted without a model to run (change-gated), delivered in order
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +75,7 @@ class _Counts:
         self.analysed = Counter[str]()
         self.overflow = Counter[str]()
         self.stale_camera = Counter[str]()
+        self.passed = Counter[str]()
         self.callback_errors = 0
 
 
@@ -120,13 +122,15 @@ class InferenceEngine:
             self._state = "stopped"
 
     def submit(self, frame: Frame, model_ids: Sequence[str], on_result: ResultCallback, priority: bool = False) -> None:
-        """Queue `frame` for `model_ids`; never blocks (a full camera queue drops its oldest frame)."""
+        """Queue `frame` for `model_ids`; never blocks (a full camera queue drops its oldest frame).
+
+        With no models the frame passes through: delivered with empty results right after the
+        camera's earlier frames (a change-gated frame, a camera whose rules need no detector)."""
         check_image(frame.image, 0)
         unknown = sorted(set(model_ids) - set(self._detectors))
-        if unknown or not model_ids:
+        if unknown:
             raise ValueError(
-                f"frame of camera {frame.camera_id!r}: unknown models {unknown or '(none given)'}; "
-                f"known: {sorted(self._detectors)}"
+                f"frame of camera {frame.camera_id!r}: unknown models {unknown}; known: {sorted(self._detectors)}"
             )
         request = Request(frame, set(model_ids), on_result, priority, time.monotonic())
         with self._cond:
@@ -135,6 +139,9 @@ class InferenceEngine:
             camera = frame.camera_id
             self._queues.setdefault(camera, deque()).append(request)
             self._counts.submitted[camera] += 1
+            if not model_ids:
+                self._counts.passed[camera] += 1
+                self._flush(camera)
             excess = waiting(self._queues[camera])[: -self._config.queue_per_camera]
             for old in excess:
                 self._drop(old, self._counts.overflow)
@@ -166,6 +173,7 @@ class InferenceEngine:
                     c.overflow[cam],
                     c.stale_camera[cam],
                     len(waiting(self._queues.get(cam, ()))),
+                    c.passed[cam],
                 )
                 for cam in sorted(c.submitted)
             }

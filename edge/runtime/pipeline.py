@@ -1,7 +1,12 @@
 """The per-camera pipeline: one analysed frame's detections -> case and device-fault messages -> sink.
 
+    frame -> [change gate: the detector runs, or the last inferred frame's detections stand] ->
     detections -> [view change: every candidate ends] -> tracker -> scene model (static objects,
     tamper) -> [zones paused while tampered, a device fault reported instead] -> rules -> cases -> sink
+
+Callers ask `admit(frame)` which models to run on a frame (none where the camera's zones look as
+they did on the last frame the detector saw, edge/scene/change.py), hand the frame to the shared
+inference engine with those models, and pass what comes back to `analyse`, in order.
 
 The live worker, `edge replay`, `edge eval` and `edge demo` all run this object; they differ only in
 where frames come from and where messages go, so a tester's replay makes exactly the decisions the
@@ -15,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections import Counter, deque
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
@@ -27,7 +33,7 @@ from edge.infer import Detector, load_detector
 from edge.runtime.clips import ClipAttacher
 from edge.runtime.faults import FaultReporter
 from edge.runtime.verifier import Verifier
-from edge.scene import SceneModel, SceneUpdate, TamperStatus, ViewChangeDetector
+from edge.scene import ChangeGate, SceneModel, SceneUpdate, TamperStatus, ViewChangeDetector, zone_regions
 from edge.track import Tracker
 from edge.types import CaseMessage, Detections, Frame
 
@@ -58,6 +64,7 @@ class PipelineStep:
     messages: list[CaseMessage]
     cases: CaseSnapshot | None = None
     view_changed: bool = False  # a cut or re-aim since the previous frame ended every candidate
+    reused: bool = False  # the change gate let the last inferred frame's detections stand
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +84,39 @@ class LiveView:
     scene_model: str | None
     paused: bool
     cases: CaseSnapshot
+
+
+FrameKey = tuple[int, float]  # (index, media_time): one analysed frame of the camera
+
+
+def _key(frame: Frame) -> FrameKey:
+    return frame.index, frame.media_time
+
+
+@dataclass(frozen=True, slots=True)
+class GateCounts:
+    """Analysed frames by what the change gate decided: the detector ran, its last answer was reused,
+    or a reused answer was lost with its frame (dropped under overload: the frame was not analysed)."""
+
+    inferred: int
+    reused: int
+    lost: int
+
+
+@dataclass(frozen=True, slots=True)
+class _Admitted:
+    """A frame on its way through inference: `reuses` names the frame whose detections stand for it."""
+
+    key: FrameKey
+    reuses: FrameKey | None
+
+
+@dataclass(frozen=True, slots=True)
+class _Inferred:
+    """The detector's latest answer for the camera, before tracking."""
+
+    key: FrameKey
+    detections: dict[str, Detections]
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,6 +156,12 @@ class CameraPipeline:
         self._class_names = {k: list(v) for k, v in class_names.items()}
         self._trackers = {model_id: Tracker(config.tracker) for model_id in self._class_names}
         self._view = ViewChangeDetector(config.view_change)
+        self._gate = self._change_gate(config.camera(camera_id))
+        self._gate_reference: FrameKey | None = None
+        self._inferred: _Inferred | None = None
+        in_flight = config.inference.queue_per_camera + config.inference.runners + 2  # a replay's depth, and more
+        self._admitted: deque[_Admitted] = deque(maxlen=in_flight)
+        self._gate_counts = Counter[str]()
         self._scene = SceneModel(camera_id, config.scene) if config.scene.enabled else None
         camera = config.camera(camera_id)
         self._faults = FaultReporter(config, camera)
@@ -140,6 +186,12 @@ class CameraPipeline:
     @property
     def tamper(self) -> TamperStatus:
         return self._faults.status
+
+    @property
+    def gate_counts(self) -> GateCounts:
+        with self._lock:
+            c = self._gate_counts
+            return GateCounts(c["inferred"], c["reused"], c["lost"])
 
     def timing_candidates(self) -> bool:
         """True while a rule is timing a candidate (the camera's frames deserve inference priority)."""
@@ -172,9 +224,38 @@ class CameraPipeline:
             )
 
     # -- the data flow -------------------------------------------------------------------------
-    def analyse(self, frame: Frame, detections: Mapping[str, Detections], snapshot: bool = False) -> PipelineStep:
-        """Run one analysed frame through every stage and hand its messages to the sink, in order."""
+    def admit(self, frame: Frame) -> list[str]:
+        """The models to run on `frame` before `analyse`: none where the change gate lets the last
+        inferred frame's detections stand (or where the camera's rules need no detector)."""
         with self._lock:
+            model_ids = self._cases.model_ids
+            if not model_ids:
+                return []
+            verdict = self._gate.check(frame.image, frame.media_time)
+            reuses = None if verdict.run or self._gate_reference is None else self._gate_reference
+            if reuses is None:
+                self._gate_reference = _key(frame)
+            self._admitted.append(_Admitted(_key(frame), reuses))
+            return [] if reuses is not None else model_ids
+
+    def analyse(self, frame: Frame, detections: Mapping[str, Detections], snapshot: bool = False) -> PipelineStep:
+        """Run one analysed frame through every stage and hand its messages to the sink, in order.
+
+        A frame `admit` gated gets the detections of the frame it reuses; if that frame never came
+        back (dropped under overload), this one is not analysed either (a paused step) and the
+        gate's next frame runs the detector."""
+        with self._lock:
+            reuses = self._take_admission(frame)
+            if reuses is not None:
+                if self._inferred is None or self._inferred.key != reuses:
+                    self._gate_counts["lost"] += 1
+                    self._gate.reset()
+                    return PipelineStep(frame, {}, None, True, [])
+                detections = self._inferred.detections
+                self._gate_counts["reused"] += 1
+            elif detections:
+                self._inferred = _Inferred(_key(frame), dict(detections))
+                self._gate_counts["inferred"] += 1
             view = self._view.update(frame.image)
             if view.changed:  # a cut, a preset switch, a re-aim: nothing seen before is known to be here now
                 log.info("camera view cut", extra={"camera": frame.camera_id, "changed_share": round(view.share, 2)})
@@ -205,7 +286,23 @@ class CameraPipeline:
             self._hand_off(frame.media_time)
             cases = self._cases.snapshot() if snapshot else None
             self._seen = _Seen(frame, tracked, update, paused)
-            return PipelineStep(frame, tracked, update, paused, messages, cases, view.changed)
+            return PipelineStep(frame, tracked, update, paused, messages, cases, view.changed, reuses is not None)
+
+    def _take_admission(self, frame: Frame) -> FrameKey | None:
+        """What `admit` decided for `frame` (None: its detections are its own); earlier frames never came back."""
+        key = _key(frame)
+        if not any(a.key == key for a in self._admitted):
+            return None  # not admitted through the gate (a caller that runs the detector itself)
+        while (admitted := self._admitted.popleft()).key != key:
+            continue
+        return admitted.reuses
+
+    def _change_gate(self, camera: CameraConfig) -> ChangeGate:
+        """Zones' regions are watched; with privacy on, the whole frame (bystanders anywhere must be blurred
+        where they are now, not where the last inferred frame saw them)."""
+        zones = [z.points for z in camera.zones if any(r.enabled for r in z.rules)]
+        watch = [] if self._config.evidence.privacy.enabled else zone_regions(zones, self._config.change_gate.margin)
+        return ChangeGate(self._config.change_gate, watch)
 
     def _track(self, model_id: str, dets: Detections, frame: Frame) -> Detections:
         tracker = self._trackers.get(model_id)
@@ -285,6 +382,7 @@ class CameraPipeline:
         """Hot-apply a camera's zones and rules: they take effect on its next analysed frame."""
         with self._lock:
             self._cases.reload(camera, zone_version)
+            self._gate = self._change_gate(camera)  # new regions; its first frame runs the detector
 
     def rebase_scene(self) -> bool:
         """Take the current view as the new reference (after a deliberate re-aim); False without a scene model."""

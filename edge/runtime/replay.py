@@ -37,6 +37,7 @@ class ReplayResult:
     camera_id: str
     clip: Path
     frames_analysed: int = 0
+    frames_reused: int = 0  # analysed with the previous detections: the change gate saw no zone change
     media_seconds: float = 0.0
     wall_seconds: float = 0.0
     messages: list[CaseMessage] = field(default_factory=list)
@@ -126,7 +127,6 @@ def replay_clip(
     ring = clip_ring(config.evidence.clip) if camera.clip else None
     clips = ClipAttacher(ring, config.evidence.clip, wall_bound=False) if ring is not None else None
     pipeline = CameraPipeline(config, camera.id, run_dir / "state.db", class_names, deliver, clips=clips)
-    model_ids = pipeline.model_ids
     # a replay never drops a frame: nothing is stale (media time, not the wall clock), and the
     # decoder waits while `depth` frames are in flight (waiting, in the model, in the rules), the
     # camera's queue being as deep, so it never overflows; the depth keeps every runner fed
@@ -161,13 +161,11 @@ def replay_clip(
             _wait_for_slot(slots, inference)
             if failures:
                 break
-            if model_ids:
-                inference.submit(frame, model_ids, analyse)
-            else:  # only class-agnostic rules: the scene model alone
-                analyse(frame, {})
+            inference.submit(frame, pipeline.admit(frame), analyse)  # no models: reused or class-agnostic
         inference.stop(drain=not failures)
         if not failures:
             pipeline.finish()  # the clip ended: cases waiting for their clip's last seconds go now
+        result.frames_reused = pipeline.gate_counts.reused
     finally:
         inference.stop(drain=not failures)
         pipeline.close()

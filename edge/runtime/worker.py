@@ -34,7 +34,7 @@ from edge.ingest.stream import CameraStream
 from edge.runtime.box_status import BoxStatus
 from edge.runtime.clips import ClipAttacher, clip_ring
 from edge.runtime.metrics import WorkerMetrics
-from edge.runtime.pipeline import CameraPipeline, LiveView, load_detectors
+from edge.runtime.pipeline import CameraPipeline, GateCounts, LiveView, load_detectors
 from edge.runtime.verifier import answer_command, ask
 from edge.scene import TamperStatus
 from edge.types import CaseMessage, Detections, Frame
@@ -45,10 +45,11 @@ RECENT_CASES = 200
 
 @dataclass(frozen=True, slots=True)
 class CameraStatus:
-    """One running camera as an operator sees it: stream health, inference queue and tamper state."""
+    """One running camera as an operator sees it: stream health, inference queue, change gate and tamper state."""
 
     health: CameraHealth
     inference: CameraStats | None
+    gate: GateCounts
     tamper: TamperStatus
 
     @property
@@ -152,11 +153,9 @@ class Worker:
     # -- the data flow -----------------------------------------------------------------------
     def _on_frame(self, frame: Frame) -> None:
         self._latest[frame.camera_id] = frame
-        model_ids = self.pipelines[frame.camera_id].model_ids
-        if model_ids:
-            self.inference.submit(frame, model_ids, self.analyse)
-        else:  # only class-agnostic rules: no detector needed
-            self.analyse(frame, {})
+        # no models: the change gate reuses the last detections, or only class-agnostic rules run;
+        # the frame still goes through the engine so the camera's frames are analysed in order
+        self.inference.submit(frame, self.pipelines[frame.camera_id].admit(frame), self.analyse)
 
     def analyse(self, frame: Frame, detections: dict[str, Detections]) -> None:
         """The camera's pipeline on one analysed frame (the inference engine's result callback)."""
@@ -178,8 +177,11 @@ class Worker:
     # -- what the API reads ------------------------------------------------------------------
     def camera_health(self) -> dict[str, CameraStatus]:
         stats = self.inference.stats()
+        pipelines = self.pipelines
         return {
-            camera_id: CameraStatus(health, stats.cameras.get(camera_id), self.pipelines[camera_id].tamper)
+            camera_id: CameraStatus(
+                health, stats.cameras.get(camera_id), pipelines[camera_id].gate_counts, pipelines[camera_id].tamper
+            )
             for camera_id, health in self.health.snapshot().items()
         }
 
