@@ -7,7 +7,9 @@ rather than idling on an empty view. For every frame, in the same run, interleav
    and decoding included) - the baseline;
 2. scene: `SceneModel.update(frame, detections, class_names)` with that frame's detections;
 3. view change: `ViewChangeDetector.update(image)` (runs for every camera, scene model or not) and,
-   for the dwell rules' same-object check, the appearance signatures of that frame's boxes.
+   for the dwell rules' same-object check, the appearance signatures of that frame's boxes;
+4. change gate: `ChangeGate.check(image, t)` over the demo's two zones (edge/scene/change.py), the
+   price of deciding whether the detector must run at all.
 Frames of the warm-up (the background being learned) are left out of the scene's numbers. Reports
 median and p95 milliseconds per frame of each, and the ratio scene / detector.
 
@@ -26,13 +28,14 @@ import numpy as np
 
 from edge.cases.appearance import signatures
 from edge.config import ModelConfig
-from edge.config.scene import SceneConfig, ViewChangeConfig
+from edge.config.scene import ChangeGateConfig, SceneConfig, ViewChangeConfig
 from edge.infer import load_detector
-from edge.scene import SceneModel, ViewChangeDetector
+from edge.scene import ChangeGate, SceneModel, ViewChangeDetector, zone_regions
 from edge.types import Frame
 
 REPO = Path(__file__).resolve().parents[1]
 BOX_FROM, BOX_UNTIL = 20.0, 55.0
+DEMO_ZONES = [[(0.8, 0.04), (1.0, 0.04), (1.0, 0.26), (0.8, 0.26)], [(0.0, 0.3), (1.0, 0.3), (1.0, 0.85), (0.0, 0.85)]]
 
 
 def clip(fps: float) -> list[tuple[float, np.ndarray]]:
@@ -70,10 +73,12 @@ def main() -> None:
     scene_ms: list[float] = []
     view_ms: list[float] = []
     looks_ms: list[float] = []
+    gate_ms: list[float] = []
     found: set[int] = set()
     for _ in range(args.repeats):
         scene = SceneModel("bench", config)
         view = ViewChangeDetector(ViewChangeConfig())
+        gate = ChangeGate(ChangeGateConfig(), zone_regions(DEMO_ZONES, ChangeGateConfig().margin))
         for index, (t, image) in enumerate(frames):
             start = time.perf_counter()
             detections = detector.detect([image])[0]
@@ -84,6 +89,8 @@ def main() -> None:
             viewed = time.perf_counter()
             signatures(image, detections.xyxy)
             looked = time.perf_counter()
+            gate.check(image, t)
+            gate_ms.append((time.perf_counter() - looked) * 1000)
             view_ms.append((viewed - end) * 1000)
             looks_ms.append((looked - viewed) * 1000)
             detect_ms.append((middle - start) * 1000)
@@ -99,6 +106,8 @@ def main() -> None:
     view, looks = statistics.median(view_ms), statistics.median(looks_ms)
     print(f"view change check:                   median {view:6.2f} ms  ratio / detector {view / det:.3f}")
     print(f"appearance signatures (all boxes):   median {looks:6.2f} ms  ratio / detector {looks / det:.3f}")
+    gated = statistics.median(gate_ms)
+    print(f"change gate check (two zones):       median {gated:6.2f} ms  ratio / detector {gated / det:.3f}")
     print(f"static objects seen per pass: {len(found)} id(s) (the box)")
 
 
