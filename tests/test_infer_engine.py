@@ -89,6 +89,24 @@ def test_models_run_only_for_cameras_that_need_them(detectors):
     assert all(len(r["e2e"]) == 3 and len(r["yolo"]) == 3 for r in both)
 
 
+def test_a_frame_without_models_passes_through_in_camera_order(detectors):
+    """A change-gated frame needs no model: it is delivered right after the camera's earlier frames,
+    never before them, and never dropped for being stale or crowding the camera's queue."""
+    eng, out = engine(detectors, queue_per_camera=1, staleness_s=60), Collector()
+    eng.submit(frame("cam", 0), ["yolo"], out)
+    eng.submit(frame("cam", 1, age_s=120), [], out)
+    eng.submit(frame("cam", 2), [], out)
+    eng.submit(frame("other", 0), [], out)
+    eng.start()
+    eng.stop()
+    assert [(c, i) for c, i, _ in out.got if c == "cam"] == [("cam", 0), ("cam", 1), ("cam", 2)]
+    assert [r for c, i, r in out.got if (c, i) != ("cam", 0)] == [{}, {}, {}]
+    stats = eng.stats()
+    assert stats.models["yolo"].frames == 1
+    assert stats.cameras["cam"].passed_through == 2 and stats.cameras["cam"].dropped_stale == 0
+    assert stats.cameras["cam"].analysed == 3 and stats.cameras["other"].passed_through == 1
+
+
 def test_stale_frames_are_dropped_and_counted(detectors):
     eng, out = engine(detectors, staleness_s=60), Collector()
     eng.submit(frame("cam1", 0, age_s=120), ["yolo", "e2e"], out)
