@@ -73,6 +73,11 @@ def _cameras(health: Mapping[str, Mapping[str, object]]) -> Iterator[Metric]:
             "edge_camera_damaged_pictures", "Pictures decoded from damaged data, never analysed", labels=["camera"]
         ),
     }
+    gated = CounterMetricFamily(
+        "edge_gate_frames",
+        "Analysed frames by the change gate's decision (inferred, reused, lost)",
+        labels=["camera", "decision"],
+    )
     for camera, entry in sorted(health.items()):
         for s in StreamState:
             state.add_metric([camera, s.value], 1.0 if entry.get("state") == s.value else 0.0)
@@ -80,9 +85,14 @@ def _cameras(health: Mapping[str, Mapping[str, object]]) -> Iterator[Metric]:
             value = entry.get(key)
             if isinstance(value, int | float):
                 family.add_metric([camera], float(value))
+        decisions = entry.get("change_gate")
+        if isinstance(decisions, Mapping):
+            for decision, count in sorted(decisions.items()):
+                gated.add_metric([camera, decision], float(count))
     yield state
     yield from gauges.values()
     yield from counters.values()
+    yield gated
 
 
 def _inference(worker: WorkerView) -> Iterator[Metric]:
