@@ -115,6 +115,21 @@ def test_a_slow_change_adds_up_against_the_reference_and_an_old_answer_is_rechec
     assert later[0] == "reference" and later.count("aged") == 1 and later[10] == "aged"
 
 
+def test_one_answer_stands_at_most_half_the_rules_shortest_tolerated_gap(tmp_path: Path) -> None:
+    """The scene's rule rides over 6 s gaps: a detection missed on the reference frame stands for at most 3 s."""
+    cfg = config(tmp_path, True)
+    names = {"coco": detector(cfg).class_names}
+    pipeline = CameraPipeline(cfg, "campus-north", tmp_path / "s.db", names, lambda m: None)
+    try:
+        road = empty_road()
+        ran = [bool(pipeline.admit(Frame("campus-north", road, t / 2, t / 2, t))) for t in range(14)]
+        assert ran == [True, False, False, False, False, False] * 2 + [True, False]
+    finally:
+        pipeline.close()
+    gate = ChangeGate(ChangeGateConfig(max_reuse_s=10.0), [], tolerance_s=0.0)  # a rule with no gap allowance
+    assert all(gate.check(road, float(t)).run for t in range(5))
+
+
 def test_real_pedestrians_in_a_zone_always_run_the_detector() -> None:
     """On the bundled clip people cross the plaza band in every frame: nothing there is reused."""
     gate = ChangeGate(ChangeGateConfig(), zone_regions([[(0.0, 0.3), (1.0, 0.3), (1.0, 0.85), (0.0, 0.85)]], 0.05))

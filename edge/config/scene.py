@@ -166,5 +166,6 @@ class ChangeGateConfig(Section):
         gt=0.0,
         le=3600.0,
         description="media seconds a frame's detections may stand in for later frames; then the detector runs "
-        "again whatever the change measure says (a change too slow for it is still re-checked)",
+        "again whatever the change measure says (a change too slow for it is still re-checked); never more than "
+        "half the shortest gap_allowance_s or clear_after_s of the camera's rules",
     )

@@ -300,9 +300,11 @@ class CameraPipeline:
     def _change_gate(self, camera: CameraConfig) -> ChangeGate:
         """Zones' regions are watched; with privacy on, the whole frame (bystanders anywhere must be blurred
         where they are now, not where the last inferred frame saw them)."""
-        zones = [z.points for z in camera.zones if any(r.enabled for r in z.rules)]
-        watch = [] if self._config.evidence.privacy.enabled else zone_regions(zones, self._config.change_gate.margin)
-        return ChangeGate(self._config.change_gate, watch)
+        zones = [z for z in camera.zones if any(r.enabled for r in z.rules)]
+        margin = self._config.change_gate.margin
+        watch = [] if self._config.evidence.privacy.enabled else zone_regions([z.points for z in zones], margin)
+        gaps = [g for z in zones for r in z.rules if r.enabled for g in (r.gap_allowance_s, r.clear_after_s)]
+        return ChangeGate(self._config.change_gate, watch, min(gaps, default=None))
 
     def _track(self, model_id: str, dets: Detections, frame: Frame) -> Detections:
         tracker = self._trackers.get(model_id)

@@ -11,7 +11,9 @@ detections stand for this frame too.
 
 Comparing with the reference, not with the previous frame, means a slow change (a car creeping
 in, dusk) adds up until it counts; `max_reuse_s` bounds how long one detector answer may stand
-whatever the measure says. Arrival, departure or movement of an object in a zone changes its cells
+whatever the measure says, and never more than half the shortest gap the camera's rules tolerate
+(`gap_allowance_s`, `clear_after_s`): one missed detection standing in for several frames is then
+a gap the rule rides over by design. Arrival, departure or movement of an object in a zone changes its cells
 on the frame it happens, so a confirmation or a clearing is never later than without the gate
 (tests/test_change_gate.py). A lighting change or a view change changes many cells: the detector
 runs. Cost: one area resize and a few small array operations (bench/bench_scene.py).
@@ -65,10 +67,15 @@ class _Reference:
 class ChangeGate:
     """Per camera: decides for each analysed frame whether the detector must see it."""
 
-    def __init__(self, config: ChangeGateConfig, regions: Sequence[Region]) -> None:
-        """`regions`: where a change matters (zone boxes, normalised); none means the whole frame."""
+    def __init__(self, config: ChangeGateConfig, regions: Sequence[Region], tolerance_s: float | None = None) -> None:
+        """`regions`: where a change matters (zone boxes, normalised); none means the whole frame.
+
+        `tolerance_s`: the shortest gap the camera's rules ride over (gap allowance, clear-after).
+        One answer stands at most half of it: a detection the reference frame missed (a flicker)
+        then looks like a gap the rule tolerates by design, never like an object that left."""
         self.config = config
         self.regions = list(regions) or [WHOLE_FRAME]
+        self.max_reuse_s = config.max_reuse_s if tolerance_s is None else min(config.max_reuse_s, tolerance_s / 2)
         self._reference: _Reference | None = None
         self._cells: list[tuple[slice, slice]] = []
 
@@ -85,7 +92,7 @@ class ChangeGate:
         changed = max(int(moved[rows, columns].sum()) for rows, columns in self._cells)
         if changed >= self.config.min_changed_cells:
             return self._run(GateVerdict(True, "changed", changed), grey, media_time)
-        if media_time - before.media_time >= self.config.max_reuse_s:
+        if media_time - before.media_time >= self.max_reuse_s:
             return self._run(GateVerdict(True, "aged", changed), grey, media_time)
         return GateVerdict(False, "unchanged", changed)
 
