@@ -1,13 +1,14 @@
 """Startup checks: a model that does not fit fails at load with a message naming the model and the problem."""
 
+import os
 from pathlib import Path
 
 import numpy as np
 import pytest
 from onnx_graphs import NAMES, Out, build, model, names_json, yolov8
 
-from edge.config import ModelConfig
-from edge.infer import ModelError, load_detector
+from edge.config import InferenceConfig, ModelConfig
+from edge.infer import ModelError, load_detector, thread_plan
 
 REPO = Path(__file__).resolve().parents[1]
 BUNDLED = REPO / "models" / "centernet-mbv3-coco.onnx"
@@ -80,6 +81,15 @@ def test_bad_labels_file(tmp_path: Path, text: str | None, match: str):
 @pytest.mark.parametrize(("provider", "hint"), [("cuda", "onnxruntime-gpu"), ("openvino", "onnxruntime-openvino")])
 def test_provider_asked_for_but_not_installed(provider: str, hint: str):
     fails(BUNDLED, rf"\['{provider}'\] asked for but not available.*{hint}", providers=[provider, "cpu"])
+
+
+def test_thread_plan_names_what_the_engine_and_sessions_run_on():
+    cores = len(os.sched_getaffinity(0))
+    plan = thread_plan(InferenceConfig(), ModelConfig(id="m", path=BUNDLED))
+    assert (plan.runners, plan.intra_op, plan.cores) == (2, max(1, cores - 1), cores)  # 0 = all cores but one
+    plan = thread_plan(InferenceConfig(runners=3), ModelConfig(id="m", path=BUNDLED, intra_op_threads=2))
+    assert plan.model_threads == 4  # three calling threads share the session's pool of one
+    assert str(plan).startswith("3 runners x 2 intra-op threads (pool shared): up to 4 threads in the model on ")
 
 
 def test_cpu_provider_and_default_threads_load():

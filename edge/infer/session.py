@@ -8,10 +8,11 @@ threads are not starved by busy-waiting inference threads.
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 
 import onnxruntime as ort
 
-from edge.config.model import ModelConfig, Provider
+from edge.config.model import InferenceConfig, ModelConfig, Provider
 from edge.infer.errors import ModelError
 
 PROVIDER_NAMES: dict[Provider, str] = {
@@ -33,9 +34,41 @@ def default_threads() -> int:
     return max(1, len(os.sched_getaffinity(0)) - 1)
 
 
+def intra_op_threads(cfg: ModelConfig) -> int:
+    """The model's `intra_op_threads`, 0 meaning all cores but one."""
+    return cfg.intra_op_threads or default_threads()
+
+
+@dataclass(frozen=True, slots=True)
+class ThreadPlan:
+    """The threads one model's inference gets: `runners` engine threads call its one session at
+    once, each call on its own thread plus the session's pool of `intra_op - 1` threads, which the
+    calls share (onnxruntime counts the calling thread in `intra_op_num_threads`)."""
+
+    runners: int
+    intra_op: int
+    cores: int  # usable by this process
+
+    @property
+    def model_threads(self) -> int:
+        """Threads that can be inside the model at the same time."""
+        return self.runners + self.intra_op - 1
+
+    def __str__(self) -> str:
+        return (
+            f"{self.runners} runners x {self.intra_op} intra-op threads (pool shared): "
+            f"up to {self.model_threads} threads in the model on {self.cores} cores"
+        )
+
+
+def thread_plan(inference: InferenceConfig, model: ModelConfig) -> ThreadPlan:
+    """What `InferenceEngine` and `open_session` make of the config on this machine."""
+    return ThreadPlan(inference.runners, intra_op_threads(model), len(os.sched_getaffinity(0)))
+
+
 def session_options(cfg: ModelConfig) -> ort.SessionOptions:
     options = ort.SessionOptions()
-    options.intra_op_num_threads = cfg.intra_op_threads or default_threads()
+    options.intra_op_num_threads = intra_op_threads(cfg)
     options.inter_op_num_threads = 1
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
