@@ -268,6 +268,7 @@ def test_metrics_report_cameras_inference_cases_outbox_and_zone_versions(client,
     assert float(lines[f'edge_camera_state{{{cam},state="streaming"}}']) == 1
     assert float(lines[f"edge_camera_analysed_fps{{{cam}}}"]) > 0
     assert float(lines[f"edge_camera_reconnects_total{{{cam}}}"]) == 0
+    assert float(lines[f"edge_camera_decode_switches_total{{{cam}}}"]) == 0
     assert float(lines['edge_inference_batch_size_count{model="coco"}']) == 4
     assert float(lines['edge_inference_frames_total{model="coco"}']) == 4
     assert float(lines['edge_inference_seconds_total{model="coco"}']) > 0

@@ -120,7 +120,7 @@ class PipelineWorker:
 
     def _on_result(self, frame: Frame, detections: dict[str, Detections]) -> None:
         self.pipeline.analyse(frame, detections)
-        self.health.analysed(CAMERA, frame.width, frame.height, "all")
+        self.health.analysed(CAMERA, frame.width, frame.height)
         self.events.frame_analysed(frame, time.time())
         self._done.set()
 

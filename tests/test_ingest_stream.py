@@ -118,9 +118,12 @@ def test_health_state_machine_counts_reconnects_and_rejects_illegal_moves():
     snap = health.snapshot()["a"]
     assert (snap.state, snap.reconnects, snap.last_error) == (StreamState.STREAMING, 1, "refused")
     health.progress("a", packets=5, pictures=1, corrupt=2)
-    health.analysed("a", 768, 576, "keyframes")
+    health.analysed("a", 768, 576)
+    health.decoding("a", "all", None)  # a session starts as registered: no switch
+    health.decoding("a", "keyframes", 2.0)
     snap = health.snapshot()["a"]
-    assert (snap.corrupt_packets, snap.width, snap.decode) == (2, 768, "keyframes")
+    assert (snap.corrupt_packets, snap.width) == (2, 768)
+    assert (snap.decode, snap.gop_s, snap.decode_switches) == ("keyframes", 2.0, 1)
     health.dropped("a", 3)  # frames the hand-off to inference dropped because it lagged
     health.dropped("unknown")  # a camera removed meanwhile: ignored, not an error
     assert health.snapshot()["a"].dropped_frames == 3

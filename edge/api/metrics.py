@@ -60,6 +60,9 @@ def _cameras(health: Mapping[str, Mapping[str, object]]) -> Iterator[Metric]:
         "last_stall_at": GaugeMetricFamily(
             "edge_camera_last_stall_timestamp_seconds", "Unix time of the camera's last stall", labels=["camera"]
         ),
+        "gop_s": GaugeMetricFamily(
+            "edge_camera_gop_seconds", "Settled key frame interval the decode mode rests on", labels=["camera"]
+        ),
     }
     counters = {
         "reconnects": CounterMetricFamily("edge_camera_reconnects", "Reconnect attempts", labels=["camera"]),
@@ -71,6 +74,9 @@ def _cameras(health: Mapping[str, Mapping[str, object]]) -> Iterator[Metric]:
         ),
         "damaged_pictures": CounterMetricFamily(
             "edge_camera_damaged_pictures", "Pictures decoded from damaged data, never analysed", labels=["camera"]
+        ),
+        "decode_switches": CounterMetricFamily(
+            "edge_camera_decode_switches", "Changes between all frames and key frames only", labels=["camera"]
         ),
     }
     gated = CounterMetricFamily(

@@ -86,11 +86,56 @@ class Picture:
         return self.frame.to_ndarray(format="bgr24")
 
 
+GOP_TOLERANCE = 0.1  # two key frame intervals within 10 % (and at least one frame) are the same GOP
+
+
+@dataclass(slots=True)
+class GopMeter:
+    """A stream's key frame interval (GOP), settled from the timestamps of its key packets.
+
+    One odd interval never moves it: a lost key frame (one interval twice as long), an extra key
+    frame at a scene cut (one short interval), timestamps that restart (a looped or spliced stream,
+    a camera that resets) or jump. The GOP is set, or changed, only when two successive intervals
+    agree on a value it does not already have: a camera re-configured to another GOP. So a decode
+    decision taken on it is taken once, and again only when the stream really changed. A camera
+    keeps one meter across its sessions (loop restarts, reconnects): no interval spans two sessions,
+    but what they measured adds up.
+    """
+
+    gop_s: float | None = None  # the settled interval in media seconds; None until two intervals agree
+    _last_key: float | None = None
+    _pending: float | None = None  # an interval that differs from `gop_s`, waiting for a second one
+
+    def new_session(self) -> None:
+        """A new session's timestamps have nothing to do with the last one's."""
+        self._last_key = None
+
+    def key_frame(self, time_s: float, frame_s: float) -> float | None:
+        """A key packet at stream time `time_s` (frames `frame_s` apart); the new GOP when it changed."""
+        last, self._last_key = self._last_key, time_s
+        if last is None or time_s <= last:  # the first key frame, or timestamps restarted: no interval
+            return None
+        interval = time_s - last
+        if self.gop_s is not None and _same_gop(interval, self.gop_s, frame_s):
+            self._pending = None
+            return None
+        pending, self._pending = self._pending, interval
+        if pending is None or not _same_gop(interval, pending, frame_s):
+            return None
+        self.gop_s, self._pending = max(interval, pending), None  # the longer: key frames come no rarer
+        return self.gop_s
+
+
+def _same_gop(a: float, b: float, frame_s: float) -> bool:
+    return abs(a - b) <= max(frame_s, GOP_TOLERANCE * max(a, b))
+
+
 class FrameDecoder:
     """Every decoded picture of a container's first video stream, each marked sampled or not.
 
-    `choose`, if given, is asked for the decode mode each time a key frame interval (GOP) has been
-    measured, so a camera can drop to key frames once it is known that they come often enough.
+    `choose`, if given, is asked for the decode mode each time the stream's settled GOP changes
+    (`gop`, a camera's `GopMeter`, kept across its sessions), so a camera can drop to key frames
+    once it is known that they come often enough, and stays there.
     `frame_threads`: decode on several threads (a clip read as fast as possible) instead of one.
     """
 
@@ -100,13 +145,15 @@ class FrameDecoder:
         fps: float,
         mode: DecodeMode,
         choose: Callable[[float], DecodeMode] | None = None,
+        gop: GopMeter | None = None,
         stall_timeout_s: float | None = None,
         packets: PacketRing | None = None,
         frame_threads: bool = False,
     ) -> None:
         """`packets`: keeps every demuxed packet (decoded or not) for evidence clips."""
         self.stats = DecodeStats()
-        self.gop_s: float | None = None
+        self._gop = gop or GopMeter()
+        self._gop.new_session()
         self._container = container
         self._stream = container.streams.video[0]
         self._stream.thread_type = "AUTO" if frame_threads else "NONE"  # never slice threads: see above
@@ -134,7 +181,6 @@ class FrameDecoder:
         interval = 1.0 / float(self._stream.average_rate or self._stream.guessed_rate or 25)
         origin: int | None = None
         last_time = -interval
-        last_key: float | None = None
         last_picture_at = time.monotonic()  # last clean picture: what the stall watchdog looks at
         tainted = False  # a damaged picture was decoded, and no clean key frame since
         for packet in self._container.demux(self._stream):
@@ -148,9 +194,9 @@ class FrameDecoder:
                     packet_time = (packet.pts - origin) * time_base
                     duration = packet.duration * time_base if packet.duration else interval
                     stats.end_time = max(stats.end_time, packet_time + duration)
-                if packet.is_keyframe and packet_time is not None:
-                    self._measure_gop(last_key, packet_time)
-                    last_key = packet_time
+                if packet.is_keyframe and packet.pts is not None and time_base:
+                    # the stream's own clock, not media time: that is only rebased at the next decoded picture
+                    self._measure_gop(packet.pts * time_base, interval)
                 if self._mode == "keyframes" and (
                     not packet.is_keyframe
                     or (packet_time is not None and packet_time >= last_time and not self._sampler.due(packet_time))
@@ -186,12 +232,10 @@ class FrameDecoder:
             if not frames or tainted:
                 self._check_stall(last_picture_at)
 
-    def _measure_gop(self, last_key: float | None, key_time: float) -> None:
-        if last_key is None or key_time <= last_key:
-            return
-        self.gop_s = key_time - last_key
-        if self._choose is not None:
-            self.mode = self._choose(self.gop_s)
+    def _measure_gop(self, key_time: float, frame_s: float) -> None:
+        changed = self._gop.key_frame(key_time, frame_s)
+        if changed is not None and self._choose is not None:
+            self.mode = self._choose(changed)
 
     def _check_stall(self, last_picture_at: float) -> None:
         if self._stall_timeout_s is None:

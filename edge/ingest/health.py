@@ -51,6 +51,8 @@ class CameraHealth:
     corrupt_packets: int
     damaged_pictures: int  # decoded from damaged data (or referencing it): never analysed
     decode: str  # "all" or "keyframes", as currently decoded
+    gop_s: float | None  # the settled key frame interval that decision rests on; None until known
+    decode_switches: int  # changes of `decode` since start: 1 for a camera that settled on key frames
     width: int
     height: int
     last_stall_at: float | None  # time.time() of the last stall (hang, or no undamaged picture)
@@ -101,6 +103,8 @@ class _Record:
     last_stall: str | None = None
     retry_at: float | None = None
     decode: str = "all"
+    gop_s: float | None = None
+    decode_switches: int = 0
     width: int = 0
     height: int = 0
     input: _Rate = field(default_factory=_Rate)
@@ -115,9 +119,10 @@ class HealthRegistry:
         self._lock = threading.Lock()
         self._records: dict[str, _Record] = {}
 
-    def register(self, camera_id: str, stall_timeout_s: float) -> None:
+    def register(self, camera_id: str, stall_timeout_s: float, decode: str = "all") -> None:
+        """`decode`: the mode the camera starts in (a change from it counts as a switch)."""
         with self._lock:
-            self._records.setdefault(camera_id, _Record(stall_timeout_s))
+            self._records.setdefault(camera_id, _Record(stall_timeout_s, decode=decode))
 
     def transition(
         self, camera_id: str, state: StreamState, error: str | None = None, retry_at: float | None = None
@@ -161,13 +166,20 @@ class HealthRegistry:
             if pictures:
                 record.last_picture_at = now
 
-    def analysed(self, camera_id: str, width: int, height: int, decode: str) -> None:
+    def analysed(self, camera_id: str, width: int, height: int) -> None:
         now = time.monotonic()
         with self._lock:
             record = self._records[camera_id]
             record.analysed.add(1, now)
             record.last_frame_at = now
-            record.width, record.height, record.decode = width, height, decode
+            record.width, record.height = width, height
+
+    def decoding(self, camera_id: str, mode: str, gop_s: float | None) -> None:
+        """The decode mode just chosen (at a session's start, or when the settled GOP changed) and its GOP."""
+        with self._lock:
+            record = self._records[camera_id]
+            record.decode_switches += mode != record.decode
+            record.decode, record.gop_s = mode, gop_s
 
     def dropped(self, camera_id: str, n: int = 1) -> None:
         with self._lock:
@@ -202,6 +214,8 @@ class HealthRegistry:
             corrupt_packets=r.corrupt,
             damaged_pictures=r.damaged,
             decode=r.decode,
+            gop_s=r.gop_s,
+            decode_switches=r.decode_switches,
             width=r.width,
             height=r.height,
             last_stall_at=stall_at,

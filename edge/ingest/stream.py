@@ -29,7 +29,7 @@ import av
 
 from edge.config import CameraConfig
 from edge.ingest.backoff import Backoff
-from edge.ingest.decode import DecodeStats, FrameDecoder, Picture, StreamStalled
+from edge.ingest.decode import DecodeMode, DecodeStats, FrameDecoder, GopMeter, Picture, StreamStalled
 from edge.ingest.errors import SourceError
 from edge.ingest.health import HealthRegistry, StreamState
 from edge.ingest.packets import PacketRing
@@ -87,9 +87,9 @@ class CameraStream:
         self._thread: threading.Thread | None = None
         self._clock = MediaClock()
         self._index = 0
-        self._gop_s: float | None = None
+        self._gop = GopMeter()  # what is known of the camera's GOP, across sessions
         self._reported = DecodeStats()  # decoder counts already fed to health
-        health.register(camera.id, camera.source.stall_timeout_s)
+        health.register(camera.id, camera.source.stall_timeout_s, choose_decode(camera, None))
 
     @property
     def camera_id(self) -> str:
@@ -178,7 +178,7 @@ class CameraStream:
                     if self._plan.paced and self._stop.wait(started + picture.media_time - time.monotonic()):
                         return True
                     if picture.sampled:
-                        self._emit(picture, decoder.mode)
+                        self._emit(picture)
             if self._stop.is_set():
                 return True
         except (StreamStalled, av.error.ExitError) as exc:
@@ -196,8 +196,6 @@ class CameraStream:
             self._streamed(started)
             self._wait_backoff(f"{self._plan.label}: internal error: {exc!r}")
             return False
-        finally:
-            self._gop_s = decoder.gop_s or self._gop_s  # the next session starts in the right mode
         self._streamed(started)
         if self._plan.on_end == "finish":
             if started is None:
@@ -213,16 +211,21 @@ class CameraStream:
         return False
 
     def _decoder(self, container: av.container.InputContainer) -> FrameDecoder:
-        camera = self.camera
-        choose = None if camera.analysis.decode != "auto" else lambda gop: choose_decode(camera, gop)
         return FrameDecoder(
             container,
-            camera.analysis.fps,
-            choose_decode(camera, self._gop_s),
-            choose=choose,
-            stall_timeout_s=camera.source.stall_timeout_s,
+            self.camera.analysis.fps,
+            self._decide(self._gop.gop_s),  # a new session starts as the last one ended
+            choose=self._decide,
+            gop=self._gop,
+            stall_timeout_s=self.camera.source.stall_timeout_s,
             packets=self._packets,
         )
+
+    def _decide(self, gop_s: float | None) -> DecodeMode:
+        """The decode mode for a settled GOP, told to health as soon as it is taken."""
+        mode = choose_decode(self.camera, gop_s)
+        self._health.decoding(self.camera.id, mode, gop_s)
+        return mode
 
     def _report(self, decoder: FrameDecoder, picture: Picture) -> None:
         """Feed health what the decoder counted since the previous picture."""
@@ -236,14 +239,14 @@ class CameraStream:
         )
         self._reported = dataclasses.replace(now)
 
-    def _emit(self, picture: Picture, mode: str) -> None:
+    def _emit(self, picture: Picture) -> None:
         image = picture.bgr()
         media_time = self._clock(picture.media_time, time.monotonic())
         if self._packets is not None:
             self._packets.anchor(picture.frame.pts, media_time)
         frame = Frame(self.camera.id, image, media_time, time.time(), self._index, picture.is_keyframe)
         self._index += 1
-        self._health.analysed(self.camera.id, frame.width, frame.height, mode)
+        self._health.analysed(self.camera.id, frame.width, frame.height)
         try:
             self._on_frame(frame)
         except Exception:  # a failing consumer must not take the camera down

@@ -1,0 +1,155 @@
+"""The decode decision on real H.264: taken once the GOP is known, kept over loop points and
+reconnects, taken again only when the camera's GOP really changes."""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import threading
+from collections.abc import Callable, Iterator
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+from rtsp_support import Collector, StreamPool, assert_monotonic, camera, wait_until
+
+from edge.ingest import CameraStream, HealthRegistry
+from edge.ingest.decode import GopMeter
+
+RATE = 25  # frames/s, as the bench's cameras
+
+
+def h264_ts(path: Path, seconds: float, gop_s: float) -> Path:
+    """A small moving picture as H.264 in MPEG-TS (no B-frames), a key frame exactly every `gop_s`."""
+    keyint = round(gop_s * RATE)
+    with av.open(str(path), "w", format="mpegts") as container:
+        stream = container.add_stream("libx264", rate=RATE)
+        stream.width, stream.height, stream.pix_fmt = 96, 64, "yuv420p"
+        stream.options = {"preset": "ultrafast", "x264-params": f"keyint={keyint}:scenecut=0:bframes=0"}
+        ramp = np.arange(96)
+        for i in range(round(seconds * RATE)):
+            image = np.broadcast_to(((ramp + 3 * i) % 256).astype(np.uint8)[None, :, None], (64, 96, 3)).copy()
+            frame = av.VideoFrame.from_ndarray(image, format="bgr24").reformat(format="yuv420p")
+            frame.pts, frame.time_base = i, Fraction(1, RATE)
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    return path
+
+
+def spliced(path: Path, segment: Path, copies: int) -> Path:
+    """`copies` of a TS segment back to back: the timestamps restart at each splice, as when a
+    camera or an RTSP server loops a file, or a camera resets, within one session."""
+    path.write_bytes(segment.read_bytes() * copies)
+    return path
+
+
+def key_times(path: Path) -> list[float]:
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        return [float(p.pts * stream.time_base) for p in container.demux(stream) if p.is_keyframe and p.size]
+
+
+@pytest.fixture
+def run_stream() -> Iterator[Callable[..., CameraStream]]:
+    pool = StreamPool()
+    yield pool.start
+    pool.stop_all()
+
+
+def test_gop_meter_settles_on_two_agreeing_intervals_and_ignores_odd_ones():
+    meter = GopMeter()
+    frame = 1 / RATE
+    assert [meter.key_frame(t, frame) for t in (10.0, 12.0)] == [None, None]  # one interval is no GOP yet
+    assert meter.key_frame(14.0, frame) == pytest.approx(2.0)
+    odd = (
+        18.0,  # a lost key frame: one 4 s interval
+        20.0,
+        20.6,  # an extra key frame at a scene cut: one short interval
+        22.0,
+        0.5,  # timestamps restart (a spliced or looped stream, a camera reset)
+        2.5,
+        4.52,  # an interval within a frame
+        6.5,
+    )
+    assert [meter.key_frame(t, frame) for t in odd] == [None] * len(odd)
+    meter.new_session()  # a reconnect: no interval across it
+    assert [meter.key_frame(t, frame) for t in (1000.0, 1006.0)] == [None, None]
+    assert meter.key_frame(1012.0, frame) == pytest.approx(6.0)  # two 6 s intervals: re-configured
+    assert meter.gop_s == pytest.approx(6.0)
+
+
+def test_looped_camera_decides_key_frames_once_over_many_loop_points(run_stream, tmp_path: Path):
+    # 3 copies of a 6 s clip (2 s GOP) in one file, looped: loop points inside the stream (the
+    # timestamps restart) and at the reopen. Read flat out, so a dozen pass in about a second;
+    # pacing plays no part in the decision.
+    clip = spliced(tmp_path / "looped.ts", h264_ts(tmp_path / "segment.ts", 6.0, 2.0), 3)
+    assert sorted(set(np.diff(key_times(clip)).round(2))) == [-4.0, 2.0]  # the timestamps do restart
+    health, sink = HealthRegistry(), Collector()
+    cam = camera("c", str(clip), fps=0.5, loop=True, live=False, stall_timeout_s=10.0)
+    run_stream(cam, sink, health)
+    sink.wait_for(9 * 5)  # 9 analysed frames a pass: 5 passes, 14 loop points
+    snap = health.snapshot()["c"]
+    assert (snap.decode, snap.decode_switches) == ("keyframes", 1)  # all -> keyframes, once
+    assert snap.gop_s == pytest.approx(2.0)
+    assert all(f.is_keyframe for f in sink.frames)
+    assert_monotonic(sink.frames)
+
+
+@pytest.fixture
+def http_dir(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(tmp_path))
+    handler.log_message = lambda *args: None  # type: ignore[method-assign]
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}", tmp_path
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+def serve(root: Path, name: str, clip: Path) -> None:
+    """Replace what the server sends in one step (a reader never sees half a file)."""
+    part = root / f"{name}.part"
+    part.write_bytes(clip.read_bytes())
+    part.replace(root / name)
+
+
+def test_reconnects_keep_the_decision_and_a_longer_gop_takes_it_again(run_stream, http_dir, tmp_path: Path):
+    base, root = http_dir
+    short = h264_ts(tmp_path / "gop2.ts", 6.0, 2.0)
+    long = h264_ts(tmp_path / "gop6.ts", 13.0, 6.0)  # key frames at 0, 6, 12 s
+    serve(root, "cam.ts", short)
+    health, sink = HealthRegistry(), Collector()
+    # each stream end is a disconnect: the camera reconnects to the same URL
+    run_stream(camera("h", f"{base}/cam.ts", fps=0.5, live=False, stall_timeout_s=10.0), sink, health)
+
+    wait_until(lambda: health.snapshot()["h"].reconnects >= 3, 15, "three reconnects on the 2 s GOP")
+    snap = health.snapshot()["h"]
+    assert (snap.decode, snap.decode_switches, snap.gop_s) == ("keyframes", 1, pytest.approx(2.0))
+    # the camera is re-configured to a 6 s GOP: key frames alone would trip the 10 s stall watchdog
+    serve(root, "cam.ts", long)
+    wait_until(lambda: health.snapshot()["h"].gop_s == pytest.approx(6.0), 15, "the 6 s GOP measured")
+    reconnects = health.snapshot()["h"].reconnects
+    wait_until(lambda: health.snapshot()["h"].reconnects >= reconnects + 2, 15, "two more reconnects")
+    snap = health.snapshot()["h"]
+    assert (snap.decode, snap.decode_switches) == ("all", 2)
+    assert_monotonic(sink.frames)
+
+
+def test_camera_health_starts_in_the_mode_it_decodes(tmp_path: Path):
+    health = HealthRegistry()
+    for decode in ("auto", "keyframes", "all"):
+        CameraStream(camera(decode, str(tmp_path / "x.ts"), decode=decode), Collector(), health)
+    snap = health.snapshot()
+    assert [(snap[d].decode, snap[d].decode_switches, snap[d].gop_s) for d in ("auto", "keyframes", "all")] == [
+        ("all", 0, None),
+        ("keyframes", 0, None),
+        ("all", 0, None),
+    ]
