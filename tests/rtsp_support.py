@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import functools
+import http.server
 import os
 import select
 import signal
@@ -10,7 +12,7 @@ import socket
 import subprocess
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from fractions import Fraction
 from pathlib import Path
 
@@ -29,8 +31,10 @@ def write_clip(
     rate: int = 10,
     codec: str = "mpeg4",
     gop: int = 10,
+    options: dict[str, str] | None = None,
 ) -> Path:
-    """Encode BGR images into a real clip; `pts` in 1/rate units lets a test make gaps in time."""
+    """Encode BGR images into a real clip; `pts` in 1/rate units lets a test make gaps in time;
+    `options`: the encoder's (e.g. x264-params)."""
     pts = list(range(len(images))) if pts is None else list(pts)
     height, width = images[0].shape[:2]
     with av.open(str(path), "w") as container:
@@ -38,6 +42,7 @@ def write_clip(
         stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
         stream.time_base = Fraction(1, rate)
         stream.codec_context.gop_size = gop
+        stream.options = options or {}
         for image, t in zip(images, pts, strict=True):
             frame = av.VideoFrame.from_ndarray(image, format="bgr24").reformat(format="yuv420p")
             frame.pts, frame.time_base = t, Fraction(1, rate)
@@ -46,6 +51,22 @@ def write_clip(
         for packet in stream.encode():
             container.mux(packet)
     return path
+
+
+@contextlib.contextmanager
+def http_server(root: Path) -> Iterator[str]:
+    """A real HTTP server on 127.0.0.1 serving the files in `root`; yields its base URL."""
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(root))
+    handler.log_message = lambda *args: None  # type: ignore[method-assign]
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
 
 
 def solid(bgr: tuple[int, int, int], width: int = 64, height: int = 48) -> np.ndarray:

@@ -3,17 +3,13 @@ reconnects, taken again only when the camera's GOP really changes."""
 
 from __future__ import annotations
 
-import functools
-import http.server
-import threading
 from collections.abc import Callable, Iterator
-from fractions import Fraction
 from pathlib import Path
 
 import av
 import numpy as np
 import pytest
-from rtsp_support import Collector, StreamPool, assert_monotonic, camera, wait_until
+from rtsp_support import Collector, StreamPool, assert_monotonic, camera, http_server, wait_until, write_clip
 
 from edge.ingest import CameraStream, HealthRegistry
 from edge.ingest.decode import GopMeter
@@ -22,22 +18,16 @@ RATE = 25  # frames/s, as the bench's cameras
 
 
 def h264_ts(path: Path, seconds: float, gop_s: float) -> Path:
-    """A small moving picture as H.264 in MPEG-TS (no B-frames), a key frame exactly every `gop_s`."""
+    """A small moving picture as H.264 in MPEG-TS, a key frame exactly every `gop_s`, no B-frames
+    (as IP cameras send)."""
+    ramp = np.arange(96)
+    images = [
+        np.broadcast_to(((ramp + 3 * i) % 256).astype(np.uint8)[None, :, None], (64, 96, 3)).copy()
+        for i in range(round(seconds * RATE))
+    ]
     keyint = round(gop_s * RATE)
-    with av.open(str(path), "w", format="mpegts") as container:
-        stream = container.add_stream("libx264", rate=RATE)
-        stream.width, stream.height, stream.pix_fmt = 96, 64, "yuv420p"
-        stream.options = {"preset": "ultrafast", "x264-params": f"keyint={keyint}:scenecut=0:bframes=0"}
-        ramp = np.arange(96)
-        for i in range(round(seconds * RATE)):
-            image = np.broadcast_to(((ramp + 3 * i) % 256).astype(np.uint8)[None, :, None], (64, 96, 3)).copy()
-            frame = av.VideoFrame.from_ndarray(image, format="bgr24").reformat(format="yuv420p")
-            frame.pts, frame.time_base = i, Fraction(1, RATE)
-            for packet in stream.encode(frame):
-                container.mux(packet)
-        for packet in stream.encode():
-            container.mux(packet)
-    return path
+    x264 = {"preset": "ultrafast", "x264-params": f"keyint={keyint}:min-keyint={keyint}:scenecut=0:bframes=0"}
+    return write_clip(path, images, rate=RATE, codec="libx264", gop=keyint, options=x264)
 
 
 def spliced(path: Path, segment: Path, copies: int) -> Path:
@@ -101,17 +91,10 @@ def test_looped_camera_decides_key_frames_once_over_many_loop_points(run_stream,
 
 @pytest.fixture
 def http_dir(tmp_path: Path) -> Iterator[tuple[str, Path]]:
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(tmp_path))
-    handler.log_message = lambda *args: None  # type: ignore[method-assign]
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}", tmp_path
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
+    root = tmp_path / "http"
+    root.mkdir()
+    with http_server(root) as base:
+        yield base, root
 
 
 def serve(root: Path, name: str, clip: Path) -> None:

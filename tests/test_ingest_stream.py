@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import functools
-import http.server
 import random
-import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -13,7 +10,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 from pydantic import ValidationError
-from rtsp_support import Collector, StreamPool, assert_monotonic, camera, solid, wait_until, write_clip
+from rtsp_support import (
+    Collector,
+    StreamPool,
+    assert_monotonic,
+    camera,
+    http_server,
+    solid,
+    wait_until,
+    write_clip,
+)
 
 from edge.config import CameraConfig
 from edge.ingest import (
@@ -281,17 +287,8 @@ def test_media_clock_rebases_a_new_session_on_the_wall_clock_gap():
 @pytest.fixture
 def http_dir(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     """A real HTTP server on 127.0.0.1 serving a temporary directory."""
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(tmp_path))
-    handler.log_message = lambda *args: None  # type: ignore[method-assign]
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}", tmp_path
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
+    with http_server(tmp_path) as base:
+        yield base, tmp_path
 
 
 def test_http_stream_end_is_a_disconnect_and_it_reconnects(run_stream, http_dir, short_clip: Path):
