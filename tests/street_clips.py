@@ -105,8 +105,9 @@ def play(
         for index, t in enumerate(np.arange(0.0, seconds, 1.0 / fps)):
             image = scene(float(t))
             frame = Frame(camera.id, image, float(t), 1_767_571_200.0 + float(t), index)
-            run = pipeline.admit(frame)
-            steps.append(pipeline.analyse(frame, {"coco": model.detect([image])[0]} if run else {}))
+            admission = pipeline.admit(frame)
+            found = model.detect([image], [admission.region])[0] if admission.models else None
+            steps.append(pipeline.analyse(frame, {"coco": found} if found is not None else {}))
     finally:
         pipeline.close()
     return messages, steps

@@ -122,7 +122,7 @@ def test_one_answer_stands_at_most_half_the_rules_shortest_tolerated_gap(tmp_pat
     pipeline = CameraPipeline(cfg, "campus-north", tmp_path / "s.db", names, lambda m: None)
     try:
         road = empty_road()
-        ran = [bool(pipeline.admit(Frame("campus-north", road, t / 2, t / 2, t))) for t in range(14)]
+        ran = [bool(pipeline.admit(Frame("campus-north", road, t / 2, t / 2, t)).models) for t in range(14)]
         assert ran == [True, False, False, False, False, False] * 2 + [True, False]
     finally:
         pipeline.close()
@@ -145,9 +145,9 @@ def test_privacy_watches_the_whole_frame(tmp_path: Path) -> None:
     )
     try:
         road = empty_road()
-        assert pipeline.admit(Frame("campus-north", road, 0.0, 0.0, 0)) == ["coco"]
-        assert pipeline.admit(Frame("campus-north", road, 0.5, 0.5, 1)) == []
+        assert pipeline.admit(Frame("campus-north", road, 0.0, 0.0, 0)).models == ["coco"]
+        assert pipeline.admit(Frame("campus-north", road, 0.5, 0.5, 1)).models == []
         outside = paste(road, van(), 600, 20)  # above the road zone
-        assert pipeline.admit(Frame("campus-north", outside, 1.0, 1.0, 2)) == ["coco"]
+        assert pipeline.admit(Frame("campus-north", outside, 1.0, 1.0, 2)).models == ["coco"]
     finally:
         pipeline.close()

@@ -18,6 +18,7 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
+from edge.infer.preprocess import Region
 from edge.types import Detections, Frame
 
 ResultCallback = Callable[[Frame, dict[str, Detections]], None]
@@ -34,6 +35,7 @@ class Request:
     submitted: float  # time.monotonic() at submit, for max_wait
     results: dict[str, Detections] = field(default_factory=dict)
     running: int = 0  # batches in flight that hold this request
+    region: Region | None = None  # where the camera needs objects (its zones); None: the whole frame
 
     @property
     def complete(self) -> bool:

@@ -8,6 +8,7 @@ the model again.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Sequence
 
@@ -20,7 +21,7 @@ from edge.infer.candidates import split_per_image, top_k_per_image
 from edge.infer.errors import ModelError
 from edge.infer.labels import class_names
 from edge.infer.nms import classwise_nms
-from edge.infer.preprocess import Geometry, InputSpec, preprocess
+from edge.infer.preprocess import Geometry, InputSpec, Region, Window, preprocess
 from edge.infer.session import open_session
 from edge.types import Detections
 
@@ -59,19 +60,32 @@ class Detector:
         self._adapter = adapter
         self._fixed_batch = fixed_batch
 
-    def detect(self, images: Sequence[np.ndarray]) -> list[Detections]:
-        """One `Detections` per BGR uint8 image, in chunks of at most `max_batch`."""
-        out: list[Detections] = []
-        for start in range(0, len(images), self.max_batch):
-            tensor, geometry = self.preprocess(images[start : start + self.max_batch])
-            out.extend(self.postprocess(self.run(tensor), geometry))
-        return out
+    def detect(self, images: Sequence[np.ndarray], regions: Sequence[Region | None] | None = None) -> list[Detections]:
+        """One `Detections` per BGR uint8 image, in chunks of at most `max_batch`.
 
-    def preprocess(self, images: Sequence[np.ndarray]) -> tuple[np.ndarray, Geometry]:
+        `regions` (one per image, normalised; None = the whole frame): where the caller needs
+        objects. A model with a dynamic input size runs only on the aligned window of its input
+        that covers the region (`InputSpec.window`), at the whole frame's scale: objects there
+        are found as on the whole frame, objects elsewhere are not looked for. Images sharing a
+        window share a run; a fixed-size model always sees the whole frame."""
+        windows = [self.spec.window(r) for r in regions] if regions is not None else [None] * len(images)
+        groups: dict[Window | None, list[int]] = {}
+        for index, window in enumerate(windows):
+            groups.setdefault(window, []).append(index)
+        out: list[Detections | None] = [None] * len(images)
+        for window, indices in groups.items():
+            for start in range(0, len(indices), self.max_batch):
+                chunk = indices[start : start + self.max_batch]
+                tensor, geometry = self.preprocess([images[i] for i in chunk], window)
+                for i, found in zip(chunk, self.postprocess(self.run(tensor), geometry), strict=True):
+                    out[i] = found
+        return [found for found in out if found is not None]
+
+    def preprocess(self, images: Sequence[np.ndarray], window: Window | None = None) -> tuple[np.ndarray, Geometry]:
         """The input tensor for at most `max_batch` images (padded to a fixed batch size)."""
         if len(images) > self.max_batch:
             raise ValueError(f"model {self.id!r} takes at most {self.max_batch} images at once, got {len(images)}")
-        return preprocess(images, self.spec, self._fixed_batch)
+        return preprocess(images, self.spec, self._fixed_batch, window)
 
     def run(self, tensor: np.ndarray) -> list[np.ndarray]:
         return self._session.run(None, {self.spec.name: tensor})
@@ -113,7 +127,8 @@ def _input_spec(
         raise ModelError(f"{where}: input {node.name!r} has type {node.type}; supported: {sorted(INPUT_DTYPES)}")
     layout = "nchw" if shape[1] == 3 else "nhwc"
     height, width = (shape[2], shape[3]) if layout == "nchw" else (shape[1], shape[2])
-    if not (isinstance(height, int) and isinstance(width, int) and height > 0 and width > 0):
+    dynamic = not (isinstance(height, int) and isinstance(width, int) and height > 0 and width > 0)
+    if dynamic:
         size = cfg.input_size or _metadata_size(metadata)
         if size is None:
             raise ModelError(
@@ -123,7 +138,8 @@ def _input_spec(
         width, height = size
     batch = shape[0] if isinstance(shape[0], int) and shape[0] > 0 else None
     rgb = cfg.colour == "rgb"
-    spec = InputSpec(node.name, width, height, layout, np.dtype(INPUT_DTYPES[node.type]), 1.0, rgb, "plain")
+    dtype = np.dtype(INPUT_DTYPES[node.type])
+    spec = InputSpec(node.name, width, height, layout, dtype, 1.0, rgb, "plain", windows=dynamic)
     return spec, batch
 
 
@@ -143,5 +159,5 @@ def load_detector(cfg: ModelConfig) -> Detector:
     adapter = find_adapter(cfg.id, cfg.format, names, samples, spec.width)
     resize = adapter.resize if cfg.resize == "auto" else cfg.resize
     scale = 1.0 if spec.dtype == np.uint8 else adapter.pixel_scale
-    spec = InputSpec(spec.name, spec.width, spec.height, spec.layout, spec.dtype, scale, spec.rgb, resize)
+    spec = dataclasses.replace(spec, scale=scale, resize=resize)
     return Detector(cfg, session, spec, adapter, names, fixed_batch)

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from edge.config.model import InferenceConfig
 from edge.infer.batching import Request, ResultCallback, plan_batch, waiting
 from edge.infer.detector import Detector
-from edge.infer.preprocess import check_image
+from edge.infer.preprocess import Region, check_image
 from edge.types import Frame
 
 log = logging.getLogger(__name__)
@@ -121,18 +121,26 @@ class InferenceEngine:
         with self._cond:
             self._state = "stopped"
 
-    def submit(self, frame: Frame, model_ids: Sequence[str], on_result: ResultCallback, priority: bool = False) -> None:
+    def submit(
+        self,
+        frame: Frame,
+        model_ids: Sequence[str],
+        on_result: ResultCallback,
+        priority: bool = False,
+        region: Region | None = None,
+    ) -> None:
         """Queue `frame` for `model_ids`; never blocks (a full camera queue drops its oldest frame).
 
         With no models the frame passes through: delivered with empty results right after the
-        camera's earlier frames (a change-gated frame, a camera whose rules need no detector)."""
+        camera's earlier frames (a change-gated frame, a camera whose rules need no detector).
+        `region`: the part of the frame the camera needs objects in (`Detector.detect`)."""
         check_image(frame.image, 0)
         unknown = sorted(set(model_ids) - set(self._detectors))
         if unknown:
             raise ValueError(
                 f"frame of camera {frame.camera_id!r}: unknown models {unknown}; known: {sorted(self._detectors)}"
             )
-        request = Request(frame, set(model_ids), on_result, priority, time.monotonic())
+        request = Request(frame, set(model_ids), on_result, priority, time.monotonic(), region=region)
         with self._cond:
             if self._state not in ("new", "running"):
                 raise RuntimeError(f"inference engine is {self._state}; frames are no longer accepted")
@@ -218,7 +226,7 @@ class InferenceEngine:
     def _run(self, model_id: str, requests: list[Request]) -> None:
         started = time.perf_counter()
         try:
-            found = self._detectors[model_id].detect([r.frame.image for r in requests])
+            found = self._detectors[model_id].detect([r.frame.image for r in requests], [r.region for r in requests])
         except Exception:  # a failing batch must not stop the loop for every camera
             log.exception("model %r failed on a batch of %d frames", model_id, len(requests))
             found = None

@@ -4,6 +4,12 @@ Resizing is one `cv2.resize` per frame straight into a shared uint8 batch buffer
 order, layout, dtype and scaling are then single array expressions over the whole batch.
 `Geometry` remembers, per image, how input pixels relate to frame pixels, so decoding can
 map every box of the batch back with one vectorised expression.
+
+A model whose input height and width are dynamic can run on a *window* of the input instead:
+the frame is fitted to the model's full input size exactly as for a whole frame, and only the
+window (whole multiples of `WINDOW_ALIGN` input pixels, the backbone's largest stride) goes into
+the tensor. The pixels inside are those the whole input would have had, at the same scale and on
+the same stride grid, so the model finds the same objects there for a fraction of the work.
 """
 
 from __future__ import annotations
@@ -17,6 +23,9 @@ import numpy as np
 
 Layout = Literal["nchw", "nhwc"]
 Resize = Literal["plain", "letterbox"]
+Window = tuple[int, int, int, int]  # x1, y1, x2, y2 in input pixels of the full-size input
+Region = tuple[float, float, float, float]  # x1, y1, x2, y2 normalised to 0..1 of the frame
+WINDOW_ALIGN = 32
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +41,20 @@ class InputSpec:
     rgb: bool
     resize: Resize
     pad_value: int = 114  # letterbox border grey, as YOLO trainers pad
+    windows: bool = False  # the model's height and width are dynamic: it can run on a window of the input
+
+    def window(self, region: Region | None) -> Window | None:
+        """The aligned input window covering `region`; None for the whole input (or a fixed-size model)."""
+        if region is None or not self.windows:
+            return None
+        x1, y1, x2, y2 = region
+        a = WINDOW_ALIGN
+        left, top = int(x1 * self.width) // a * a, int(y1 * self.height) // a * a
+        right = min(self.width, -(-int(np.ceil(x2 * self.width)) // a) * a)
+        bottom = min(self.height, -(-int(np.ceil(y2 * self.height)) // a) * a)
+        if right <= left or bottom <= top or (left, top, right, bottom) == (0, 0, self.width, self.height):
+            return None
+        return left, top, right, bottom
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,12 +84,16 @@ def check_image(image: np.ndarray, position: int) -> None:
 
 
 def preprocess(
-    images: Sequence[np.ndarray], spec: InputSpec, batch_size: int | None = None
+    images: Sequence[np.ndarray], spec: InputSpec, batch_size: int | None = None, window: Window | None = None
 ) -> tuple[np.ndarray, Geometry]:
-    """Build the input tensor for `images`; `batch_size` pads a fixed-batch model with blank images."""
+    """Build the input tensor for `images`; `batch_size` pads a fixed-batch model with blank images.
+
+    With a `window` (the same for every image of the batch) the tensor holds only that part of
+    each full-size input."""
     n = len(images)
     rows = max(n, batch_size or n)
-    buf = np.full((rows, spec.height, spec.width, 3), spec.pad_value if spec.resize == "letterbox" else 0, np.uint8)
+    fill = spec.pad_value if spec.resize == "letterbox" else 0
+    full = np.full((rows, spec.height, spec.width, 3), fill, np.uint8)
     scale = np.empty((n, 2), np.float32)
     pad = np.zeros((n, 2), np.float32)
     size = np.empty((n, 2), np.float32)
@@ -75,15 +102,20 @@ def preprocess(
         h, w = image.shape[:2]
         size[i] = (w, h)
         if spec.resize == "plain":
-            cv2.resize(image, (spec.width, spec.height), dst=buf[i], interpolation=cv2.INTER_LINEAR)
+            cv2.resize(image, (spec.width, spec.height), dst=full[i], interpolation=cv2.INTER_LINEAR)
             scale[i] = (spec.width / w, spec.height / h)
             continue
         s = min(spec.width / w, spec.height / h)
         nw, nh = max(1, round(w * s)), max(1, round(h * s))
         left, top = (spec.width - nw) // 2, (spec.height - nh) // 2
-        buf[i, top : top + nh, left : left + nw] = cv2.resize(image, (nw, nh), interpolation=cv2.INTER_LINEAR)
+        full[i, top : top + nh, left : left + nw] = cv2.resize(image, (nw, nh), interpolation=cv2.INTER_LINEAR)
         scale[i] = (nw / w, nh / h)
         pad[i] = (left, top)
+    buf = full
+    if window is not None:
+        x1, y1, x2, y2 = window
+        buf = full[:, y1:y2, x1:x2]
+        pad -= np.array([x1, y1], np.float32)  # window pixels are full-input pixels shifted by its corner
     view = buf[..., ::-1] if spec.rgb else buf
     if spec.layout == "nchw":
         view = view.transpose(0, 3, 1, 2)

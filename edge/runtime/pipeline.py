@@ -5,8 +5,9 @@
     tamper) -> [zones paused while tampered, a device fault reported instead] -> rules -> cases -> sink
 
 Callers ask `admit(frame)` which models to run on a frame (none where the camera's zones look as
-they did on the last frame the detector saw, edge/scene/change.py), hand the frame to the shared
-inference engine with those models, and pass what comes back to `analyse`, in order.
+they did on the last frame the detector saw, edge/scene/change.py) and on which part of it (with
+`inference.crop_to_zones`, the zones' box), hand the frame to the shared inference engine with
+those, and pass what comes back to `analyse`, in order.
 
 The live worker, `edge replay`, `edge eval` and `edge demo` all run this object; they differ only in
 where frames come from and where messages go, so a tester's replay makes exactly the decisions the
@@ -30,10 +31,11 @@ from edge.cases import CaseEngine, CaseSnapshot, CaseStore, bystanders
 from edge.cases.verify import Verification, VerifyRequest
 from edge.config import CameraConfig, EdgeConfig
 from edge.infer import Detector, load_detector
+from edge.infer.preprocess import Region
 from edge.runtime.clips import ClipAttacher
 from edge.runtime.faults import FaultReporter
 from edge.runtime.verifier import Verifier
-from edge.scene import ChangeGate, SceneModel, SceneUpdate, TamperStatus, ViewChangeDetector, zone_regions
+from edge.scene import ChangeGate, SceneModel, SceneUpdate, TamperStatus, ViewChangeDetector, bounding, zone_regions
 from edge.track import Tracker
 from edge.types import CaseMessage, Detections, Frame
 
@@ -104,6 +106,15 @@ class GateCounts:
 
 
 @dataclass(frozen=True, slots=True)
+class Admission:
+    """What a frame needs from the shared inference engine: `models` to run on it (none: reuse or no
+    detector rules) and the `region` of the frame they must look at (None: all of it)."""
+
+    models: list[str]
+    region: Region | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class _Admitted:
     """A frame on its way through inference: `reuses` names the frame whose detections stand for it."""
 
@@ -156,7 +167,7 @@ class CameraPipeline:
         self._class_names = {k: list(v) for k, v in class_names.items()}
         self._trackers = {model_id: Tracker(config.tracker) for model_id in self._class_names}
         self._view = ViewChangeDetector(config.view_change)
-        self._gate = self._change_gate(config.camera(camera_id))
+        self._gate, self._region = self._inference_plan(config.camera(camera_id))
         self._gate_reference: FrameKey | None = None
         self._inferred: _Inferred | None = None
         in_flight = config.inference.queue_per_camera + config.inference.runners + 2  # a replay's depth, and more
@@ -224,19 +235,19 @@ class CameraPipeline:
             )
 
     # -- the data flow -------------------------------------------------------------------------
-    def admit(self, frame: Frame) -> list[str]:
-        """The models to run on `frame` before `analyse`: none where the change gate lets the last
+    def admit(self, frame: Frame) -> Admission:
+        """What to run on `frame` before `analyse`: no model where the change gate lets the last
         inferred frame's detections stand (or where the camera's rules need no detector)."""
         with self._lock:
             model_ids = self._cases.model_ids
             if not model_ids:
-                return []
+                return Admission([])
             verdict = self._gate.check(frame.image, frame.media_time)
             reuses = None if verdict.run or self._gate_reference is None else self._gate_reference
             if reuses is None:
                 self._gate_reference = _key(frame)
             self._admitted.append(_Admitted(_key(frame), reuses))
-            return [] if reuses is not None else model_ids
+            return Admission([]) if reuses is not None else Admission(model_ids, self._region)
 
     def analyse(self, frame: Frame, detections: Mapping[str, Detections], snapshot: bool = False) -> PipelineStep:
         """Run one analysed frame through every stage and hand its messages to the sink, in order.
@@ -297,14 +308,20 @@ class CameraPipeline:
             continue
         return admitted.reuses
 
-    def _change_gate(self, camera: CameraConfig) -> ChangeGate:
-        """Zones' regions are watched; with privacy on, the whole frame (bystanders anywhere must be blurred
-        where they are now, not where the last inferred frame saw them)."""
-        zones = [z for z in camera.zones if any(r.enabled for r in z.rules)]
-        margin = self._config.change_gate.margin
-        watch = [] if self._config.evidence.privacy.enabled else zone_regions([z.points for z in zones], margin)
-        gaps = [g for z in zones for r in z.rules if r.enabled for g in (r.gap_allowance_s, r.clear_after_s)]
-        return ChangeGate(self._config.change_gate, watch, min(gaps, default=None))
+    def _inference_plan(self, camera: CameraConfig) -> tuple[ChangeGate, Region | None]:
+        """The change gate over the zones' regions, and the region the detector must look at.
+
+        With privacy on, both cover the whole frame: bystanders anywhere must be blurred where they
+        are now, not where the last inferred frame saw them, nor left unseen outside the zones."""
+        zones = [z.points for z in camera.zones if any(r.enabled for r in z.rules)]
+        rules = [r for z in camera.zones for r in z.rules if r.enabled]
+        gaps = [g for r in rules for g in (r.gap_allowance_s, r.clear_after_s)]
+        if self._config.evidence.privacy.enabled or not zones:
+            return ChangeGate(self._config.change_gate, [], min(gaps, default=None)), None
+        watch = zone_regions(zones, self._config.change_gate.margin)
+        inference = self._config.inference
+        crop = bounding(zone_regions(zones, inference.crop_margin)) if inference.crop_to_zones else None
+        return ChangeGate(self._config.change_gate, watch, min(gaps, default=None)), crop
 
     def _track(self, model_id: str, dets: Detections, frame: Frame) -> Detections:
         tracker = self._trackers.get(model_id)
@@ -384,7 +401,7 @@ class CameraPipeline:
         """Hot-apply a camera's zones and rules: they take effect on its next analysed frame."""
         with self._lock:
             self._cases.reload(camera, zone_version)
-            self._gate = self._change_gate(camera)  # new regions; its first frame runs the detector
+            self._gate, self._region = self._inference_plan(camera)  # its first frame runs the detector
 
     def rebase_scene(self) -> bool:
         """Take the current view as the new reference (after a deliberate re-aim); False without a scene model."""

@@ -161,7 +161,8 @@ def replay_clip(
             _wait_for_slot(slots, inference)
             if failures:
                 break
-            inference.submit(frame, pipeline.admit(frame), analyse)  # no models: reused or class-agnostic
+            admission = pipeline.admit(frame)  # no models: reused, or only class-agnostic rules
+            inference.submit(frame, admission.models, analyse, region=admission.region)
         inference.stop(drain=not failures)
         if not failures:
             pipeline.finish()  # the clip ended: cases waiting for their clip's last seconds go now

@@ -155,7 +155,8 @@ class Worker:
         self._latest[frame.camera_id] = frame
         # no models: the change gate reuses the last detections, or only class-agnostic rules run;
         # the frame still goes through the engine so the camera's frames are analysed in order
-        self.inference.submit(frame, self.pipelines[frame.camera_id].admit(frame), self.analyse)
+        admission = self.pipelines[frame.camera_id].admit(frame)
+        self.inference.submit(frame, admission.models, self.analyse, region=admission.region)
 
     def analyse(self, frame: Frame, detections: dict[str, Detections]) -> None:
         """The camera's pipeline on one analysed frame (the inference engine's result callback)."""

@@ -46,6 +46,16 @@ def zone_regions(polygons: Sequence[Sequence[tuple[float, float]]], margin: floa
     return regions
 
 
+def bounding(regions: Sequence[Region]) -> Region:
+    """The smallest region holding all of `regions` (at least one)."""
+    return (
+        min(r[0] for r in regions),
+        min(r[1] for r in regions),
+        max(r[2] for r in regions),
+        max(r[3] for r in regions),
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class GateVerdict:
     """One frame against the reference: `run` the detector or reuse the reference's detections.
