@@ -1,0 +1,169 @@
+"""Does the worker's memory stay flat over a long run? RSS, threads and open files of the real worker, sampled.
+
+Runs the real `Worker` with N simulated cameras (the camera box of bench_cameras: looped live H.264
+clips made at run time from streams/vtest.avi, 0.5 analysed frames/s, decode auto, streams/demo.yaml's
+zones and dwell rules, cases delivered to a stand-in `edge receiver`) for `--minutes`, and every
+`--every` seconds samples this process's resident memory (VmRSS), thread count, open file descriptors
+(/proc/self/fd) and the frames analysed since the last sample (with their median lag and the share
+that ran the detector). Prints one row per sample, then least-squares slopes after `--warmup`
+seconds (caches, SQLite pages, allocator arenas and the rules' places fill up first): RSS in
+MB/hour, threads and fds per hour, and a verdict.
+
+Flat means: the RSS slope is under `--max-rss-slope` MB/hour (default 5), and threads and fds do
+not climb: the median of the last third of the samples is no higher than the highest count of the
+first third (a connection opened or closed moves a count by one; a leak keeps adding). Why 5
+MB/hour: RSS moves by a few MB between samples as the allocator reuses its arenas, so a 30-minute
+run cannot tell a much smaller slope from noise (the residual spread is printed to judge it), while
+a real leak of 5 MB/hour would add 3.6 GB over a month of uptime, which no box has to spare.
+
+Usage: .venv/bin/python bench/bench_soak.py [--cameras 48] [--minutes 30] [--every 10] [--warmup 120]
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from edge.runtime.worker import Worker
+
+from _cameras import (
+    RATE,
+    RESOLUTIONS,
+    Lags,
+    ProcessSample,
+    box_config,
+    demo_zones,
+    describe_zones,
+    detector_frames,
+    make_clip,
+    platform,
+    sample_process,
+    slope,
+    stagger_starts,
+    threading_choice,
+    watch,
+)
+from _common import machine
+
+
+@dataclass(frozen=True, slots=True)
+class Sample:
+    """One sampling instant: the process, and what was analysed since the sample before."""
+
+    elapsed_s: float
+    process: ProcessSample
+    analysed: int  # frames analysed since the previous sample
+    detector: int  # of them, frames the detector ran on
+    lag_s: float  # their median lag (nan: none)
+
+
+def row(s: Sample, cameras: int, interval_s: float) -> str:
+    p = s.process
+    share = f"{s.detector / s.analysed:.0%}" if s.analysed else "-"
+    return (
+        f"{s.elapsed_s / 60:7.1f} {p.rss_mb:8.1f} {p.threads:7d} {p.fds:5d} {s.analysed:8d} "
+        f"{s.analysed / cameras / interval_s:10.2f} {s.lag_s:7.2f} {share:>8}"
+    )
+
+
+def soak(worker: Worker, cameras: int, seconds: float, every: float) -> list[Sample]:
+    """Run the started worker for `seconds`, sampling every `every` s; Ctrl-C ends it early."""
+    lags = Lags()
+    watch(worker, lags)
+    stagger_starts(worker)
+    samples: list[Sample] = []
+    print(f"{'minute':>7} {'RSS MB':>8} {'threads':>7} {'fds':>5} {'analysed':>8} {'fps/camera':>10} {'lag s':>7} "
+          f"{'detector':>8}", flush=True)  # fmt: skip
+    t0 = time.time()
+    worker.start()
+    frames = detector_frames(worker)
+    try:
+        while (due := t0 + (len(samples) + 1) * every) <= t0 + seconds:
+            time.sleep(max(0.0, due - time.time()))
+            rows, now = lags.take(), detector_frames(worker)
+            lag = float(np.median(rows[:, 1])) if len(rows) else float("nan")
+            samples.append(Sample(time.time() - t0, sample_process(), len(rows), now - frames, lag))
+            frames = now
+            print(row(samples[-1], cameras, every), flush=True)
+    except KeyboardInterrupt:
+        print("interrupted: the slopes cover what was sampled", flush=True)
+    finally:
+        outbox = worker.outbox.stats()
+        print(f"case messages: {outbox.delivered} delivered, {outbox.pending} pending, {outbox.dead} dead", flush=True)
+        worker.stop()
+    return samples
+
+
+def climbs(counts: list[int]) -> bool:
+    """The last third's median above the first third's highest: still being added to, not moving about."""
+    third = max(1, len(counts) // 3)
+    return float(np.median(counts[-third:])) > max(counts[:third])
+
+
+def verdict(
+    samples: list[Sample], every: float, warmup_s: float, max_rss_slope: float, cameras: int, bare_mb: float
+) -> None:
+    after = [s for s in samples if s.elapsed_s >= warmup_s]
+    if len(after) < 3:
+        print(f"too few samples after the {warmup_s:g} s warm-up to fit a slope ({len(after)})")
+        return
+    hours = [s.elapsed_s / 3600 for s in after]
+    rss = [s.process.rss_mb for s in after]
+    rss_slope = slope(hours, rss)
+    counts = {"threads": [s.process.threads for s in after], "fds": [s.process.fds for s in after]}
+    thread_slope, fd_slope = slope(hours, counts["threads"]), slope(hours, counts["fds"])
+    fit = np.polyval(np.polyfit(hours, rss, 1), hours)
+    spread = float(np.std(np.asarray(rss) - fit))
+    analysed = sum(s.analysed for s in after)
+    span_s = after[-1].elapsed_s - after[0].elapsed_s + every  # each sample counts the interval before it
+    print(
+        f"after the {warmup_s:g} s warm-up ({len(after)} samples over {span_s / 60:.1f} min): "
+        f"RSS {min(rss):.1f}-{max(rss):.1f} MB, slope {rss_slope:+.1f} MB/hour (residual spread {spread:.1f} MB); "
+        f"threads {thread_slope:+.1f}/hour ({after[0].process.threads} -> {after[-1].process.threads}); "
+        f"fds {fd_slope:+.1f}/hour ({after[0].process.fds} -> {after[-1].process.fds})"
+    )
+    print(
+        f"analysed {analysed / cameras / span_s:.2f} frames/s per camera (target {RATE}); RSS {np.mean(rss):.0f} MB "
+        f"= {bare_mb:.0f} MB before the worker was built + {(np.mean(rss) - bare_mb) / cameras:.1f} MB per camera "
+        "(the model's share included)"
+    )
+    climbing = [name for name, values in counts.items() if climbs(values)]
+    flat = rss_slope < max_rss_slope and not climbing
+    print(
+        f"verdict: {'FLAT' if flat else 'NOT flat'} (RSS slope under {max_rss_slope:g} MB/hour: "
+        f"{'yes' if rss_slope < max_rss_slope else 'no'}; climbing counts: {', '.join(climbing) or 'none'})"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cameras", type=int, default=48)
+    parser.add_argument("--minutes", type=float, default=30.0)
+    parser.add_argument("--every", type=float, default=10.0, help="seconds between samples")
+    parser.add_argument("--warmup", type=float, default=120.0, help="seconds left out of the slopes")
+    parser.add_argument("--max-rss-slope", type=float, default=5.0, help="MB/hour under which RSS counts as flat")
+    parser.add_argument("--resolution", choices=sorted(RESOLUTIONS), default="576p")
+    parser.add_argument("--zones", nargs="+", default=[], help="zone ids of streams/demo.yaml (default: all)")
+    args = parser.parse_args()
+    spec = RESOLUTIONS[args.resolution]
+    zones = demo_zones(args.zones)
+    print(f"machine: {machine()}; {args.cameras} cameras for {args.minutes:g} min, a sample every {args.every:g} s")
+    with tempfile.TemporaryDirectory() as tmp:
+        clip = make_clip(Path(tmp) / f"camera-{spec.name}.mp4", spec)
+        print(f"clip: {spec.describe()}, looped at real-time pace; {RATE} analysed frames/s per camera")
+        print("zones (streams/demo.yaml), on every camera: " + "; ".join(describe_zones(zones)))
+        with platform(Path(tmp)) as url:
+            config = box_config(args.cameras, clip, Path(tmp) / "box", zones, platform_url=url)
+            print(f"worker {threading_choice(config)}")
+            bare_mb = sample_process().rss_mb
+            samples = soak(Worker(config), args.cameras, args.minutes * 60, args.every)
+    verdict(samples, args.every, args.warmup, args.max_rss_slope, args.cameras, bare_mb)
+
+
+if __name__ == "__main__":
+    main()
