@@ -87,11 +87,17 @@ class Variant:
 
 
 def variants(int8: bool) -> dict[str, Variant]:
+    cores = len(os.sched_getaffinity(0))
     known = [
         Variant("worker", "the real Worker, every setting at its default"),
         Variant("worker-no-gate", "the Worker with change_gate.enabled false", change_gate=False),
         Variant("worker-all-frames", "the Worker decoding every frame (decode: all)", decode="all"),
-        Variant("naive", "every frame decoded, single-frame inference on each camera's thread", naive=True),
+        Variant(
+            "naive",
+            f"every frame decoded, single-frame inference on each camera's thread, {cores} intra-op "
+            "threads (all cores), no pipeline",
+            naive=True,
+        ),
     ]
     if int8:
         known.insert(2, Variant("worker-int8", f"the Worker on {INT8.relative_to(REPO)}", model=str(INT8)))
