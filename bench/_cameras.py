@@ -252,8 +252,9 @@ def stagger_starts(worker: Worker, spread_s: float = GOP_S) -> None:
 def detector_frames(worker: Worker) -> int:
     """Frames the detector ran on (the engine's per-model counts).
 
-    Hook for change-gated inference: a frame whose zones did not change keeps the last detections
-    and never reaches the detector, so this over the frames `watch` saw is the share that ran it."""
+    A change-gated frame (no zone changed) passes through the engine with no model to run and
+    reuses the last detections, so this over the frames `watch` saw is the share that ran the
+    detector: counted by the engine, independently of the pipeline's own `gate_counts`."""
     return sum(m.frames for m in worker.inference.stats().models.values())
 
 
