@@ -329,7 +329,9 @@ def main() -> None:
     )
     zones = demo_zones(args.zones)
     with tempfile.TemporaryDirectory() as tmp:
-        print(f"worker {threading_choice(box_config(1, Path(tmp) / 'x.mp4', Path(tmp), zones))}")
+        box = box_config(1, Path(tmp) / "x.mp4", Path(tmp), zones)
+        print(f"worker {threading_choice(box)}")
+        print(f"worker change gate: {box.change_gate} (regions: each zone's box widened by the margin)")
         print("zones (streams/demo.yaml), on every worker camera:")
         for line in describe_zones(zones):
             print(f"  {line}")
