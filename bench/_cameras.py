@@ -60,8 +60,9 @@ RESOLUTIONS = {
 }
 
 
-def make_clip(path: Path, spec: ClipSpec, seconds: float = 20.0) -> Path:
-    """vtest pictures (one per output frame, scaled to the spec) encoded as the spec says."""
+def make_clip(path: Path, spec: ClipSpec, seconds: float = 40.0) -> Path:
+    """The first `seconds` of vtest at its own pace (10 fps, each picture repeated to fill the spec's
+    frame rate: people move at their real speed), scaled and encoded as the spec says."""
     params = f"keyint={int(spec.fps * GOP_S)}:min-keyint={int(spec.fps * GOP_S)}:scenecut=0:bframes=0"
     options = {"preset": "veryfast"}
     if spec.bitrate:  # capped like a camera's VBR setting: at most one second's worth in the buffer
@@ -71,17 +72,22 @@ def make_clip(path: Path, spec: ClipSpec, seconds: float = 20.0) -> Path:
         options["crf"] = "28"
     options["x264-params"] = params
     with av.open(str(VTEST)) as src, av.open(str(path), "w") as dst:
+        source = src.streams.video[0]
+        pictures = src.decode(source)
         out = dst.add_stream("libx264", rate=spec.fps)
         out.width, out.height, out.pix_fmt = spec.width, spec.height, "yuv420p"
         if spec.bitrate:
             out.bit_rate = spec.bitrate
         out.options = options
-        for i, frame in enumerate(src.decode(video=0)):
-            if i >= seconds * spec.fps:
-                break
-            picture = frame.reformat(width=spec.width, height=spec.height, format="yuv420p")
-            picture.pts, picture.time_base = i, Fraction(1, spec.fps)
-            for packet in out.encode(picture):
+        shown, picture = -1, None
+        for i in range(int(seconds * spec.fps)):
+            while shown < int(i * source.average_rate / spec.fps):
+                picture, shown = next(pictures, None), shown + 1
+            if picture is None:
+                break  # vtest is 79.5 s long
+            frame = picture.reformat(width=spec.width, height=spec.height, format="yuv420p")
+            frame.pts, frame.time_base = i, Fraction(1, spec.fps)
+            for packet in out.encode(frame):
                 dst.mux(packet)
         for packet in out.encode():
             dst.mux(packet)

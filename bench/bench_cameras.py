@@ -1,13 +1,14 @@
 """How many live cameras the real worker sustains at 0.5 analysed frames/s each, vs the naive loop, same run.
 
-Each simulated camera is an H.264 25 fps file made at run time from streams/vtest.avi (768x576 crf 28,
-or with `--resolution 1080p` the pictures upscaled to 1920x1080 at 4 Mbit/s; 2 s key frame interval,
-no B-frames, as IP cameras send), read at real-time pace and looped; camera starts are staggered over
+Each simulated camera is an H.264 25 fps file made at run time from the first 40 s of
+streams/vtest.avi at its own pace (people move at their real speed; 768x576 crf 28, or with
+`--resolution 1080p` the pictures upscaled to 1920x1080 at 4 Mbit/s; 2 s key frame interval, no
+B-frames, as IP cameras send), read at real-time pace and looped; camera starts are staggered over
 one GOP so key frames don't align. Setups, each a named side of one ladder run:
 - worker: the real `edge.runtime.worker.Worker` built from an `EdgeConfig` with N such cameras,
-  decode `auto`, streams/demo.yaml's zones and dwell rules (tracker, rules and cases run; cases wait
-  in the outbox, the platform url being a closed port), every other setting at its default (all
-  levers on, change-gated inference included);
+  decode `auto`, streams/demo.yaml's zones and dwell rules (tracker, rules and cases run; cases go
+  to a stand-in `edge receiver` process), every other setting at its default (all levers on,
+  change-gated inference included);
 - worker-no-gate: the same with `change_gate.enabled: false` (every analysed frame runs the detector);
 - worker-int8: the worker on models/centernet-mbv3-coco-int8.onnx (when that file exists, or `--int8`);
 - worker-all-frames (only when asked for with --variants): decode `all`, the key-frame lever off;
