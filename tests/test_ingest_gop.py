@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from rtsp_support import Collector, StreamPool, assert_monotonic, camera, http_server, wait_until, write_clip
 
+from edge.config import ZoneConfig
 from edge.ingest import CameraStream, HealthRegistry
 from edge.ingest.decode import GopMeter
 
@@ -52,24 +53,21 @@ def run_stream() -> Iterator[Callable[..., CameraStream]]:
 
 def test_gop_meter_settles_on_two_agreeing_intervals_and_ignores_odd_ones():
     meter = GopMeter()
-    frame = 1 / RATE
-    assert [meter.key_frame(t, frame) for t in (10.0, 12.0)] == [None, None]  # one interval is no GOP yet
-    assert meter.key_frame(14.0, frame) == pytest.approx(2.0)
-    odd = (
-        18.0,  # a lost key frame: one 4 s interval
-        20.0,
-        20.6,  # an extra key frame at a scene cut: one short interval
-        22.0,
-        0.5,  # timestamps restart (a spliced or looped stream, a camera reset)
-        2.5,
-        4.52,  # an interval within a frame
-        6.5,
-    )
-    assert [meter.key_frame(t, frame) for t in odd] == [None] * len(odd)
+
+    def feed(*times: float) -> float | None:
+        for t in times:
+            meter.key_frame(t, 1 / RATE)
+        return meter.gop_s
+
+    assert feed(10.0, 12.0) is None  # one interval is no GOP yet
+    assert feed(14.0) == pytest.approx(2.0)
+    assert feed(18.0, 20.0) == pytest.approx(2.0)  # a lost key frame: one 4 s interval
+    assert feed(20.6, 22.0) == pytest.approx(2.0)  # an extra key frame at a scene cut: one short interval
+    assert feed(0.5, 2.5) == pytest.approx(2.0)  # timestamps restart (a spliced or looped stream, a reset)
+    assert feed(4.52, 6.5) == pytest.approx(2.0)  # within a frame: the same GOP
     meter.new_session()  # a reconnect: no interval across it
-    assert [meter.key_frame(t, frame) for t in (1000.0, 1006.0)] == [None, None]
-    assert meter.key_frame(1012.0, frame) == pytest.approx(6.0)  # two 6 s intervals: re-configured
-    assert meter.gop_s == pytest.approx(6.0)
+    assert feed(1000.0, 1006.0) == pytest.approx(2.0)
+    assert feed(1012.0) == pytest.approx(6.0)  # two 6 s intervals: the camera was re-configured
 
 
 def test_looped_camera_decides_key_frames_once_over_many_loop_points(run_stream, tmp_path: Path):
@@ -136,3 +134,21 @@ def test_camera_health_starts_in_the_mode_it_decodes(tmp_path: Path):
         ("keyframes", 0, None),
         ("all", 0, None),
     ]
+
+
+def test_a_rule_applied_to_a_running_camera_takes_the_decision_again(run_stream, tmp_path: Path):
+    clip = spliced(tmp_path / "looped.ts", h264_ts(tmp_path / "segment.ts", 6.0, 2.0), 3)
+    health, sink = HealthRegistry(), Collector()
+    cam = camera("c", str(clip), fps=1.0, loop=True, live=False, stall_timeout_s=10.0)
+    stream = run_stream(cam, sink, health)
+    wait_until(lambda: health.snapshot()["c"].decode == "keyframes", 15, "key frames without rules")
+    # a person may not stay 5 s: 10 pictures in 5 s need every frame, not one per 2 s GOP
+    quick = {"id": "q", "event_code": "0501", "classes": ["person"], "min_duration_s": 5, "gap_allowance_s": 2}
+    zone = ZoneConfig.model_validate({"id": "z", "polygon": [[0, 0], [1, 0], [1, 1]], "rules": [quick]})
+    stream.apply(cam.model_copy(update={"zones": [zone]}))
+    wait_until(lambda: health.snapshot()["c"].decode == "all", 15, "all frames for the quick rule")
+    stream.apply(cam)  # the rule removed again
+    wait_until(lambda: health.snapshot()["c"].decode == "keyframes", 15, "key frames again")
+    assert health.snapshot()["c"].decode_switches == 3
+    with pytest.raises(ValueError, match="camera c: cannot take the config of camera other"):
+        stream.apply(cam.model_copy(update={"id": "other"}))

@@ -110,20 +110,18 @@ class GopMeter:
         """A new session's timestamps have nothing to do with the last one's."""
         self._last_key = None
 
-    def key_frame(self, time_s: float, frame_s: float) -> float | None:
-        """A key packet at stream time `time_s` (frames `frame_s` apart); the new GOP when it changed."""
+    def key_frame(self, time_s: float, frame_s: float) -> None:
+        """A key packet at stream time `time_s`, frames `frame_s` apart."""
         last, self._last_key = self._last_key, time_s
         if last is None or time_s <= last:  # the first key frame, or timestamps restarted: no interval
-            return None
+            return
         interval = time_s - last
         if self.gop_s is not None and _same_gop(interval, self.gop_s, frame_s):
             self._pending = None
-            return None
+            return
         pending, self._pending = self._pending, interval
-        if pending is None or not _same_gop(interval, pending, frame_s):
-            return None
-        self.gop_s, self._pending = max(interval, pending), None  # the longer: key frames come no rarer
-        return self.gop_s
+        if pending is not None and _same_gop(interval, pending, frame_s):
+            self.gop_s, self._pending = max(interval, pending), None  # the longer: key frames come no rarer
 
 
 def _same_gop(a: float, b: float, frame_s: float) -> bool:
@@ -133,9 +131,11 @@ def _same_gop(a: float, b: float, frame_s: float) -> bool:
 class FrameDecoder:
     """Every decoded picture of a container's first video stream, each marked sampled or not.
 
-    `choose`, if given, is asked for the decode mode each time the stream's settled GOP changes
-    (`gop`, a camera's `GopMeter`, kept across its sessions), so a camera can drop to key frames
-    once it is known that they come often enough, and stays there.
+    `choose`, if given, is asked for the decode mode at every key frame (the mode changes only
+    there, so no picture is decoded without its references) with the stream's settled GOP (`gop`,
+    a camera's `GopMeter`, kept across its sessions; None until known). A camera so drops to key
+    frames once it is known that they come often enough, and its mode changes again only when the
+    settled GOP or what `choose` weighs (the camera's rules) does.
     `frame_threads`: decode on several threads (a clip read as fast as possible) instead of one.
     """
 
@@ -144,7 +144,7 @@ class FrameDecoder:
         container: av.container.InputContainer,
         fps: float,
         mode: DecodeMode,
-        choose: Callable[[float], DecodeMode] | None = None,
+        choose: Callable[[float | None], DecodeMode] | None = None,
         gop: GopMeter | None = None,
         stall_timeout_s: float | None = None,
         packets: PacketRing | None = None,
@@ -196,7 +196,7 @@ class FrameDecoder:
                     stats.end_time = max(stats.end_time, packet_time + duration)
                 if packet.is_keyframe and packet.pts is not None and time_base:
                     # the stream's own clock, not media time: that is only rebased at the next decoded picture
-                    self._measure_gop(packet.pts * time_base, interval)
+                    self._key_frame(packet.pts * time_base, interval)
                 if self._mode == "keyframes" and (
                     not packet.is_keyframe
                     or (packet_time is not None and packet_time >= last_time and not self._sampler.due(packet_time))
@@ -232,10 +232,10 @@ class FrameDecoder:
             if not frames or tainted:
                 self._check_stall(last_picture_at)
 
-    def _measure_gop(self, key_time: float, frame_s: float) -> None:
-        changed = self._gop.key_frame(key_time, frame_s)
-        if changed is not None and self._choose is not None:
-            self.mode = self._choose(changed)
+    def _key_frame(self, key_time: float, frame_s: float) -> None:
+        self._gop.key_frame(key_time, frame_s)
+        if self._choose is not None:
+            self.mode = self._choose(self._gop.gop_s)
 
     def _check_stall(self, last_picture_at: float) -> None:
         if self._stall_timeout_s is None:

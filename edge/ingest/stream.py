@@ -88,12 +88,20 @@ class CameraStream:
         self._clock = MediaClock()
         self._index = 0
         self._gop = GopMeter()  # what is known of the camera's GOP, across sessions
+        self._rules = camera  # the zones and rules the decode decision weighs (hot-applied by `apply`)
         self._reported = DecodeStats()  # decoder counts already fed to health
         health.register(camera.id, camera.source.stall_timeout_s, choose_decode(camera, None))
 
     @property
     def camera_id(self) -> str:
         return self.camera.id
+
+    def apply(self, camera: CameraConfig) -> None:
+        """Take the camera's new zones and rules (hot-applied by the worker): the decode decision is
+        taken again at the next key frame, so a rule that needs every frame gets them from there."""
+        if camera.id != self.camera.id:
+            raise ValueError(f"camera {self.camera.id}: cannot take the config of camera {camera.id}")
+        self._rules = self.camera.model_copy(update={"zones": camera.zones})
 
     def start(self) -> None:
         if self._thread is not None:
@@ -222,8 +230,8 @@ class CameraStream:
         )
 
     def _decide(self, gop_s: float | None) -> DecodeMode:
-        """The decode mode for a settled GOP, told to health as soon as it is taken."""
-        mode = choose_decode(self.camera, gop_s)
+        """The decode mode for a settled GOP and the current rules, told to health as soon as it is taken."""
+        mode = choose_decode(self._rules, gop_s)
         self._health.decoding(self.camera.id, mode, gop_s)
         return mode
 
