@@ -198,8 +198,10 @@ class Worker:
             return list(self.recent)[-limit:][::-1]
 
     def apply_camera(self, camera: CameraConfig, zone_version: int) -> None:
-        """Hot-apply a camera's zones and rules: takes effect on its next analysed frame."""
+        """Hot-apply a camera's zones and rules: takes effect on its next analysed frame (and the
+        decode decision at the next key frame: a quick rule may need every frame)."""
         self.pipelines[camera.id].reload(camera, zone_version)
+        self.streams[camera.id].apply(camera)
 
     def rebase_scene(self, camera_id: str) -> bool:
         """Take the camera's current view as its new reference (after a deliberate re-aim).
