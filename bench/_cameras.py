@@ -27,7 +27,7 @@ import av
 import numpy as np
 
 from edge.config import EdgeConfig, ZoneConfig, load_config, parse_config
-from edge.infer.session import session_options
+from edge.infer import thread_plan
 from edge.runtime.worker import Worker
 from edge.types import Detections, Frame
 
@@ -163,6 +163,7 @@ def box_config(
     change_gate: bool = True,
     decode: str = "auto",
     platform_url: str | None = None,
+    crop_to_zones: bool = False,
 ) -> EdgeConfig:
     """An edge box with `cameras` copies of the clip camera; everything not named here at its default."""
     demo = load_config(DEMO)
@@ -177,6 +178,7 @@ def box_config(
         "models": [{"id": model_id, "path": str(model)}],
         "cameras": [{"id": f"cam{i:03d}", **camera} for i in range(cameras)],
         "change_gate": {"enabled": change_gate},
+        "inference": {"crop_to_zones": crop_to_zones},
         "storage": {"dir": str(storage)},
     }
     if platform_url:
@@ -186,14 +188,9 @@ def box_config(
 
 def threading_choice(config: EdgeConfig) -> str:
     """The inference engine's runners and each session's intra-op threads, as edge/infer/session.py picks them."""
-    cores = len(os.sched_getaffinity(0))
-    runners = config.inference.runners
-    per_model = "; ".join(
-        f"{runners} runners x {session_options(m).intra_op_num_threads} intra-op threads per session ({m.id})"
-        for m in config.models
-    )
+    per_model = "; ".join(f"{m.id}: {thread_plan(config.inference, m)}" for m in config.models)
     return (
-        f"inference: {per_model} on {cores} cores; max_batch {config.inference.max_batch}, "
+        f"inference: {per_model}; max_batch {config.inference.max_batch}, "
         f"queue_per_camera {config.inference.queue_per_camera}"
     )
 

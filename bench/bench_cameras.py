@@ -10,6 +10,7 @@ one GOP so key frames don't align. Setups, each a named side of one ladder run:
   to a stand-in `edge receiver` process), every other setting at its default (all levers on,
   change-gated inference included);
 - worker-no-gate: the same with `change_gate.enabled: false` (every analysed frame runs the detector);
+- worker-crop: the same with `inference.crop_to_zones: true` (the detector sees only the zones' box);
 - worker-int8: the worker on models/centernet-mbv3-coco-int8.onnx (when that file exists, or `--int8`);
 - worker-all-frames (only when asked for with --variants): decode `all`, the key-frame lever off;
 - naive: every frame decoded, and each camera's thread runs single-frame inference itself (no pipeline).
@@ -85,6 +86,7 @@ class Variant:
     change_gate: bool = True
     model: str = str(MODEL)
     decode: str = "auto"
+    crop: bool = False
 
 
 def variants(int8: bool) -> dict[str, Variant]:
@@ -92,6 +94,7 @@ def variants(int8: bool) -> dict[str, Variant]:
     known = [
         Variant("worker", "the real Worker, every setting at its default"),
         Variant("worker-no-gate", "the Worker with change_gate.enabled false", change_gate=False),
+        Variant("worker-crop", "the Worker with inference.crop_to_zones true (off by default)", crop=True),
         Variant("worker-all-frames", "the Worker decoding every frame (decode: all)", decode="all"),
         Variant(
             "naive",
@@ -174,7 +177,15 @@ def run_worker(variant: Variant, cameras: int, clip: Path, seconds: float, zone_
     with tempfile.TemporaryDirectory(prefix="bench-box-") as storage:
         zones = demo_zones(zone_ids)
         config = box_config(
-            cameras, clip, Path(storage), zones, Path(variant.model), variant.change_gate, variant.decode, url
+            cameras,
+            clip,
+            Path(storage),
+            zones,
+            Path(variant.model),
+            variant.change_gate,
+            variant.decode,
+            url,
+            crop_to_zones=variant.crop,
         )
         worker = Worker(config)
         lags = Lags()
