@@ -4,6 +4,7 @@ reconnects, taken again only when the camera's GOP really changes."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from fractions import Fraction
 from pathlib import Path
 
 import av
@@ -54,20 +55,24 @@ def run_stream() -> Iterator[Callable[..., CameraStream]]:
 def test_gop_meter_settles_on_two_agreeing_intervals_and_ignores_odd_ones():
     meter = GopMeter()
 
-    def feed(*times: float) -> float | None:
+    def feed(*times: str) -> float | None:
         for t in times:
-            meter.key_frame(t, 1 / RATE)
+            meter.key_frame(Fraction(t), Fraction(1, RATE))
         return meter.gop_s
 
-    assert feed(10.0, 12.0) is None  # one interval is no GOP yet
-    assert feed(14.0) == pytest.approx(2.0)
-    assert feed(18.0, 20.0) == pytest.approx(2.0)  # a lost key frame: one 4 s interval
-    assert feed(20.6, 22.0) == pytest.approx(2.0)  # an extra key frame at a scene cut: one short interval
-    assert feed(0.5, 2.5) == pytest.approx(2.0)  # timestamps restart (a spliced or looped stream, a reset)
-    assert feed(4.52, 6.5) == pytest.approx(2.0)  # within a frame: the same GOP
+    assert feed("10", "12") is None  # one interval is no GOP yet
+    assert feed("14") == 2.0
+    assert feed("18", "20") == 2.0  # a lost key frame: one 4 s interval
+    assert feed("20.6", "22") == 2.0  # an extra key frame at a scene cut: one short interval
+    assert feed("0.5", "2.5") == 2.0  # timestamps restart (a spliced or looped stream, a reset)
+    assert feed("4.52", "6.5") == 2.0  # within a frame: the same GOP
     meter.new_session()  # a reconnect: no interval across it
-    assert feed(1000.0, 1006.0) == pytest.approx(2.0)
-    assert feed(1012.0) == pytest.approx(6.0)  # two 6 s intervals: the camera was re-configured
+    assert feed("1000", "1006") == 2.0
+    assert feed("1012") == 6.0  # two 6 s intervals: the camera was re-configured
+    fresh = GopMeter()
+    for t in ("14.08", "16.08", "18.08"):  # 2.0000000000000018 apart in floats
+        fresh.key_frame(Fraction(t), Fraction(1, RATE))
+    assert fresh.gop_s == 2.0  # exactly: 10 GOPs are no longer than a 20 s rule's min_duration_s
 
 
 def test_looped_camera_decides_key_frames_once_over_many_loop_points(run_stream, tmp_path: Path):

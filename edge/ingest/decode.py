@@ -25,6 +25,7 @@ import math
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from fractions import Fraction
 from typing import Literal
 
 import av
@@ -86,7 +87,7 @@ class Picture:
         return self.frame.to_ndarray(format="bgr24")
 
 
-GOP_TOLERANCE = 0.1  # two key frame intervals within 10 % (and at least one frame) are the same GOP
+GOP_TOLERANCE = Fraction(1, 10)  # two key frame intervals within 10 % (and at least one frame) are the same GOP
 
 
 @dataclass(slots=True)
@@ -99,33 +100,36 @@ class GopMeter:
     agree on a value it does not already have: a camera re-configured to another GOP. So a decode
     decision taken on it is taken once, and again only when the stream really changed. A camera
     keeps one meter across its sessions (loop restarts, reconnects): no interval spans two sessions,
-    but what they measured adds up.
+    but what they measured adds up. Times are exact (integer timestamps times the time base) and
+    the GOP is a whole number of frames: a 2 s GOP is 2.0, never 2.0000000000000018 (16.08 - 14.08
+    in floats), which the decode policy's thresholds (GOP == 1/fps, 10 x GOP == min_duration_s)
+    would read as longer, one GOP in a few.
     """
 
     gop_s: float | None = None  # the settled interval in media seconds; None until two intervals agree
-    _last_key: float | None = None
-    _pending: float | None = None  # an interval that differs from `gop_s`, waiting for a second one
+    _last_key: Fraction | None = None
+    _pending: Fraction | None = None  # an interval that differs from `gop_s`, waiting for a second one
 
     def new_session(self) -> None:
         """A new session's timestamps have nothing to do with the last one's."""
         self._last_key = None
 
-    def key_frame(self, time_s: float, frame_s: float) -> None:
-        """A key packet at stream time `time_s`, frames `frame_s` apart."""
-        last, self._last_key = self._last_key, time_s
-        if last is None or time_s <= last:  # the first key frame, or timestamps restarted: no interval
+    def key_frame(self, time: Fraction, frame: Fraction) -> None:
+        """A key packet at stream time `time` (seconds), frames `frame` seconds apart."""
+        last, self._last_key = self._last_key, time
+        if last is None or time <= last:  # the first key frame, or timestamps restarted: no interval
             return
-        interval = time_s - last
-        if self.gop_s is not None and _same_gop(interval, self.gop_s, frame_s):
+        interval = max(1, round((time - last) / frame)) * frame  # in whole frames
+        if self.gop_s is not None and _same_gop(interval, Fraction(self.gop_s), frame):
             self._pending = None
             return
         pending, self._pending = self._pending, interval
-        if pending is not None and _same_gop(interval, pending, frame_s):
-            self.gop_s, self._pending = max(interval, pending), None  # the longer: key frames come no rarer
+        if pending is not None and _same_gop(interval, pending, frame):
+            self.gop_s, self._pending = float(max(interval, pending)), None  # the longer: key frames come no rarer
 
 
-def _same_gop(a: float, b: float, frame_s: float) -> bool:
-    return abs(a - b) <= max(frame_s, GOP_TOLERANCE * max(a, b))
+def _same_gop(a: Fraction, b: Fraction, frame: Fraction) -> bool:
+    return abs(a - b) <= max(frame, GOP_TOLERANCE * max(a, b))
 
 
 class FrameDecoder:
@@ -177,8 +181,9 @@ class FrameDecoder:
     def __iter__(self) -> Iterator[Picture]:
         """Ends when the demuxer ends; demux errors propagate, decoder errors are only counted."""
         stats = self.stats
-        time_base = float(self._stream.time_base or 0)
-        interval = 1.0 / float(self._stream.average_rate or self._stream.guessed_rate or 25)
+        exact_base = self._stream.time_base or Fraction(0)
+        frame_s = 1 / Fraction(self._stream.average_rate or self._stream.guessed_rate or 25)
+        time_base, interval = float(exact_base), float(frame_s)
         origin: int | None = None
         last_time = -interval
         last_picture_at = time.monotonic()  # last clean picture: what the stall watchdog looks at
@@ -196,7 +201,7 @@ class FrameDecoder:
                     stats.end_time = max(stats.end_time, packet_time + duration)
                 if packet.is_keyframe and packet.pts is not None and time_base:
                     # the stream's own clock, not media time: that is only rebased at the next decoded picture
-                    self._key_frame(packet.pts * time_base, interval)
+                    self._key_frame(packet.pts * exact_base, frame_s)
                 if self._mode == "keyframes" and (
                     not packet.is_keyframe
                     or (packet_time is not None and packet_time >= last_time and not self._sampler.due(packet_time))
@@ -232,8 +237,8 @@ class FrameDecoder:
             if not frames or tainted:
                 self._check_stall(last_picture_at)
 
-    def _key_frame(self, key_time: float, frame_s: float) -> None:
-        self._gop.key_frame(key_time, frame_s)
+    def _key_frame(self, key_time: Fraction, frame: Fraction) -> None:
+        self._gop.key_frame(key_time, frame)
         if self._choose is not None:
             self.mode = self._choose(self._gop.gop_s)
 
