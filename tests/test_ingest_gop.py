@@ -75,6 +75,13 @@ def test_gop_meter_settles_on_two_agreeing_intervals_and_ignores_odd_ones():
     assert fresh.gop_s == 2.0  # exactly: 10 GOPs are no longer than a 20 s rule's min_duration_s
 
 
+PARKED = {"id": "parked-vehicle", "event_code": "0505", "classes": ["car", "truck", "bus"], "min_duration_s": 20}
+
+
+def zone(rule: dict) -> ZoneConfig:
+    return ZoneConfig.model_validate({"id": "z", "polygon": [[0, 0], [1, 0], [1, 1]], "rules": [rule]})
+
+
 def test_looped_camera_decides_key_frames_once_over_many_loop_points(run_stream, tmp_path: Path):
     # 3 copies of a 6 s clip (2 s GOP) in one file, looped: loop points inside the stream (the
     # timestamps restart) and at the reopen. Read flat out, so a dozen pass in about a second;
@@ -83,7 +90,8 @@ def test_looped_camera_decides_key_frames_once_over_many_loop_points(run_stream,
     assert sorted(set(np.diff(key_times(clip)).round(2))) == [-4.0, 2.0]  # the timestamps do restart
     health, sink = HealthRegistry(), Collector()
     cam = camera("c", str(clip), fps=0.5, loop=True, live=False, stall_timeout_s=10.0)
-    run_stream(cam, sink, health)
+    # the bench's camera: the demo's parked-vehicle rule, 10 key frames in its 20 s exactly
+    run_stream(cam.model_copy(update={"zones": [zone(PARKED)]}), sink, health)
     sink.wait_for(9 * 5)  # 9 analysed frames a pass: 5 passes, 14 loop points
     snap = health.snapshot()["c"]
     assert (snap.decode, snap.decode_switches) == ("keyframes", 1)  # all -> keyframes, once
@@ -149,8 +157,7 @@ def test_a_rule_applied_to_a_running_camera_takes_the_decision_again(run_stream,
     wait_until(lambda: health.snapshot()["c"].decode == "keyframes", 15, "key frames without rules")
     # a person may not stay 5 s: 10 pictures in 5 s need every frame, not one per 2 s GOP
     quick = {"id": "q", "event_code": "0501", "classes": ["person"], "min_duration_s": 5, "gap_allowance_s": 2}
-    zone = ZoneConfig.model_validate({"id": "z", "polygon": [[0, 0], [1, 0], [1, 1]], "rules": [quick]})
-    stream.apply(cam.model_copy(update={"zones": [zone]}))
+    stream.apply(cam.model_copy(update={"zones": [zone(quick)]}))
     wait_until(lambda: health.snapshot()["c"].decode == "all", 15, "all frames for the quick rule")
     stream.apply(cam)  # the rule removed again
     wait_until(lambda: health.snapshot()["c"].decode == "keyframes", 15, "key frames again")
