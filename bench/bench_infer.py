@@ -12,11 +12,18 @@ efficiency). Both sides use the same model, thread count and preprocessing/decod
 Defaults are the worker's own on this box: batch 1 on the CPU, 2 runners, all cores but one
 per session. Usage: .venv/bin/python bench/bench_infer.py [--cameras 8] [--seconds 10]
 [--batch 1] [--runners 2] [--threads 1] [--provider cpu]
+
+`--int8 [PATH]` compares the model with its INT8 copy instead (models/README.md "INT8 copy"), in
+the same run, interleaved: per-frame time of `detect()` on decoded frames (preprocessing and
+decoding included) from one thread at batch 1 and at `--int8-batch` (the demo's `max_batch`), and
+frames/s of `run()` from `--runners` threads (what the engine does with the box), each with the
+worker's thread settings; reports every figure of both models and the fp32 / int8 ratio.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import threading
 import time
 from pathlib import Path
@@ -32,6 +39,7 @@ from edge.types import Detections, Frame
 from _common import REPO, decode_frames, for_seconds, machine
 
 FPS = 10.0
+INT8 = REPO / "models" / "centernet-mbv3-coco-int8.onnx"
 
 
 def ceiling(detector: Detector, frames: list[np.ndarray], batch: int, runners: int, seconds: float) -> float:
@@ -98,6 +106,57 @@ def engine(
     return delivered[0] / elapsed, detail
 
 
+def per_frame_ms(detector: Detector, frames: list[np.ndarray], batch: int, seconds: float) -> tuple[float, float]:
+    """Wall and CPU milliseconds per frame of `detect()` from one thread, batches of `batch` frames.
+
+    CPU time (this process's, all threads) depends less than wall time on what else runs on the box."""
+    detector.detect(frames[:batch])
+    done, i = 0, 0
+    start, cpu = time.perf_counter(), time.process_time()
+    while time.perf_counter() - start < seconds:
+        detector.detect([frames[(i + k) % len(frames)] for k in range(batch)])
+        done += batch
+        i += batch
+    return (time.perf_counter() - start) * 1000 / done, (time.process_time() - cpu) * 1000 / done
+
+
+def compare_int8(args: argparse.Namespace, cfg: ModelConfig, frames: list[np.ndarray]) -> None:
+    """fp32 and INT8 copy side by side, interleaved: one thread's ms/frame at two batch sizes, and
+    the multi-runner ceiling; each speed-up is the median of the rounds' own ratios."""
+    models = {
+        "fp32": load_detector(cfg),
+        "int8": load_detector(cfg.model_copy(update={"id": "int8", "path": args.int8})),
+    }
+    batches = (1, args.int8_batch)
+    print(f"machine: {machine()}; onnxruntime {ort.__version__}, {args.threads} intra-op threads per session")
+    print(
+        f"models: {cfg.path.name} vs {args.int8.name}; {args.rounds} interleaved rounds of {args.seconds:g} s "
+        f"per measurement; ceiling from {args.runners} threads at batch 1"
+    )
+    rows: dict[str, list[float]] = {}
+    for r in range(args.rounds):
+        line = []
+        for name, detector in models.items():
+            for batch in batches:
+                wall, cpu = per_frame_ms(detector, frames, batch, args.seconds)
+                rows.setdefault(f"{name} detect ms/frame, batch {batch}", []).append(wall)
+                rows.setdefault(f"{name} detect CPU ms/frame, batch {batch}", []).append(cpu)
+                line.append(f"{name} b{batch} {wall:.1f} ms ({cpu:.1f} CPU)")
+            fps = ceiling(detector, frames, 1, args.runners, args.seconds)
+            rows.setdefault(f"{name} ceiling frames/s, {args.runners} threads", []).append(fps)
+            line.append(f"{name} ceiling {fps:.1f}/s")
+        print(f"  round {r + 1} (load {os.getloadavg()[0]:.1f}): " + ", ".join(line))
+    for key, values in rows.items():
+        print(f"{key:<42} {np.median(values):8.1f}")
+    for key in rows:
+        if key.startswith("fp32 "):
+            what = key.removeprefix("fp32 ")
+            fp32, int8 = np.array(rows[key]), np.array(rows[f"int8 {what}"])
+            ratios = int8 / fp32 if what.startswith("ceiling") else fp32 / int8
+            spread = f"rounds {ratios.min():.2f}-{ratios.max():.2f}"
+            print(f"speed-up int8 vs fp32, {what}: x{np.median(ratios):.2f} ({spread})")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cameras", type=int, default=8)
@@ -108,13 +167,20 @@ def main() -> None:
     parser.add_argument("--provider", default="cpu", choices=["cpu", "cuda", "tensorrt", "openvino"])
     parser.add_argument("--threads", type=int, default=default_threads(), help="intra-op threads per session")
     parser.add_argument("--model", type=Path, default=REPO / "models" / "centernet-mbv3-coco.onnx")
+    parser.add_argument(
+        "--int8", type=Path, nargs="?", const=INT8, help=f"compare with this INT8 copy instead (default {INT8.name})"
+    )
+    parser.add_argument("--int8-batch", type=int, default=4, help="the larger batch of the INT8 comparison")
     args = parser.parse_args()
 
     cfg = ModelConfig(
         id="m", path=args.model, providers=[args.provider], intra_op_threads=args.threads, batch=args.batch
     )
-    detector = load_detector(cfg)
     frames = decode_frames(100)
+    if args.int8:
+        compare_int8(args, cfg, frames)
+        return
+    detector = load_detector(cfg)
     batch = min(args.batch, detector.max_batch)
     print(
         f"machine: {machine()}; "
