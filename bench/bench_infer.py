@@ -33,7 +33,7 @@ import onnxruntime as ort
 
 from edge.config import InferenceConfig, ModelConfig
 from edge.infer import Detector, InferenceEngine, load_detector
-from edge.infer.session import default_threads
+from edge.infer.session import default_threads, thread_plan
 from edge.types import Detections, Frame
 
 from _common import REPO, decode_frames, for_seconds, machine
@@ -128,7 +128,8 @@ def compare_int8(args: argparse.Namespace, cfg: ModelConfig, frames: list[np.nda
         "int8": load_detector(cfg.model_copy(update={"id": "int8", "path": args.int8})),
     }
     batches = (1, args.int8_batch)
-    print(f"machine: {machine()}; onnxruntime {ort.__version__}, {args.threads} intra-op threads per session")
+    plan = thread_plan(InferenceConfig(runners=args.runners), cfg)
+    print(f"machine: {machine()}; onnxruntime {ort.__version__}; the worker's threads: {plan}")
     print(
         f"models: {cfg.path.name} vs {args.int8.name}; {args.rounds} interleaved rounds of {args.seconds:g} s "
         f"per measurement; ceiling from {args.runners} threads at batch 1"

@@ -21,6 +21,8 @@ The output is deterministic: the same model, clips, options and onnxruntime give
 byte for byte. The model's metadata (`names`, `stride`, ...) is kept, so the worker loads the copy
 with `format: auto`; a `quantization` entry says how it was made.
 
+Needs `onnx` (in the test extras: `pip install -e '.[test]'`, which setup.sh does).
+
     .venv/bin/python scripts/quantize_model.py            # writes models/centernet-mbv3-coco-int8.onnx
     .venv/bin/python scripts/quantize_model.py --method entropy --out /tmp/try.onnx
 """
