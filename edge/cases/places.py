@@ -121,8 +121,13 @@ def sight(
     stamp = round(now * 1000)
     n = len(fresh_cols)
     boxes = obs.xyxy[fresh_cols].astype(np.float64)
+    # places first seen on one frame are told apart by where they are (left to right, then top to
+    # bottom), not by score order: a model whose scores differ a little (INT8, a new version) still
+    # gives the same object the same key, and so its case the same id
+    rank = np.empty(n, np.int64)
+    rank[np.lexsort((boxes[:, 1], boxes[:, 0]))] = np.arange(n)
     new = Places(
-        key=np.array([f"{key_prefix}/{stamp}/{j}" for j in range(n)], dtype=object),
+        key=np.array([f"{key_prefix}/{stamp}/{j}" for j in rank], dtype=object),
         ref=boxes.copy(),
         box=boxes,
         first_seen=now - obs.age[fresh_cols],  # scene objects stood there before they were reported
