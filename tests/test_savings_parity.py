@@ -1,7 +1,8 @@
-"""Eval parity of change-gated inference on every ground-truth file in streams/: the same clip and rule
-set give the same cases (ids, times within one analysed frame, boxes within IoU 0.9) with the gate
-on and off. The bundled configs watch busy bands where people cross in every frame, so the gate
-rarely skips there; the parking-only variant watches the no-parking zone alone, where it does."""
+"""Eval parity of the savings on every ground-truth file in streams/: the same clip and rule set give
+the same cases (ids, times within one analysed frame, boxes within IoU 0.9) with the change gate on
+and off, and with the INT8 copy of the model instead of fp32 (gate on). The bundled configs watch
+busy bands where people cross in every frame, so the gate rarely skips there; the parking-only
+variant watches the no-parking zone alone, where it does."""
 
 from __future__ import annotations
 
@@ -25,8 +26,13 @@ def parking_only(config: EdgeConfig) -> EdgeConfig:
     return config.model_copy(update={"cameras": [camera.model_copy(update={"zones": zones})]})
 
 
-def replay(config: EdgeConfig, truth: Path, run_dir: Path, gate: bool) -> ReplayResult:
+INT8 = STREAMS.parent / "models" / "centernet-mbv3-coco-int8.onnx"
+
+
+def replay(config: EdgeConfig, truth: Path, run_dir: Path, gate: bool, model: Path | None = None) -> ReplayResult:
     config = config.model_copy(update={"change_gate": config.change_gate.model_copy(update={"enabled": gate})})
+    if model is not None:
+        config = config.model_copy(update={"models": [config.models[0].model_copy(update={"path": model})]})
     detectors = load_detectors(config, models_for(config.cameras[0]))
     return replay_clip(config, load_truth(truth).clip, run_dir, detectors=detectors)
 
@@ -39,7 +45,7 @@ CASES = {
 
 
 @pytest.mark.parametrize("name", list(CASES))
-def test_the_gate_changes_no_case(name: str, tmp_path: Path) -> None:
+def test_the_savings_change_no_case(name: str, tmp_path: Path) -> None:
     make_config, truth = CASES[name]
     config = make_config()
     plain = replay(config, STREAMS / truth, tmp_path / "off", gate=False)
@@ -49,3 +55,6 @@ def test_the_gate_changes_no_case(name: str, tmp_path: Path) -> None:
     assert plain.frames_reused == 0 and gated.frames_analysed == plain.frames_analysed
     if name == "parking-only":
         assert gated.frames_reused >= 0.2 * gated.frames_analysed, "the parked vehicles' zone is often still"
+    else:  # the rule sets of the truth files: INT8 with the gate decides as fp32 without it
+        int8 = replay(config, STREAMS / truth, tmp_path / "int8", gate=True, model=INT8)
+        assert_same_decisions(plain.messages, int8.messages, frame_s=1 / config.cameras[0].analysis.fps)
