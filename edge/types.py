@@ -13,6 +13,8 @@ from typing import Any, Literal
 
 import numpy as np
 
+Region = tuple[float, float, float, float]  # x1, y1, x2, y2 normalised to 0..1 of the frame (zones' boxes)
+
 
 @dataclass(frozen=True, slots=True)
 class Frame:

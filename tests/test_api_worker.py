@@ -67,7 +67,7 @@ def test_a_zone_added_through_the_api_takes_effect_on_the_running_worker(tmp_pat
             assert camera["zone_version"] == 2 and camera["health"]["state"] == "streaming"
             assert camera["health"]["reconnects"] == reconnects  # the stream was not restarted
             gate = camera["health"]["change_gate"]  # how often the detector ran and how often it was spared
-            assert gate["inferred"] >= 1 and gate["lost"] == 0 and camera["health"]["inference"]["passed_through"] >= 0
+            assert gate["inferred"] >= 1 and gate["lost"] == 0 and "passed_through" in camera["health"]["inference"]
             assert api.get("/api/outbox").json()["pending"] >= len(cases)
             # what the rules see on the running worker: the new zone's rule with its open cases
             live = api.get(f"/api/cameras/{CAMERA}/live").json()

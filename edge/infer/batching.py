@@ -18,8 +18,7 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from edge.infer.preprocess import Region
-from edge.types import Detections, Frame
+from edge.types import Detections, Frame, Region
 
 ResultCallback = Callable[[Frame, dict[str, Detections]], None]
 

@@ -21,9 +21,9 @@ from edge.infer.candidates import split_per_image, top_k_per_image
 from edge.infer.errors import ModelError
 from edge.infer.labels import class_names
 from edge.infer.nms import classwise_nms
-from edge.infer.preprocess import Geometry, InputSpec, Region, Window, preprocess
+from edge.infer.preprocess import Geometry, InputSpec, Window, preprocess
 from edge.infer.session import open_session
-from edge.types import Detections
+from edge.types import Detections, Region
 
 DYNAMIC_MAX_BATCH = 256  # a dynamic-batch model takes whatever the shared loop forms (its max is 256)
 INPUT_DTYPES = {"tensor(float)": np.float32, "tensor(float16)": np.float16, "tensor(uint8)": np.uint8}

@@ -28,8 +28,8 @@ from dataclasses import dataclass
 from edge.config.model import InferenceConfig
 from edge.infer.batching import Request, ResultCallback, plan_batch, waiting
 from edge.infer.detector import Detector
-from edge.infer.preprocess import Region, check_image
-from edge.types import Frame
+from edge.infer.preprocess import check_image
+from edge.types import Frame, Region
 
 log = logging.getLogger(__name__)
 

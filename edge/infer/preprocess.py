@@ -21,10 +21,11 @@ from typing import Literal
 import cv2
 import numpy as np
 
+from edge.types import Region
+
 Layout = Literal["nchw", "nhwc"]
 Resize = Literal["plain", "letterbox"]
 Window = tuple[int, int, int, int]  # x1, y1, x2, y2 in input pixels of the full-size input
-Region = tuple[float, float, float, float]  # x1, y1, x2, y2 normalised to 0..1 of the frame
 WINDOW_ALIGN = 32
 
 

@@ -31,13 +31,12 @@ from edge.cases import CaseEngine, CaseSnapshot, CaseStore, bystanders
 from edge.cases.verify import Verification, VerifyRequest
 from edge.config import CameraConfig, EdgeConfig
 from edge.infer import Detector, load_detector
-from edge.infer.preprocess import Region
 from edge.runtime.clips import ClipAttacher
 from edge.runtime.faults import FaultReporter
 from edge.runtime.verifier import Verifier
 from edge.scene import ChangeGate, SceneModel, SceneUpdate, TamperStatus, ViewChangeDetector, bounding, zone_regions
 from edge.track import Tracker
-from edge.types import CaseMessage, Detections, Frame
+from edge.types import CaseMessage, Detections, Frame, Region
 
 log = logging.getLogger(__name__)
 
@@ -167,14 +166,14 @@ class CameraPipeline:
         self._class_names = {k: list(v) for k, v in class_names.items()}
         self._trackers = {model_id: Tracker(config.tracker) for model_id in self._class_names}
         self._view = ViewChangeDetector(config.view_change)
-        self._gate, self._region = self._inference_plan(config.camera(camera_id))
+        camera = config.camera(camera_id)
+        self._gate, self._region = self._inference_plan(camera)
         self._gate_reference: FrameKey | None = None
         self._inferred: _Inferred | None = None
-        in_flight = config.inference.queue_per_camera + config.inference.runners + 2  # a replay's depth, and more
-        self._admitted: deque[_Admitted] = deque(maxlen=in_flight)
+        # frames admitted and not analysed yet: each leaves when it (or a later frame: it was dropped) is
+        self._admitted: deque[_Admitted] = deque()
         self._gate_counts = Counter[str]()
         self._scene = SceneModel(camera_id, config.scene) if config.scene.enabled else None
-        camera = config.camera(camera_id)
         self._faults = FaultReporter(config, camera)
         self._seen: _Seen | None = None
         state_path.parent.mkdir(parents=True, exist_ok=True)
@@ -243,7 +242,7 @@ class CameraPipeline:
             if not model_ids:
                 return Admission([])
             verdict = self._gate.check(frame.image, frame.media_time)
-            reuses = None if verdict.run or self._gate_reference is None else self._gate_reference
+            reuses = None if verdict.run else self._gate_reference  # the gate only says no after a run
             if reuses is None:
                 self._gate_reference = _key(frame)
             self._admitted.append(_Admitted(_key(frame), reuses))

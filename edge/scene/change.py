@@ -30,8 +30,8 @@ import numpy as np
 
 from edge.config.scene import ChangeGateConfig
 from edge.scene.views import downscale
+from edge.types import Region
 
-Region = tuple[float, float, float, float]  # x1, y1, x2, y2 normalised to 0..1 of the frame
 Reason = Literal["reference", "changed", "aged", "unchanged"]
 WHOLE_FRAME: Region = (0.0, 0.0, 1.0, 1.0)
 
