@@ -37,6 +37,15 @@ def vtest_frames(fps: float) -> tuple[tuple[float, np.ndarray], ...]:
     return tuple(out)
 
 
+def vtest_frame_at(media_s: float) -> np.ndarray:
+    """The first picture of vtest at or after `media_s`, as decoded (BGR): what evidence must show."""
+    with av.open(str(VTEST)) as container:
+        for frame in container.decode(video=0):
+            if frame.time is not None and frame.time >= media_s - 1e-6:
+                return frame.to_ndarray(format="bgr24")
+    raise AssertionError(f"no frame at {media_s}")
+
+
 def textured_box(width: int, height: int, seed: int = 7) -> np.ndarray:
     """A cardboard-box-like patch: brown with random texture, darker edges and a tape stripe."""
     rng = np.random.default_rng(seed)

@@ -14,6 +14,7 @@ import httpx
 import numpy as np
 import pytest
 import yaml
+from scene_clips import vtest_frame_at
 from test_delivery_support import noisy_jpeg
 from test_worker import free_port, start_worker, stop, wait_for_cases, write_config
 
@@ -83,14 +84,6 @@ def _frames(data: bytes) -> list[av.VideoFrame]:
         return list(container.decode(video=0))
 
 
-def _source_frame(media_s: float) -> np.ndarray:
-    with av.open(str(VTEST)) as container:
-        for frame in container.decode(video=0):
-            if frame.time is not None and frame.time >= media_s - 1e-6:
-                return frame.to_ndarray(format="bgr24")
-    raise AssertionError(f"no frame at {media_s}")
-
-
 def test_each_case_has_a_clip_that_decodes_to_its_stated_length_around_the_confirmation(delivered):
     cases, config, _ = delivered
     after = config.evidence.clip.after_s
@@ -108,7 +101,7 @@ def test_each_case_has_a_clip_that_decodes_to_its_stated_length_around_the_confi
         assert entry["media_s"] <= confirmed - 1 and entry["end_media_s"] >= confirmed + after
         # remuxed, not re-encoded: the clip's picture at the confirmation is the camera's own
         at = round((confirmed - entry["media_s"]) * 10)
-        assert np.array_equal(frames[at].to_ndarray(format="bgr24"), _source_frame(confirmed))
+        assert np.array_equal(frames[at].to_ndarray(format="bgr24"), vtest_frame_at(confirmed))
 
 
 def test_the_receiver_stores_and_serves_the_clip(delivered):

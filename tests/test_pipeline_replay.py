@@ -13,6 +13,7 @@ import cv2
 import numpy as np
 import pytest
 import yaml
+from scene_clips import vtest_frame_at
 
 from edge.config import parse_config
 from edge.runtime.replay import replay_clip
@@ -86,21 +87,11 @@ def test_evidence_shows_the_vehicle_inside_the_drawn_zone(demo):
         assert full.shape == (576, 768, 3)
         x1, y1, x2, y2 = (int(v) for v in case["body"]["detection"]["box"])
         assert crop.shape[0] >= (y2 - y1) and crop.shape[1] >= (x2 - x1)  # the object, with a margin
-        clean = _clip_frame(case["body"]["evidence"][0]["media_s"])
+        clean = vtest_frame_at(case["body"]["evidence"][0]["media_s"])
         drawn = np.abs(full.astype(int) - clean.astype(int)).sum(axis=2) > 120
         # the zone outline (left edge at x = 0.80 * 767) and the box outline are drawn on the picture
         assert drawn[20:140, 612:616].mean() > 0.5
         assert drawn[y1 + 5 : y2 - 5, max(x1 - 2, 0) : x1 + 2].mean() > 0.3
-
-
-def _clip_frame(media_s: float) -> np.ndarray:
-    import av
-
-    with av.open(str(VTEST)) as container:
-        for frame in container.decode(video=0):
-            if frame.time is not None and frame.time >= media_s - 1e-6:
-                return frame.to_ndarray(format="bgr24")
-    raise AssertionError(f"no frame at {media_s}")
 
 
 def test_one_case_per_zone_when_the_rule_says_so(tmp_path):
