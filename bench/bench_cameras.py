@@ -13,6 +13,8 @@ one GOP so key frames don't align. Setups, each a named side of one ladder run:
 - worker-crop: the same with `inference.crop_to_zones: true` (the detector sees only the zones' box);
 - worker-int8: the worker on models/centernet-mbv3-coco-int8.onnx (when that file exists, or `--int8`);
 - worker-all-frames (only when asked for with --variants): decode `all`, the key-frame lever off;
+- worker-2-arenas (only when asked for): the worker in a process started with MALLOC_ARENA_MAX=2;
+- worker-crop-int8 (only when asked for): the crop and the int8 model together;
 - naive: every frame decoded, and each camera's thread runs single-frame inference itself (no pipeline).
 Each trial runs in a fresh subprocess, so its memory and threads are its own. A count is sustained
 when, after a warm-up, cameras get >= 90% of 0.5 analysed frames/s and the lag (result time minus the
@@ -74,6 +76,7 @@ from _common import REPO, machine
 WARMUP_S = 6.0
 INT8 = REPO / "models" / "centernet-mbv3-coco-int8.onnx"
 GOAL_CAMERAS, GOAL_RATIO = 96, 3.0  # issue 16
+OPT_IN = ("worker-all-frames", "worker-2-arenas", "worker-crop-int8")  # sides run only when named in --variants
 
 
 @dataclass(frozen=True)
@@ -87,6 +90,7 @@ class Variant:
     model: str = str(MODEL)
     decode: str = "auto"
     crop: bool = False
+    malloc_arenas: int | None = None  # MALLOC_ARENA_MAX for the trial's process (None: glibc's default)
 
 
 def variants(int8: bool) -> dict[str, Variant]:
@@ -97,6 +101,11 @@ def variants(int8: bool) -> dict[str, Variant]:
         Variant("worker-crop", "the Worker with inference.crop_to_zones true (off by default)", crop=True),
         Variant("worker-all-frames", "the Worker decoding every frame (decode: all)", decode="all"),
         Variant(
+            "worker-2-arenas",
+            "the Worker with glibc's malloc held to 2 arenas (MALLOC_ARENA_MAX=2; its default is 8 per core)",
+            malloc_arenas=2,
+        ),
+        Variant(
             "naive",
             f"every frame decoded, single-frame inference on each camera's thread, {cores} intra-op "
             "threads (all cores), no pipeline",
@@ -105,6 +114,7 @@ def variants(int8: bool) -> dict[str, Variant]:
     ]
     if int8:
         known.insert(2, Variant("worker-int8", f"the Worker on {INT8.relative_to(REPO)}", model=str(INT8)))
+        known.append(Variant("worker-crop-int8", "worker-crop on the int8 model", model=str(INT8), crop=True))
     return {v.name: v for v in known}
 
 
@@ -249,8 +259,12 @@ def trial(variant: Variant, cameras: int, run: Run) -> Trial:
     """One trial in a fresh interpreter: no memory, threads or caches left over from the one before."""
     spec = {"variant": dataclasses.asdict(variant), "cameras": cameras, **dataclasses.asdict(run)}
     spec["clip"] = str(run.clip)
+    env = dict(os.environ)
+    if variant.malloc_arenas is not None:
+        env["MALLOC_ARENA_MAX"] = str(variant.malloc_arenas)  # read by glibc when the process starts
     done = subprocess.run(
         [sys.executable, __file__, "--trial", json.dumps(spec)],
+        env=env,
         stdout=subprocess.PIPE,
         text=True,
         timeout=WARMUP_S + run.seconds + 300,
@@ -320,7 +334,7 @@ def main() -> None:
     parser.add_argument("--resolution", choices=sorted(RESOLUTIONS), default="576p")
     parser.add_argument("--zones", nargs="+", default=[], help="zone ids of streams/demo.yaml (default: all)")
     parser.add_argument("--int8", action="store_true", help=f"add worker-int8 (default: when {INT8.name} exists)")
-    parser.add_argument("--variants", nargs="+", help="sides to run (default: all but worker-all-frames)")
+    parser.add_argument("--variants", nargs="+", help=f"sides to run (default: all but {', '.join(OPT_IN)})")
     parser.add_argument("--trial", help=argparse.SUPPRESS)  # internal: one trial, in a subprocess
     args = parser.parse_args()
     if args.trial:
@@ -329,7 +343,7 @@ def main() -> None:
     if args.int8 and not INT8.is_file():
         raise SystemExit(f"--int8: {INT8} does not exist")
     known = variants(args.int8 or INT8.is_file())
-    names = args.variants or [n for n in known if n != "worker-all-frames"]
+    names = args.variants or [n for n in known if n not in OPT_IN]
     unknown = sorted(set(names) - set(known))
     if unknown:
         raise SystemExit(f"unknown variant(s) {unknown}; known: {sorted(known)}")
