@@ -5,9 +5,12 @@ clips made at run time from streams/vtest.avi, 0.5 analysed frames/s, decode aut
 zones and dwell rules, cases delivered to a stand-in `edge receiver`) for `--minutes`, and every
 `--every` seconds samples this process's resident memory (VmRSS), thread count, open file descriptors
 (/proc/self/fd) and the frames analysed since the last sample (with their median lag and the share
-that ran the detector). Prints one row per sample, then least-squares slopes after `--warmup`
-seconds (caches, SQLite pages, allocator arenas and the rules' places fill up first): RSS in
-MB/hour, threads and fds per hour, and a verdict.
+that ran the detector), and, to tell where growth is, what SQLite's allocator holds
+(`sqlite3_memory_used`: every connection's page cache, bounded by its `cache_size`, 2 MB by default)
+and the interpreter's allocated blocks (`sys.getallocatedblocks`: Python objects piling up). Prints
+one row per sample, then least-squares slopes after `--warmup` seconds (caches, SQLite pages,
+allocator arenas and the rules' places fill up first): RSS in MB/hour, split into SQLite's and the
+rest, threads and fds per hour, and a verdict.
 
 Flat means: the RSS slope is below `--max-rss-slope` MB/hour (default 20) by two standard errors,
 and threads and fds do not climb (the median of the last third of the samples is no higher than the
@@ -27,8 +30,12 @@ Usage: .venv/bin/python bench/bench_soak.py [--cameras 48] [--minutes 30] [--eve
 from __future__ import annotations
 
 import argparse
+import ctypes
+import ctypes.util
+import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -65,6 +72,18 @@ class Sample:
     analysed: int  # frames analysed since the previous sample
     detector: int  # of them, frames the detector ran on
     lag_s: float  # their median lag (nan: none)
+    sqlite_mb: float  # what SQLite's allocator holds: page caches and statements of every connection
+    python_blocks: int  # the interpreter's allocated memory blocks (Python objects and their buffers)
+
+
+def sqlite_memory() -> Callable[[], float]:
+    """MB SQLite has allocated in this process (`sqlite3_memory_used`, the library Python's sqlite3 uses)."""
+    name = ctypes.util.find_library("sqlite3")
+    if name is None:
+        return lambda: float("nan")
+    used = ctypes.CDLL(name).sqlite3_memory_used
+    used.restype = ctypes.c_int64
+    return lambda: used() / 2**20
 
 
 def row(s: Sample, cameras: int, interval_s: float) -> str:
@@ -72,7 +91,8 @@ def row(s: Sample, cameras: int, interval_s: float) -> str:
     share = f"{s.detector / s.analysed:.0%}" if s.analysed else "-"
     return (
         f"{s.elapsed_s / 60:7.1f} {p.rss_mb:8.1f} {p.threads:7d} {p.fds:5d} {s.analysed:8d} "
-        f"{s.analysed / cameras / interval_s:10.2f} {s.lag_s:7.2f} {share:>8}"
+        f"{s.analysed / cameras / interval_s:10.2f} {s.lag_s:7.2f} {share:>8} {s.sqlite_mb:9.1f} "
+        f"{s.python_blocks / 1000:10.0f}"
     )
 
 
@@ -83,7 +103,8 @@ def soak(worker: Worker, cameras: int, seconds: float, every: float) -> list[Sam
     stagger_starts(worker)
     samples: list[Sample] = []
     print(f"{'minute':>7} {'RSS MB':>8} {'threads':>7} {'fds':>5} {'analysed':>8} {'fps/camera':>10} {'lag s':>7} "
-          f"{'detector':>8}", flush=True)  # fmt: skip
+          f"{'detector':>8} {'SQLite MB':>9} {'Py blocks k':>10}", flush=True)  # fmt: skip
+    sqlite_mb = sqlite_memory()
     t0 = time.time()
     worker.start()
     frames = detector_frames(worker)
@@ -92,7 +113,10 @@ def soak(worker: Worker, cameras: int, seconds: float, every: float) -> list[Sam
             time.sleep(max(0.0, due - time.time()))
             rows, now = lags.take(), detector_frames(worker)
             lag = float(np.median(rows[:, 1])) if len(rows) else float("nan")
-            samples.append(Sample(time.time() - t0, sample_process(), len(rows), now - frames, lag))
+            process = sample_process()
+            samples.append(
+                Sample(time.time() - t0, process, len(rows), now - frames, lag, sqlite_mb(), sys.getallocatedblocks())
+            )
             frames = now
             print(row(samples[-1], cameras, every), flush=True)
     except KeyboardInterrupt:
@@ -145,6 +169,16 @@ def verdict(
         f"analysed {analysed / cameras / span_s:.2f} frames/s per camera (target {RATE}); RSS {np.mean(rss):.0f} MB "
         f"= {bare_mb:.0f} MB before the worker was built + {(np.mean(rss) - bare_mb) / cameras:.1f} MB per camera "
         "(the model's share included)"
+    )
+    sqlite = [s.sqlite_mb for s in after]
+    sqlite_slope, sqlite_error, _ = fit(hours, sqlite)
+    rest_slope, rest_error, _ = fit(hours, [r - q for r, q in zip(rss, sqlite, strict=True)])
+    blocks_slope = slope(hours, [s.python_blocks for s in after])
+    print(
+        f"of the RSS slope: SQLite's allocations {sqlite_slope:+.1f} +- {sqlite_error:.1f} MB/hour "
+        f"({sqlite[0]:.1f} -> {sqlite[-1]:.1f} MB), the rest {rest_slope:+.1f} +- {rest_error:.1f} MB/hour; "
+        f"Python blocks {blocks_slope / 1000:+.1f}k/hour ({after[0].python_blocks / 1000:.0f}k -> "
+        f"{after[-1].python_blocks / 1000:.0f}k)"
     )
     climbing = [name for name, values in counts.items() if climbs(values)]
     if rss_slope + 2 * error < max_rss_slope:
