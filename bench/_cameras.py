@@ -164,6 +164,7 @@ def box_config(
     decode: str = "auto",
     platform_url: str | None = None,
     crop_to_zones: bool = False,
+    mmap_threshold_kb: int | None = None,
 ) -> EdgeConfig:
     """An edge box with `cameras` copies of the clip camera; everything not named here at its default."""
     demo = load_config(DEMO)
@@ -174,7 +175,7 @@ def box_config(
         "zones": [z.model_dump(mode="json") for z in zones],
     }
     data = {
-        "worker": {"id": "bench-box"},
+        "worker": {"id": "bench-box"} | ({} if mmap_threshold_kb is None else {"mmap_threshold_kb": mmap_threshold_kb}),
         "models": [{"id": model_id, "path": str(model)}],
         "cameras": [{"id": f"cam{i:03d}", **camera} for i in range(cameras)],
         "change_gate": {"enabled": change_gate},

@@ -14,6 +14,7 @@ one GOP so key frames don't align. Setups, each a named side of one ladder run:
 - worker-int8: the worker on models/centernet-mbv3-coco-int8.onnx (when that file exists, or `--int8`);
 - worker-all-frames (only when asked for with --variants): decode `all`, the key-frame lever off;
 - worker-2-arenas (only when asked for): the worker in a process started with MALLOC_ARENA_MAX=2;
+- worker-dynamic-mmap (only when asked for): `worker.mmap_threshold_kb: 0`, glibc's own dynamic threshold;
 - worker-crop-int8 (only when asked for): the crop and the int8 model together;
 - naive: every frame decoded, and each camera's thread runs single-frame inference itself (no pipeline).
 Each trial runs in a fresh subprocess, so its memory and threads are its own. A count is sustained
@@ -76,7 +77,12 @@ from _common import REPO, machine
 WARMUP_S = 6.0
 INT8 = REPO / "models" / "centernet-mbv3-coco-int8.onnx"
 GOAL_CAMERAS, GOAL_RATIO = 96, 3.0  # issue 16
-OPT_IN = ("worker-all-frames", "worker-2-arenas", "worker-crop-int8")  # sides run only when named in --variants
+OPT_IN = (
+    "worker-all-frames",
+    "worker-2-arenas",
+    "worker-dynamic-mmap",
+    "worker-crop-int8",
+)  # sides run only when named in --variants
 
 
 @dataclass(frozen=True)
@@ -90,7 +96,8 @@ class Variant:
     model: str = str(MODEL)
     decode: str = "auto"
     crop: bool = False
-    malloc_arenas: int | None = None  # MALLOC_ARENA_MAX for the trial's process (None: glibc's default)
+    env: dict[str, str] = dataclasses.field(default_factory=dict)  # for the trial's process (glibc reads it at start)
+    mmap_threshold_kb: int | None = None  # worker.mmap_threshold_kb (None: the default)
 
 
 def variants(int8: bool) -> dict[str, Variant]:
@@ -103,7 +110,12 @@ def variants(int8: bool) -> dict[str, Variant]:
         Variant(
             "worker-2-arenas",
             "the Worker with glibc's malloc held to 2 arenas (MALLOC_ARENA_MAX=2; its default is 8 per core)",
-            malloc_arenas=2,
+            env={"MALLOC_ARENA_MAX": "2"},
+        ),
+        Variant(
+            "worker-dynamic-mmap",
+            "the Worker with glibc's dynamic mmap threshold (worker.mmap_threshold_kb 0, not 128)",
+            mmap_threshold_kb=0,
         ),
         Variant(
             "naive",
@@ -196,6 +208,7 @@ def run_worker(variant: Variant, cameras: int, clip: Path, seconds: float, zone_
             variant.decode,
             url,
             crop_to_zones=variant.crop,
+            mmap_threshold_kb=variant.mmap_threshold_kb,
         )
         worker = Worker(config)
         lags = Lags()
@@ -259,9 +272,7 @@ def trial(variant: Variant, cameras: int, run: Run) -> Trial:
     """One trial in a fresh interpreter: no memory, threads or caches left over from the one before."""
     spec = {"variant": dataclasses.asdict(variant), "cameras": cameras, **dataclasses.asdict(run)}
     spec["clip"] = str(run.clip)
-    env = dict(os.environ)
-    if variant.malloc_arenas is not None:
-        env["MALLOC_ARENA_MAX"] = str(variant.malloc_arenas)  # read by glibc when the process starts
+    env = {**os.environ, **variant.env}
     done = subprocess.run(
         [sys.executable, __file__, "--trial", json.dumps(spec)],
         env=env,

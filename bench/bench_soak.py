@@ -25,6 +25,7 @@ rules' places and case state took to fill up at 40 cameras there (RSS rose for ~
 moved about a level).
 
 Usage: .venv/bin/python bench/bench_soak.py [--cameras 48] [--minutes 30] [--every 10] [--warmup 300]
+           [--mmap-threshold-kb 0]   # glibc's dynamic mmap threshold instead of the worker's fixed one
 """
 
 from __future__ import annotations
@@ -203,6 +204,9 @@ def main() -> None:
     parser.add_argument("--max-rss-slope", type=float, default=20.0, help="MB/hour under which RSS counts as flat")
     parser.add_argument("--resolution", choices=sorted(RESOLUTIONS), default="576p")
     parser.add_argument("--zones", nargs="+", default=[], help="zone ids of streams/demo.yaml (default: all)")
+    parser.add_argument(
+        "--mmap-threshold-kb", type=int, help="worker.mmap_threshold_kb (default: the config's; 0: glibc's dynamic)"
+    )
     args = parser.parse_args()
     spec = RESOLUTIONS[args.resolution]
     zones = demo_zones(args.zones)
@@ -212,8 +216,12 @@ def main() -> None:
         print(f"clip: {spec.describe()}, looped at real-time pace; {RATE} analysed frames/s per camera")
         print("zones (streams/demo.yaml), on every camera: " + "; ".join(describe_zones(zones)))
         with platform(Path(tmp)) as url:
-            config = box_config(args.cameras, clip, Path(tmp) / "box", zones, platform_url=url)
-            print(f"worker {threading_choice(config)}")
+            config = box_config(
+                args.cameras, clip, Path(tmp) / "box", zones, platform_url=url, mmap_threshold_kb=args.mmap_threshold_kb
+            )
+            print(
+                f"worker {threading_choice(config)}; mmap threshold {config.worker.mmap_threshold_kb} KB (0: dynamic)"
+            )
             bare_mb = sample_process().rss_mb
             samples = soak(Worker(config), args.cameras, args.minutes * 60, args.every)
     verdict(samples, args.every, args.warmup, args.max_rss_slope, args.cameras, bare_mb)

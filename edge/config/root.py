@@ -23,6 +23,13 @@ CLASS_FREE_KINDS = ("combination", "static_object")  # classes come from 'groups
 
 class WorkerConfig(Section):
     id: str = Field("edge-01", description="this box's id, reported with every case")
+    mmap_threshold_kb: int = Field(
+        128,
+        ge=0,
+        le=32768,
+        description="allocations this large get their own memory map, returned when freed (0: glibc's dynamic "
+        "threshold, under which picture buffers fragment the heap); MALLOC_MMAP_THRESHOLD_ in the environment wins",
+    )
 
 
 class EdgeConfig(Section):

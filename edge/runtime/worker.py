@@ -33,6 +33,7 @@ from edge.ingest.health import CameraHealth, HealthRegistry
 from edge.ingest.stream import CameraStream
 from edge.runtime.box_status import BoxStatus
 from edge.runtime.clips import ClipAttacher, clip_ring
+from edge.runtime.memory import fix_mmap_threshold
 from edge.runtime.metrics import WorkerMetrics
 from edge.runtime.pipeline import CameraPipeline, GateCounts, LiveView, load_detectors
 from edge.runtime.verifier import answer_command, ask
@@ -81,6 +82,7 @@ class Worker:
         metrics: CollectorRegistry | None = None,
     ) -> None:
         """`zone_versions`: each camera's current zone version (from the zone store), recorded in its cases."""
+        fix_mmap_threshold(config.worker.mmap_threshold_kb)  # before the threads start allocating pictures
         self.config = config
         cameras = [c for c in config.cameras if c.enabled]
         self.detectors = load_detectors(config, sorted({m for c in cameras for m in models_for(c)}))
