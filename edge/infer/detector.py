@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 from collections.abc import Sequence
 
 import numpy as np
@@ -22,9 +23,10 @@ from edge.infer.errors import ModelError
 from edge.infer.labels import class_names
 from edge.infer.nms import classwise_nms
 from edge.infer.preprocess import Geometry, InputSpec, Window, preprocess
-from edge.infer.session import open_session
+from edge.infer.session import cpu_has_int8_dot_product, open_session
 from edge.types import Detections, Region
 
+log = logging.getLogger(__name__)
 DYNAMIC_MAX_BATCH = 256  # a dynamic-batch model takes whatever the shared loop forms (its max is 256)
 INPUT_DTYPES = {"tensor(float)": np.float32, "tensor(float16)": np.float16, "tensor(uint8)": np.uint8}
 
@@ -147,6 +149,13 @@ def load_detector(cfg: ModelConfig) -> Detector:
     """Open, check and dry-run a model; `ModelError` names the model and what does not fit."""
     session = open_session(cfg)
     metadata = session.get_modelmeta().custom_metadata_map
+    if "quantization" in metadata and "cpu" in cfg.providers and not cpu_has_int8_dot_product():
+        log.warning(
+            "model %r is quantised to 8 bits and this CPU has no 8-bit dot-product instructions (VNNI): "
+            "onnxruntime scores it differently here than where its eval parity was shown, and no faster; "
+            "check it with edge eval on this box or use the fp32 model (docs/inference.md, INT8)",
+            cfg.id,
+        )
     names = class_names(cfg.id, metadata, cfg.labels)
     spec, fixed_batch = _input_spec(cfg, session, metadata)
     blank = [np.zeros((spec.height, spec.width, 3), np.uint8)]

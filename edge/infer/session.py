@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from pathlib import Path
 
 import onnxruntime as ort
 
@@ -27,6 +28,22 @@ INSTALL_HINTS: dict[Provider, str] = {
     "tensorrt": "install onnxruntime-gpu built with TensorRT and the TensorRT libraries",
     "openvino": "install onnxruntime-openvino instead of onnxruntime",
 }
+
+
+INT8_DOT_PRODUCT_FLAGS = ("avx512_vnni", "avx_vnni", "amx_int8", "asimddp")  # x86 VNNI / AMX, ARM dot product
+
+
+def cpu_has_int8_dot_product() -> bool:
+    """Whether this CPU has 8-bit dot-product instructions, which onnxruntime's int8 kernels were checked on.
+
+    Without them (x86 with AVX2 or AVX-512 alone) onnxruntime's u8s8 kernels can saturate, so a quantised
+    model scores differently there (docs/inference.md "INT8"). Read from /proc/cpuinfo; False elsewhere."""
+    try:
+        text = Path("/proc/cpuinfo").read_text(encoding="utf-8")
+    except OSError:
+        return False
+    flags = {word for line in text.splitlines() if line.startswith(("flags", "Features")) for word in line.split()}
+    return any(flag in flags for flag in INT8_DOT_PRODUCT_FLAGS)
 
 
 def default_threads() -> int:
