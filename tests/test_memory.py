@@ -16,7 +16,8 @@ import textwrap
 from pathlib import Path
 
 import pytest
-import yaml
+
+from edge.config import load_config
 
 from conftest import DEMO_CONFIG
 
@@ -46,9 +47,7 @@ PROBE = textwrap.dedent(
 
 def mapped(tmp_path: Path, threshold_kb: int, env: dict[str, str]) -> bool:
     """Whether a 1 MB array allocated after freeing an 8 MB one gets its own map in a built worker."""
-    config = yaml.safe_load(DEMO_CONFIG.read_text())
-    config["models"][0]["path"] = str((DEMO_CONFIG.parent / config["models"][0]["path"]).resolve())
-    config["cameras"][0]["source"]["url"] = str(DEMO_CONFIG.parent / config["cameras"][0]["source"]["url"])
+    config = load_config(DEMO_CONFIG).model_dump(mode="json")  # its paths resolved
     config["worker"]["mmap_threshold_kb"] = threshold_kb
     config["storage"] = {"dir": str(tmp_path / "var")}
     path = tmp_path / "edge.yaml"
