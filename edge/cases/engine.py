@@ -25,6 +25,7 @@ from edge.cases.appearance import SIZE, signatures
 from edge.cases.clock import CaseClock
 from edge.cases.contract import case_id_for
 from edge.cases.evidence import Picture
+from edge.cases.judging import judge
 from edge.cases.lifecycle import Phase, advance, candidate_decisions, case_decision, gone, in_cooldown
 from edge.cases.messages import Facts, Sighting, body, event_pictures, message, scene_picture
 from edge.cases.observe import ZONE_LEVEL, Observation, match_places, observe, position_scores
@@ -36,6 +37,8 @@ from edge.cases.sightings import FirstSightings
 from edge.cases.snapshot import CaseSnapshot, ZoneView, rule_view
 from edge.cases.state import Case, Places, RuleState
 from edge.cases.store import CaseRecord, CaseStore, FrameChanges, StoreError
+from edge.cases.suppress import Suppressions
+from edge.cases.verdicts import VerdictRecord, VerdictRequest
 from edge.cases.verify import Verification, verification_body
 from edge.config import CameraConfig, ConfigError, EdgeConfig, RuleConfig, ZoneConfig
 from edge.types import CaseMessage, Detections, Frame
@@ -75,6 +78,8 @@ class CaseEngine:
         self._dropped_rules: list[tuple[str, str]] = []
         self._stale_owners: list[str] = []  # held pictures of candidates discarded by a config change
         self._zone_version = zone_version
+        self._suppressions = Suppressions(store, camera_id)  # objects the platform rejected (suppress.py)
+        self._suppress_days = config.verdicts.suppress_days
         self._install(cameras[camera_id], zone_version, self._stored_rules())
 
     def _stored_rules(self) -> dict[tuple[str, str], CompiledRule]:
@@ -105,6 +110,7 @@ class CaseEngine:
             clock=now,
             zone_version=self._zone_version,
             zones=[ZoneView(zone_id, name, rules) for zone_id, (name, rules) in zones.items()],
+            suppressed=tuple(self._suppressions.views()),
         )
 
     @property
@@ -158,6 +164,7 @@ class CaseEngine:
                 self._stale_owners.extend(stale.tolist())
                 r.state.places = places.subset(places.attached)
                 r.dirty = True
+        self._suppressions.invalidate()  # a remembered place no longer shows the same thing
 
     # ----------------------------------------------------------------- per frame
     def process(
@@ -169,6 +176,7 @@ class CaseEngine:
         Raises StoreError when the store cannot take the frame; the engine is then back at the stored state.
         """
         now = self._clock.tick(frame)
+        self._suppressions.expire(now)
         self._seen = bystanders(detections, self._names) if self._redactor is not None else None
         out = FrameChanges(drop_owners=self._stale_owners)
         messages: list[CaseMessage] = []
@@ -298,6 +306,23 @@ class CaseEngine:
             raise
         return msg
 
+    # ----------------------------------------------------------------- the platform's verdicts
+    def judge(self, case_id: str, request: VerdictRequest) -> tuple[VerdictRecord, bool]:
+        """Store the platform's verdict on a case of this camera (edge/cases/judging.py); (verdict, retried)."""
+        record = self._store.case(case_id)
+        r = None if record is None else self._rules.get((record["zone_id"], record["rule_id"]))
+        places = None if r is None else (r.spec.rule.kind, r.state.places.subset(r.state.places.case == case_id))
+        now = self._clock.now if self._clock.now is not None else time.time()
+        camera_id, days = self._facts.camera.id, self._suppress_days
+        return judge(
+            self._store, self._suppressions, self._facts.worker_id, camera_id, case_id, request, places, now, days
+        )
+
+    @property
+    def suppressions(self) -> Suppressions:
+        """The camera's rejected objects: listed, removed, invalidated by a re-aim."""
+        return self._suppressions
+
     def _saved(self, r: CompiledRule) -> dict[str, Any]:
         return {"config": config_json(r.zone, r.spec.rule), "state": r.state.to_json()}
 
@@ -354,6 +379,9 @@ class CaseEngine:
         prefix = f"{r.zone.id}/{r.spec.rule.id}"
         measured = not obs.zone_level and r.spec.rule.kind != "static_object"  # scene objects carry their id
         looks = signatures(frame.image, obs.subjects) if measured else np.full((len(obs), SIZE), np.nan, np.float32)
+        if measured:  # a rejected object at its place starts (or continues) nothing
+            kept = self._suppressions.kept(r.zone.id, r.spec.rule.id, obs, looks, r.spec.rule)
+            obs, looks = obs.rows(kept), looks[kept]
         sighted = sight(r.state.places, obs, looks, r.spec.rule, now, frame.media_time, prefix, r.state.parts)
         places = r.state.places = sighted.places
         for case_id in sighted.returning_cases:

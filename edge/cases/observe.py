@@ -9,7 +9,7 @@ rule is already timing, by position and overlap, never by tracker id.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -67,6 +67,22 @@ class Observation:
 
     def __len__(self) -> int:
         return int(self.xyxy.shape[0])
+
+    def rows(self, keep: np.ndarray) -> Observation:
+        """Only the rows where `keep` is true (every detection stays as context)."""
+        if keep.all():
+            return self
+        anchors = None if self.anchors is None else self.anchors[keep]
+        labels = [label for label, k in zip(self.labels, keep.tolist(), strict=True) if k]
+        return replace(
+            self,
+            xyxy=self.xyxy[keep],
+            score=self.score[keep],
+            labels=labels,
+            track=self.track[keep],
+            age=self.age[keep],
+            anchors=anchors,
+        )
 
 
 def qualifying(dets: Detections, spec: RuleSpec, width: int, height: int) -> Detections:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from edge.cases.lifecycle import Phase
 from edge.cases.rules import CompiledRule
 from edge.cases.state import Case
+from edge.cases.suppress import SuppressionView
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +52,7 @@ class CaseSnapshot:
     clock: float | None
     zone_version: int
     zones: list[ZoneView]
+    suppressed: tuple[SuppressionView, ...] = ()  # objects the platform rejected, never a candidate here
 
 
 def rule_view(r: CompiledRule, now: float | None, active: bool) -> RuleView:

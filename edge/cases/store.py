@@ -21,9 +21,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
+from edge.cases.verdicts import VerdictRecord
 from edge.types import CaseMessage
 
-SCHEMA_VERSION = 2  # 2: emitted messages awaiting hand-off to the outbox
+SCHEMA_VERSION = 3  # 2: emitted messages awaiting hand-off to the outbox; 3: verdicts and suppressions
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -51,6 +54,17 @@ CREATE INDEX IF NOT EXISTS emitted_by_camera ON emitted (camera_id, id);
 CREATE TABLE IF NOT EXISTS emitted_pictures (
     message_id TEXT NOT NULL, idx INTEGER NOT NULL, name TEXT NOT NULL, jpeg BLOB NOT NULL,
     PRIMARY KEY (message_id, idx)
+);
+CREATE TABLE IF NOT EXISTS verdicts (
+    case_id TEXT PRIMARY KEY, request_id TEXT NOT NULL UNIQUE, camera_id TEXT NOT NULL,
+    zone_id TEXT NOT NULL, rule_id TEXT NOT NULL, verdict TEXT NOT NULL, reason TEXT, note TEXT NOT NULL,
+    received REAL NOT NULL, suppression TEXT, detail TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS verdicts_by_camera ON verdicts (camera_id);
+CREATE TABLE IF NOT EXISTS suppressions (
+    id TEXT PRIMARY KEY, camera_id TEXT NOT NULL, zone_id TEXT NOT NULL, rule_id TEXT NOT NULL,
+    case_id TEXT NOT NULL, label TEXT NOT NULL, box TEXT NOT NULL, look BLOB NOT NULL,
+    created REAL NOT NULL, expires REAL NOT NULL
 );
 """
 
@@ -82,6 +96,25 @@ class HeldPicture:
     meta: dict[str, Any]
 
 
+@dataclass(frozen=True, slots=True)
+class Suppression:
+    """An object the platform rejected (`wrong_object`): its class, place and look, for one camera and rule.
+
+    `box`: the place's reference box in pixels; `look`: its appearance signature (edge.cases.appearance);
+    `created` / `expires`: engine-clock seconds."""
+
+    id: str
+    camera_id: str
+    zone_id: str
+    rule_id: str
+    case_id: str
+    label: str
+    box: tuple[float, float, float, float]
+    look: np.ndarray
+    created: float
+    expires: float
+
+
 @dataclass
 class FrameChanges:
     """What one analysed frame writes to the store, in one transaction.
@@ -98,6 +131,11 @@ class FrameChanges:
     drop_owners: list[str] = field(default_factory=list)
     drop_rules: list[tuple[str, str]] = field(default_factory=list)
     messages: list[CaseMessage] = field(default_factory=list)
+
+
+_VERDICT_COLUMNS = (
+    "case_id, request_id, camera_id, zone_id, rule_id, verdict, reason, note, received, suppression, detail"
+)
 
 
 class StoreError(Exception):
@@ -201,6 +239,60 @@ class CaseStore:
                 "INSERT INTO emitted_pictures VALUES (?, ?, ?, ?)",
                 [(m.message_id, i, n, j) for m in changes.messages for i, (n, j) in enumerate(m.pictures.items())],
             )
+
+    # -- verdicts and suppressions ----------------------------------------------------------
+    def verdict(self, case_id: str | None = None, request_id: str | None = None) -> VerdictRecord | None:
+        """The verdict stored for a case, or under a request id."""
+        column, value = ("case_id", case_id) if case_id is not None else ("request_id", request_id)
+        rows = self._query(f"SELECT {_VERDICT_COLUMNS} FROM verdicts WHERE {column}=?", (value,))
+        return VerdictRecord(*rows[0]) if rows else None
+
+    def verdicts(self, camera_id: str) -> list[VerdictRecord]:
+        rows = self._query(f"SELECT {_VERDICT_COLUMNS} FROM verdicts WHERE camera_id=? ORDER BY received", (camera_id,))
+        return [VerdictRecord(*row) for row in rows]
+
+    def save_verdict(self, verdict: VerdictRecord, suppression: Suppression | None) -> None:
+        """The verdict and the suppression it makes, in one fsynced transaction (both or neither)."""
+        with self._write(durable=True):
+            self._db.execute(
+                f"INSERT INTO verdicts ({_VERDICT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                tuple(getattr(verdict, name) for name in _VERDICT_COLUMNS.split(", ")),
+            )
+            if suppression is not None:
+                s = suppression
+                self._db.execute(
+                    "INSERT INTO suppressions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        s.id,
+                        s.camera_id,
+                        s.zone_id,
+                        s.rule_id,
+                        s.case_id,
+                        s.label,
+                        json.dumps(list(s.box)),
+                        np.asarray(s.look, "<f4").tobytes(),
+                        s.created,
+                        s.expires,
+                    ),
+                )
+
+    def suppressions(self, camera_id: str) -> list[Suppression]:
+        rows = self._query("SELECT * FROM suppressions WHERE camera_id=? ORDER BY created, id", (camera_id,))
+        return [
+            Suppression(
+                i, cam, zone, rule, case, label, tuple(json.loads(box)), np.frombuffer(look, "<f4").copy(), c, e
+            )
+            for i, cam, zone, rule, case, label, box, look, c, e in rows
+        ]
+
+    def drop_suppressions(self, ids: Sequence[str]) -> None:
+        with self._write(durable=True):
+            self._db.executemany("DELETE FROM suppressions WHERE id=?", [(i,) for i in ids])
+
+    def case_counts(self, camera_id: str) -> dict[tuple[str, str], int]:
+        """Cases opened per (zone, rule) of a camera, as the store keeps them."""
+        rows = self._query("SELECT zone_id, rule_id, COUNT(*) FROM cases WHERE camera_id=? GROUP BY 1, 2", (camera_id,))
+        return {(zone, rule): int(n) for zone, rule, n in rows}
 
     def pending(self, camera_id: str) -> list[CaseMessage]:
         """Emitted messages of a camera not yet acknowledged, in emission order."""

@@ -15,6 +15,7 @@ from edge.config.evidence import EvidenceConfig
 from edge.config.model import InferenceConfig, ModelConfig
 from edge.config.scene import ChangeGateConfig, SceneConfig, ViewChangeConfig
 from edge.config.tracking import TrackerConfig
+from edge.config.verdicts import VerdictsConfig
 from edge.config.verification import VerificationConfig
 
 CONFIG_VERSION = 1
@@ -48,6 +49,7 @@ class EdgeConfig(Section):
     evidence: EvidenceConfig = Field(default_factory=EvidenceConfig)
     api: ApiConfig = Field(default_factory=ApiConfig)
     verification: VerificationConfig = Field(default_factory=VerificationConfig)
+    verdicts: VerdictsConfig = Field(default_factory=VerdictsConfig)
 
     @model_validator(mode="after")
     def _cross_references(self) -> EdgeConfig:

@@ -27,7 +27,17 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
 
-from edge.cases import CaseEngine, CaseSnapshot, CaseStore, bystanders
+from edge.cases import (
+    CaseEngine,
+    CaseSnapshot,
+    CaseStore,
+    Quality,
+    SuppressionView,
+    VerdictRecord,
+    VerdictRequest,
+    bystanders,
+    quality,
+)
 from edge.cases.verify import Verification, VerifyRequest
 from edge.config import CameraConfig, EdgeConfig
 from edge.infer import Detector, load_detector
@@ -396,6 +406,26 @@ class CameraPipeline:
             self._hand_off()
             return answer
 
+    def judge(self, case_id: str, request: VerdictRequest) -> tuple[VerdictRecord, bool]:
+        """The platform's verdict on a case of this camera, stored with its state; (verdict, a retry's answer)."""
+        with self._lock:
+            return self._cases.judge(case_id, request)
+
+    def stored_verdict(self, request_id: str) -> VerdictRecord | None:
+        return self._store.verdict(request_id=request_id)
+
+    def quality(self) -> list[Quality]:
+        """Cases, verdicts and precision per zone/rule of this camera (flagged where noisy)."""
+        return quality(self._store, self.camera_id, self._config.verdicts)
+
+    def suppressions(self) -> list[SuppressionView]:
+        with self._lock:
+            return self._cases.suppressions.views()
+
+    def remove_suppression(self, suppression_id: str) -> bool:
+        with self._lock:
+            return bool(self._cases.suppressions.remove([suppression_id]))
+
     def reload(self, camera: CameraConfig, zone_version: int) -> None:
         """Hot-apply a camera's zones and rules: they take effect on its next analysed frame."""
         with self._lock:
@@ -403,10 +433,13 @@ class CameraPipeline:
             self._gate, self._region = self._inference_plan(camera)  # its first frame runs the detector
 
     def rebase_scene(self) -> bool:
-        """Take the current view as the new reference (after a deliberate re-aim); False without a scene model."""
-        if self._scene is None:
-            return False
+        """Take the current view as the new reference (after a deliberate re-aim); False without a scene model.
+
+        A re-aim also ends the camera's suppressions: their places no longer show the same thing."""
         with self._lock:
+            self._cases.suppressions.invalidate()
+            if self._scene is None:
+                return False
             self._scene.rebase()
         return True
 

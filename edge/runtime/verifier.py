@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections import OrderedDict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -117,12 +117,21 @@ def ask(
         return pipeline.give_up(future, f"no analysed frame of camera {pipeline.camera_id!r} in {bound.timeout_s:g} s")
 
 
-def answer_command(verify: Callable[[str, str | None], Verification], request: dict[str, Any]) -> dict[str, Any]:
-    """A command from the broker's command topic (docs/fleet.md, "Commands"): only `verify` so far."""
+CommandHandler = Callable[[dict[str, Any]], dict[str, Any]]
+
+
+def answer_command(handlers: Mapping[str, CommandHandler], request: dict[str, Any]) -> dict[str, Any]:
+    """A command from the broker's command topic (docs/fleet.md, "Commands"), by its `command` field."""
     command = request.get("command")
-    if command != "verify":
-        return {"command": command, "error": f"unknown command {command!r}; known: ['verify']"}
+    handler = handlers.get(command) if isinstance(command, str) else None
+    if handler is None:
+        return {"command": command, "error": f"unknown command {command!r}; known: {sorted(handlers)}"}
+    return {"command": command, **handler(request)}
+
+
+def verify_command(verify: Callable[[str, str | None], Verification], request: dict[str, Any]) -> dict[str, Any]:
+    """`verify`: look at a case now (`ask`)."""
     case_id, request_id = request.get("case_id"), request.get("request_id")
     if not isinstance(case_id, str) or not case_id:
-        return {"command": command, "error": "verify needs 'case_id', the case's id (a string)"}
-    return {"command": command, **verify(case_id, request_id if isinstance(request_id, str) else None).to_json()}
+        return {"error": "verify needs 'case_id', the case's id (a string)"}
+    return verify(case_id, request_id if isinstance(request_id, str) else None).to_json()

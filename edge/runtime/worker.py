@@ -18,10 +18,11 @@ from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from prometheus_client import CollectorRegistry
 
-from edge.cases import check_rule, models_for
+from edge.cases import Quality, SuppressionView, VerdictRequest, check_rule, models_for
 from edge.cases.verify import Verification
 from edge.config import CameraConfig, EdgeConfig
 from edge.delivery.outbox import Outbox
@@ -31,12 +32,13 @@ from edge.infer import Detector
 from edge.infer.engine import CameraStats, InferenceEngine
 from edge.ingest.health import CameraHealth, HealthRegistry
 from edge.ingest.stream import CameraStream
+from edge.runtime import verdicts
 from edge.runtime.box_status import BoxStatus
 from edge.runtime.clips import ClipAttacher, clip_ring
 from edge.runtime.memory import fix_mmap_threshold
 from edge.runtime.metrics import WorkerMetrics
 from edge.runtime.pipeline import CameraPipeline, GateCounts, LiveView, load_detectors
-from edge.runtime.verifier import answer_command, ask
+from edge.runtime.verifier import answer_command, ask, verify_command
 from edge.scene import TamperStatus
 from edge.types import CaseMessage, Detections, Frame
 
@@ -95,7 +97,13 @@ class Worker:
         self.health = HealthRegistry()
         self.outbox = Outbox.from_config(config.storage)  # disk-pressure watermarks and the reserve
         status = BoxStatus(config, sorted(self.detectors), self.health, self.outbox)
-        commands = functools.partial(answer_command, self.verify)  # verification requests over MQTT
+        commands = functools.partial(  # the platform's requests over MQTT
+            answer_command,
+            {
+                "verify": functools.partial(verify_command, self.verify),
+                "verdict": functools.partial(verdicts.verdict_command, self.judge),
+            },
+        )
         sink = open_sink(config.platform, config.worker.id, status=status, commands=commands)
         self.sender = Sender(self.outbox, config.platform, sink)
         self.recent: deque[CaseMessage] = deque(maxlen=RECENT_CASES)
@@ -215,3 +223,17 @@ class Worker:
     def verify(self, case_id: str, request_id: str | None = None) -> Verification:
         """Look at a case now (bounded by `verification.timeout_s`); the answer is also the case's next message."""
         return ask(self.pipelines.values(), self.config.verification, case_id, request_id)
+
+    # -- the platform's verdicts (edge/runtime/verdicts.py) ------------------------------------
+    def judge(self, case_id: str, request: VerdictRequest) -> dict[str, Any]:
+        """Store the platform's verdict on a case (raises VerdictError); the answer as API and MQTT give it."""
+        return verdicts.judge(self.pipelines.values(), self.config.worker.id, case_id, request)
+
+    def quality(self) -> list[Quality]:
+        return verdicts.quality(self.pipelines.values())
+
+    def suppressions(self) -> dict[str, list[SuppressionView]]:
+        return verdicts.suppressions(self.pipelines.values())
+
+    def remove_suppression(self, suppression_id: str) -> bool:
+        return verdicts.remove_suppression(self.pipelines.values(), suppression_id)
