@@ -314,9 +314,7 @@ class CaseEngine:
         places = None if r is None else (r.spec.rule.kind, r.state.places.subset(r.state.places.case == case_id))
         now = self._clock.now if self._clock.now is not None else time.time()
         camera_id, days = self._facts.camera.id, self._suppress_days
-        return judge(
-            self._store, self._suppressions, self._facts.worker_id, camera_id, case_id, request, places, now, days
-        )
+        return judge(self._store, self._suppressions, camera_id, case_id, request, places, now, days)
 
     @property
     def suppressions(self) -> Suppressions:
