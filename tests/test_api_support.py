@@ -22,7 +22,7 @@ from fastapi.testclient import TestClient
 from prometheus_client import CollectorRegistry
 
 from edge.api import create_app
-from edge.cases import PlaceView
+from edge.cases import PlaceView, Quality, SuppressionView, VerdictRequest
 from edge.cases.verify import Verification
 from edge.config import CameraConfig, EdgeConfig, parse_config
 from edge.delivery.outbox import Outbox
@@ -30,6 +30,7 @@ from edge.infer import Detector, load_detector
 from edge.infer.engine import InferenceEngine
 from edge.ingest import read_file_frames
 from edge.ingest.health import HealthRegistry, StreamState
+from edge.runtime import verdicts
 from edge.runtime.metrics import WorkerMetrics
 from edge.runtime.pipeline import CameraPipeline, GateCounts, LiveView
 from edge.runtime.verifier import ask
@@ -153,6 +154,18 @@ class PipelineWorker:
 
     def verify(self, case_id: str, request_id: str | None = None) -> Verification:
         return ask([self.pipeline], self.config.verification, case_id, request_id)
+
+    def judge(self, case_id: str, request: VerdictRequest) -> dict[str, Any]:
+        return verdicts.judge([self.pipeline], self.config.worker.id, case_id, request)
+
+    def quality(self) -> list[Quality]:
+        return verdicts.quality([self.pipeline])
+
+    def suppressions(self) -> dict[str, list[SuppressionView]]:
+        return verdicts.suppressions([self.pipeline])
+
+    def remove_suppression(self, suppression_id: str) -> bool:
+        return verdicts.remove_suppression([self.pipeline], suppression_id)
 
     def rule_places(self, zone_id: str) -> list[PlaceView]:
         """Candidate places the case engine is timing in a zone (what its last frame saw)."""

@@ -16,7 +16,7 @@ from edge.api import errors
 from edge.api.deps import WorkerView
 from edge.api.errors import AUTH_ERRORS, INVALID
 from edge.api.metrics import SnapshotCollector
-from edge.api.routes import cameras, cases, health, i18n, live, outbox, zones
+from edge.api.routes import cameras, cases, health, i18n, live, outbox, verdicts, zones
 from edge.api.security import GuardMiddleware, api_token, token_guard
 from edge.api.zoneedit import ZoneEditor
 from edge.config.api import ApiConfig
@@ -38,7 +38,8 @@ def create_app(
     app = FastAPI(
         title="edge operator API",
         version=__version__,
-        description="Cameras and their health, zones and rules (hot-applied), recent cases, outbox, metrics.",
+        description="Cameras and their health, zones and rules (hot-applied), recent cases, the platform's verdicts, "
+        "outbox, metrics.",
         docs_url=None,
         redoc_url=None,
         openapi_url=None,
@@ -59,6 +60,7 @@ def create_app(
     app.include_router(live.router(worker, editor), **protected)
     app.include_router(zones.router(editor), **protected)
     app.include_router(cases.router(worker), **protected)
+    app.include_router(verdicts.router(worker), **protected)
     app.include_router(outbox.router(worker), **protected)
 
     @app.get("/openapi.json", include_in_schema=False, dependencies=[guard])

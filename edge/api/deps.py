@@ -9,11 +9,11 @@ already validated and persisted camera to the running analysis.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Protocol
+from typing import Any, Protocol
 
 from prometheus_client import CollectorRegistry
 
-from edge.cases import Verification
+from edge.cases import Quality, SuppressionView, VerdictRequest, Verification
 from edge.config import CameraConfig, EdgeConfig
 from edge.delivery.outbox import Outbox
 from edge.infer.engine import EngineStats
@@ -78,3 +78,15 @@ class WorkerView(Protocol):
 
     def verify(self, case_id: str, request_id: str | None = None) -> Verification:
         """Look at a case now (bounded wait); the answer is also the case's next message."""
+
+    def judge(self, case_id: str, request: VerdictRequest) -> dict[str, Any]:
+        """Store the platform's verdict on a case (raises edge.cases.VerdictError); the stored answer."""
+
+    def quality(self) -> list[Quality]:
+        """Cases, verdicts and precision per camera, zone and rule."""
+
+    def suppressions(self) -> dict[str, list[SuppressionView]]:
+        """Per camera: the objects the platform rejected that start no candidate."""
+
+    def remove_suppression(self, suppression_id: str) -> bool:
+        """Forget one suppression; False when no camera has it."""

@@ -39,6 +39,7 @@ class SnapshotCollector(Collector):
         yield from _cameras({cid: status_json(status) for cid, status in self.worker.camera_health().items()})
         yield from _inference(self.worker)
         yield from _outbox(self.worker)
+        yield from _quality(self.worker)
         zones = GaugeMetricFamily("edge_zone_version", "Zone-config version each camera runs", labels=["camera"])
         for camera, version in sorted(self.zone_versions().items()):
             zones.add_metric([camera], float(version))
@@ -154,3 +155,26 @@ def _outbox(worker: WorkerView) -> Iterator[Metric]:
     reserve = GaugeMetricFamily("edge_disk_reserve_bytes", "Disk held back for acknowledgements (0 once used)")
     reserve.add_metric([], stats.disk_reserve_mb * 2**20)
     yield reserve
+
+
+def _quality(worker: WorkerView) -> Iterator[Metric]:
+    """The platform's verdicts per camera, zone and rule (GET /api/quality), and the live suppressions."""
+    labels = ["camera", "zone", "rule"]
+    cases = GaugeMetricFamily("edge_rule_cases", "Cases opened, as the case store keeps them", labels=labels)
+    verdicts = GaugeMetricFamily(
+        "edge_rule_verdicts", "The platform's verdicts by kind (confirmed, false_alarm)", labels=[*labels, "verdict"]
+    )
+    precision = GaugeMetricFamily("edge_rule_precision", "Confirmed / verdicts (absent before one)", labels=labels)
+    flagged = GaugeMetricFamily("edge_rule_flagged", "1 where precision is under the threshold", labels=labels)
+    for q in worker.quality():
+        key = [q.camera_id, q.zone_id, q.rule_id]
+        cases.add_metric(key, float(q.cases))
+        verdicts.add_metric([*key, "confirmed"], float(q.confirmed))
+        verdicts.add_metric([*key, "false_alarm"], float(q.false_alarms))
+        if q.precision is not None:
+            precision.add_metric(key, q.precision)
+        flagged.add_metric(key, 1.0 if q.flagged else 0.0)
+    suppressed = GaugeMetricFamily("edge_suppressions", "Rejected objects suppressed now", labels=["camera"])
+    for camera, rows in sorted(worker.suppressions().items()):
+        suppressed.add_metric([camera], float(len(rows)))
+    yield from (cases, verdicts, precision, flagged, suppressed)

@@ -17,6 +17,7 @@ from edge.receiver.app import create_app
 from edge.receiver.faults import Faults
 from edge.receiver.mqtt import DEFAULT_GROUP, MqttConsumer
 from edge.receiver.store import ReceiverStore
+from edge.receiver.verdicts import HttpVerdicts, VerdictChannel
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -40,6 +41,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     mqtt.add_argument("--mqtt-username-env", metavar="VAR", help="env variable holding the broker user name")
     mqtt.add_argument("--mqtt-password-env", metavar="VAR", help="env variable holding the broker password")
     mqtt.add_argument("--mqtt-ca", metavar="FILE", help="CA bundle for an mqtts:// broker")
+    boxes = parser.add_argument_group(
+        "verdicts: POST /api/cases/{case}/verdict sends the operator's verdict to the case's box "
+        "(over --mqtt when given, else to one box's operator API)"
+    )
+    boxes.add_argument("--box-api", metavar="URL", help="the box's operator API, e.g. http://127.0.0.1:8080")
+    boxes.add_argument("--box-token-env", metavar="VAR", help="env variable holding the box's API token")
     faults = parser.add_argument_group("fault switches, for tests and demos")
     faults.add_argument("--down", action="store_true", help="answer every case post with 503")
     faults.add_argument("--fail-rate", type=float, default=0.0, help="fraction of posts failed with --fail-status")
@@ -111,10 +118,20 @@ def run(args: argparse.Namespace) -> int:
     token = _secret(args.token_env, "--token-env")
     secret = _secret(args.hmac_secret_env, "--hmac-secret-env")
     faults = build_faults(args)
-    app = create_app(
-        args.db, token=token, hmac_secret=secret.encode() if secret else None, faults=faults, seed=args.seed
-    )
     consumer = build_consumer(args) if args.mqtt else None
+    verdicts: VerdictChannel | None = None
+    if consumer is not None:
+        verdicts = consumer.verdicts
+    elif args.box_api:
+        verdicts = HttpVerdicts(args.box_api, _secret(args.box_token_env, "--box-token-env"))
+    app = create_app(
+        args.db,
+        token=token,
+        hmac_secret=secret.encode() if secret else None,
+        faults=faults,
+        seed=args.seed,
+        verdicts=verdicts,
+    )
     print(f"edge receiver: http://{args.host}:{args.port}/api/cases, storing into {args.db}", flush=True)
     if consumer is not None:
         consumer.start()

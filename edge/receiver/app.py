@@ -11,11 +11,12 @@ from __future__ import annotations
 import asyncio
 import hmac
 import time
+import uuid
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI, HTTPException, Query, Request
+from fastapi import Body, FastAPI, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -32,6 +33,7 @@ from edge.delivery.wire import (
 )
 from edge.receiver.faults import FaultDice, Faults
 from edge.receiver.store import ReceiverStore
+from edge.receiver.verdicts import VerdictChannel
 from edge.types import MessageKind
 
 MAX_PICTURE_BYTES = 16 * 2**20
@@ -73,8 +75,10 @@ def create_app(
     hmac_secret: bytes | None = None,
     faults: Faults | None = None,
     seed: int | None = None,
+    verdicts: VerdictChannel | None = None,
 ) -> FastAPI:
-    """A receiver storing into `db_path`; `token`/`hmac_secret` switch authentication on."""
+    """A receiver storing into `db_path`; `token`/`hmac_secret` switch authentication on; `verdicts`:
+    the channel that carries the operator's verdicts to the boxes (MQTT commands, or a box's API)."""
     store = ReceiverStore(db_path)
     state = {"faults": faults or Faults()}
     replays = [0]  # posts of a key already stored: what a sender repeated (lost answers, or a bug)
@@ -187,6 +191,25 @@ def create_app(
         if data is None:
             raise HTTPException(404, f"case {case_id!r} has no picture {name!r}")
         return Response(data, media_type=media_type(name))
+
+    @app.post("/api/cases/{case_id}/verdict", summary="Send the operator's verdict on a case to its box")
+    def send_verdict(case_id: str, verdict: dict[str, Any] = Body(...)) -> JSONResponse:  # noqa: B008
+        """`{"verdict": "confirmed"}` or `{"verdict": "false_alarm", "reason": "wrong_object", "note": "..."}`;
+        the box validates it and answers (its status and words come back as they are)."""
+        if verdicts is None:
+            return _error(503, "no channel to the boxes: start the receiver with --mqtt or --box-api")
+        case = store.case(case_id)
+        if case is None:
+            return _error(404, f"no case {case_id!r}")
+        worker = case["latest"].get("worker")
+        worker_id = worker.get("id") if isinstance(worker, dict) else None
+        if not isinstance(worker_id, str) or not worker_id:
+            return _error(409, f"case {case_id!r} does not name the box that reported it")
+        request = {"request_id": f"platform-{uuid.uuid4().hex}"} | verdict
+        answer = verdicts.send(worker_id, case_id, request)
+        if answer.accepted:
+            store.save_verdict(case_id, answer.body)
+        return JSONResponse(answer.body, status_code=answer.status)
 
     @app.get("/api/boxes", summary="Edge boxes heard of over MQTT, with their last status")
     def boxes() -> list[dict[str, Any]]:

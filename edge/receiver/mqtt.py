@@ -30,6 +30,7 @@ from edge.delivery.mqtt import MqttConnection, mqtt_client
 from edge.delivery.mqtt_wire import PayloadError, ack_payload, ack_topic, decode
 from edge.receiver.app import Envelope, envelope_problem
 from edge.receiver.store import ReceiverStore
+from edge.receiver.verdicts import MqttVerdicts
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +62,8 @@ class MqttConsumer:
         client = mqtt_client(mqtt, client_id, env, manual_ack=True)
         client.on_message = self._on_message
         client.on_subscribe = self._on_subscribe
+        # the platform operator's verdicts go to the boxes' command topics; their answers come back here
+        self.verdicts = MqttVerdicts(client, mqtt.topic_prefix, f"{mqtt.topic_prefix}-platform/{client_id}/replies")
         self.connection = MqttConnection(
             client, mqtt, backoff_initial_s=0.2, backoff_max_s=5.0, on_connected=self._subscribe
         )
@@ -74,7 +77,14 @@ class MqttConsumer:
 
     def _subscribe(self) -> None:
         shared = f"$share/{self.group}/{self.prefix}"
-        self.client.subscribe([(f"{shared}/+/cases/+", 1), (f"{shared}/+/faults/+", 1), (f"{self.prefix}/+/status", 1)])
+        self.client.subscribe(
+            [
+                (f"{shared}/+/cases/+", 1),
+                (f"{shared}/+/faults/+", 1),
+                (f"{self.prefix}/+/status", 1),
+                (self.verdicts.reply_topic, 1),
+            ]
+        )
 
     def _on_subscribe(self, _c: paho.Client, _u: Any, _mid: int, reasons: list[Any], _p: Any) -> None:
         refused = [r.getName() for r in reasons if r.is_failure]
@@ -86,7 +96,9 @@ class MqttConsumer:
 
     def _on_message(self, client: paho.Client, _userdata: Any, message: paho.MQTTMessage) -> None:
         try:
-            if message.topic.endswith("/status"):
+            if message.topic == self.verdicts.reply_topic:
+                self.verdicts.on_reply(message)
+            elif message.topic.endswith("/status"):
                 self._box_status(message)
             else:
                 self._case(message)

@@ -37,6 +37,11 @@ CREATE TABLE IF NOT EXISTS pictures (
     data BLOB NOT NULL,
     PRIMARY KEY (message_id, name)
 );
+CREATE TABLE IF NOT EXISTS verdicts (
+    case_id TEXT PRIMARY KEY,
+    answer TEXT NOT NULL,
+    received_at REAL NOT NULL
+);
 CREATE TABLE IF NOT EXISTS boxes (
     worker_id TEXT PRIMARY KEY,
     status TEXT NOT NULL,
@@ -179,13 +184,17 @@ class ReceiverStore:
         for message in self._messages(f"case_id IN ({marks})", tuple(ids)):
             by_case[message["case_id"]].append(message)
         boxes = self.boxes()
-        return [with_box(summarise(messages), boxes) for messages in by_case.values()]
+        judged = self.verdicts(ids)
+        return [
+            {**with_box(summarise(messages), boxes), "verdict": judged.get(case_id)}
+            for case_id, messages in by_case.items()
+        ]
 
     def case(self, case_id: str) -> dict[str, Any] | None:
         messages = self._messages("case_id = ?", (case_id,))
         if not messages:
             return None
-        return {**summarise(messages), "messages": messages}
+        return {**summarise(messages), "verdict": self.verdicts([case_id]).get(case_id), "messages": messages}
 
     def picture(self, case_id: str, name: str) -> bytes | None:
         """The most recent picture of that name within the case."""
@@ -219,6 +228,20 @@ class ReceiverStore:
                 "status": last,
             }
         return out
+
+    def save_verdict(self, case_id: str, answer: dict[str, Any]) -> None:
+        """Keep the verdict the box accepted for a case (its answer, as the box stored it)."""
+        with self._lock:
+            self._db.execute(
+                "INSERT OR REPLACE INTO verdicts (case_id, answer, received_at) VALUES (?, ?, ?)",
+                (case_id, json.dumps(answer, ensure_ascii=False), time.time()),
+            )
+
+    def verdicts(self, case_ids: list[str]) -> dict[str, dict[str, Any]]:
+        marks = ",".join("?" * len(case_ids))
+        with self._lock:
+            rows = self._db.execute(f"SELECT case_id, answer FROM verdicts WHERE case_id IN ({marks})", case_ids)
+            return {case_id: json.loads(answer) for case_id, answer in rows.fetchall()}
 
     def count(self) -> int:
         with self._lock:
