@@ -259,22 +259,32 @@ class CaseStore:
                 tuple(getattr(verdict, name) for name in _VERDICT_COLUMNS.split(", ")),
             )
             if suppression is not None:
-                s = suppression
-                self._db.execute(
-                    "INSERT INTO suppressions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (
-                        s.id,
-                        s.camera_id,
-                        s.zone_id,
-                        s.rule_id,
-                        s.case_id,
-                        s.label,
-                        json.dumps(list(s.box)),
-                        np.asarray(s.look, "<f4").tobytes(),
-                        s.created,
-                        s.expires,
-                    ),
+                self._insert_suppressions([suppression])
+
+    def add_suppressions(self, entries: Sequence[Suppression]) -> None:
+        """Entries made elsewhere (a tester's second replay starts from the first one's suppressions)."""
+        with self._write(durable=True):
+            self._insert_suppressions(entries)
+
+    def _insert_suppressions(self, entries: Sequence[Suppression]) -> None:
+        self._db.executemany(
+            "INSERT OR REPLACE INTO suppressions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                (
+                    s.id,
+                    s.camera_id,
+                    s.zone_id,
+                    s.rule_id,
+                    s.case_id,
+                    s.label,
+                    json.dumps(list(s.box)),
+                    np.asarray(s.look, "<f4").tobytes(),
+                    s.created,
+                    s.expires,
                 )
+                for s in entries
+            ],
+        )
 
     def suppressions(self, camera_id: str) -> list[Suppression]:
         rows = self._query("SELECT * FROM suppressions WHERE camera_id=? ORDER BY created, id", (camera_id,))

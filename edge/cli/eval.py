@@ -18,6 +18,7 @@ from edge.config import load_config
 from edge.evaluate import Annotation, Thresholds, Truth, TruthError, evaluate, load_truth
 from edge.evaluate.report import fault_table, problem_table, score_table
 from edge.evaluate.run import Evaluation
+from edge.evaluate.verdicts import load_plan
 from edge.i18n import cli_language, text, translate
 from edge.ingest import probe_file
 
@@ -68,6 +69,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--annotate", type=Path, metavar="DIR", help="write an annotated MP4 and an evidence contact sheet per clip"
     )
     parser.add_argument("--codec", choices=["h264", "mpeg4"], default="h264", help="annotated video codec")
+    parser.add_argument(
+        "--verdicts",
+        metavar="FILE|marked",
+        help="then have the platform reject cases (false_alarm) and replay again from what that taught the box: "
+        "'marked' rejects the cases of truth items marked detector_false_positive; a YAML file lists case ids "
+        "(wrong_object) or maps case id -> reason",
+    )
     gate = parser.add_argument_group(
         "gate (exit 1 when not met; rates per event class and in total, and per device-fault kind and in total "
         "for truth files that list faults)"
@@ -88,6 +96,22 @@ def _load_truths(paths: list[Path]) -> list[Truth]:
 
 
 def _print(console: Console, evaluation: Evaluation, report: Path, lang: str) -> None:
+    _print_scores(console, evaluation, lang)
+    if evaluation.after is not None:
+        rejected = sum(len(clip.rejected) for clip in evaluation.after.clips)
+        console.print(
+            text("after the platform's verdicts ({count} cases rejected), replayed again:", lang, count=rejected)
+        )
+        _print_scores(console, evaluation.after, lang)
+    console.print(text("report: {path}", lang, path=report))
+    if evaluation.passed:
+        console.print("[bold green]PASS[/]" if evaluation.thresholds.to_json() else text("no thresholds given", lang))
+    failures = evaluation.failures + (evaluation.after.failures if evaluation.after is not None else [])
+    for failure in failures:
+        console.print(f"[bold red]FAIL[/] {translate(failure, lang)}")
+
+
+def _print_scores(console: Console, evaluation: Evaluation, lang: str) -> None:
     console.print(score_table(evaluation, lang))
     faults = fault_table(evaluation, lang)
     if faults is not None:
@@ -116,11 +140,6 @@ def _print(console: Console, evaluation: Evaluation, report: Path, lang: str) ->
             console.print(
                 text("  annotated video: {video}\n  contact sheet: {sheet}", lang, video=clip.video, sheet=clip.sheet)
             )
-    console.print(text("report: {path}", lang, path=report))
-    if evaluation.passed:
-        console.print("[bold green]PASS[/]" if evaluation.thresholds.to_json() else text("no thresholds given", lang))
-    for failure in evaluation.failures:
-        console.print(f"[bold red]FAIL[/] {translate(failure, lang)}")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -130,6 +149,10 @@ def run(args: argparse.Namespace) -> int:
     report: Path = args.report or out / "report.json"
     thresholds = Thresholds(args.min_precision, args.min_recall, args.min_f1, args.max_duplicates, args.max_latency)
     annotation = None if args.annotate is None else Annotation(args.annotate, args.codec)
+    try:
+        plan = None if args.verdicts is None else load_plan(args.verdicts)
+    except TruthError as exc:
+        raise UserError(str(exc)) from None
     console = Console(soft_wrap=True)  # paths stay whole, ready to copy
     try:
         with video_progress("eval", console) as bar:
@@ -142,6 +165,7 @@ def run(args: argparse.Namespace) -> int:
                 thresholds,
                 annotation,
                 progress=lambda truth, media_s: bar.update(tasks[id(truth)], completed=media_s),
+                plan=plan,
             )
     except TruthError as exc:
         raise UserError(str(exc)) from None

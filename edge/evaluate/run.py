@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from edge.cases import models_for
+from edge.cases import CaseStore, models_for
+from edge.cases.store import Suppression
 from edge.config import CameraConfig, EdgeConfig
 from edge.evaluate.annotate import Codec, VideoAnnotator
 from edge.evaluate.faults import FaultOutcome, match_faults, observed_faults
@@ -20,6 +21,7 @@ from edge.evaluate.match import Outcome, match_cases, observed_cases
 from edge.evaluate.score import ClassScore, Thresholds, gate, gate_faults, score, score_faults
 from edge.evaluate.sheet import contact_sheet
 from edge.evaluate.truth import Truth, TruthError
+from edge.evaluate.verdicts import VerdictPlan, apply, rejections, without
 from edge.infer import Detector
 from edge.runtime.pipeline import load_detectors
 from edge.runtime.replay import JsonLinesSink, ReplayResult, replay_clip
@@ -50,10 +52,12 @@ class ClipEvaluation:
     warnings: list[str] = field(default_factory=list)
     video: Path | None = None
     sheet: Path | None = None
+    rejected: list[str] = field(default_factory=list)  # cases of the first replay the platform rejected
 
     def to_json(self) -> dict[str, Any]:
         outcome = self.outcome
         return {
+            "rejected": self.rejected,
             "truth": str(self.truth.path),
             "clip": str(self.truth.clip),
             "camera": self.camera_id,
@@ -130,10 +134,11 @@ class Evaluation:
     thresholds: Thresholds
     failures: list[str]
     fault_scores: dict[str, ClassScore] | None = None  # None: no truth file scores device faults
+    after: Evaluation | None = None  # the second replay, after the platform's verdicts (edge/evaluate/verdicts.py)
 
     @property
     def passed(self) -> bool:
-        return not self.failures
+        return not self.failures and (self.after is None or self.after.passed)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -146,6 +151,7 @@ class Evaluation:
             if self.fault_scores is None
             else {kind: row.to_json() for kind, row in self.fault_scores.items()},
             "clips": [clip.to_json() for clip in self.clips],
+            "after_verdicts": None if self.after is None else self.after.to_json(),
         }
 
 
@@ -204,11 +210,19 @@ def evaluate_clip(
     epoch: float,
     annotation: Annotation | None = None,
     progress: ClipProgress | None = None,
+    suppressions: list[Suppression] | None = None,
 ) -> ClipEvaluation:
-    """Replay one truth file's clip from a clean state and match its cases to the truth."""
+    """Replay one truth file's clip from a clean state and match its cases to the truth.
+
+    `suppressions`: objects the platform rejected earlier, which the clean state starts with."""
     camera = truth_camera(config, truth)
     for stale in run_dir.glob("state.db*"):
         stale.unlink()  # a fresh rule state: the same clip gives the same cases
+    if suppressions:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        store = CaseStore(run_dir / "state.db")
+        store.add_suppressions(suppressions)
+        store.close()
     sink = JsonLinesSink(run_dir)
     annotator = None
     if annotation is not None:
@@ -249,18 +263,49 @@ def evaluate(
     thresholds: Thresholds,
     annotation: Annotation | None = None,
     progress: ClipProgress | None = None,
+    plan: VerdictPlan | None = None,
 ) -> Evaluation:
-    """Replay and match every truth file, then score per event class and apply the gate."""
+    """Replay and match every truth file, then score per event class and apply the gate.
+
+    With a verdict `plan`, each clip's rejected cases get the platform's verdict and the clip is
+    replayed again from the suppressions they made (`after`, gated too)."""
     cameras = [truth_camera(config, truth) for truth in truths]  # every naming error before any replay
     loaded: dict[str, Detector] = {}
-    clips = []
+    clips, after = [], []
     for n, (truth, camera) in enumerate(zip(truths, cameras, strict=True), 1):
         needed = models_for(camera)
         loaded.update(load_detectors(config, [m for m in needed if m not in loaded]))
         run_dir = out / f"{n:02d}-{truth.name}"
         detectors = {m: loaded[m] for m in needed}
         clips.append(evaluate_clip(config, truth, run_dir, detectors, epoch(camera.id), annotation, progress))
-    return summarise(clips, thresholds)
+        if plan is not None:
+            after.append(_after_verdicts(config, clips[-1], plan, detectors, epoch(camera.id), progress))
+    evaluation = summarise(clips, thresholds)
+    if plan is not None:
+        evaluation.after = summarise(after, thresholds)
+    return evaluation
+
+
+def _after_verdicts(
+    config: EdgeConfig,
+    first: ClipEvaluation,
+    plan: VerdictPlan,
+    detectors: dict[str, Detector],
+    epoch: float,
+    progress: ClipProgress | None,
+) -> ClipEvaluation:
+    """The platform rejects the plan's cases of the first replay; the clip is replayed from what they taught."""
+    matched = {m.expected.id: m.case.case_id for m in first.outcome.matches}
+    names = {model_id: list(det.class_names) for model_id, det in detectors.items()}
+    rejected = rejections(plan, first.truth, matched)
+    judged, suppressions = apply(config, first.camera_id, first.run_dir / "state.db", names, rejected)
+    items = {item for item, case_id in matched.items() if case_id in judged}
+    run_dir = first.run_dir.with_name(first.run_dir.name + "-after-verdicts")
+    truth = without(first.truth, items)
+    shown = None if progress is None else lambda _truth, media_s: progress(first.truth, media_s)  # its own bar
+    second = evaluate_clip(config, truth, run_dir, detectors, epoch, None, shown, suppressions)
+    second.rejected = judged
+    return second
 
 
 def summarise(clips: list[ClipEvaluation], thresholds: Thresholds) -> Evaluation:

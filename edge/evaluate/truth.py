@@ -58,6 +58,12 @@ class ExpectedCase(_Strict):
         None, gt=0.0, le=1.5, description="box match: box centres at most this far apart, in frame widths/heights"
     )
     note: str = Field("", max_length=500, description="what the tester sees there")
+    detector_false_positive: bool = Field(
+        False,
+        description="the detector sees something that is not there (a stone read as a person): the rule rightly "
+        "opens a case on that input, so it is expected; `edge eval --verdicts marked` has the platform reject it "
+        "(false_alarm, wrong_object) and replays again, where it must not open",
+    )
 
     _window = field_validator("window")(_media_window)
 
