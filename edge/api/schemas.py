@@ -197,6 +197,17 @@ class OpenCaseOut(BaseModel):
     repeat_count: int
 
 
+class SuppressedOut(BaseModel):
+    """An object the platform rejected (wrong_object): it starts no candidate of its rule at this place."""
+
+    id: str
+    zone_id: str
+    rule_id: str
+    label: str
+    box: list[float]
+    expires_at: str = Field(description="ISO-8601 UTC")
+
+
 class RuleLive(BaseModel):
     rule_id: str
     kind: str
@@ -231,3 +242,4 @@ class LiveOut(BaseModel):
     detections: list[DetectionOut]
     scene: SceneOut | None = Field(description="null when the camera runs no scene model")
     zones: list[ZoneLive]
+    suppressed: list[SuppressedOut] = Field(description="rejected objects, drawn where they lie")

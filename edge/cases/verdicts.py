@@ -114,13 +114,9 @@ def repeated(stored: VerdictRecord, request: VerdictRequest, case_id: str) -> bo
         return True
     if stored.request_id == request.request_id:
         raise VerdictError(
-            "conflict",
-            f"request id {request.request_id!r} was already used for another verdict "
-            f"({stored.verdict} on case {stored.case_id!r})",
+            "conflict", f"request id {request.request_id!r} was already used for case {stored.case_id!r}"
         )
+    what = stored.verdict + (f"/{stored.reason}" if stored.reason else "")
     raise VerdictError(
-        "conflict",
-        f"case {case_id!r} already has a verdict: {stored.verdict}"
-        + (f" ({stored.reason})" if stored.reason else "")
-        + f", request {stored.request_id!r}",
+        "conflict", f"case {case_id!r} already has a verdict ({what}) from request {stored.request_id!r}"
     )

@@ -24,11 +24,12 @@ from edge.api.schemas import (
     RuleLive,
     SceneOut,
     StaticObjectOut,
+    SuppressedOut,
     TamperOut,
     ZoneLive,
 )
 from edge.api.zoneedit import ZoneEditor
-from edge.cases import RuleView
+from edge.cases import RuleView, iso_utc
 from edge.runtime.pipeline import LiveView
 from edge.scene import SceneUpdate
 from edge.types import Detections
@@ -71,6 +72,17 @@ def live_out(view: LiveView, now: float) -> LiveOut:
         scene=None if view.scene is None else _scene(view.scene, view.class_names.get(view.scene_model or "", [])),
         zones=[
             ZoneLive(zone_id=z.zone_id, name=z.name, rules=[_rule(rule) for rule in z.rules]) for z in view.cases.zones
+        ],
+        suppressed=[
+            SuppressedOut(
+                id=s.id,
+                zone_id=s.zone_id,
+                rule_id=s.rule_id,
+                label=s.label,
+                box=_box(s.box),
+                expires_at=iso_utc(s.expires),
+            )
+            for s in view.cases.suppressed
         ],
     )
 

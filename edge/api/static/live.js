@@ -85,6 +85,10 @@ function drawLive() {
     shapes.push(rect(d.box, "det", { class: d.class_name, score: d.score, track: d.track_id ?? "" }));
     shapes.push(text(d.box[0], Math.max(size, d.box[1] - size * 0.3), `${d.class_name} ${d.score.toFixed(2)}${track}`, "det"));
   }
+  for (const s of view.suppressed) {
+    shapes.push(rect(s.box, "suppressed", { suppression: s.id }));
+    shapes.push(text(s.box[0], s.box[3] + size, t("rejected {label}: ignored", { label: s.label }), "suppressed"));
+  }
   for (const zone of view.zones) {
     for (const rule of zone.rules) {
       for (const c of rule.open_cases) shapes.push(rect(c.box, "case", { case: c.case_id }));
