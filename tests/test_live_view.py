@@ -184,6 +184,23 @@ def test_the_cases_page_lists_the_demo_cases_with_their_pictures(tmp_path, brows
             page.set_viewport_size({"width": 1366, "height": 768})
             page.screenshot(path=tmp_path / "cases.png")
 
+            # the platform's verdicts over HTTP: the page shows the zone's precision, flagged under the threshold
+            worker.config.verdicts.flag_min_verdicts = 2
+            judged = [("confirmed", None), ("false_alarm", "wrong_object")]
+            for n, (message, (verdict, reason)) in enumerate(zip(new, judged, strict=True)):
+                body = {"request_id": f"p{n}", "verdict": verdict} | ({"reason": reason} if reason else {})
+                answer = httpx.post(f"{server.url}/api/cases/{message.case_id}/verdict", json=body, headers=AUTH)
+                assert answer.status_code == 200, answer.text
+            page.click("#refresh")
+            row = page.locator("#quality tr.flagged")
+            expect(row).to_have_count(1)
+            expect(row).to_contain_text("50 %")
+            expect(row).to_contain_text("noisy: precision under 70 % over 2 verdicts")
+            worker.step()
+            live = httpx.get(f"{server.url}/api/cameras/{CAMERA}/live", headers=AUTH).json()
+            [suppressed] = live["suppressed"]
+            assert suppressed["label"] == new[1].body["detection"]["class"]
+
             # a case whose message carries an evidence clip (issue 17's clips): played on the page
             worker.recent[-1] = with_clip(worker.recent[-1], h264_clip(frames=10, fps=5.0))
             page.click("#refresh")

@@ -19,12 +19,35 @@ async function connect(event) {
   }
 }
 
+async function showQuality() {
+  // Cases, verdicts and precision per camera/zone/rule; a noisy one is flagged for the operator, never silenced.
+  const quality = await (await api("GET", "/api/quality")).json();
+  const rows = quality.rules.map((q) => {
+    const tr = document.createElement("tr");
+    tr.className = q.flagged ? "flagged" : "";
+    const precision = q.precision === null ? "–" : `${Math.round(q.precision * 100)} %`;
+    const flag = q.flagged
+      ? t("noisy: precision under {threshold} % over {count} verdicts; check the zone, the rule or the model", {
+        threshold: Math.round(quality.flag_below_precision * 100), count: q.verdicts })
+      : "";
+    for (const value of [q.camera_id, q.zone_id, q.rule_id, q.cases, q.confirmed, q.false_alarms, precision, flag]) {
+      const td = document.createElement("td");
+      td.textContent = String(value);
+      tr.append(td);
+    }
+    return tr;
+  });
+  $("quality-rows").replaceChildren(...rows);
+  $("quality").hidden = rows.length === 0;
+}
+
 async function refresh() {
   clearTimeout(page.timer);
   const camera = $("camera").value;
   const query = camera ? `&camera_id=${encodeURIComponent(camera)}` : "";
   try {
     const messages = await (await api("GET", `/api/cases?limit=200${query}`)).json();
+    await showQuality();
     const signature = messages.map((m) => m.message_id).join(" ");
     if (signature !== page.shown) {
       await show(messages);
