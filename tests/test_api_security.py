@@ -25,7 +25,7 @@ def worker(tmp_path):
 def _routes(app) -> list[tuple[str, str]]:
     """(method, concrete path) for every documented route, path parameters filled with real ids."""
     values = {"camera_id": CAMERA, "zone_id": "plaza", "rule_id": "street-vendor", "case_id": "c1"}
-    values |= {"name": "01-full.jpg", "message_id": "c1:1"}
+    values |= {"name": "01-full.jpg", "message_id": "c1:1", "suppression_id": "sup-0123456789abcdef"}
     out = [("GET", "/openapi.json")]
     for template, operations in app.openapi()["paths"].items():
         path = re.sub(r"{(\w+)}", lambda m: values[m.group(1)], template)

@@ -22,6 +22,7 @@ import pytest
 from test_cases_support import CAR, EPOCH, NAMES, detections, frame, make_config, rule
 
 from edge.cases import CaseEngine, CaseStore
+from edge.cases.store import SCHEMA_VERSION
 from edge.delivery.outbox import Outbox
 from edge.runtime.pipeline import CameraPipeline
 from edge.types import CaseMessage, Detections
@@ -168,7 +169,8 @@ def test_state_file_of_the_previous_schema_is_upgraded(tmp_path):
     assert [m.kind for m in engine.pending_messages()] == ["new"]
     store.close()
     with sqlite3.connect(db) as check:
-        assert check.execute("SELECT value FROM meta WHERE key='schema'").fetchone() == ("2",)
+        assert check.execute("SELECT value FROM meta WHERE key='schema'").fetchone() == (str(SCHEMA_VERSION),)
+        assert check.execute("SELECT COUNT(*) FROM verdicts").fetchone() == (0,)  # the platform's verdicts (3)
 
 
 if __name__ == "__main__":
