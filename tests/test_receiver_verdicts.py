@@ -2,14 +2,17 @@
 
 A real box API (real pipeline on vtest frames, real detector) and a real receiver, each on 127.0.0.1:
 the receiver holds the box's cases, forwards a verdict to the box that reported the case, passes the
-box's refusals on as they are, and lists the verdict the box accepted with the case.
+box's refusals on as they are, and lists the verdict the box accepted with the case. Its operator
+sends them from the platform's listing and case pages in a real browser.
 """
 
 from __future__ import annotations
 
 import httpx
+from playwright.sync_api import expect, sync_playwright
 from test_api_support import AUTH, CAMERA, ENV, TOKEN, TOP_RIGHT, PipelineWorker, zone
 from test_delivery_support import running_receiver
+from test_editor import ARGS, CHROMIUM
 from test_receiver import post
 
 from edge.api import create_app
@@ -57,5 +60,23 @@ def test_the_platform_operator_rejects_a_case_through_the_boxs_api(tmp_path):
                 again = verdict(platform.url, first, verdict="confirmed")
                 assert again.status_code == 409 and "already has a verdict" in again.json()["detail"]
                 assert httpx.get(f"{platform.url}/api/cases/{first}").json()["verdict"] == answer
+
+                with sync_playwright() as playwright:  # the platform operator's pages
+                    browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+                    page = browser.new_page()
+                    errors: list[str] = []
+                    page.on("pageerror", lambda exc: errors.append(str(exc)))
+                    page.goto(f"{platform.url}/")
+                    row = page.locator(f"tr[data-case='{second}']")
+                    expect(page.locator(f"tr[data-case='{first}'].rejected")).to_contain_text("wrong_object")
+                    row.locator("button[data-verdict=not_a_violation]").click()
+                    expect(row).to_contain_text("false_alarm (not_a_violation)")
+                    expect(row.locator("button")).to_have_count(0)
+                    page.goto(f"{platform.url}/platform/?case={first}")
+                    expect(page.locator("#case-verdict")).to_contain_text("false_alarm (wrong_object)")
+                    expect(page.locator("#case-pictures img").first).to_be_visible()
+                    browser.close()
+                    assert errors == []
+                assert httpx.get(f"{box.url}/api/quality", headers=AUTH).json()["rules"][0]["false_alarms"] == 2
     finally:
         worker.close()

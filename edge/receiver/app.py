@@ -18,7 +18,8 @@ from typing import Any
 
 from fastapi import Body, FastAPI, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.datastructures import FormData, UploadFile
 
@@ -37,6 +38,7 @@ from edge.receiver.verdicts import VerdictChannel
 from edge.types import MessageKind
 
 MAX_PICTURE_BYTES = 16 * 2**20
+STATIC = Path(__file__).with_name("static")
 
 
 class Envelope(BaseModel):
@@ -211,6 +213,10 @@ def create_app(
             store.save_verdict(case_id, answer.body)
         return JSONResponse(answer.body, status_code=answer.status)
 
+    @app.get("/", include_in_schema=False)
+    def home() -> RedirectResponse:
+        return RedirectResponse("/platform/")
+
     @app.get("/api/boxes", summary="Edge boxes heard of over MQTT, with their last status")
     def boxes() -> list[dict[str, Any]]:
         return list(store.boxes().values())
@@ -234,6 +240,7 @@ def create_app(
     def healthz() -> dict[str, Any]:
         return {"ok": not current().down, "messages": store.count(), "replays": replays[0]}
 
+    app.mount("/platform", StaticFiles(directory=STATIC, html=True), name="platform")  # the operator's pages
     return app
 
 
