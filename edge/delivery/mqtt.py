@@ -266,6 +266,12 @@ class MqttSink:
         )
         self._stop = threading.Event()
         self._status_thread = threading.Thread(target=self._status_loop, name="mqtt-status", daemon=True)
+        if self.mqtt.confirm == "puback":
+            log.warning(
+                "platform.mqtt.confirm is puback: a message leaves the outbox on the broker's PUBACK, and a broker"
+                " that acknowledges before it saves (Mosquitto) loses what it acknowledged if it crashes;"
+                " the default, confirm: platform, waits for the platform's own confirmation (docs/fleet.md)"
+            )
 
     def start(self) -> None:
         """Connect (in the background) and keep the status fresh; idempotent."""
