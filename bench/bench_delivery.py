@@ -16,15 +16,17 @@ and over MQTT, against a real mosquitto (generated config, persistence on) and a
 receiver process consuming it (`--mqtt`, shared subscription):
 
   raw mqtt  plain paho QoS 1 publishes of the same payloads, each waiting for its PUBACK
-  puback    Outbox.put + Sender + MqttSink, a message leaves the outbox on its PUBACK
-  platform  the same with `confirm: platform`: it leaves once the receiver confirms it stored it
+  platform  Outbox.put + Sender + MqttSink with the defaults (`confirm: platform`, a window of 16):
+            a message leaves once the receiver confirms it stored it
+  window 1  the same, one message at a time (what the window buys)
+  puback    the same window, a message leaves the outbox on its PUBACK alone
 
 Throughput: a pre-filled outbox drained by `deliver_pending`. Latency: a producer puts
 messages at a steady rate while the background sender runs; latency is the outbox's
 `delivered_at - created_at` (the case confirmed -> the platform acknowledged).
 
     .venv/bin/python bench/bench_delivery.py [--messages 300] [--rate 20] [--fail-rate 0.3] [--no-mqtt]
-                                             [--backlog 60] [--outage 10]
+                                             [--no-http] [--backlog 60] [--outage 10] [--broker-kills N]
 """
 
 from __future__ import annotations
@@ -219,17 +221,20 @@ def mqtt_scenarios(folder: Path, args: argparse.Namespace, pictures: dict[str, b
     results: dict[str, float | np.ndarray] = {}
     try:
         time.sleep(1.0)  # the receiver subscribes (its shared subscription must exist before publishes)
-        puback = PlatformConfig(kind="mqtt", mqtt=MqttConfig(url=broker.url))
-        platform = puback.model_copy(update={"mqtt": MqttConfig(url=broker.url, confirm="platform")})
+        platform = PlatformConfig(kind="mqtt", mqtt=MqttConfig(url=broker.url))  # the defaults
+        puback = platform.model_copy(update={"mqtt": MqttConfig(url=broker.url, confirm="puback")})
+        window1 = platform.model_copy(update={"mqtt": MqttConfig(url=broker.url, window=1)})
         max_bytes = puback.mqtt.max_payload_kb * 1024
         before = raw_mqtt_throughput(broker, messages("mraw", args.messages, pictures), max_bytes)
-        results["puback"], _ = outbox_throughput(folder, puback, messages("mpub", args.messages, pictures))
-        results["puback_lat"] = latencies(folder, puback, messages("mplat", args.messages, pictures), args.rate)
         results["platform"], _ = outbox_throughput(folder, platform, messages("mcon", args.messages, pictures))
         results["platform_lat"] = latencies(folder, platform, messages("mclat", args.messages, pictures), args.rate)
+        results["window1"], _ = outbox_throughput(folder, window1, messages("mw1", args.messages, pictures))
+        results["window1_lat"] = latencies(folder, window1, messages("mw1lat", args.messages, pictures), args.rate)
+        results["puback"], _ = outbox_throughput(folder, puback, messages("mpub", args.messages, pictures))
+        results["puback_lat"] = latencies(folder, puback, messages("mplat", args.messages, pictures), args.rate)
         after = raw_mqtt_throughput(broker, messages("mraw2", args.messages, pictures), max_bytes)
         results["raw"] = max(before, after)  # the baseline at its best, measured before and after the others
-        results["stored"] = wait_for_messages(url, 6 * (args.messages // 3 * 3))
+        results["stored"] = wait_for_messages(url, 8 * (args.messages // 3 * 3))
     finally:
         receiver.terminate()
         receiver.wait(10)
@@ -270,12 +275,94 @@ def broker_kill_losses(folder: Path, confirm: str, count: int, pictures: dict[st
     return count - stored
 
 
+def http_scenarios(folder: Path, args: argparse.Namespace, pictures: dict[str, bytes]) -> dict[str, float | np.ndarray]:
+    """Raw posts, then outbox + sender against a reliable, a flaky and a down-then-back receiver."""
+    receiver, url = start_receiver(folder / "receiver.db")
+    config = PlatformConfig(url=f"{url}/api/cases")  # default backoff: 0.5 s initial, 60 s max
+    flaky = {"fail_rate": args.fail_rate, "fail_statuses": [500, 503]}
+    results: dict[str, float | np.ndarray] = {"probe_interval_s": config.probe_interval_s}
+    try:
+        results["raw"] = raw_throughput(url, messages("raw", args.messages, pictures))
+        results["reliable"], results["put_ms"] = outbox_throughput(
+            folder, config, messages("rel", args.messages, pictures)
+        )
+        results["reliable_lat"] = latencies(folder, config, messages("rlat", args.messages, pictures), args.rate)
+        httpx.put(f"{url}/admin/faults", json={**flaky, "lose_ack": False}).raise_for_status()
+        results["flaky"], _ = outbox_throughput(folder, config, messages("flk", args.messages, pictures))
+        httpx.put(f"{url}/admin/faults", json={**flaky, "lose_ack": True}).raise_for_status()
+        results["flaky_lat"] = latencies(folder, config, messages("flat", args.messages, pictures), args.rate)
+        httpx.put(f"{url}/admin/faults", json={}).raise_for_status()
+        results["fresh_s"] = fresh_drain(folder, config, messages("fresh", args.backlog, pictures))
+        results["first_s"], results["drained_s"], results["tries"] = drain_after_outage(
+            folder, config, messages("outage", args.backlog, pictures), url, args.outage
+        )
+        results["stored"] = httpx.get(f"{url}/healthz").json()["messages"]
+    finally:
+        receiver.terminate()
+        receiver.wait(10)
+    return results
+
+
+def pct(values: float | np.ndarray, q: float) -> str:
+    return f"{1000 * np.percentile(values, q):8.1f} ms"
+
+
+def print_http(args: argparse.Namespace, http: dict[str, float | np.ndarray]) -> None:
+    expected = 5 * (args.messages // 3 * 3)
+    backlog = args.backlog // 3 * 3
+    stored = http["stored"]
+    assert stored == expected + 2 * backlog, f"receiver holds {stored} messages, expected {expected + 2 * backlog}"
+    raw, reliable, flaky = float(http["raw"]), float(http["reliable"]), float(http["flaky"])
+    reliable_lat, flaky_lat = http["reliable_lat"], http["flaky_lat"]
+    print(f"{args.messages} messages per scenario, loopback, receiver in its own process")
+    print(f"{'scenario':<34}{'msg/s':>10}{'p50':>12}{'p99':>12}")
+    print(f"{'raw httpx posts (baseline)':<34}{raw:>10.1f}")
+    print(f"{'outbox + sender, reliable':<34}{reliable:>10.1f}{pct(reliable_lat, 50)}{pct(reliable_lat, 99)}")
+    print(f"{f'outbox + sender, {args.fail_rate:.0%} 5xx':<34}{flaky:>10.1f}{pct(flaky_lat, 50)}{pct(flaky_lat, 99)}")
+    print(f"median fsync'd put: {float(http['put_ms']):.2f} ms; latency runs at {args.rate:g} msg/s")
+    print(f"ratio outbox/raw throughput:      {reliable / raw:.2f}")
+    print(f"ratio flaky/reliable throughput:  {flaky / reliable:.2f}")
+    print(f"ratio flaky/reliable p50 latency: {np.percentile(flaky_lat, 50) / np.percentile(reliable_lat, 50):.2f}")
+    print(f"exactly once: the receiver holds {stored} messages, 5 scenarios x {expected // 5} + 2 x {backlog}")
+    first_s, drained_s, fresh_s = float(http["first_s"]), float(http["drained_s"]), float(http["fresh_s"])
+    print(
+        f"recovery: platform down {args.outage:g} s with {backlog} messages waiting"
+        f" (probe_interval_s {float(http['probe_interval_s']):g})"
+    )
+    print(f"  platform up -> first delivered {first_s:.2f} s, whole backlog delivered {drained_s:.2f} s")
+    print(f"  requests to the down platform: {int(http['tries'])} in {args.outage:g} s")
+    print(f"  the same backlog drained by a fresh sender (baseline): {fresh_s:.2f} s")
+    print(f"ratio backlog after outage / fresh drain:          {drained_s / fresh_s:.2f}")
+    print(f"ratio drain after the first answer / fresh drain:   {(drained_s - first_s) / fresh_s:.2f}")
+
+
+def print_mqtt(args: argparse.Namespace, mqtt: dict[str, float | np.ndarray]) -> None:
+    expected = 8 * (args.messages // 3 * 3)
+    assert mqtt["stored"] == expected, f"MQTT receiver: {mqtt['stored']}, expected {expected}"
+    print(
+        f"MQTT: mosquitto on loopback, receiver process consuming a shared subscription, {args.messages} per scenario"
+    )
+    print(f"{'raw paho QoS 1 publishes (baseline)':<40}{mqtt['raw']:>10.1f}   (the better of a run before and after)")
+    for key, label in (
+        ("platform", "outbox + sender, defaults (platform, 16)"),
+        ("window1", "outbox + sender, platform, window 1"),
+        ("puback", "outbox + sender, puback, window 16"),
+    ):
+        lat = mqtt[f"{key}_lat"]
+        print(f"{label:<40}{mqtt[key]:>10.1f}{pct(lat, 50)}{pct(lat, 99)}")
+    print(f"ratio defaults/raw throughput:          {mqtt['platform'] / mqtt['raw']:.2f}")
+    print(f"ratio window 1/raw throughput:          {mqtt['window1'] / mqtt['raw']:.2f}")
+    print(f"ratio puback/raw throughput:            {mqtt['puback'] / mqtt['raw']:.2f}")
+    print(f"exactly once: the MQTT receiver holds {mqtt['stored']} messages, 8 runs x {expected // 8}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--messages", type=int, default=300)
     parser.add_argument("--rate", type=float, default=20.0, help="messages per second in the latency run")
     parser.add_argument("--fail-rate", type=float, default=0.3)
     parser.add_argument("--no-mqtt", action="store_true", help="HTTP scenarios only")
+    parser.add_argument("--no-http", action="store_true", help="MQTT scenarios only")
     parser.add_argument("--broker-kills", type=int, default=0, help="also: N broker SIGKILLs per confirm mode")
     parser.add_argument("--backlog", type=int, default=60, help="messages queued during the outage")
     parser.add_argument("--outage", type=float, default=10.0, help="seconds the platform is down")
@@ -286,75 +373,12 @@ def main() -> None:
     print(f"evidence per message: {', '.join(f'{n} {len(d) / 1024:.0f} KB' for n, d in pictures.items())}")
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        receiver, url = start_receiver(folder / "receiver.db")
-        config = PlatformConfig(url=f"{url}/api/cases")  # default backoff: 0.5 s initial, 60 s max
-        flaky = {"fail_rate": args.fail_rate, "fail_statuses": [500, 503]}
-        try:
-            raw = raw_throughput(url, messages("raw", args.messages, pictures))
-            reliable, put_ms = outbox_throughput(folder, config, messages("rel", args.messages, pictures))
-            reliable_lat = latencies(folder, config, messages("rlat", args.messages, pictures), args.rate)
-            httpx.put(f"{url}/admin/faults", json={**flaky, "lose_ack": False}).raise_for_status()
-            flaky_tp, _ = outbox_throughput(folder, config, messages("flk", args.messages, pictures))
-            httpx.put(f"{url}/admin/faults", json={**flaky, "lose_ack": True}).raise_for_status()
-            flaky_lat = latencies(folder, config, messages("flat", args.messages, pictures), args.rate)
-            httpx.put(f"{url}/admin/faults", json={}).raise_for_status()
-            fresh_s = fresh_drain(folder, config, messages("fresh", args.backlog, pictures))
-            first_s, drained_s, tries = drain_after_outage(
-                folder, config, messages("outage", args.backlog, pictures), url, args.outage
-            )
-            stored = httpx.get(f"{url}/healthz").json()["messages"]
-        finally:
-            receiver.terminate()
-            receiver.wait(10)
+        http = None if args.no_http else http_scenarios(folder, args, pictures)
         mqtt = None if args.no_mqtt else mqtt_scenarios(folder, args, pictures)
-    expected = 5 * (args.messages // 3 * 3)
-    backlog = args.backlog // 3 * 3
-    assert stored == expected + 2 * backlog, f"receiver holds {stored} messages, expected {expected + 2 * backlog}"
-    expected_mqtt = 6 * (args.messages // 3 * 3)
-    assert mqtt is None or mqtt["stored"] == expected_mqtt, f"MQTT receiver: {mqtt['stored']}, expected {expected_mqtt}"
-
-    def pct(values: np.ndarray, q: float) -> str:
-        return f"{1000 * np.percentile(values, q):8.1f} ms"
-
-    print(f"{args.messages} messages per scenario, loopback, receiver in its own process")
-    print(f"{'scenario':<34}{'msg/s':>10}{'p50':>12}{'p99':>12}")
-    print(f"{'raw httpx posts (baseline)':<34}{raw:>10.1f}")
-    print(f"{'outbox + sender, reliable':<34}{reliable:>10.1f}{pct(reliable_lat, 50)}{pct(reliable_lat, 99)}")
-    print(
-        f"{f'outbox + sender, {args.fail_rate:.0%} 5xx':<34}{flaky_tp:>10.1f}{pct(flaky_lat, 50)}{pct(flaky_lat, 99)}"
-    )
-    print(f"median fsync'd put: {put_ms:.2f} ms; latency runs at {args.rate:g} msg/s")
-    print(f"ratio outbox/raw throughput:      {reliable / raw:.2f}")
-    print(f"ratio flaky/reliable throughput:  {flaky_tp / reliable:.2f}")
-    print(f"ratio flaky/reliable p50 latency: {np.percentile(flaky_lat, 50) / np.percentile(reliable_lat, 50):.2f}")
-    print(f"exactly once: the receiver holds {stored} messages, 5 scenarios x {expected // 5} + 2 x {backlog}")
-    print(
-        f"recovery: platform down {args.outage:g} s with {backlog} messages waiting"
-        f" (probe_interval_s {config.probe_interval_s:g})"
-    )
-    print(f"  platform up -> first delivered {first_s:.2f} s, whole backlog delivered {drained_s:.2f} s")
-    print(f"  requests to the down platform: {tries} in {args.outage:g} s")
-    print(f"  the same backlog drained by a fresh sender (baseline): {fresh_s:.2f} s")
-    print(f"ratio backlog after outage / fresh drain:          {drained_s / fresh_s:.2f}")
-    print(f"ratio drain after the first answer / fresh drain:   {(drained_s - first_s) / fresh_s:.2f}")
-    if mqtt is None:
-        return
-    print(
-        f"MQTT: mosquitto on loopback, receiver process consuming a shared subscription, {args.messages} per scenario"
-    )
-    print(f"{'raw paho QoS 1 publishes (baseline)':<34}{mqtt['raw']:>10.1f}   (the better of a run before and after)")
-    for key, label in (
-        ("puback", "outbox + sender, confirm puback"),
-        ("platform", "outbox + sender, confirm platform"),
-    ):
-        lat = mqtt[f"{key}_lat"]
-        print(f"{label:<34}{mqtt[key]:>10.1f}{pct(lat, 50)}{pct(lat, 99)}")
-    print(f"ratio mqtt outbox/raw throughput:      {mqtt['puback'] / mqtt['raw']:.2f}")
-    print(f"ratio confirm platform/puback thrpt:   {mqtt['platform'] / mqtt['puback']:.2f}")
-    print(f"ratio mqtt/http outbox throughput:     {mqtt['puback'] / reliable:.2f}")
-    p50 = np.percentile(mqtt["puback_lat"], 50) / np.percentile(reliable_lat, 50)
-    print(f"ratio mqtt/http p50 latency:           {p50:.2f}")
-    print(f"exactly once: the MQTT receiver holds {mqtt['stored']} messages, 6 runs x {expected // 5}")
+    if http is not None:
+        print_http(args, http)
+    if mqtt is not None:
+        print_mqtt(args, mqtt)
     if args.broker_kills:
         count = args.messages // 3 * 3
         print(

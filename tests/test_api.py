@@ -226,7 +226,7 @@ def test_outbox_status_dead_letters_resend_and_discard(client, worker):
     worker.step(4)
     assert client.get("/api/outbox").json()["pending"] == 2
     first = worker.outbox.next_ready(now=1e12)
-    worker.outbox.mark_dead(first.pk, 400, "platform says: grid_code unknown")
+    worker.outbox.mark_dead(first.pk, "http", 400, "platform says: grid_code unknown")
     status = client.get("/api/outbox").json()
     assert (status["pending"], status["dead"]) == (1, 1)
     [dead] = client.get("/api/outbox/dead").json()
@@ -236,7 +236,7 @@ def test_outbox_status_dead_letters_resend_and_discard(client, worker):
     assert client.post(f"/api/outbox/dead/{dead['message_id']}/resend").json() == {"resent": 1}
     assert client.get("/api/outbox").json()["pending"] == 2
 
-    worker.outbox.mark_dead(first.pk, 400, "again")
+    worker.outbox.mark_dead(first.pk, "http", 400, "again")
     assert client.post(f"/api/outbox/dead/{dead['message_id']}/discard").json() == {"discarded": True}
     assert client.post(f"/api/outbox/dead/{dead['message_id']}/discard").status_code == 404
     assert client.get("/api/outbox").json()["discarded"] == 1

@@ -34,7 +34,6 @@ def api_schema(tmp_path_factory):
     with TestClient(app, headers=AUTH) as client:
         LIVE.update(client=client, plaza=client.get(PLAZA).json()["zone"])
         yield schemathesis.openapi.from_asgi("/openapi.json", app, headers=AUTH)
-    print("APPLIED", len(worker.applied))
     worker.close()
 
 

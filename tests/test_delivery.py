@@ -114,7 +114,7 @@ def test_outbox_cli_reports_and_requeues(tmp_path, capsys):
     outbox.put(message(1, 0))
     outbox.put(message(1, 1))
     item = outbox.next_ready(now=math.inf)
-    outbox.mark_dead(item.pk, 400, '{"detail": "bad event code"}')
+    outbox.mark_dead(item.pk, "http", 400, '{"detail": "bad event code"}')
     outbox.close()
 
     args = _cli(register_outbox, ["outbox", "--outbox", str(path), "status"])

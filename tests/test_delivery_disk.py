@@ -186,3 +186,36 @@ def test_disk_pressure_shows_in_the_outbox_status_readiness_and_metrics(disk, tm
             assert client.get("/readyz").json()["accepting_cases"] is True
     finally:
         worker.close()
+
+
+def test_retries_on_a_full_disk_never_spend_the_reserve_and_its_space_reopens_nothing(disk):
+    """The platform is down while the disk fills: the sender's retries fail for space and must leave
+    the reserve for the acknowledgements; once those have used it, its freed space does not lift the
+    disk back to taking new cases."""
+    marks = Watermarks(thin_mb=0.0, no_pictures_mb=0.0, pause_mb=0.0, reserve_mb=0.5)  # only the reserve
+    outbox = Outbox(disk / "outbox.db", watermarks=marks)
+    sent = [message(case, seq, pictures=1) for seq in range(2) for case in range(3)]
+    for msg in sent:
+        outbox.put(msg)
+    assert outbox.stats().disk_state == DiskLevel.OK
+    fill_up(disk / "filler")
+    with running_receiver(disk.parent / "r.db", faults=Faults(down=True)) as srv:
+        sender = Sender(outbox, platform(srv.url, backoff_initial_s=0.01, backoff_max_s=0.05))
+        for _ in range(5):
+            sender.deliver_pending(timeout_s=0.2)  # every answer is a 503: retries to record
+        assert (disk / RESERVE_FILE).exists()  # not spent on a retry
+        stats = outbox.stats()
+        assert (stats.disk_state, stats.accepting_cases) == (DiskLevel.FULL, False)  # whatever the watermarks
+        httpx.put(f"{srv.url}/admin/faults", json={}).raise_for_status()
+        assert sender.deliver_pending(timeout_s=30) == len(sent)
+        sender.close()
+        assert not pending_ids(disk / "outbox.db")  # the acknowledgements were written with the reserve
+        assert not (disk / RESERVE_FILE).exists()
+        stats = outbox.stats()
+        assert stats.disk_free_mb >= 0.4  # the reserve's space is back on the file system ...
+        assert (stats.disk_state, stats.accepting_cases) == (DiskLevel.FULL, False)  # ... but not for cases
+        assert_exactly_once_in_order(stored(srv.url), sent)
+        assert replays(srv.url) == 0
+    (disk / "filler").unlink()
+    stats = outbox.stats()
+    assert (stats.disk_state, stats.accepting_cases, stats.disk_reserve_mb) == (DiskLevel.OK, True, 0.5)

@@ -1,8 +1,11 @@
 """The package layering of CONTRIBUTING.md, checked on the source: a wrong import fails the suite.
 
+The rules are data (`LAYERS`, below), read by one checker that runs over every module of `edge/`
+and over a planted module that breaks each rule, so a checker that misses an import fails too:
+
 - stages (ingest, infer, track, scene, cases, delivery, zones, config) never import the wiring
   (runtime), the operator API or the CLI: they are used by them, not the other way round;
-- the runtime never imports the API (metrics and the zone store live outside it);
+- the runtime never imports the API or the CLI (metrics and the zone store live outside it);
 - nobody imports another package's private modules or names (`_something`);
 - the API uses the case stage through `edge.cases` only (its public interface).
 A package's `__main__.py` (a `python -m edge.x` entry point into the CLI) is not a stage module.
@@ -11,13 +14,33 @@ A package's `__main__.py` (a `python -m edge.x` entry point into the CLI) is not
 from __future__ import annotations
 
 import ast
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 EDGE = Path(__file__).resolve().parents[1] / "edge"
 STAGES = ("ingest", "infer", "track", "scene", "cases", "delivery", "zones", "config")
-ABOVE_STAGES = ("edge.runtime", "edge.api", "edge.cli", "edge.evaluate", "edge.receiver")
+
+
+@dataclass(frozen=True)
+class Layer:
+    """Modules of the `importers` packages must not import modules under any of `forbidden` (prefixes)."""
+
+    importers: tuple[str, ...]
+    forbidden: tuple[str, ...]
+    why: str
+
+
+LAYERS = (
+    Layer(
+        tuple(f"edge.{s}" for s in STAGES),
+        ("edge.runtime", "edge.api", "edge.cli", "edge.evaluate", "edge.receiver"),
+        "a stage imports the wiring or a front end",
+    ),
+    Layer(("edge.runtime",), ("edge.api", "edge.cli"), "the runtime imports a front end"),
+    Layer(("edge.api",), ("edge.cases.",), "the API reaches into the case stage: use edge.cases"),
+)
 
 
 def imports(path: Path) -> list[tuple[str, list[str]]]:
@@ -31,9 +54,27 @@ def imports(path: Path) -> list[tuple[str, list[str]]]:
     return out
 
 
-def package_of(path: Path) -> str:
-    parts = path.relative_to(EDGE.parent).with_suffix("").parts
+def package_of(path: Path, root: Path = EDGE) -> str:
+    parts = path.relative_to(root.parent).with_suffix("").parts
     return ".".join(parts[:2])
+
+
+def problems(path: Path, root: Path = EDGE) -> list[str]:
+    """Every import of `path` (a module under `root`) that breaks a rule, with the rule's reason."""
+    own = package_of(path, root)
+    found = []
+    for module, names in imports(path):
+        if not module.startswith("edge"):
+            continue
+        other = ".".join(module.split(".")[:2])
+        for layer in LAYERS:
+            if own in layer.importers and other != own and module.startswith(layer.forbidden):
+                found.append(f"{layer.why}: {own} imports {module}")
+        if other != own and any(part.startswith("_") for part in module.split(".")[1:]):
+            found.append(f"{own} imports the private module {module}")
+        if other != own and any(name.startswith("_") and not name.startswith("__") for name in names):
+            found.append(f"{own} imports private names {names} from {module}")
+    return found
 
 
 SOURCES = sorted(p for p in EDGE.rglob("*.py") if p.name != "__main__.py")  # `python -m` entry points
@@ -41,26 +82,32 @@ SOURCES = sorted(p for p in EDGE.rglob("*.py") if p.name != "__main__.py")  # `p
 
 @pytest.mark.parametrize("path", SOURCES, ids=[str(p.relative_to(EDGE)) for p in SOURCES])
 def test_imports_follow_the_layering(path: Path) -> None:
-    own = package_of(path)
-    problems = []
-    for module, names in imports(path):
-        if not module.startswith("edge"):
-            continue
-        other = ".".join(module.split(".")[:2])
-        if own.split(".")[-1] in STAGES and other in ABOVE_STAGES:
-            problems.append(f"stage {own} imports {module} (the wiring or a front end)")
-        if own == "edge.runtime" and other in ("edge.api", "edge.cli"):
-            problems.append(f"the runtime imports {module}")
-        if other != own and any(part.startswith("_") for part in module.split(".")[1:]):
-            problems.append(f"{own} imports the private module {module}")
-        if other != own and any(name.startswith("_") and not name.startswith("__") for name in names):
-            problems.append(f"{own} imports private names {names} from {module}")
-        if own == "edge.api" and module.startswith("edge.cases."):
-            problems.append(f"the API reaches into {module}: use edge.cases")
-    assert not problems, "\n".join(problems)
+    found = problems(path)
+    assert not found, "\n".join(found)
 
 
-def test_the_checker_sees_a_wrong_import(tmp_path: Path) -> None:
-    bad = tmp_path / "bad.py"
-    bad.write_text("from edge.api.metrics import SnapshotCollector\nimport edge.cases._hidden\n")
-    assert ("edge.api.metrics", ["SnapshotCollector"]) in imports(bad) and ("edge.cases._hidden", []) in imports(bad)
+@pytest.mark.parametrize(
+    ("module", "source", "expected"),
+    [
+        ("cases/bad.py", "from edge.runtime.worker import Worker\n", "a stage imports the wiring"),
+        ("delivery/bad.py", "import edge.api.metrics\n", "a stage imports the wiring"),
+        ("runtime/bad.py", "from edge.api.app import create_app\n", "the runtime imports a front end"),
+        ("api/bad.py", "from edge.cases.engine import CaseEngine\n", "the API reaches into the case stage"),
+        ("scene/bad.py", "import edge.cases._hidden\n", "imports the private module edge.cases._hidden"),
+        ("runtime/bad.py", "from edge.cases.engine import _Rule\n", "imports private names ['_Rule']"),
+    ],
+)
+def test_the_checker_catches_each_kind_of_wrong_import(tmp_path: Path, module: str, source: str, expected: str) -> None:
+    root = tmp_path / "edge"
+    planted = root / module
+    planted.parent.mkdir(parents=True)
+    planted.write_text(source)
+    found = problems(planted, root)
+    assert len(found) == 1 and expected in found[0], found
+
+
+def test_the_checker_lets_a_right_import_pass(tmp_path: Path) -> None:
+    planted = tmp_path / "edge" / "api" / "good.py"
+    planted.parent.mkdir(parents=True)
+    planted.write_text("from edge.cases import CaseSnapshot\nfrom edge.delivery.outbox import Outbox\nimport numpy\n")
+    assert problems(planted, tmp_path / "edge") == []

@@ -15,6 +15,8 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from test_fleet_mqtt import Box
 
+from edge.delivery.mqtt_wire import ack_payload, ack_topic
+
 pytestmark = needs_mosquitto
 COMMANDS = "edge/box-v/commands"
 
@@ -37,8 +39,16 @@ class Inbox:
 
 
 def platform_client(broker: Mosquitto, version: int, inbox: Inbox) -> paho.Client:
+    """A platform's client; it confirms every case message it receives, as the platform contract asks
+    of a platform whose boxes wait for the confirmation (`confirm: platform`, the default)."""
     client = paho.Client(CallbackAPIVersion.VERSION2, protocol=version)
-    client.on_message = lambda _c, _u, message: inbox.put(message)
+
+    def on_message(c: paho.Client, _u: object, message: paho.MQTTMessage) -> None:
+        inbox.put(message)
+        if "/cases/" in message.topic:
+            c.publish(ack_topic("edge", "box-v"), ack_payload(json.loads(message.payload)["message_id"]), qos=1)
+
+    client.on_message = on_message
     client.connect(broker.host, broker.port)
     client.loop_start()
     return client

@@ -76,6 +76,28 @@ def wait_for_cases(receiver: ThreadedServer, n: int, timeout_s: float) -> list[d
     raise AssertionError(f"expected {n} cases at the receiver within {timeout_s} s, got {received(receiver)}")
 
 
+def cases_seen_now(port: int) -> set[str]:
+    """Cases whose objects the running worker's rules matched on its latest analysed frame."""
+    try:
+        auth = {"Authorization": f"Bearer {API_TOKEN}"}
+        answer = httpx.get(f"http://127.0.0.1:{port}/api/cameras/gate/live", headers=auth, timeout=5)
+    except httpx.TransportError:
+        return set()
+    if answer.status_code != 200:
+        return set()
+    rules = [rule for zone in answer.json()["zones"] for rule in zone["rules"]]
+    return {place["case_id"] for rule in rules for place in rule["places"] if place["case_id"]}
+
+
+def wait_until_resumed(port: int, case_ids: set[str], timeout_s: float = 90) -> None:
+    """The (re)started worker analyses frames and attaches the parked vehicles to the stored cases."""
+    deadline = time.monotonic() + timeout_s
+    while (seen := cases_seen_now(port)) != case_ids:
+        if time.monotonic() > deadline:
+            raise AssertionError(f"the restarted worker never continued {sorted(case_ids)}; it sees {sorted(seen)}")
+        time.sleep(0.5)
+
+
 def stop(proc: subprocess.Popen, sig: signal.Signals) -> int:
     proc.send_signal(sig)
     try:
@@ -107,13 +129,14 @@ def test_worker_delivers_cases_and_restarts_without_duplicates(tmp_path, receive
     ids = sorted(c["case_id"] for c in first)
 
     # Killed without warning, then restarted while both vehicles are still parked: the same two cases
-    # are resumed from the SQLite state, none is opened again.
+    # are resumed from the SQLite state, none is opened again. Each run must have analysed frames in
+    # which the parked vehicles continue those cases (an idle worker would open nothing either).
     proc = start_worker(config, log)
     try:
-        time.sleep(12)
+        wait_until_resumed(port, set(ids))
         assert stop(proc, signal.SIGKILL) == -signal.SIGKILL
         proc = start_worker(config, log)
-        time.sleep(12)
+        wait_until_resumed(port, set(ids))
     finally:
         code = stop(proc, signal.SIGTERM)
     assert code == 0

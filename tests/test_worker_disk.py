@@ -7,10 +7,22 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import time
 
 import httpx
 import yaml
-from test_delivery_support import free_port, replays, running_receiver, set_free, small_disk, stored, wait_until
+from test_delivery_support import (
+    fill_up,
+    free_port,
+    replays,
+    running_receiver,
+    set_free,
+    small_disk,
+    stored,
+    wait_until,
+)
+
+from edge.delivery.disk import RESERVE_FILE
 
 from conftest import EDGE, MODEL, REPO, parked_gate_camera
 
@@ -55,7 +67,11 @@ def analysed(api: str) -> float:
 
 
 def outbox(api: str) -> dict:
-    return httpx.get(f"{api}/api/outbox", headers=AUTH, timeout=5).json()
+    """The worker's outbox status; empty while its API is not up yet."""
+    try:
+        return httpx.get(f"{api}/api/outbox", headers=AUTH, timeout=5).json()
+    except httpx.TransportError:
+        return {}
 
 
 def test_full_disk_pauses_cases_survives_sigkill_and_resumes_without_gaps_or_repeats(tmp_path):
@@ -94,3 +110,66 @@ def test_full_disk_pauses_cases_survives_sigkill_and_resumes_without_gaps_or_rep
     for case_id, seqs in cases.items():
         assert seqs == list(range(1, len(seqs) + 1)), f"case {case_id}: seq has a gap or repeat: {seqs}"
     assert "-> paused" in log.read_text()  # the transition is logged
+
+
+def test_disk_full_while_the_platform_is_down_stop_and_restart_send_nothing_twice(tmp_path):
+    """Every watermark at 0: only the reserve stands between a full disk and a repeated message.
+
+    The platform is down while the disk fills: the sender's retries fail for space and must not
+    spend the reserve, the disk is named `full` (not `ok`) and no case opens. When the platform
+    returns, the acknowledgements are written with the reserve, and the space it frees is not taken
+    for new cases. A SIGINT on the full disk ends cleanly; after a restart nothing acknowledged is
+    sent again and every case goes on with the next seq."""
+    port = free_port()
+    api = f"http://127.0.0.1:{port}"
+    log = tmp_path / "worker.log"
+    with small_disk(tmp_path / "disk", 24.0) as disk, running_receiver(tmp_path / "r.db") as srv:
+        config = write_config(tmp_path, disk / "var", srv.url, port)
+        settings = yaml.safe_load(config.read_text())
+        settings["storage"] = {"dir": str(disk / "var"), "min_free_mb": 0, "reserve_mb": 1}
+        config.write_text(yaml.safe_dump(settings))
+        httpx.put(f"{srv.url}/admin/faults", json={"down": True}).raise_for_status()
+        proc = start_worker(config, log)
+        try:
+            wait_until(lambda: outbox(api).get("pending", 0) >= 2, timeout_s=120, what="cases waiting for the platform")
+            fill_up(disk / "filler")
+            wait_until(lambda: outbox(api)["disk_state"] == "full", what="the disk named full")
+            status = outbox(api)
+            assert status["accepting_cases"] is False
+            ready = httpx.get(f"{api}/readyz", headers=AUTH, timeout=5)
+            assert (ready.status_code, ready.json()["disk_state"]) == (503, "full")
+            assert 'edge_disk_pressure{level="full"} 1.0' in httpx.get(f"{api}/metrics", headers=AUTH).text
+            waiting = status["pending"]
+            frames = analysed(api)
+            wait_until(lambda: analysed(api) >= frames + 6, what="frames analysed (and retries failing) on a full disk")
+            assert (disk / "var" / RESERVE_FILE).exists()  # retries never spend the reserve
+            assert outbox(api)["pending"] == waiting  # no case stored on a full disk
+            httpx.put(f"{srv.url}/admin/faults", json={}).raise_for_status()  # the platform returns
+            wait_until(lambda: outbox(api)["pending"] == 0, what="acknowledgements recorded with the reserve")
+            assert not (disk / "var" / RESERVE_FILE).exists()
+            time.sleep(2.0)  # frames go on: the reserve's space must not reopen cases
+            status = outbox(api)
+            assert (status["disk_state"], status["accepting_cases"], status["pending"]) == ("full", False, 0)
+            delivered = len(stored(srv.url))
+            proc.send_signal(signal.SIGINT)  # a stop on a full disk
+            assert proc.wait(30) == 0
+            text = log.read_text()
+            assert "worker stopped" in text and "Traceback" not in text
+            proc = start_worker(config, log)  # a restart, still on the full disk
+            wait_until(lambda: outbox(api).get("disk_state") == "full", what="the restarted worker up")
+            (disk / "filler").unlink()
+            wait_until(
+                lambda: len(stored(srv.url)) >= delivered + 2, timeout_s=120, what="updates after space returned"
+            )
+            proc.send_signal(signal.SIGTERM)
+            assert proc.wait(30) == 0
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+        messages = stored(srv.url)
+        assert replays(srv.url) == 0, "an acknowledged message was sent again"
+    cases: dict[str, list[int]] = {}
+    for m in messages:
+        cases.setdefault(m["case_id"], []).append(m["seq"])
+    for case_id, seqs in cases.items():
+        assert seqs == list(range(1, len(seqs) + 1)), f"case {case_id}: seq has a gap or repeat: {seqs}"

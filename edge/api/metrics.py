@@ -144,7 +144,7 @@ def _outbox(worker: WorkerView) -> Iterator[Metric]:
     free.add_metric([], stats.disk_free_mb * 2**20)
     yield free
     disk = GaugeMetricFamily(
-        "edge_disk_pressure", "1 for the disk-pressure level (ok, thin, no_pictures, paused)", labels=["level"]
+        "edge_disk_pressure", "1 for the disk-pressure level (ok, thin, no_pictures, paused, full)", labels=["level"]
     )
     for level in DiskLevel:
         disk.add_metric([level.value], 1.0 if stats.disk_state == level else 0.0)

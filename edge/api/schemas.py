@@ -137,7 +137,7 @@ class Liveness(BaseModel):
 class Readiness(BaseModel):
     ready: bool
     cameras: dict[str, str] = Field(description="stream state per running camera")
-    disk_state: str = Field(description="disk pressure where the outbox lives: ok, thin, no_pictures, paused")
+    disk_state: str = Field(description="disk pressure where the outbox lives: ok, thin, no_pictures, paused, full")
     accepting_cases: bool = Field(description="false while the disk is nearly full: no new cases open")
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 
 from edge.cases.state import Places
-from edge.cases.store import CaseStore
+from edge.cases.store import CaseStore, StoreError
 from edge.cases.suppress import Suppressions, remembered
 from edge.cases.verdicts import SUPPRESSING, VerdictError, VerdictRecord, VerdictRequest, repeated
 
@@ -61,7 +61,10 @@ def judge(
         None if entry is None else entry.id,
         detail,
     )
-    store.save_verdict(verdict, entry)
+    try:
+        store.save_verdict(verdict, entry)
+    except StoreError as exc:  # nothing stored: the platform may send it again later
+        raise VerdictError("not_stored", f"the verdict could not be stored, send it again later: {exc}") from None
     if entry is not None:
         suppressions.adopt(entry)
     return verdict, False

@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from edge.cases.verdicts import VerdictRecord
+from edge.storage import out_of_space
 from edge.types import CaseMessage
 
 SCHEMA_VERSION = 3  # 2: emitted messages awaiting hand-off to the outbox; 3: verdicts and suppressions
@@ -139,7 +140,12 @@ _VERDICT_COLUMNS = (
 
 
 class StoreError(Exception):
-    """The state file cannot be used (unreadable, not SQLite, written by a newer worker)."""
+    """The state file cannot be used (unreadable, not SQLite, written by a newer worker), or a write
+    failed; `out_of_space` when it failed for lack of disk space (the disk is full, not the file bad)."""
+
+    def __init__(self, message: str, *, out_of_space: bool = False) -> None:
+        super().__init__(message)
+        self.out_of_space = out_of_space
 
 
 class CaseStore:
@@ -336,7 +342,8 @@ class CaseStore:
                 yield
                 self._db.execute("COMMIT")
             except sqlite3.Error as exc:
-                raise StoreError(f"case state file {self.path} could not be written: {exc}") from None
+                message = f"case state file {self.path} could not be written: {exc}"
+                raise StoreError(message, out_of_space=out_of_space(exc)) from None
             finally:
                 if self._db.in_transaction:
                     self._db.execute("ROLLBACK")

@@ -24,7 +24,7 @@ import numpy as np
 from edge.cases.observe import Observation, position_scores
 from edge.cases.places import same_object
 from edge.cases.state import Places
-from edge.cases.store import CaseStore, Suppression
+from edge.cases.store import CaseStore, StoreError, Suppression
 from edge.config import RuleConfig
 
 DAY_S = 86400.0
@@ -56,6 +56,7 @@ class Suppressions:
         self._store = store
         self._camera_id = camera_id
         self._entries: dict[str, Suppression] = {s.id: s for s in store.suppressions(camera_id)}
+        self._unsaved: list[str] = []  # dropped here, not yet in the store (it could not be written)
 
     def views(self) -> list[SuppressionView]:
         return [
@@ -79,7 +80,7 @@ class Suppressions:
         return keep & ~(hit.any(axis=0) & known)
 
     def expire(self, now: float) -> None:
-        """Forget the entries whose time is up."""
+        """Forget the entries whose time is up (and store the drops a full disk held back)."""
         self.remove([s.id for s in self._entries.values() if s.expires <= now])
 
     def invalidate(self) -> list[str]:
@@ -89,12 +90,19 @@ class Suppressions:
         return ids
 
     def remove(self, ids: list[str]) -> list[str]:
-        """Drop entries by id (unknown ids are ignored); returns those dropped."""
+        """Drop entries by id (unknown ids are ignored); returns those dropped.
+
+        They stop suppressing at once; a store that cannot write now (a full disk) gets the drop later."""
         found = [i for i in ids if i in self._entries]
-        if found:
-            self._store.drop_suppressions(found)
-            for i in found:
-                del self._entries[i]
+        for i in found:
+            del self._entries[i]
+        pending = self._unsaved + found
+        if pending:
+            try:
+                self._store.drop_suppressions(pending)
+                self._unsaved = []
+            except StoreError:
+                self._unsaved = pending
         return found
 
     def adopt(self, entry: Suppression) -> None:

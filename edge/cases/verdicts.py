@@ -23,8 +23,8 @@ REASONS: tuple[Reason, ...] = ("wrong_object", "not_a_violation", "duplicate", "
 SUPPRESSING: Reason = "wrong_object"  # the only reason that says "this object is not what the rule counts"
 REQUEST_ID = r"^[A-Za-z0-9_.:@-]{1,128}$"
 
-ErrorCode = Literal["unknown_case", "other_box", "conflict"]
-ERROR_STATUS: dict[ErrorCode, int] = {"unknown_case": 404, "other_box": 403, "conflict": 409}
+ErrorCode = Literal["unknown_case", "other_box", "conflict", "not_stored"]
+ERROR_STATUS: dict[ErrorCode, int] = {"unknown_case": 404, "other_box": 403, "conflict": 409, "not_stored": 503}
 
 
 class VerdictRequest(BaseModel):

@@ -47,9 +47,17 @@ class MqttConfig(Section):
     version: Literal["3.1.1", "5"] = Field("5", description="MQTT protocol version")
     topic_prefix: str = Field("edge", pattern=TOPIC_SEGMENT, description="topics are <prefix>/<worker>/...")
     confirm: Literal["puback", "platform"] = Field(
-        "puback",
-        description="when a message leaves the outbox: on the broker's PUBACK, or once the platform's consumer "
-        "confirms it stored it (on <prefix>/<worker>/acks; survives a broker that loses what it acknowledged)",
+        "platform",
+        description="when a message leaves the outbox: once the platform's consumer confirms it stored it (on "
+        "<prefix>/<worker>/acks; survives a broker that loses what it acknowledged: the default), or on the "
+        "broker's PUBACK alone (only for brokers that save before they acknowledge, e.g. a replicated cluster)",
+    )
+    window: int = Field(
+        16,
+        ge=1,
+        le=64,
+        description="messages published before their confirmations come back, each of a different case "
+        "(one round trip per window instead of per message)",
     )
     keepalive_s: int = Field(30, ge=5, le=3600, description="keep-alive; the broker declares the box gone after 1.5x")
     session_expiry_s: int = Field(

@@ -8,11 +8,16 @@ the least valuable writes first, in this order, as free space falls under each w
     no_pictures  (< no_pictures_mb) new messages are stored without pictures
     paused       (< pause_mb)       no new cases: the pipeline skips its rules (its state stands still),
                                     while acknowledgements and retries go on
+    full         a write failed for space, or under FULL_MB free: as paused, and named as what it is
 
 Each level is left only when free space is `HYSTERESIS` above its watermark, so a disk hovering
-at a watermark does not flap. A small reserve file is held while the disk is healthy and given up
-the moment an acknowledgement cannot be written, so "the platform has it" can always be recorded
-and an acknowledged message is never sent again because the disk was full.
+at a watermark does not flap. `full` does not depend on the watermarks (all of them may be 0): it
+comes from what the disk did, and is left once `FULL_MARGIN_MB` more than at the failure is free.
+
+A small reserve file is held while the disk is healthy and given up only when an acknowledgement
+cannot be written, so "the platform has it" can always be recorded and an acknowledged message is
+never sent again because the disk was full. Its space counts as taken whether the file is held or
+given up: the space it frees is for acknowledgements, never a reason to store new cases again.
 """
 
 from __future__ import annotations
@@ -33,6 +38,10 @@ log = logging.getLogger(__name__)
 
 RESERVE_FILE = "disk-reserve"
 HYSTERESIS = 1.1  # a level is left once free space is 10 % above its watermark
+# under this much usable space the disk counts as full, whatever the watermarks say: not one evidence
+# picture (`evidence_max_kb`, 300 KB by default) would fit with its record
+FULL_MB = 0.5
+FULL_MARGIN_MB = 1.0  # after a write failed for space: usable space to come back before leaving `full`
 MB = 2**20
 
 
@@ -41,6 +50,12 @@ class DiskLevel(StrEnum):
     THIN = "thin"
     NO_PICTURES = "no_pictures"
     PAUSED = "paused"
+    FULL = "full"
+
+    @property
+    def accepts_cases(self) -> bool:
+        """Whether the pipeline may run its rules (store new case state) at this level."""
+        return self not in (DiskLevel.PAUSED, DiskLevel.FULL)
 
 
 _ORDER = list(DiskLevel)  # from healthy to worst
@@ -76,6 +91,7 @@ class Watermarks:
             DiskLevel.THIN: self.thin_mb,
             DiskLevel.NO_PICTURES: self.no_pictures_mb,
             DiskLevel.PAUSED: self.pause_mb,
+            DiskLevel.FULL: FULL_MB,
         }[level]
 
 
@@ -105,18 +121,37 @@ class DiskGuard:
         self._lock = threading.Lock()
         self._level = DiskLevel.OK
         self._since: float | None = None
+        self._full_until_mb: float | None = None  # after a write failed for space: usable MB to leave `full`
         self._reserve = self.folder / RESERVE_FILE
         self.refresh()
 
     def free_bytes(self) -> int:
         return shutil.disk_usage(self.folder).free
 
+    def usable_mb(self) -> float:
+        """Free space less the reserve's share when the reserve is not on disk (given up, or not made yet)."""
+        free_mb = self.free_bytes() / MB
+        return free_mb if self._reserve.exists() else free_mb - self.marks.reserve_mb
+
+    def note_no_space(self, what: str) -> None:
+        """A write failed for space (SQLite's "database or disk is full"): the disk is full, whatever
+        the watermarks say, until `FULL_MARGIN_MB` more is usable than now."""
+        usable = self.usable_mb()
+        with self._lock:
+            first = self._full_until_mb is None
+            self._full_until_mb = max(usable, 0.0) + FULL_MARGIN_MB
+        if first:
+            log.error("disk full under %s: %s could not be written (%.1f MB usable)", self.folder, what, usable)
+        self.refresh()
+
     def refresh(self) -> DiskLevel:
         """Measure, move between levels (logging each change) and re-create the reserve when healthy."""
-        free_mb = self.free_bytes() / MB
+        free_mb = self.usable_mb()
         with self._lock:
             old = self._level
-            worse = level_for(free_mb, self.marks)
+            if self._full_until_mb is not None and free_mb >= self._full_until_mb:
+                self._full_until_mb = None
+            worse = DiskLevel.FULL if self._full_until_mb is not None else level_for(free_mb, self.marks)
             better = level_for(free_mb, self.marks, HYSTERESIS)
             new = worse if _ORDER.index(worse) > _ORDER.index(old) else min(old, better, key=_ORDER.index)
             if new != old:
@@ -141,8 +176,8 @@ class DiskGuard:
             return self._level
 
     def may_open_cases(self) -> bool:
-        """Whether the pipeline may run its rules now (False while the disk is nearly full)."""
-        return self.refresh() != DiskLevel.PAUSED
+        """Whether the pipeline may run its rules now (False while the disk is nearly or really full)."""
+        return self.refresh().accepts_cases
 
     def picture_allowance(self) -> int | None:
         """How many pictures a new message may keep: None (all), 1 (thin) or 0."""
@@ -165,9 +200,10 @@ class DiskGuard:
         log.error("disk full: released the %g MB reserve so acknowledgements can be recorded", self.marks.reserve_mb)
         return True
 
-    def _hold_reserve(self, free_mb: float) -> None:
+    def _hold_reserve(self, usable_mb: float) -> None:
+        """`usable_mb` already counts the reserve as taken: it is what stays free once the file is made."""
         size = int(self.marks.reserve_mb * MB)
-        if not size or self._reserve.exists() or free_mb - self.marks.reserve_mb < self.marks.thin_mb:
+        if not size or self._reserve.exists() or usable_mb < self.marks.thin_mb:
             return
         try:
             fd = os.open(self._reserve, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -190,4 +226,5 @@ def describe(level: DiskLevel) -> str:
         DiskLevel.THIN: "new messages keep their first picture only",
         DiskLevel.NO_PICTURES: "new messages are stored without pictures",
         DiskLevel.PAUSED: "no new cases until space returns; deliveries go on",
+        DiskLevel.FULL: "the disk is full: no new cases until space returns; deliveries go on",
     }[level]

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import email.utils
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import httpx
 
@@ -48,6 +48,7 @@ class HttpSink:
     """POSTs messages to `platform.url` with the token and HMAC secret the config names."""
 
     kind = "http"
+    window = 1  # one POST at a time: a platform that has just come back never gets a burst
 
     def __init__(
         self, platform: PlatformConfig, *, env: Mapping[str, str], transport: httpx.BaseTransport | None = None
@@ -61,7 +62,10 @@ class HttpSink:
     def start(self) -> None:
         """Nothing to open: httpx connects on the first request."""
 
-    def deliver(self, item: OutboxItem) -> Outcome:
+    def deliver(self, items: Sequence[OutboxItem]) -> list[Outcome]:
+        return [self._post(item) for item in items]
+
+    def _post(self, item: OutboxItem) -> Outcome:
         msg = item.message
         request = build_request(
             self.url, msg, msg.pictures, item.thinned, token=self._token, hmac_secret=self._secret, now=time.time()

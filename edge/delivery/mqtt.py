@@ -6,12 +6,15 @@ TLS through the standard `ssl` module, pure Python, no broker-specific code, mai
 
 Session: the worker id is the client id, with a persistent session (3.1.1: clean session
 off; 5: clean start off and `session_expiry_s`), so the broker keeps what it holds for the
-box while the box is away. Delivery: `deliver()` publishes at QoS 1 and waits for the
-PUBACK; only then may the message leave the outbox (`Acked`). No connection, no PUBACK
-within `platform.timeout_s`, or an MQTT 5 PUBACK saying "no matching subscribers" (nobody
-would ever get it) are `Retry`; a PUBACK refusing the message for good (not authorized,
-topic invalid, too large) is `Rejected`. A re-send is a new publish of the same
-`message_id`; the platform's consumer keeps the first.
+box while the box is away. Delivery: `deliver()` publishes a window of messages (each of a
+different case) at QoS 1 and waits for their PUBACKs and, by default (`confirm: platform`), for
+the platform consumer's confirmation that it stored each one; only then may a message leave the
+outbox (`Acked`). A PUBACK alone is not enough by default: Mosquitto acknowledges before it saves,
+so a broker killed in between loses what it acknowledged (docs/fleet.md, "Which confirmation").
+No connection, no PUBACK or confirmation within `platform.timeout_s`, or an MQTT 5 PUBACK saying
+"no matching subscribers" (nobody would ever get it) are `Retry`; a PUBACK refusing the message
+for good (not authorized, topic invalid, too large) is `Rejected`. A re-send is a new publish of
+the same `message_id`; the platform's consumer keeps the first.
 
 Connection: a thread of the sink's own connects, runs the client's network loop, and on
 any loss (broker down, wrong credentials, TLS failure) records why (`problem`, logged once
@@ -32,8 +35,10 @@ import random
 import socket
 import ssl
 import threading
-from collections.abc import Callable, Mapping
+import time
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any
 
 import paho.mqtt.client as paho
@@ -210,6 +215,16 @@ class MqttConnection:
             self._stop.wait(min(cap, initial * 2.0 ** min(failures - 1, 30)) * (0.5 + 0.5 * self._rng.random()))
 
 
+@dataclass(frozen=True, slots=True)
+class Flight:
+    """A message published and not yet answered."""
+
+    message_id: str
+    topic: str
+    info: paho.MQTTMessageInfo
+    confirmed: threading.Event | None  # set by the platform's confirmation (`confirm: platform`)
+
+
 class MqttSink:
     """Publishes case messages at QoS 1 and the box status; see the module docstring."""
 
@@ -228,6 +243,7 @@ class MqttSink:
         self.mqtt = platform.mqtt
         self.worker_id = worker_id
         self.timeout_s = platform.timeout_s
+        self.window = self.mqtt.window
         self.status_topic = status_topic(self.mqtt.topic_prefix, worker_id)
         self._status = status or dict
         self._reasons: dict[int, ReasonCode] = {}
@@ -250,6 +266,12 @@ class MqttSink:
         )
         self._stop = threading.Event()
         self._status_thread = threading.Thread(target=self._status_loop, name="mqtt-status", daemon=True)
+        if self.mqtt.confirm == "puback":
+            log.warning(
+                "platform.mqtt.confirm is puback: a message leaves the outbox on the broker's PUBACK, and a broker"
+                " that acknowledges before it saves (Mosquitto) loses what it acknowledged if it crashes;"
+                " the default, confirm: platform, waits for the platform's own confirmation (docs/fleet.md)"
+            )
 
     def start(self) -> None:
         """Connect (in the background) and keep the status fresh; idempotent."""
@@ -263,53 +285,67 @@ class MqttSink:
 
     # -- delivery ---------------------------------------------------------------------------
 
-    def deliver(self, item: OutboxItem) -> Outcome:
-        msg = item.message
+    def deliver(self, items: Sequence[OutboxItem]) -> list[Outcome]:
+        """Publish every item at QoS 1, then wait for each PUBACK (and, with `confirm: platform`, each
+        confirmation) within one `timeout_s`: a window costs one round trip, not one per message."""
         self.start()
         if not self.connection.attempted.is_set():
             self.connection.attempted.wait(self.timeout_s)  # the first connect may still be under way
         if not self.connection.connected.is_set():
-            return Retry(f"not connected to {self.mqtt.url}: {self.connection.problem}")
+            return [Retry(f"not connected to {self.mqtt.url}: {self.connection.problem}") for _ in items]
+        flights = [self._send(item) for item in items]
+        deadline = time.monotonic() + self.timeout_s
+        try:
+            return [self._outcome(flight, deadline) for flight in flights]
+        finally:
+            with self._confirm_lock:
+                for flight in flights:
+                    if isinstance(flight, Flight):
+                        self._confirmations.pop(flight.message_id, None)
+
+    def _send(self, item: OutboxItem) -> Flight | Outcome:
+        """Publish one message (without waiting); an outcome already when it cannot even be sent."""
+        msg = item.message
         encoded = encode(msg, item.thinned, self.mqtt.max_payload_kb * 1024)
         if encoded is None:
             return Rejected(None, f"the message is larger than platform.mqtt.max_payload_kb={self.mqtt.max_payload_kb}")
         if len(encoded.thinned) > len(item.thinned):
             log.warning("%s: pictures %s left out to fit max_payload_kb", msg.message_id, encoded.thinned)
         topic = case_topic(self.mqtt.topic_prefix, self.worker_id, msg.body)
-        if self.mqtt.confirm == "puback":
-            return self._publish(topic, encoded.payload)
-        confirmed = threading.Event()
-        with self._confirm_lock:
-            self._confirmations[msg.message_id] = confirmed
-        try:
-            outcome = self._publish(topic, encoded.payload)
-            if isinstance(outcome, Acked) and not confirmed.wait(self.timeout_s):
-                return Retry(f"the broker took it, but no platform confirmation within {self.timeout_s:g} s")
-            return outcome
-        finally:
+        confirmed = None
+        if self.mqtt.confirm == "platform":
+            confirmed = threading.Event()
+            with self._confirm_lock:
+                self._confirmations[msg.message_id] = confirmed
+        info = self.client.publish(topic, encoded.payload, qos=1)
+        if info.rc not in (MQTTErrorCode.MQTT_ERR_SUCCESS, MQTTErrorCode.MQTT_ERR_AGAIN):
             with self._confirm_lock:
                 self._confirmations.pop(msg.message_id, None)
-
-    def _publish(self, topic: str, payload: bytes) -> Outcome:
-        """Publish at QoS 1 and wait for the PUBACK; its MQTT 5 reason code decides the outcome."""
-        info = self.client.publish(topic, payload, qos=1)
-        if info.rc not in (MQTTErrorCode.MQTT_ERR_SUCCESS, MQTTErrorCode.MQTT_ERR_AGAIN):
             return Retry(f"publish to {topic} failed: {paho.error_string(info.rc)}")
+        return Flight(msg.message_id, topic, info, confirmed)
+
+    def _outcome(self, flight: Flight | Outcome, deadline: float) -> Outcome:
+        """Wait (until `deadline`) for the PUBACK, whose MQTT 5 reason code decides, then for the confirmation."""
+        if not isinstance(flight, Flight):
+            return flight
+        topic, info = flight.topic, flight.info
         try:
-            info.wait_for_publish(self.timeout_s)
+            info.wait_for_publish(max(0.0, deadline - time.monotonic()))
         except (RuntimeError, ValueError) as exc:
             return Retry(f"publish to {topic} failed: {exc}")
         if not info.is_published():
             return Retry(f"no PUBACK from {self.connection.where} within {self.timeout_s:g} s")
         reason = self._reasons.pop(info.mid, None)
-        if reason is None or not (reason.is_failure or reason.value == NO_MATCHING_SUBSCRIBERS):
-            return Acked()
-        text = f"PUBACK {reason.getName()} (0x{reason.value:02x}) for {topic}"
-        if reason.value == NO_MATCHING_SUBSCRIBERS:
-            return Retry(f"{text}: no platform consumer is subscribed; kept until one is")
-        if reason.value in PERMANENT_REASONS:
-            return Rejected(reason.value, text)
-        return Retry(text)
+        if reason is not None and (reason.is_failure or reason.value == NO_MATCHING_SUBSCRIBERS):
+            text = f"PUBACK {reason.getName()} (0x{reason.value:02x}) for {topic}"
+            if reason.value == NO_MATCHING_SUBSCRIBERS:
+                return Retry(f"{text}: no platform consumer is subscribed; kept until one is")
+            if reason.value in PERMANENT_REASONS:
+                return Rejected(reason.value, text)
+            return Retry(text)
+        if flight.confirmed is not None and not flight.confirmed.wait(max(0.0, deadline - time.monotonic())):
+            return Retry(f"the broker took it, but no platform confirmation within {self.timeout_s:g} s")
+        return Acked()
 
     def _on_publish(self, _c: paho.Client, _u: Any, mid: int, reason: ReasonCode, _p: Any) -> None:
         self._reasons[mid] = reason  # read by deliver() once the message is marked published

@@ -38,6 +38,7 @@ from edge.config.delivery import StorageConfig
 from edge.delivery.disk import DiskGuard, DiskLevel, Watermarks
 from edge.delivery.records import DeadLetter, OutboxError, OutboxItem, OutboxStats
 from edge.delivery.wire import picture_name_problem
+from edge.storage import out_of_space
 from edge.types import CaseMessage, MessageKind
 
 log = logging.getLogger(__name__)
@@ -140,7 +141,7 @@ class Outbox:
         try:
             return self._open()
         except sqlite3.OperationalError as exc:
-            if not _out_of_space(exc) or not self.disk.release_reserve():
+            if not out_of_space(exc) or not self.disk.release_reserve():
                 raise
         return self._open()
 
@@ -184,17 +185,22 @@ class Outbox:
                     self._db.execute("ROLLBACK")
                 raise
 
-    def _record(self, what: str, write: Callable[[sqlite3.Connection], T]) -> T:
-        """One of the sender's small writes; on a full disk, give up the reserve and try once more.
+    def _record(self, what: str, write: Callable[[sqlite3.Connection], T], *, use_reserve: bool = False) -> T:
+        """One of the sender's small writes. With `use_reserve` (acknowledgements only: the one write
+        whose loss would send a message twice), a full disk gives up the reserve for one more try;
+        retries, wake-ups and dead letters never spend it.
 
-        Raises OutboxError when even that fails: the sender then keeps what it learnt in memory."""
+        Raises OutboxError when the write fails: the sender then keeps what it learnt in memory."""
         for retry in (False, True):
             try:
                 with self._transaction() as db:
                     return write(db)
             except sqlite3.OperationalError as exc:
-                if not _out_of_space(exc) or retry or not self.disk.release_reserve():
-                    raise OutboxError(f"outbox {self.path}: cannot record {what}: {exc}") from exc
+                if out_of_space(exc):
+                    self.disk.note_no_space(what)
+                if not out_of_space(exc) or retry or not use_reserve or not self.disk.release_reserve():
+                    message = f"outbox {self.path}: cannot record {what}: {exc}"
+                    raise OutboxError(message, out_of_space=out_of_space(exc)) from exc
         raise AssertionError("unreachable")
 
     def close(self) -> None:
@@ -225,10 +231,17 @@ class Outbox:
         try:
             stored = self._insert(msg, body, pictures)
         except sqlite3.OperationalError as exc:
-            if not _out_of_space(exc) or not pictures:
+            if not out_of_space(exc):
                 raise OutboxError(f"message {msg.message_id}: cannot store: {exc}") from exc
+            self.disk.note_no_space(f"case message {msg.message_id}")
+            if not pictures:
+                raise OutboxError(f"message {msg.message_id}: cannot store: {exc}", out_of_space=True) from exc
             log.error("disk full: storing case message %s without pictures", msg.message_id)
-            stored = self._insert(msg, body, [])
+            try:
+                stored = self._insert(msg, body, [])
+            except sqlite3.OperationalError as again:
+                full = out_of_space(again)
+                raise OutboxError(f"message {msg.message_id}: cannot store: {again}", out_of_space=full) from again
         if stored:
             self.changed.set()
             if self._over_budget():
@@ -268,23 +281,34 @@ class Outbox:
 
         `skip`: messages acknowledged by the platform whose acknowledgement is not on disk yet;
         they count as delivered (never sent again, and their case's next message may go)."""
+        items = self.next_ready_batch(now, skip, 1)
+        return items[0] if items else None
+
+    def next_ready_batch(self, now: float, skip: Collection[int], limit: int) -> list[OutboxItem]:
+        """Up to `limit` of the oldest pending messages due by `now`, each first in line for its case
+        (so never two of one case: a case's messages still leave in `seq` order)."""
         skip = list(skip)
         held = f" AND id NOT IN ({','.join('?' * len(skip))})" if skip else ""
         with self._lock:
-            row = self._db.execute(
+            rows = self._db.execute(
                 "SELECT id, case_id, seq, kind, body, attempts, thinned FROM messages m"
                 f" WHERE state = 'pending' AND next_attempt_at <= ?{held} AND {_first_of_case(skip)}"
-                " ORDER BY id LIMIT 1",
-                (now, *skip, *skip),
-            ).fetchone()
-            if row is None:
-                return None
-            pk, case_id, seq, kind, body, attempts, thinned = row
-            pictures = self._db.execute(
-                "SELECT name, data FROM pictures WHERE message = ? ORDER BY idx", (pk,)
+                " ORDER BY id LIMIT ?",
+                (now, *skip, *skip, limit),
             ).fetchall()
-        msg = CaseMessage(case_id, seq, kind, json.loads(body), dict(pictures))
-        return OutboxItem(pk, msg, attempts, tuple(json.loads(thinned)))
+            pictures = {
+                pk: self._db.execute("SELECT name, data FROM pictures WHERE message = ? ORDER BY idx", (pk,)).fetchall()
+                for pk, *_ in rows
+            }
+        return [
+            OutboxItem(
+                pk,
+                CaseMessage(case_id, seq, kind, json.loads(body), dict(pictures[pk])),
+                attempts,
+                tuple(json.loads(thinned)),
+            )
+            for pk, case_id, seq, kind, body, attempts, thinned in rows
+        ]
 
     def next_attempt_time(self, skip: Collection[int] = ()) -> float | None:
         """When the earliest first-in-line pending message becomes due; None when none waits."""
@@ -324,7 +348,7 @@ class Outbox:
             if pressed:
                 _tombstone(db, list(pks))
 
-        self._record(f"{len(pks)} acknowledgement(s)", write)
+        self._record(f"{len(pks)} acknowledgement(s)", write, use_reserve=True)
         if pressed:
             self._reclaim()
 
@@ -337,11 +361,13 @@ class Outbox:
             ),
         )
 
-    def mark_dead(self, pk: int, status: int | None, response: str) -> None:
+    def mark_dead(self, pk: int, sink_kind: str, status: int | None, response: str) -> None:
+        """A permanent rejection; `sink_kind` labels the status (an HTTP status, an MQTT reason code)."""
+
         def write(db: sqlite3.Connection) -> None:
             db.execute(
                 "UPDATE messages SET state = 'dead', attempts = attempts + 1, last_error = ? WHERE id = ?",
-                (f"HTTP {status}: {response[:200]}", pk),
+                (f"{sink_kind.upper()} {status}: {response[:200]}", pk),
             )
             db.execute(
                 "INSERT OR REPLACE INTO dead_letters (message, status, response, failed_at) VALUES (?, ?, ?, ?)",
@@ -488,17 +514,12 @@ class Outbox:
             disk_free_mb=disk.free_mb,
             disk_state=disk.level,
             disk_state_since=disk.since,
-            accepting_cases=disk.level != DiskLevel.PAUSED,
+            accepting_cases=disk.level.accepts_cases,
             disk_reserve_mb=disk.reserve_mb,
             thinned_messages=thinned,
             problem=self.problem,
             last_error=error[0] if error else None,
         )
-
-
-def _out_of_space(exc: sqlite3.OperationalError) -> bool:
-    """SQLITE_FULL, or an I/O error (what SQLite reports when its -shm or WAL file cannot grow)."""
-    return getattr(exc, "sqlite_errorcode", 0) & 0xFF in (sqlite3.SQLITE_FULL, sqlite3.SQLITE_IOERR)
 
 
 def _tombstone(db: sqlite3.Connection, pks: list[int]) -> None:

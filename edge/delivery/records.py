@@ -10,7 +10,12 @@ from edge.types import CaseMessage
 
 class OutboxError(Exception):
     """The outbox cannot store a message (bad message, or no disk space even for its record),
-    or cannot record what the sender learnt (no disk space even after giving up the reserve)."""
+    or cannot record what the sender learnt (no disk space even after giving up the reserve);
+    `out_of_space` when it was for lack of disk space."""
+
+    def __init__(self, message: str, *, out_of_space: bool = False) -> None:
+        super().__init__(message)
+        self.out_of_space = out_of_space
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,7 +53,7 @@ class OutboxStats:
     stored_mb: float
     max_mb: float
     disk_free_mb: float
-    disk_state: DiskLevel  # ok, thin, no_pictures, paused (edge.delivery.disk)
+    disk_state: DiskLevel  # ok, thin, no_pictures, paused, full (edge.delivery.disk)
     disk_state_since: float | None  # time.time() of the last change; None if it never changed
     accepting_cases: bool  # False while the disk is nearly full: the pipeline opens no new cases
     disk_reserve_mb: float  # held back for acknowledgements; 0 once given up

@@ -39,7 +39,7 @@ from typing import Literal
 
 from edge.config.delivery import PlatformConfig
 from edge.delivery.outbox import Outbox, OutboxError, OutboxItem, OutboxStats
-from edge.delivery.sink import Acked, Rejected, Sink, open_sink
+from edge.delivery.sink import Acked, Rejected, Retry, Sink, open_sink
 
 log = logging.getLogger(__name__)
 
@@ -117,8 +117,17 @@ class Sender:
             self._thread = None
 
     def close(self) -> None:
-        """Stop the thread and close the sink's connections (every sender is closed, or its sockets leak)."""
+        """Stop the thread, record what the platform acknowledged, close the sink's connections (every
+        sender is closed, or its sockets leak). An acknowledgement that still cannot be written (a full
+        disk) is named by message id: that message goes again after a restart, and the platform, which
+        keeps one per message id, stores it once."""
         self.stop()
+        self._save_acks()
+        if self._acked:
+            log.error(
+                "acknowledged by the platform but not recorded (disk full): sent again after a restart",
+                extra={"message_ids": sorted(self._acked.values())},
+            )
         self.sink.close()
 
     def __enter__(self) -> Sender:
@@ -160,12 +169,15 @@ class Sender:
         now = time.time()
         if now < self._pause_until:
             return self._pause_until - now
-        # during an outage the next try is a probe: the first in line, whatever its own backoff says
-        item = self.outbox.next_ready(math.inf if self._outage else now, self._acked.keys())
-        if item is None:
+        # during an outage the next try is one probe: the first in line, whatever its own backoff says
+        if self._outage:
+            items = self.outbox.next_ready_batch(math.inf, self._acked.keys(), 1)
+        else:
+            items = self.outbox.next_ready_batch(now, self._acked.keys(), self.sink.window)
+        if not items:
             due = self.outbox.next_attempt_time(self._acked.keys())
             return None if due is None else max(0.0, due - now)
-        self._attempt(item)
+        self._attempt(items)
         return max(0.0, self._pause_until - time.time())
 
     def _save_acks(self) -> None:
@@ -181,34 +193,42 @@ class Sender:
 
     # -- one attempt ----------------------------------------------------------------------
 
-    def _attempt(self, item: OutboxItem) -> None:
-        msg = item.message
-        outcome = self.sink.deliver(item)
-        if isinstance(outcome, Acked):
-            self._delivered += 1
+    def _attempt(self, items: list[OutboxItem]) -> None:
+        outcomes = self.sink.deliver(items)
+        acked = [item for item, outcome in zip(items, outcomes, strict=True) if isinstance(outcome, Acked)]
+        if acked:
+            self._delivered += len(acked)
             self._last_success_at = time.time()
-            try:
-                self.outbox.mark_delivered(item.pk)
-            except OutboxError as exc:
-                self._acked[item.pk] = msg.message_id
-                self._note_error(f"{msg.message_id} acknowledged, kept in memory: {exc}")
-                log.error("%s acknowledged; kept in memory until it can be recorded: %s", msg.message_id, exc)
-            self._answered()
-        elif isinstance(outcome, Rejected):
-            self.outbox.mark_dead(item.pk, outcome.status, outcome.response)
-            self._answered()  # the platform answered; it is up
-            self._note_error(
-                f"{msg.message_id} dead-lettered: {self.sink.kind} {outcome.status}: {outcome.response[:200]}"
-            )
-            log.error(
-                "case message %s rejected (%s %s): %s",
-                msg.message_id,
-                self.sink.kind,
-                outcome.status,
-                outcome.response[:200],
-            )
-        else:
-            self._transient(item, outcome.error, outcome.after_s)
+            self._record_acks(acked)
+        for item, outcome in zip(items, outcomes, strict=True):
+            msg = item.message
+            if isinstance(outcome, Rejected):
+                self.outbox.mark_dead(item.pk, self.sink.kind, outcome.status, outcome.response)
+                self._note_error(
+                    f"{msg.message_id} dead-lettered: {self.sink.kind} {outcome.status}: {outcome.response[:200]}"
+                )
+                log.error(
+                    "case message %s rejected (%s %s): %s",
+                    msg.message_id,
+                    self.sink.kind,
+                    outcome.status,
+                    outcome.response[:200],
+                )
+            elif isinstance(outcome, Retry):
+                self._transient(item, outcome.error, outcome.after_s)
+        if any(not isinstance(outcome, Retry) for outcome in outcomes):
+            self._answered()  # the platform answered (a rejection too): it is up
+
+    def _record_acks(self, acked: list[OutboxItem]) -> None:
+        """One transaction for the window's acknowledgements; kept in memory when the disk refuses it."""
+        try:
+            self.outbox.mark_delivered(*(item.pk for item in acked))
+        except OutboxError as exc:
+            for item in acked:
+                self._acked[item.pk] = item.message.message_id
+            ids = ", ".join(item.message.message_id for item in acked)
+            self._note_error(f"{ids} acknowledged, kept in memory: {exc}")
+            log.error("%s acknowledged; kept in memory until it can be recorded: %s", ids, exc)
 
     def _answered(self) -> None:
         """The platform answered: after an outage, every waiting message is due at once."""

@@ -1,20 +1,25 @@
 """The sink protocol: what the sender needs from a way of reaching the platform.
 
 The sender owns the outbox side (order per case, backoff, pauses, dead letters, health);
-a sink only delivers one message and says how it went, as one of three outcomes:
+a sink delivers the messages it is given (at most its `window`, each of a different case, so
+order per case holds) and says how each went, as one of three outcomes:
 
     Acked      the platform (HTTP 2xx) or broker (MQTT PUBACK) took responsibility: delivered
     Retry      nothing was confirmed (no connection, timeout, 5xx, ...): try again later
     Rejected   the platform refused this message for good: dead letter
 
-A new kind of sink is one module with a class that has `start()`, `deliver()` and `close()`, and one
-entry in `open_sink()`.
+A sink with a round trip much longer than its sending time (MQTT with `confirm: platform`: broker,
+consumer, its database, the confirmation back) takes a window of messages at once, so throughput
+is not one round trip per message; HTTP posts one at a time (`window = 1`).
+
+A new kind of sink is one module with a class that has `window`, `start()`, `deliver()` and `close()`,
+and one entry in `open_sink()`.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -50,16 +55,19 @@ Outcome = Acked | Retry | Rejected
 
 
 class Sink(Protocol):
-    """One way of reaching the platform; `deliver` blocks until the outcome is known.
+    """One way of reaching the platform; `deliver` blocks until every outcome is known.
 
     `start()` (idempotent) is where a sink may open connections or threads: building one
     must not touch the network, so a worker that fails to start has said nothing."""
 
     kind: str
+    window: int  # most messages `deliver` takes at once (the sender gives each of a different case)
 
     def start(self) -> None: ...
 
-    def deliver(self, item: OutboxItem) -> Outcome: ...
+    def deliver(self, items: Sequence[OutboxItem]) -> list[Outcome]:
+        """One outcome per item, in the same order."""
+        ...
 
     def close(self) -> None: ...
 

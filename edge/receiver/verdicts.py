@@ -25,7 +25,7 @@ from paho.mqtt.properties import Properties
 from edge.delivery.mqtt_wire import command_topic
 
 ANSWER_TIMEOUT_S = 15.0
-ERROR_STATUS = {"unknown_case": 404, "other_box": 403, "conflict": 409, "invalid": 422}
+ERROR_STATUS = {"unknown_case": 404, "other_box": 403, "conflict": 409, "not_stored": 503, "invalid": 422}
 
 
 @dataclass(frozen=True, slots=True)

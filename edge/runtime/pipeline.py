@@ -32,6 +32,7 @@ from edge.cases import (
     CaseSnapshot,
     CaseStore,
     Quality,
+    StoreError,
     SuppressionView,
     VerdictRecord,
     VerdictRequest,
@@ -40,6 +41,7 @@ from edge.cases import (
 )
 from edge.cases.verify import Verification, VerifyRequest
 from edge.config import CameraConfig, EdgeConfig
+from edge.delivery.records import OutboxError
 from edge.infer import Detector, load_detector
 from edge.runtime.clips import ClipAttacher
 from edge.runtime.faults import FaultReporter
@@ -50,8 +52,9 @@ from edge.types import CaseMessage, Detections, Frame, Region
 
 log = logging.getLogger(__name__)
 
-MessageSink = Callable[[CaseMessage], None]  # stores a message durably (Outbox.put) before returning
+MessageSink = Callable[[CaseMessage], None]  # stores a message durably (Outbox.put) or raises OutboxError
 CaseGate = Callable[[], bool]  # may new cases open now? (`Outbox.disk.may_open_cases`: false when the disk is full)
+NoSpace = Callable[[str], None]  # a write failed for disk space (`DiskGuard.note_no_space`): the disk is full
 
 
 def load_detectors(config: EdgeConfig, model_ids: Sequence[str]) -> dict[str, Detector]:
@@ -162,9 +165,12 @@ class CameraPipeline:
         zone_version: int = 1,
         may_open_cases: CaseGate | None = None,
         clips: ClipAttacher | None = None,
+        no_space: NoSpace | None = None,
     ) -> None:
         """`may_open_cases`: asked before each frame's rules; while it says no, the rules are skipped,
         so rule state never advances past what the outbox can take (held messages still go out).
+        `no_space`: told when the state file or the sink failed for disk space (the frame's rules then
+        did not happen, and messages not yet taken stay held for the next frame).
         `clips`: adds an evidence clip to each new case (its message waits the clip's seconds after)."""
         self.camera_id = camera_id
         self._clips = clips
@@ -172,6 +178,8 @@ class CameraPipeline:
         self._config = config
         self._sink = sink
         self._may_open_cases = may_open_cases or (lambda: True)
+        self._no_space = no_space or (lambda _what: None)
+        self._storage_problem: str | None = None  # logged once per distinct problem, not per frame
         self._lock = threading.Lock()
         self._class_names = {k: list(v) for k, v in class_names.items()}
         self._trackers = {model_id: Tracker(config.tracker) for model_id in self._class_names}
@@ -299,7 +307,11 @@ class CameraPipeline:
             paused = tampered or not self._may_open_cases()
             static = update.static_objects if update is not None else None
             if not paused:
-                emitted = self._cases.process(frame, tracked, static)
+                try:
+                    emitted = self._cases.process(frame, tracked, static)
+                except StoreError as exc:  # the engine is back at its stored state: this frame never happened
+                    self._storage_failed(exc, exc.out_of_space)
+                    emitted = []
                 self._hold_for_clips(emitted, frame)
                 messages += emitted
             messages += self._verifier.step(frame, tracked, static, view_bad=view.changed or tampered)
@@ -372,9 +384,23 @@ class CameraPipeline:
                     waiting.add(message.case_id)
                     continue
                 message = self._clips.release(message)
-            self._sink(message)
+            try:
+                self._sink(message)
+            except OutboxError as exc:  # kept in the state file: handed off again on a later frame or start
+                self._storage_failed(exc, exc.out_of_space)
+                break
             done.append(message.message_id)
-        self._cases.handed_off(done)
+        try:
+            self._cases.handed_off(done)
+        except StoreError as exc:  # they stay held too: the outbox recognises them when handed off again
+            self._storage_failed(exc, exc.out_of_space)
+
+    def _storage_failed(self, exc: Exception, no_space: bool) -> None:
+        if no_space:
+            self._no_space(f"camera {self.camera_id}: {exc}")
+        if str(exc) != self._storage_problem:
+            log.error("cannot store: %s", exc, extra={"camera": self.camera_id})
+        self._storage_problem = str(exc)
 
     def release_overdue(self) -> None:
         """Send messages whose clip wait ran out on the wall clock (no frame came to release them)."""
@@ -387,6 +413,11 @@ class CameraPipeline:
         with self._lock:
             if not self._closed:
                 self._hand_off(force=True)
+
+    def held_message_ids(self) -> list[str]:
+        """Messages the sink has not taken yet (a full disk, a clip wait): kept in the state file."""
+        with self._lock:
+            return [m.message_id for m in self._cases.pending_messages()]
 
     # -- operator actions ----------------------------------------------------------------------
     def knows(self, case_id: str) -> bool:

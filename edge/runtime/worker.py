@@ -122,6 +122,7 @@ class Worker:
                 self._deliver,
                 (zone_versions or {}).get(c.id, 1),
                 may_open_cases=self.outbox.disk.may_open_cases,
+                no_space=self.outbox.disk.note_no_space,
                 clips=ClipAttacher(rings[c.id], clip, wall_bound=True) if c.id in rings else None,
             )
             for c in cameras
@@ -141,16 +142,24 @@ class Worker:
     def stop(self) -> None:
         """Streams first (no new frames), then drain inference, then close state and delivery.
 
-        Also closes a worker that never started (e.g. the API refused to run without a token)."""
+        Always finishes, a full disk included: a message the outbox cannot take stays in its camera's
+        state file (logged by id, handed off at the next start), and the sender records what the
+        platform acknowledged or names what it could not record. Also closes a worker that never
+        started (e.g. the API refused to run without a token)."""
         was_running, self._running = self._running, False
         for camera_id, stream in self.streams.items():
             if not stream.stop(timeout=10.0):
                 log.warning("camera stream did not stop in time", extra={"camera": camera_id})
         self.inference.stop(drain=True)
-        for pipeline in self.pipelines.values():
+        for camera_id, pipeline in self.pipelines.items():
             pipeline.finish()  # cases waiting for their clip go with what the ring holds
+            held = pipeline.held_message_ids()
+            if held:
+                log.error(
+                    "messages kept in the camera's state file, not in the outbox: they go at the next start",
+                    extra={"camera": camera_id, "message_ids": held},
+                )
             pipeline.close()
-        self.sender.stop()
         self.sender.close()
         self.outbox.close()
         if was_running:

@@ -7,7 +7,6 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 
 from edge.api.deps import WorkerView
 from edge.api.schemas import Liveness, Readiness
-from edge.delivery.disk import DiskLevel
 
 
 def liveness_router() -> APIRouter:
@@ -26,14 +25,14 @@ def router(worker: WorkerView, registry: CollectorRegistry) -> APIRouter:
 
     @r.get(
         "/readyz",
-        responses={503: {"model": Readiness, "description": "not ready (starting, stopping, or disk nearly full)"}},
+        responses={503: {"model": Readiness, "description": "not ready (starting, stopping, disk (nearly) full)"}},
     )
     def readyz(response: Response) -> Readiness:
         """Ready while the worker's stages run and it can open cases; 503 while it starts or stops,
-        or while disk pressure pauses new cases (deliveries go on)."""
+        or while disk pressure pauses new cases or the disk is full (deliveries go on)."""
         cameras = {camera_id: str(status.health.state) for camera_id, status in worker.camera_health().items()}
         disk = worker.outbox.disk.status()
-        accepting = disk.level != DiskLevel.PAUSED
+        accepting = disk.level.accepts_cases
         ready = worker.ready and accepting
         if not ready:
             response.status_code = 503
