@@ -7,6 +7,9 @@ a confirmed verdict suppresses nothing; repeats, unknown cases and other boxes' 
 
 from __future__ import annotations
 
+import sqlite3
+from contextlib import closing
+
 import numpy as np
 import pytest
 from pydantic import ValidationError
@@ -129,3 +132,16 @@ def test_a_cut_view_ends_the_suppressions(camera):
     cut.image[:] = np.random.default_rng(1).integers(0, 255, cut.image.shape, np.uint8)
     camera.pipeline.analyse(cut, {"coco": detections([CAR])})
     assert camera.pipeline.suppressions() == []
+
+
+def test_a_verdict_the_state_file_cannot_take_is_refused_whole_and_taken_when_sent_again(camera):
+    [new] = [m for m in camera.play(25, RED) if m.kind == "new"]
+    with closing(sqlite3.connect(camera.path)) as other:  # another writer holds the state file, as a full disk
+        other.execute("BEGIN EXCLUSIVE")
+        with pytest.raises(VerdictError) as busy:
+            camera.judge(new.case_id, request_id="v1", verdict="false_alarm", reason="wrong_object")
+        assert busy.value.status == 503 and "send it again later" in busy.value.detail
+        other.rollback()
+    assert camera.pipeline.suppressions() == [] and camera.pipeline.quality()[0].verdicts == 0  # nothing stored
+    answer = camera.judge(new.case_id, request_id="v1", verdict="false_alarm", reason="wrong_object")
+    assert answer["replayed"] is False and [s.id for s in camera.pipeline.suppressions()] == [answer["suppression_id"]]
