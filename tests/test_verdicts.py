@@ -33,8 +33,8 @@ def painted(t: float, colour: tuple[int, int, int] | None) -> Frame:
 
 
 class Camera:
-    def __init__(self, tmp_path) -> None:
-        self.config = make_config([rule()], top={"verdicts": {"suppress_days": EXPIRES_S / 86400}})
+    def __init__(self, tmp_path, **rule_fields) -> None:
+        self.config = make_config([rule(**rule_fields)], top={"verdicts": {"suppress_days": EXPIRES_S / 86400}})
         self.path = tmp_path / "state.db"
         self.sent: list[CaseMessage] = []
         self.t = 0.0
@@ -145,3 +145,14 @@ def test_a_verdict_the_state_file_cannot_take_is_refused_whole_and_taken_when_se
     assert camera.pipeline.suppressions() == [] and camera.pipeline.quality()[0].verdicts == 0  # nothing stored
     answer = camera.judge(new.case_id, request_id="v1", verdict="false_alarm", reason="wrong_object")
     assert answer["replayed"] is False and [s.id for s in camera.pipeline.suppressions()] == [answer["suppression_id"]]
+
+
+def test_a_rule_without_same_object_checks_still_suppresses_only_that_object(tmp_path):
+    camera = Camera(tmp_path, min_presence=0.0, min_continuity=0.0, min_similarity=0.0)  # the old, loose dwell
+    try:
+        [new] = [m for m in camera.play(25, RED) if m.kind == "new"]
+        camera.judge(new.case_id, request_id="v1", verdict="false_alarm", reason="wrong_object")
+        assert [m.kind for m in camera.play(30, RED)] == ["cleared"]
+        assert [m.kind for m in camera.play(25, BLUE)] == ["new"]  # suppressing never matches by place alone
+    finally:
+        camera.pipeline.close()

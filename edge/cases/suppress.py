@@ -28,6 +28,8 @@ from edge.cases.store import CaseStore, StoreError, Suppression
 from edge.config import RuleConfig
 
 DAY_S = 86400.0
+# a rule may switch its same-object checks off (0: the old dwell); suppressing is never that loose
+STRICTEST = ("min_continuity", "min_similarity")
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,7 +77,7 @@ class Suppressions:
         labels = np.asarray([s.label for s in entries], dtype=object)
         same_class = labels[:, None] == np.asarray(obs.labels, dtype=object)[None, :]
         at_place = position_scores(remembered.ref, obs.xyxy, rule.stationary_tolerance) > 0
-        hit = same_class & at_place & same_object(remembered, obs, looks, rule)
+        hit = same_class & at_place & same_object(remembered, obs, looks, _at_least_default(rule))
         known = ~np.isnan(looks).any(axis=1)  # an unknown look matches anything: never grounds to suppress
         return keep & ~(hit.any(axis=0) & known)
 
@@ -108,6 +110,12 @@ class Suppressions:
     def adopt(self, entry: Suppression) -> None:
         """An entry the store has just saved (with its verdict)."""
         self._entries[entry.id] = entry
+
+
+def _at_least_default(rule: RuleConfig) -> RuleConfig:
+    """The rule's continuity and appearance thresholds, never below their defaults."""
+    floors = {name: max(getattr(rule, name), RuleConfig.model_fields[name].default) for name in STRICTEST}
+    return rule.model_copy(update=floors)
 
 
 def remembered(
