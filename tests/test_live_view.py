@@ -200,6 +200,12 @@ def test_the_cases_page_lists_the_demo_cases_with_their_pictures(tmp_path, brows
             live = httpx.get(f"{server.url}/api/cameras/{CAMERA}/live", headers=AUTH).json()
             [suppressed] = live["suppressed"]
             assert suppressed["label"] == new[1].body["detection"]["class"]
+            editor, _ = open_page(browser, f"{server.url}/editor/#token={TOKEN}", SCREENS["laptop"])
+            drawn = editor.locator("#live-layer rect.suppressed")  # the editor's live view draws it
+            expect(drawn).to_have_count(1)
+            assert drawn.get_attribute("data-suppression") == suppressed["id"]
+            expect(editor.locator("#live-layer text.suppressed")).to_contain_text("rejected")
+            editor.close()
 
             # a case whose message carries an evidence clip (issue 17's clips): played on the page
             worker.recent[-1] = with_clip(worker.recent[-1], h264_clip(frames=10, fps=5.0))
