@@ -22,11 +22,12 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "tests"))  # the plate set's generator
 
-from _common import cpu_name  # noqa: E402
 from plate_set import plate_set  # noqa: E402
 
 from edge.plates import DEFAULT_MODEL, MIN_CHAR_PX, PlateReader  # noqa: E402
 from edge.plates.recognise import TextRecogniser  # noqa: E402
+
+from _common import cpu_name  # noqa: E402
 
 BANDS = ((10, 14), (14, 20), (20, 25), (25, 30), (30, 41))
 
@@ -66,7 +67,8 @@ def main() -> None:
     print("character height  cases  exact  accuracy")
     for band in BANDS:
         if total[band]:
-            print(f"  {band[0]:>2}-{band[1] - 1:<2} px        {total[band]:>5}  {exact[band]:>5}  {exact[band] / total[band]:7.1%}")
+            share = exact[band] / total[band]
+            print(f"  {band[0]:>2}-{band[1] - 1:<2} px        {total[band]:>5}  {exact[band]:>5}  {share:7.1%}")
     big = [b for b in BANDS if b[0] >= 20]
     n_big, ok_big = sum(total[b] for b in big), sum(exact[b] for b in big)
     print(f"  >= 20 px         {n_big:>5}  {ok_big:>5}  {ok_big / max(1, n_big):7.1%}   (goal >= 95 %)")
@@ -76,8 +78,10 @@ def main() -> None:
     print("unread:", dict(reasons))
     per_case = 1000 * cpu_read / len(cases)
     per_base = 1000 * cpu_base / len(cases)
-    print(f"CPU per case: {per_case:.1f} ms (goal < 150 ms); recognising the true box alone: {per_base:.1f} ms "
-          f"(ratio {per_case / per_base:.2f})")
+    print(
+        f"CPU per case: {per_case:.1f} ms (goal < 150 ms); recognising the true box alone: {per_base:.1f} ms "
+        f"(ratio {per_case / per_base:.2f})"
+    )
 
 
 if __name__ == "__main__":

@@ -112,11 +112,21 @@ def render_plate(plate: str, layout: str) -> np.ndarray:
     return image
 
 
-def make_case(seed: int, char_px: float, layout: str | None = None, blur: float | None = None) -> PlateCase:
-    """One vehicle crop with a rendered plate whose characters are `char_px` high (deterministic in `seed`)."""
+def make_case(
+    seed: int,
+    char_px: float,
+    layout: str | None = None,
+    blur: float | None = None,
+    plate: str | None = None,
+    vehicle: int | None = None,
+) -> PlateCase:
+    """One vehicle crop with a rendered plate whose characters are `char_px` high (deterministic in `seed`).
+
+    `layout`, `blur` (Gaussian sigma in pixels), `plate` and `vehicle` (index into VEHICLES) are drawn
+    at random unless given."""
     rng = np.random.default_rng(seed)
     layout = layout or list(LAYOUTS)[rng.integers(len(LAYOUTS))]
-    plate = random_plate(rng, layout)
+    plate = plate or random_plate(rng, layout)
     flat = render_plate(plate, layout)
     scale = char_px / CHAR_MM
     h, w = flat.shape[:2]
@@ -141,7 +151,7 @@ def make_case(seed: int, char_px: float, layout: str | None = None, blur: float 
     plate_img = cv2.warpPerspective(flat, warp, (out_w, out_h), flags=cv2.INTER_AREA)
     alpha = cv2.warpPerspective(np.ones((h, w), np.float32), warp, (out_w, out_h), flags=cv2.INTER_AREA)
     # the vehicle: a real vtest vehicle region at a random moment, upscaled around the plate
-    vx0, vy0, vx1, vy1 = VEHICLES[rng.integers(len(VEHICLES))]
+    vx0, vy0, vx1, vy1 = VEHICLES[rng.integers(len(VEHICLES)) if vehicle is None else vehicle]
     frame = vtest_frame_at(float(rng.uniform(0, 75)))
     vehicle_w = out_w / rng.uniform(0.28, 0.42)
     vehicle_h = vehicle_w * (vy1 - vy0) / (vx1 - vx0)

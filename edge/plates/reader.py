@@ -111,11 +111,9 @@ class PlateReader:
             gray = cv2.cvtColor(patch, cv2.COLOR_BGR2GRAY)
             px = char_height(gray)
             measured.append(_Measured(cand.box, px, sharpness(gray, px), patch))
-        readable = [m for m in measured if m.char_px >= self.min_char_px and m.sharpness >= self.min_sharpness]
+        readable = [m for m in measured if self._readable(m)]
         if not readable:
-            first = measured[0]
-            reason = Unread.TOO_SMALL if first.char_px < self.min_char_px else Unread.BLURRED
-            return PlateRead(None, 0.0, first.box, first.char_px, reason)
+            return self._unread(measured[0])
         # each candidate is read in a few framings; a plate needs most of them to agree on it
         lines = self._recogniser.read([v for m in readable for v in _framings(m.patch)])
         best: PlateRead | None = None
@@ -130,11 +128,19 @@ class PlateReader:
             confidence = max(c for _, c in valid)
             if best is None or confidence > best.confidence:
                 best = PlateRead(valid[0][0], confidence, m.box, m.char_px)
-        if best is None:
-            return PlateRead(None, 0.0, readable[0].box, readable[0].char_px, Unread.NO_TEXT)
+        if best is None:  # say why the most plate-like box was not read
+            return self._unread(measured[0], Unread.NO_TEXT if self._readable(measured[0]) else None)
         if best.confidence < self.min_confidence:
             return PlateRead(None, best.confidence, best.box, best.char_px, Unread.LOW_CONFIDENCE)
         return best
+
+    def _readable(self, m: _Measured) -> bool:
+        return m.char_px >= self.min_char_px and m.sharpness >= self.min_sharpness
+
+    def _unread(self, m: _Measured, reason: Unread | None = None) -> PlateRead:
+        if reason is None:
+            reason = Unread.TOO_SMALL if m.char_px < self.min_char_px else Unread.BLURRED
+        return PlateRead(None, 0.0, m.box, m.char_px, reason)
 
 
 @dataclass(frozen=True, slots=True)

@@ -57,7 +57,7 @@ class TextRecogniser:
         """Read each BGR line image; all are padded to the widest so they run as one batch."""
         if not lines:
             return []
-        widths = [min(MAX_LINE_WIDTH, max(8, round(LINE_HEIGHT * img.shape[1] / max(1, img.shape[0])))) for img in lines]
+        widths = [min(MAX_LINE_WIDTH, max(8, round(LINE_HEIGHT * i.shape[1] / max(1, i.shape[0])))) for i in lines]
         batch = np.zeros((len(lines), 3, LINE_HEIGHT, max(widths)), np.float32)
         for i, (img, width) in enumerate(zip(lines, widths, strict=True)):
             resized = cv2.resize(img, (width, LINE_HEIGHT), interpolation=cv2.INTER_LINEAR)

@@ -36,6 +36,7 @@ from edge.runtime.clips import ClipAttacher, clip_ring
 from edge.runtime.memory import fix_mmap_threshold
 from edge.runtime.metrics import WorkerMetrics
 from edge.runtime.pipeline import CameraPipeline, GateCounts, LiveView, load_detectors
+from edge.runtime.plates import PlateAttacher, PlateService, plates_wanted
 from edge.runtime.verifier import answer_command, ask
 from edge.scene import TamperStatus
 from edge.types import CaseMessage, Detections, Frame
@@ -104,6 +105,7 @@ class Worker:
         names = {mid: det.class_names for mid, det in self.detectors.items()}
         clip = config.evidence.clip
         rings = {c.id: clip_ring(clip) for c in cameras if c.clip}  # bounded per camera (docs/evidence.md)
+        self.plates = PlateService(config) if plates_wanted(config) else None  # one reader thread, all cameras
         # each camera's pipeline first re-delivers what a crash kept from the outbox last time
         self.pipelines = {
             c.id: CameraPipeline(
@@ -116,6 +118,7 @@ class Worker:
                 may_open_cases=self.outbox.disk.may_open_cases,
                 no_space=self.outbox.disk.note_no_space,
                 clips=ClipAttacher(rings[c.id], clip, wall_bound=True) if c.id in rings else None,
+                plates=PlateAttacher(self.plates, config, c, wall_bound=True) if self.plates is not None else None,
             )
             for c in cameras
         }
@@ -152,6 +155,8 @@ class Worker:
                     extra={"camera": camera_id, "message_ids": held},
                 )
             pipeline.close()
+        if self.plates is not None:
+            self.plates.close()
         self.sender.close()
         self.outbox.close()
         if was_running:

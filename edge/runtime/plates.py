@@ -1,0 +1,174 @@
+"""Plates on case messages: the vehicle's plate read off the inference loop, added before the message leaves.
+
+Rules with `plates: true` get `detection.plate` and a `plate` picture on their "new" and "update"
+messages: a few readings per case (one per message), never one per frame. The vehicle is cut from
+the message's frame at the camera's full resolution and read on one `PlateService` thread with a
+bounded queue, so the inference loop never waits for it; the message waits instead, like a clip
+(edge/runtime/clips.py): a live camera's at most `plate_reader.wait_s`, a replay's until the reading
+is done (so a replay is deterministic). A crop that finds the queue full is not read (`unread:
+busy`). After a crash the stored message is sent as stored, without a plate.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from concurrent.futures import Future
+from dataclasses import dataclass
+from typing import Any
+
+import cv2
+import numpy as np
+
+from edge.cases.evidence import Picture, encode_bounded
+from edge.config import CameraConfig, EdgeConfig
+from edge.plates import DEFAULT_MODEL, PlateRead, PlateReader, display
+from edge.types import CaseMessage, Frame
+
+log = logging.getLogger(__name__)
+VEHICLE_MARGIN = 0.08  # the vehicle's box grown by this share per side: detector boxes cut plates short
+PLATE_PICTURE_HEIGHT = 120  # the plate picture: the plate enlarged to this height
+BUSY = "busy"  # the unread reason of a crop the full queue did not take
+
+
+def plates_wanted(config: EdgeConfig) -> bool:
+    return any(rule.plates for cam in config.cameras for zone in cam.zones for rule in zone.rules)
+
+
+class PlateService:
+    """One plate reader on its own thread, fed through a bounded queue by every camera's attacher."""
+
+    def __init__(self, config: EdgeConfig) -> None:
+        settings = config.plate_reader
+        self._reader = PlateReader(
+            settings.model or DEFAULT_MODEL,
+            min_char_px=settings.min_char_px,
+            min_confidence=settings.min_confidence,
+        )
+        self._jobs: queue.Queue[tuple[np.ndarray, Future[PlateRead]] | None] = queue.Queue(settings.queue)
+        self._thread = threading.Thread(target=self._run, name="plate-reader", daemon=True)
+        self._thread.start()
+
+    def submit(self, crop: np.ndarray) -> Future[PlateRead] | None:
+        """The reading of `crop` to come, or None when the queue is full (the crop is not read)."""
+        future: Future[PlateRead] = Future()
+        try:
+            self._jobs.put_nowait((crop, future))
+        except queue.Full:
+            return None
+        return future
+
+    def _run(self) -> None:
+        while (job := self._jobs.get()) is not None:
+            crop, future = job
+            try:
+                future.set_result(self._reader.read(crop))
+            except Exception as exc:  # a reading that fails must not end the thread: the message goes unread
+                log.exception("plate reading failed")
+                future.set_exception(exc)
+
+    def close(self) -> None:
+        self._jobs.put(None)
+        self._thread.join()
+
+
+@dataclass(frozen=True, slots=True)
+class _Held:
+    future: Future[PlateRead] | None
+    crop: np.ndarray
+    origin: tuple[int, int]  # the crop's top-left corner in the frame
+    deadline: float | None
+
+
+class PlateAttacher:
+    """Holds one camera's plate-rule messages until their vehicle's plate is read, then adds it."""
+
+    def __init__(self, service: PlateService, config: EdgeConfig, camera: CameraConfig, wall_bound: bool) -> None:
+        self._service = service
+        self._wait_s = config.plate_reader.wait_s
+        self.wall_bound = wall_bound
+        self._rules = {(z.id, r.id) for z in camera.zones for r in z.rules if r.plates}
+        self._held: dict[str, _Held] = {}
+
+    @property
+    def wait_s(self) -> float:
+        return self._wait_s
+
+    def hold(self, message: CaseMessage, frame: Frame) -> bool:
+        """Start reading the plate of a plate rule's "new" or "update" message; False for any other."""
+        body = message.body
+        if message.kind not in ("new", "update") or message.is_device_fault:
+            return False
+        if (body["zone"]["id"], body["rule"]["id"]) not in self._rules:
+            return False
+        x0, y0, x1, y1 = body["detection"]["box"]
+        mx, my = (x1 - x0) * VEHICLE_MARGIN, (y1 - y0) * VEHICLE_MARGIN
+        left, top = max(0, int(x0 - mx)), max(0, int(y0 - my))
+        right, bottom = min(frame.width, int(x1 + mx) + 1), min(frame.height, int(y1 + my) + 1)
+        crop = frame.image[top:bottom, left:right].copy()
+        deadline = time.monotonic() + self._wait_s if self.wall_bound else None
+        self._held[message.message_id] = _Held(self._service.submit(crop), crop, (left, top), deadline)
+        return True
+
+    def waiting(self, message: CaseMessage, force: bool) -> bool:
+        """Whether `message` must still wait for its plate (a replay waits here until it is read)."""
+        held = self._held.get(message.message_id)
+        if held is None or held.future is None or held.future.done() or force:
+            return False
+        if not self.wall_bound:
+            held.future.exception()  # blocks until the reading is done
+            return False
+        return time.monotonic() < (held.deadline or 0.0)
+
+    def release(self, message: CaseMessage) -> CaseMessage:
+        """The message with `detection.plate` and, when a plate was found, the enlarged plate picture."""
+        held = self._held.pop(message.message_id, None)
+        if held is None:
+            return message
+        future = held.future
+        read = future.result() if future is not None and future.done() and future.exception() is None else None
+        full = next((e for e in message.body["evidence"] if e["kind"] == "full"), None)
+        plate = plate_entry(read, held.origin, full["name"] if full else None, busy=future is None)
+        pictures = dict(message.pictures)
+        evidence = list(message.body["evidence"])
+        if read is not None and read.box is not None and full is not None:
+            picture = plate_picture(held.crop, read.box, f"{message.seq:02d}-plate.jpg", full)
+            pictures[picture.name] = picture.jpeg
+            evidence.append(picture.entry())
+        detection = {**message.body["detection"], "plate": plate}
+        body = {**message.body, "detection": detection, "evidence": evidence}
+        return CaseMessage(message.case_id, message.seq, message.kind, body, pictures)
+
+
+def plate_entry(read: PlateRead | None, origin: tuple[int, int], picture: str | None, busy: bool) -> dict[str, Any]:
+    """`detection.plate` (docs/case-contract.md): the plate, or why there is none; boxes in frame pixels."""
+    if read is None:
+        reason = BUSY if busy else "timeout"
+        return {"text": None, "display": None, "confidence": 0.0, "box": None, "char_px": None,
+                "picture": picture, "unread": reason}  # fmt: skip
+    box = None
+    if read.box is not None:
+        x0, y0, x1, y1 = read.box
+        box = [float(x0 + origin[0]), float(y0 + origin[1]), float(x1 + origin[0]), float(y1 + origin[1])]
+    return {
+        "text": read.text,
+        "display": display(read.text) if read.text else None,
+        "confidence": round(read.confidence, 4),
+        "box": box,
+        "char_px": round(read.char_px, 1),
+        "picture": picture,
+        "unread": None if read.unread is None else str(read.unread),
+    }
+
+
+def plate_picture(crop: np.ndarray, box: tuple[int, int, int, int], name: str, full: dict[str, Any]) -> Picture:
+    """The plate region, with a margin, enlarged so a dispatcher reads it at a glance."""
+    x0, y0, x1, y1 = box
+    pad = max(2, (y1 - y0) // 3)
+    region = crop[max(0, y0 - pad) : y1 + pad, max(0, x0 - pad) : x1 + pad]
+    scale = PLATE_PICTURE_HEIGHT / max(1, region.shape[0])
+    enlarged = cv2.resize(region, None, fx=scale, fy=scale, interpolation=cv2.INTER_CUBIC)
+    jpeg, width, height = encode_bounded(enlarged, 64)
+    return Picture(name, "plate", jpeg, full["taken_at"], full["media_s"], width, height)
