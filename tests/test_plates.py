@@ -21,7 +21,7 @@ from plate_set import make_case
 from street_clips import SPOT, empty_road
 
 from edge.cases import case_json_schema
-from edge.config import ConfigError, parse_config
+from edge.config import ConfigError, EdgeConfig, parse_config
 from edge.plates import DEFAULT_MODEL, PlateReader, Unread, parse_plate
 from edge.runtime.replay import replay_clip
 
@@ -92,35 +92,24 @@ def test_plates_are_for_vehicle_rules_only() -> None:
         parse_config(data, DEMO_CONFIG.parent)
 
 
-def _plate_config(tmp_path: Path, **rule: object) -> object:
+def _plate_config(tmp_path: Path, **rule: object) -> EdgeConfig:
+    """The demo config with one camera reading composite.mp4 and one 0505 rule with plates at SPOT."""
     data = yaml.safe_load(DEMO_CONFIG.read_text(encoding="utf-8"))
     camera = data["cameras"][0]
     camera["source"] = {"url": "composite.mp4"}
-    x, y = SPOT
-    camera["zones"] = [
-        {
-            "id": "kerb",
-            "name": "No parking at the kerb",
-            "polygon": [
-                [x / 768 - 0.1, y / 576 - 0.1],
-                [x / 768 + 0.3, y / 576 - 0.1],
-                [x / 768 + 0.3, y / 576 + 0.4],
-                [x / 768 - 0.1, y / 576 + 0.4],
-            ],  # fmt: skip
-            "rules": [
-                {
-                    "id": "parked",
-                    "kind": "dwell",
-                    "event_code": "0505",
-                    "classes": ["car", "truck", "bus"],
-                    "min_score": 0.25,
-                    "min_duration_s": 5,
-                    "plates": True,
-                    **rule,
-                }  # fmt: skip
-            ],
-        }
-    ]
+    x, y = SPOT[0] / 768, SPOT[1] / 576
+    parked = {
+        "id": "parked",
+        "kind": "dwell",
+        "event_code": "0505",
+        "classes": ["car", "truck", "bus"],
+        "min_score": 0.25,
+        "min_duration_s": 5,
+        "plates": True,
+        **rule,
+    }
+    polygon = [[x - 0.1, y - 0.1], [x + 0.3, y - 0.1], [x + 0.3, y + 0.4], [x - 0.1, y + 0.4]]
+    camera["zones"] = [{"id": "kerb", "name": "No parking at the kerb", "polygon": polygon, "rules": [parked]}]
     data["models"][0]["path"] = str(REPO / "models" / "centernet-mbv3-coco.onnx")
     data["storage"] = {"dir": str(tmp_path / "storage")}
     return parse_config(data, tmp_path)
