@@ -154,3 +154,23 @@ def test_a_replayed_composite_clip_gives_its_0505_case_with_the_right_plate(tmp_
     pictures = {e["kind"]: e["name"] for e in body["evidence"]}
     enlarged = cv2.imdecode(np.frombuffer(new[0].pictures[pictures["plate"]], np.uint8), cv2.IMREAD_COLOR)
     assert enlarged.shape[0] >= 100 and enlarged.shape[1] > 2 * enlarged.shape[0]
+
+
+@pytest.mark.parametrize(
+    ("plates", "cases"),
+    [(("沪A6K325", "沪B29J71"), ["沪A6K325", "沪B29J71"]), (("沪A6K325", "沪A6K325"), ["沪A6K325"])],
+    ids=["another-car-is-a-new-case", "the-same-car-back-keeps-its-case"],
+)
+def test_two_cars_parked_one_after_the_other_are_two_cases_with_two_plates(
+    tmp_path: Path, plates: tuple[str, str], cases: list[str]
+) -> None:
+    # the same van twice, only its plate may differ: by its look alone it is one vehicle coming back
+    first, second = (make_case(21, 24.0, layout="blue", blur=0.6, plate=p, vehicle=0) for p in plates)
+    _composite(tmp_path / "composite.mp4", [(0.0, 9.0, first.crop), (13.0, 24.0, second.crop)], 24.0)
+    config = _plate_config(tmp_path)
+    result = replay_clip(config, tmp_path / "composite.mp4", tmp_path / "run", epoch=EPOCH)
+    new = [m for m in result.messages if m.kind == "new"]
+    assert [m.body["detection"]["plate"]["text"] for m in new] == cases
+    assert len({m.case_id for m in new}) == len(cases)
+    cleared = [m for m in result.messages if m.kind == "cleared"]
+    assert [m.body["reason"] for m in cleared] == ["plate_changed"] * (len(cases) - 1)

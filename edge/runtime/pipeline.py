@@ -306,6 +306,9 @@ class CameraPipeline:
                     emitted = []
                 self._hold_for_clips(emitted, frame)
                 self._hold_for_plates(emitted, frame)
+                if self._plates is not None:  # another plate at a case's place: that case ends
+                    for case_id in self._plates.watch(frame, self._cases.snapshot()):
+                        self._cases.end_case(case_id, "plate_changed")
                 messages += emitted
             messages += self._verifier.step(frame, tracked, static, view_bad=view.changed or tampered)
             self._hand_off(frame.media_time)

@@ -15,6 +15,7 @@ import logging
 import queue
 import threading
 import time
+from collections.abc import Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any
@@ -22,7 +23,9 @@ from typing import Any
 import cv2
 import numpy as np
 
+from edge.cases import CaseSnapshot
 from edge.cases.evidence import Picture, encode_bounded
+from edge.cases.snapshot import PlaceView
 from edge.config import CameraConfig, EdgeConfig
 from edge.plates import DEFAULT_MODEL, PlateRead, PlateReader, display
 from edge.types import CaseMessage, Frame
@@ -30,6 +33,7 @@ from edge.types import CaseMessage, Frame
 log = logging.getLogger(__name__)
 VEHICLE_MARGIN = 0.08  # the vehicle's box grown by this share per side: detector boxes cut plates short
 PLATE_PICTURE_HEIGHT = 120  # the plate picture: the plate enlarged to this height
+AWAY_S = 1.0  # a case's vehicle unseen this long and then back is read again: it may be another one
 BUSY = "busy"  # the unread reason of a crop the full queue did not take
 
 
@@ -91,6 +95,12 @@ class PlateAttacher:
         self.wall_bound = wall_bound
         self._rules = {(z.id, r.id) for z in camera.zones for r in z.rules if r.plates}
         self._held: dict[str, _Held] = {}
+        # identity: a case is its vehicle's plate; another plate at its place is another case
+        self._case_plates: dict[str, str] = {}  # case id -> the plate its messages reported
+        self._repeats: dict[str, int] = {}  # case id -> its repeat count when last looked at
+        self._checks: dict[str, Future[PlateRead]] = {}  # case id -> a reading of what stands at its place now
+        self._away: set[str] = set()  # cases whose vehicle was not seen for AWAY_S or more
+        self._changed: list[str] = []  # cases whose place shows another plate: they end
 
     @property
     def wait_s(self) -> float:
@@ -99,18 +109,61 @@ class PlateAttacher:
     def hold(self, message: CaseMessage, frame: Frame) -> bool:
         """Start reading the plate of a plate rule's "new" or "update" message; False for any other."""
         body = message.body
-        if message.kind not in ("new", "update") or message.is_device_fault:
+        if message.is_device_fault or (body["zone"]["id"], body["rule"]["id"]) not in self._rules:
             return False
-        if (body["zone"]["id"], body["rule"]["id"]) not in self._rules:
+        if message.kind not in ("new", "update"):
+            for known in (self._case_plates, self._repeats, self._checks):
+                known.pop(message.case_id, None)  # type: ignore[attr-defined]
+            self._away.discard(message.case_id)
             return False
-        x0, y0, x1, y1 = body["detection"]["box"]
-        mx, my = (x1 - x0) * VEHICLE_MARGIN, (y1 - y0) * VEHICLE_MARGIN
-        left, top = max(0, int(x0 - mx)), max(0, int(y0 - my))
-        right, bottom = min(frame.width, int(x1 + mx) + 1), min(frame.height, int(y1 + my) + 1)
-        crop = frame.image[top:bottom, left:right].copy()
+        crop, origin = vehicle_crop(frame, body["detection"]["box"])
         deadline = time.monotonic() + self._wait_s if self.wall_bound else None
-        self._held[message.message_id] = _Held(self._service.submit(crop), crop, (left, top), deadline)
+        self._held[message.message_id] = _Held(self._service.submit(crop), crop, origin, deadline)
         return True
+
+    def watch(self, frame: Frame, cases: CaseSnapshot) -> list[str]:
+        """Open cases whose place now shows another plate than the one reported: they end, and the
+        vehicle there is timed as a new case. A vehicle seen again after an absence (its case's
+        repeat count grew) is read once more; the same plate keeps its case."""
+        for zone in cases.zones:
+            for rule in zone.rules:
+                if (zone.zone_id, rule.rule_id) in self._rules:
+                    for case in rule.open_cases:
+                        self._look_again(frame, case.case_id, case.repeat_count, rule.places)
+        for case_id, future in list(self._checks.items()):
+            if not self.wall_bound:
+                future.exception()  # a replay waits for the reading (deterministic)
+            if future.done():
+                del self._checks[case_id]
+                self._compare(case_id, future.result() if future.exception() is None else None)
+        changed, self._changed = self._changed, []
+        return changed
+
+    def _look_again(self, frame: Frame, case_id: str, repeats: int, places: tuple[PlaceView, ...]) -> None:
+        """Read what stands at a case's place when its vehicle is back after an absence."""
+        before = self._repeats.get(case_id, repeats)
+        self._repeats[case_id] = repeats
+        place = next((p for p in places if p.case_id == case_id), None)
+        if place is None or place.absent_s >= AWAY_S:
+            self._away.add(case_id)
+            return
+        back = place.absent_s == 0 and (case_id in self._away or repeats > before)
+        if not back or case_id not in self._case_plates or case_id in self._checks:
+            return
+        self._away.discard(case_id)
+        future = self._service.submit(vehicle_crop(frame, place.box)[0])
+        if future is not None:
+            self._checks[case_id] = future
+
+    def _compare(self, case_id: str, read: PlateRead | None) -> None:
+        """Remember a case's plate; a confident reading of another plate at its place ends the case."""
+        if read is None or read.text is None:
+            return
+        known = self._case_plates.setdefault(case_id, read.text)
+        if known != read.text:
+            log.info("another plate at the place of case %s: %s, not %s", case_id, read.text, known)
+            self._changed.append(case_id)
+            del self._case_plates[case_id]
 
     def waiting(self, message: CaseMessage, force: bool) -> bool:
         """Whether `message` must still wait for its plate (a replay waits here until it is read)."""
@@ -129,6 +182,7 @@ class PlateAttacher:
             return message
         future = held.future
         read = future.result() if future is not None and future.done() and future.exception() is None else None
+        self._compare(message.case_id, read)
         full = next((e for e in message.body["evidence"] if e["kind"] == "full"), None)
         plate = plate_entry(read, held.origin, full["name"] if full else None, busy=future is None)
         pictures = dict(message.pictures)
@@ -140,6 +194,15 @@ class PlateAttacher:
         detection = {**message.body["detection"], "plate": plate}
         body = {**message.body, "detection": detection, "evidence": evidence}
         return CaseMessage(message.case_id, message.seq, message.kind, body, pictures)
+
+
+def vehicle_crop(frame: Frame, box: Sequence[float]) -> tuple[np.ndarray, tuple[int, int]]:
+    """The vehicle's box, grown by a margin, cut from the full-resolution frame; and its top-left corner."""
+    x0, y0, x1, y1 = box
+    mx, my = (x1 - x0) * VEHICLE_MARGIN, (y1 - y0) * VEHICLE_MARGIN
+    left, top = max(0, int(x0 - mx)), max(0, int(y0 - my))
+    right, bottom = min(frame.width, int(x1 + mx) + 1), min(frame.height, int(y1 + my) + 1)
+    return frame.image[top:bottom, left:right].copy(), (left, top)
 
 
 def plate_entry(read: PlateRead | None, origin: tuple[int, int], picture: str | None, busy: bool) -> dict[str, Any]:
