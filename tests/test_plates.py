@@ -21,7 +21,9 @@ from plate_set import make_case
 from street_clips import SPOT, empty_road
 
 from edge.cases import case_json_schema
+from edge.cases.privacy import Bystanders, Redactor
 from edge.config import ConfigError, EdgeConfig, parse_config
+from edge.config.evidence import PrivacyConfig
 from edge.plates import DEFAULT_MODEL, PlateReader, Unread, parse_plate
 from edge.runtime.replay import replay_clip
 
@@ -174,3 +176,22 @@ def test_two_cars_parked_one_after_the_other_are_two_cases_with_two_plates(
     assert len({m.case_id for m in new}) == len(cases)
     cleared = [m for m in result.messages if m.kind == "cleared"]
     assert [m.body["reason"] for m in cleared] == ["plate_changed"] * (len(cases) - 1)
+
+
+def test_with_privacy_the_plates_of_other_vehicles_are_blurred_and_the_subjects_kept(reader: PlateReader) -> None:
+    subject = make_case(31, 28.0, layout="blue", blur=0.6, plate="苏E5Q7K2", vehicle=0).crop
+    other = make_case(32, 28.0, layout="green", blur=0.6, plate="浙AD35812", vehicle=0).crop
+    height = max(subject.shape[0], other.shape[0])
+    image = np.zeros((height, subject.shape[1] + other.shape[1], 3), np.uint8)
+    image[: subject.shape[0], : subject.shape[1]] = subject
+    image[: other.shape[0], subject.shape[1] :] = other
+    boxes = np.float32(
+        [[0, 0, subject.shape[1], subject.shape[0]], [subject.shape[1], 0, image.shape[1], other.shape[0]]]
+    )
+    assert [reader.read(image[: int(b[3]), int(b[0]) : int(b[2])]).text for b in boxes] == ["苏E5Q7K2", "浙AD35812"]
+    shown = Redactor(PrivacyConfig(enabled=True)).image(
+        image, Bystanders(np.zeros((0, 4), np.float32), boxes), boxes[:1]
+    )
+    reads = [reader.read(shown[: int(b[3]), int(b[0]) : int(b[2])]) for b in boxes]
+    assert reads[0].text == "苏E5Q7K2"
+    assert reads[1].text is None

@@ -7,6 +7,7 @@ models/PP-OCRv6_rec_small.onnx (`DEFAULT_MODEL`); docs/plates.md says how the li
 
 from pathlib import Path
 
+from edge.plates.locate import Candidate, locate
 from edge.plates.reader import MIN_CHAR_PX, MIN_CONFIDENCE, PlateRead, PlateReader, Unread
 from edge.plates.validate import PlateText, display, parse_plate
 
@@ -16,10 +17,12 @@ __all__ = [
     "DEFAULT_MODEL",
     "MIN_CHAR_PX",
     "MIN_CONFIDENCE",
+    "Candidate",
     "PlateRead",
     "PlateReader",
     "PlateText",
     "Unread",
     "display",
+    "locate",
     "parse_plate",
 ]
