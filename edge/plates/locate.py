@@ -23,39 +23,45 @@ _PANELS = {
 }
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class Candidate:
-    """A rotated rectangle (crop pixels) that may hold a plate, and how plate-like it looks.
+    """A quadrilateral (crop pixels) that may hold a plate, and how plate-like it looks.
 
-    `centre`, `size` (width, height; width the longer) and `angle` (degrees) are OpenCV's rotated
-    rectangle; `box` is its axis-aligned bounding box (x0, y0, x1, y1).
+    `corners`: (4, 2) top-left, top-right, bottom-right, bottom-left: the panel's own corners where
+    its outline is a clean four-sided shape (a plate seen at an angle), else its rotated rectangle's.
     """
 
-    centre: tuple[float, float]
-    size: tuple[float, float]
-    angle: float
+    corners: np.ndarray
     score: float
 
     @property
     def box(self) -> tuple[int, int, int, int]:
-        corners = cv2.boxPoints((self.centre, self.size, self.angle))
-        x0, y0 = np.floor(corners.min(axis=0)).astype(int)
-        x1, y1 = np.ceil(corners.max(axis=0)).astype(int)
+        """The axis-aligned bounding box (x0, y0, x1, y1)."""
+        x0, y0 = np.floor(self.corners.min(axis=0)).astype(int)
+        x1, y1 = np.ceil(self.corners.max(axis=0)).astype(int)
         return int(x0), int(y0), int(x1), int(y1)
 
     def cut(self, crop: np.ndarray) -> np.ndarray:
-        """The rectangle cut out of `crop` and turned level: what the recogniser reads."""
-        width, height = max(1, round(self.size[0])), max(1, round(self.size[1]))
-        turn = cv2.getRotationMatrix2D(self.centre, self.angle, 1.0)
-        turn[:, 2] += (width / 2 - self.centre[0], height / 2 - self.centre[1])
-        return cv2.warpAffine(crop, turn, (width, height), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        """The quadrilateral cut out of `crop` and made a level rectangle: what the recogniser reads."""
+        tl, tr, br, bl = self.corners
+        width = max(1, round((np.linalg.norm(tr - tl) + np.linalg.norm(br - bl)) / 2))
+        height = max(1, round((np.linalg.norm(bl - tl) + np.linalg.norm(br - tr)) / 2))
+        target = np.float32([[0, 0], [width, 0], [width, height], [0, height]])
+        warp = cv2.getPerspectiveTransform(self.corners.astype(np.float32), target)
+        return cv2.warpPerspective(crop, warp, (width, height), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 
 
-Shape = tuple[tuple[float, float], tuple[float, float], float, float]  # centre, (w, h), angle, fill
+Shape = tuple[np.ndarray, float]  # corners (4, 2), fill
+
+
+def _ordered(points: np.ndarray) -> np.ndarray:
+    """Four points as top-left, top-right, bottom-right, bottom-left."""
+    total, diff = points.sum(axis=1), points[:, 1] - points[:, 0]
+    return np.float32([points[total.argmin()], points[diff.argmin()], points[total.argmax()], points[diff.argmax()]])
 
 
 def _shapes(mask: np.ndarray, kernel: tuple[int, int], min_area: int) -> list[Shape]:
-    """Plate-shaped rotated rectangles of a binary mask after closing gaps of `kernel`."""
+    """Plate-shaped quadrilaterals of a binary mask after closing gaps of `kernel`."""
     closed = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_RECT, kernel))
     closed = cv2.morphologyEx(closed, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (3, 3)))
     contours, _ = cv2.findContours(closed, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
@@ -70,7 +76,13 @@ def _shapes(mask: np.ndarray, kernel: tuple[int, int], min_area: int) -> list[Sh
         angle = (angle + 90.0) % 180.0 - 90.0  # a rectangle turned half a turn is the same rectangle
         if h < 5 or not MIN_ASPECT <= w / h <= MAX_ASPECT or abs(angle) > 30:
             continue
-        out.append((centre, (w, h), angle, float(area) / float(w * h)))
+        rectangle = _ordered(cv2.boxPoints((centre, (w, h), angle)))
+        hull = cv2.convexHull(contour)
+        quad = cv2.approxPolyDP(hull, 0.04 * cv2.arcLength(hull, True), True).reshape(-1, 2).astype(np.float32)
+        corners = _ordered(quad) if len(quad) == 4 else rectangle
+        # the outline's own corners only when they make a sound quadrilateral much like the rectangle
+        sound = cv2.isContourConvex(corners) and 0.6 <= abs(cv2.contourArea(corners)) / (w * h) <= 1.2
+        out.append((corners if sound else rectangle, float(area) / float(w * h)))
     return out
 
 
@@ -108,18 +120,17 @@ def locate(crop: np.ndarray, max_candidates: int = 5) -> list[Candidate]:
     found: list[tuple[Shape, float]] = []
     for low, high in _PANELS.values():
         mask = cv2.inRange(hsv, np.array(low, np.uint8), np.array(high, np.uint8))
-        found += [(shape, 0.5 + 0.5 * shape[3]) for shape in _shapes(mask, (5, 3), min_area)]
+        found += [(shape, 0.5 + 0.5 * shape[1]) for shape in _shapes(mask, (5, 3), min_area)]
     # rows of vertical strokes (any panel colour): close the gaps between characters of a small
     # plate and of a large one
     edges = cv2.convertScaleAbs(cv2.Sobel(gray, cv2.CV_16S, 1, 0, ksize=3))
     _, strokes = cv2.threshold(edges, 0, 255, cv2.THRESH_BINARY | cv2.THRESH_OTSU)
     for kernel in ((7, 3), (15, 5)):
-        found += [(shape, 0.3 + 0.5 * shape[3]) for shape in _shapes(strokes, kernel, min_area)]
+        found += [(shape, 0.3 + 0.5 * shape[1]) for shape in _shapes(strokes, kernel, min_area)]
     scored = []
-    for ((cx, cy), (w, h), angle, _), shape_score in found:
-        cand = Candidate((cx, cy), (w, h), angle, 0.0)
-        score = shape_score * (0.5 + _stroke_density(gray, cand.box))
-        scored.append(Candidate((cx / scale, cy / scale), (w / scale, h / scale), angle, score))
+    for (corners, _), shape_score in found:
+        score = shape_score * (0.5 + _stroke_density(gray, Candidate(corners, 0.0).box))
+        scored.append(Candidate(corners / scale, score))
     scored.sort(key=lambda c: -c.score)
     return _distinct(scored, max_candidates)
 
