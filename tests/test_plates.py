@@ -24,6 +24,7 @@ from edge.cases import case_json_schema
 from edge.cases.privacy import Bystanders, Redactor
 from edge.config import ConfigError, EdgeConfig, parse_config
 from edge.config.evidence import PrivacyConfig
+from edge.infer import ModelError
 from edge.plates import DEFAULT_MODEL, PlateReader, Unread, parse_plate
 from edge.runtime.replay import replay_clip
 
@@ -195,3 +196,8 @@ def test_with_privacy_the_plates_of_other_vehicles_are_blurred_and_the_subjects_
     reads = [reader.read(shown[: int(b[3]), int(b[0]) : int(b[2])]) for b in boxes]
     assert reads[0].text == "苏E5Q7K2"
     assert reads[1].text is None
+
+
+def test_a_missing_recogniser_model_is_a_model_error_naming_it(tmp_path: Path) -> None:
+    with pytest.raises(ModelError, match=r"plate recogniser model .*nowhere\.onnx does not exist"):
+        PlateReader(tmp_path / "nowhere.onnx")

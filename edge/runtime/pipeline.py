@@ -451,6 +451,8 @@ class CameraPipeline:
         """Hot-apply a camera's zones and rules: they take effect on its next analysed frame."""
         with self._lock:
             self._cases.reload(camera, zone_version)
+            if self._plates is not None:
+                self._plates.reload(camera)
             self._gate, self._region = self._inference_plan(camera)  # its first frame runs the detector
 
     def rebase_scene(self) -> bool:

@@ -93,7 +93,8 @@ class PlateAttacher:
         self._service = service
         self._wait_s = config.plate_reader.wait_s
         self.wall_bound = wall_bound
-        self._rules = {(z.id, r.id) for z in camera.zones for r in z.rules if r.plates}
+        self._rules: set[tuple[str, str]] = set()
+        self.reload(camera)
         self._held: dict[str, _Held] = {}
         # identity: a case is its vehicle's plate; another plate at its place is another case
         self._case_plates: dict[str, str] = {}  # case id -> the plate its messages reported
@@ -101,6 +102,11 @@ class PlateAttacher:
         self._checks: dict[str, Future[PlateRead]] = {}  # case id -> a reading of what stands at its place now
         self._away: set[str] = set()  # cases whose vehicle was not seen for AWAY_S or more
         self._changed: list[str] = []  # cases whose place shows another plate: they end
+
+    def reload(self, camera: CameraConfig) -> None:
+        """The camera's rules changed (the operator API): read plates for the rules that ask now.
+        (The reader thread starts with the worker: a config without plate rules has none to hand.)"""
+        self._rules = {(z.id, r.id) for z in camera.zones for r in z.rules if r.plates}
 
     @property
     def wait_s(self) -> float:

@@ -88,6 +88,8 @@ class Worker:
         cameras = [c for c in config.cameras if c.enabled]
         self.detectors = load_detectors(config, sorted({m for c in cameras for m in models_for(c)}))
         check_cameras(config, cameras, self.detectors)
+        # one plate reader thread for all cameras; a bad model is a ModelError before anything is written
+        self.plates = PlateService(config) if plates_wanted(config) else None
         self.metrics = metrics or CollectorRegistry()
         self.events = WorkerMetrics(self.metrics)
         storage = Path(config.storage.dir)
@@ -105,7 +107,6 @@ class Worker:
         names = {mid: det.class_names for mid, det in self.detectors.items()}
         clip = config.evidence.clip
         rings = {c.id: clip_ring(clip) for c in cameras if c.clip}  # bounded per camera (docs/evidence.md)
-        self.plates = PlateService(config) if plates_wanted(config) else None  # one reader thread, all cameras
         # each camera's pipeline first re-delivers what a crash kept from the outbox last time
         self.pipelines = {
             c.id: CameraPipeline(
