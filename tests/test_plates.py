@@ -18,12 +18,15 @@ import numpy as np
 import pytest
 import yaml
 from plate_set import make_case
+from rich.console import Console
 from street_clips import SPOT, empty_road
 
 from edge.cases import case_json_schema
 from edge.cases.privacy import Bystanders, Redactor
+from edge.cli.replay import case_table
 from edge.config import ConfigError, EdgeConfig, parse_config
 from edge.config.evidence import PrivacyConfig
+from edge.i18n import CHINESE
 from edge.infer import ModelError
 from edge.plates import DEFAULT_MODEL, PlateReader, Unread, parse_plate
 from edge.runtime.replay import replay_clip
@@ -157,6 +160,10 @@ def test_a_replayed_composite_clip_gives_its_0505_case_with_the_right_plate(tmp_
     pictures = {e["kind"]: e["name"] for e in body["evidence"]}
     enlarged = cv2.imdecode(np.frombuffer(new[0].pictures[pictures["plate"]], np.uint8), cv2.IMREAD_COLOR)
     assert enlarged.shape[0] >= 100 and enlarged.shape[1] > 2 * enlarged.shape[0]
+    console = Console(record=True, width=240)
+    console.print(case_table(result.messages, CHINESE))
+    table = console.export_text()
+    assert "车牌" in table and "沪A·6K325" in table
 
 
 @pytest.mark.parametrize(
