@@ -30,6 +30,7 @@ from edge.plates.recognise import TextRecogniser  # noqa: E402
 from _common import cpu_name  # noqa: E402
 
 BANDS = ((10, 14), (14, 20), (20, 25), (25, 30), (30, 41))
+THRESHOLDS = (0.5, 0.7, 0.8, 0.9, 0.95)
 
 
 def main() -> None:
@@ -76,6 +77,15 @@ def main() -> None:
     for item in wrong:
         print("   truth, read, confidence, layout, char px:", *item)
     print("unread:", dict(reasons))
+    # what other thresholds would give: the reader again on the same cases, reporting any confidence
+    print("threshold  exact >= 20 px  wrong (all sizes)")
+    lenient = PlateReader(DEFAULT_MODEL, min_char_px=args.min_char_px, min_confidence=0.0, threads=1)
+    reads = [(case, lenient.read(case.crop)) for case in cases]
+    for threshold in THRESHOLDS:
+        kept = [(case, r) for case, r in reads if r.text is not None and r.confidence >= threshold]
+        right = sum(r.text == case.plate and case.char_px >= 20 for case, r in kept)
+        misread = sum(r.text != case.plate for case, r in kept)
+        print(f"  {threshold:.2f}     {right:>5} ({right / max(1, n_big):5.1%})  {misread:>5}")
     per_case = 1000 * cpu_read / len(cases)
     per_base = 1000 * cpu_base / len(cases)
     print(
