@@ -26,7 +26,7 @@ from edge.cases.privacy import Bystanders, Redactor
 from edge.cli.replay import case_table
 from edge.config import ConfigError, EdgeConfig, parse_config
 from edge.config.evidence import PrivacyConfig
-from edge.i18n import CHINESE
+from edge.i18n import CHINESE, translate
 from edge.infer import ModelError
 from edge.plates import DEFAULT_MODEL, PlateReader, Unread, parse_plate
 from edge.runtime.replay import replay_clip
@@ -94,8 +94,9 @@ def test_a_smeared_plate_is_unread_not_guessed(reader: PlateReader) -> None:
 def test_plates_are_for_vehicle_rules_only() -> None:
     data = yaml.safe_load(DEMO_CONFIG.read_text(encoding="utf-8"))
     data["cameras"][0]["zones"][1]["rules"][0]["plates"] = True  # the street-vendor rule counts people
-    with pytest.raises(ConfigError, match=r"zone 'plaza' rule 'street-vendor': plates: true is for vehicle"):
+    with pytest.raises(ConfigError, match=r"zone 'plaza' rule 'street-vendor': plates: true is for vehicle") as error:
         parse_config(data, DEMO_CONFIG.parent)
+    assert "规则 'street-vendor'：plates: true 只用于车辆类别" in translate(str(error.value), CHINESE)
 
 
 def _plate_config(tmp_path: Path, **rule: object) -> EdgeConfig:
