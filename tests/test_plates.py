@@ -20,6 +20,7 @@ import yaml
 from plate_set import make_case
 from rich.console import Console
 from street_clips import SPOT, empty_road
+from street_clips import detector as street_detector
 
 from edge.cases import case_json_schema
 from edge.cases.privacy import Bystanders, Redactor
@@ -29,7 +30,10 @@ from edge.config.evidence import PrivacyConfig
 from edge.i18n import CHINESE, translate
 from edge.infer import ModelError
 from edge.plates import DEFAULT_MODEL, PlateReader, Unread, parse_plate
+from edge.runtime.pipeline import CameraPipeline
+from edge.runtime.plates import PlateAttacher, PlateService
 from edge.runtime.replay import replay_clip
+from edge.types import CaseMessage, Frame
 
 from conftest import DEMO_CONFIG, REPO
 
@@ -209,3 +213,33 @@ def test_with_privacy_the_plates_of_other_vehicles_are_blurred_and_the_subjects_
 def test_a_missing_recogniser_model_is_a_model_error_naming_it(tmp_path: Path) -> None:
     with pytest.raises(ModelError, match=r"plate recogniser model .*nowhere\.onnx does not exist"):
         PlateReader(tmp_path / "nowhere.onnx")
+
+
+def test_a_live_camera_gets_its_plate_without_the_analysis_waiting_for_it(tmp_path: Path) -> None:
+    # the live path: the message waits (bounded) while later frames are analysed, then goes with its plate
+    van = make_case(21, 24.0, layout="blue", blur=0.6, plate="沪A6K325", vehicle=0).crop
+    road = cv2.resize(empty_road(), None, fx=SCALE, fy=SCALE, interpolation=cv2.INTER_CUBIC)
+    scene = road.copy()
+    scene[SPOT[1] * SCALE : SPOT[1] * SCALE + van.shape[0], SPOT[0] * SCALE : SPOT[0] * SCALE + van.shape[1]] = van
+    config = _plate_config(tmp_path)
+    camera = config.cameras[0]
+    model = street_detector(config)
+    service = PlateService(config)
+    sent: list[CaseMessage] = []
+    plates = PlateAttacher(service, config, camera, wall_bound=True)
+    pipeline = CameraPipeline(
+        config, camera.id, tmp_path / "state.db", {"coco": model.class_names}, sent.append, plates=plates
+    )
+    try:
+        for index in range(20):
+            t = index / 2
+            frame = Frame(camera.id, scene, t, EPOCH + t, index)
+            admission = pipeline.admit(frame)
+            found = model.detect([scene], [admission.region])[0] if admission.models else None
+            pipeline.analyse(frame, {"coco": found} if found is not None else {})
+        service.close()  # every reading done: what the last frames did not release goes now, with its plate
+        pipeline.finish()
+    finally:
+        pipeline.close()
+    new = [m for m in sent if m.kind == "new"]
+    assert len(new) == 1 and new[0].body["detection"]["plate"]["text"] == "沪A6K325"
