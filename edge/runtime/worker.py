@@ -147,6 +147,8 @@ class Worker:
             if not stream.stop(timeout=10.0):
                 log.warning("camera stream did not stop in time", extra={"camera": camera_id})
         self.inference.stop(drain=True)
+        if self.plates is not None:
+            self.plates.close()  # the readings under way finish: the messages waiting for them go with their plate
         for camera_id, pipeline in self.pipelines.items():
             pipeline.finish()  # cases waiting for their clip go with what the ring holds
             held = pipeline.held_message_ids()
@@ -156,8 +158,6 @@ class Worker:
                     extra={"camera": camera_id, "message_ids": held},
                 )
             pipeline.close()
-        if self.plates is not None:
-            self.plates.close()
         self.sender.close()
         self.outbox.close()
         if was_running:
