@@ -94,6 +94,7 @@ INVALID = [
     (_rule(enabled=0), ["body", "rules", 0, "enabled"], "Input should be a valid boolean"),
     (_rule(kind="combination"), ["body", "rules", 0], "at least two non-empty class groups"),
     (_rule(kind="occupancy"), ["body", "rules", 0], "needs min_coverage > 0"),
+    (_rule(classes=["car", "person"], plates=True), ["body"], "rule 'parked': plates: true is for vehicle classes"),
     (
         _rule(schedule={"windows": [{"start": "25:00", "end": "19:00"}]}),
         ["body", "rules", 0, "schedule", "windows", 0, "start"],

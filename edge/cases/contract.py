@@ -37,6 +37,23 @@ _MEDIA = {"type": ["number", "null"]}
 _BOX = {"type": "array", "items": {"type": "number"}, "minItems": 4, "maxItems": 4}
 
 
+# `detection.plate` of rules with plates: true (docs/case-contract.md, "Plates")
+_PLATE = {
+    "type": "object",
+    "properties": {
+        "text": {"type": ["string", "null"], "minLength": 7, "maxLength": 8},
+        "display": {"type": ["string", "null"]},
+        "confidence": {"type": "number", "minimum": 0, "maximum": 1},
+        "box": {"oneOf": [_BOX, {"type": "null"}]},
+        "char_px": {"type": ["number", "null"]},
+        "picture": {"type": ["string", "null"]},
+        "unread": {"enum": [None, "too_small", "blurred", "no_text", "low_confidence", "busy", "timeout"]},
+    },
+    "required": ["text", "display", "confidence", "box", "char_px", "picture", "unread"],
+    "additionalProperties": False,
+}
+
+
 def _object(properties: dict[str, Any], optional: tuple[str, ...] = ()) -> dict[str, Any]:
     return {
         "type": "object",
@@ -51,7 +68,7 @@ def case_json_schema() -> dict[str, Any]:
     evidence = _object(
         {
             "name": _STR,
-            "kind": {"enum": ["full", "crop", "first_seen", "after", "verification", "clip"]},
+            "kind": {"enum": ["full", "crop", "first_seen", "after", "verification", "clip", "plate"]},
             "sha256": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
             "bytes": _INT,
             "taken_at": {"type": "string", "format": "date-time"},
@@ -131,7 +148,9 @@ def case_json_schema() -> dict[str, Any]:
                         "frame": _object({"width": _INT, "height": _INT}),
                         "objects": _INT,
                         "measure": _MEDIA,
-                    }
+                        "plate": _PLATE,
+                    },
+                    optional=("plate",),
                 ),
                 "evidence": {"type": "array", "items": evidence},
                 "worker": _object({"id": _STR, "version": _STR}),

@@ -77,6 +77,7 @@ class CaseEngine:
         self._orphans: list[CompiledRule] = []
         self._dropped_rules: list[tuple[str, str]] = []
         self._stale_owners: list[str] = []  # held pictures of candidates discarded by a config change
+        self._ending: dict[str, str] = {}  # case id -> reason: cases to clear on the next frame (`end_case`)
         self._zone_version = zone_version
         self._suppressions = Suppressions(store, camera_id)  # objects the platform rejected (suppress.py)
         self._suppress_days = config.verdicts.suppress_days
@@ -165,6 +166,12 @@ class CaseEngine:
                 r.state.places = places.subset(places.attached)
                 r.dirty = True
         self._suppressions.invalidate()  # a remembered place no longer shows the same thing
+
+    def end_case(self, case_id: str, reason: str) -> None:
+        """Clear an open case on the next frame: its object was replaced (another plate at its place).
+
+        The object now standing there loses the case's place and is timed afresh as a new candidate."""
+        self._ending[case_id] = reason
 
     # ----------------------------------------------------------------- per frame
     def process(
@@ -360,7 +367,9 @@ class CaseEngine:
             if mine.any():
                 case.last_seen = max(case.last_seen, float(places.last_seen[mine].max()))
             step = case_decision(case.phase, now, case.last_seen, case.last_report, timing, since)
-            if step is Phase.CLEARED:
+            if case.case_id in self._ending:
+                messages.append(self._clear(r, case, frame, now, out, reason=self._ending.pop(case.case_id)))
+            elif step is Phase.CLEARED:
                 messages.append(self._clear(r, case, frame, now, out))
             elif step is Phase.UPDATED:
                 messages.append(self._update(r, case, frame, now, obs, out))

@@ -8,7 +8,8 @@ information under PIPL). What is blurred, from what the box already has:
 - faces OpenCV's bundled frontal-face Haar cascade finds (people the detector missed), unless they
   lie inside a subject's box; OpenCV 5 ships no cascades, so with it (as installed here) only the
   detector's heads are blurred (a warning says so at start);
-- optionally the plate band (lower middle) of detected vehicles that are not the subject.
+- the plates of detected vehicles that are not the subject (`plates`, on by default): the plate band
+  (lower middle of the box) and whatever plate-like boxes the plate stage's localiser finds in it.
 
 A subject is a detected object whose box overlaps one of the case's boxes (IoU >= 0.5), or a
 person box lying mostly inside a subject person's (a second detection of them): the person of a
@@ -17,7 +18,7 @@ person subject's box is left untouched (what the dispatcher must see). Limits, h
 the detector misses whose face the cascade also misses (profile views, looking down, heads under
 ~20 px, strong backlight) stays visible; a head-and-shoulders box cut off by the frame edge gets a
 head band that may miss the face; a bystander's head inside the subject's box stays visible;
-plates are found by position in the vehicle's box, not read, so an unusual view can miss them.
+a plate outside the band that the localiser also misses (an unusual panel, a dirty plate) stays visible.
 Blurring happens before a picture is encoded: the unblurred picture is never written anywhere.
 """
 
@@ -34,6 +35,7 @@ import cv2
 import numpy as np
 
 from edge.config.evidence import PrivacyConfig
+from edge.plates import locate
 from edge.types import Detections, Frame
 from edge.zones.geometry import box_iou
 
@@ -89,7 +91,8 @@ class Redactor:
             faces = self._detect_faces(image)
             regions.append(faces[~_within(faces, kept, 0.5)])
         if self._config.plates:
-            regions.append(plates(seen.vehicles[~_matching(seen.vehicles, subjects)]))
+            others = seen.vehicles[~_matching(seen.vehicles, subjects)]
+            regions += [plates(others), found_plates(image, others)]
         out = image.copy()
         h, w = image.shape[:2]
         for x1, y1, x2, y2 in _pixels(np.concatenate(regions), w, h):
@@ -137,6 +140,15 @@ def plates(vehicles: np.ndarray) -> np.ndarray:
     w, h = vehicles[:, 2] - vehicles[:, 0], vehicles[:, 3] - vehicles[:, 1]
     x1, y1 = vehicles[:, 0], vehicles[:, 1]
     return np.stack([x1 + 0.25 * w, y1 + 0.6 * h, x1 + 0.75 * w, y1 + 0.95 * h], axis=1)
+
+
+def found_plates(image: np.ndarray, vehicles: np.ndarray) -> np.ndarray:
+    """(P, 4) plate-like boxes the plate stage's localiser finds inside each vehicle box (any view)."""
+    found = [_NONE]
+    for x1, y1, x2, y2 in _pixels(vehicles, image.shape[1], image.shape[0]):
+        boxes = [c.box for c in locate(image[y1:y2, x1:x2], max_candidates=2)]
+        found.append(np.asarray(boxes, np.float32).reshape(-1, 4) + np.float32([x1, y1, x1, y1]))
+    return np.concatenate(found)
 
 
 def blur(region: np.ndarray) -> np.ndarray:

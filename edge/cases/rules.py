@@ -16,6 +16,7 @@ from edge.cases.observe import AGNOSTIC, RuleSpec
 from edge.cases.state import RuleState
 from edge.config import CameraConfig, ConfigError, EdgeConfig, RuleConfig, ZoneConfig
 from edge.config.events import EventType, event_classes
+from edge.config.plates import plate_rule_problem
 
 
 @lru_cache(maxsize=16)
@@ -87,6 +88,9 @@ def compile_rule(
             raise ConfigError(f"{where}: unknown event code {rule.event_code!r}")
         event = EventType(code=rule.event_code, name=rule.event_name or rule.event_code)
     names = tuple(class_names.get(rule.model, ()))
+    plates = plate_rule_problem(rule.kind, sorted({*event_classes(event, rule.classes), *rule.all_classes}))
+    if strict and rule.plates and plates:  # an edited rule meets the check the config file's rules met
+        raise ConfigError(f"{where}: {plates}")
     if rule.kind == "static_object":
         unknown = sorted(set(rule.classes) - {*names, AGNOSTIC})
         if strict and unknown:

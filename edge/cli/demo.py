@@ -17,7 +17,14 @@ from rich.table import Table
 
 import edge
 from edge.cli import UserError
-from edge.cli.replay import add_replay_options, check_camera, replay_with_progress, start_epoch, summary_line
+from edge.cli.replay import (
+    add_replay_options,
+    check_camera,
+    plate_cell,
+    replay_with_progress,
+    start_epoch,
+    summary_line,
+)
 from edge.config import load_config
 from edge.delivery.outbox import Outbox
 from edge.delivery.sender import Sender
@@ -95,7 +102,7 @@ def run(args: argparse.Namespace) -> int:
 
 def received_table(cases: list[dict]) -> Table:
     table = Table(title=f"cases stored by the platform receiver ({len(cases)})")
-    for column in ("case", "event", "zone", "class", "score", "first seen (UTC)", "state", "messages"):
+    for column in ("case", "event", "zone", "class", "score", "plate", "first seen (UTC)", "state", "messages"):
         table.add_column(column, overflow="fold")
     for case in cases:
         body = case["latest"]
@@ -106,6 +113,7 @@ def received_table(cases: list[dict]) -> Table:
             body["zone"]["id"],
             str(detection.get("class", "")),
             f"{detection.get('score', 0):.2f}",
+            plate_cell(detection),
             body["times"]["first_seen"],
             case["state"],
             str(case["message_count"]),

@@ -96,7 +96,9 @@ def replay_with_progress(
 def case_table(messages: list[CaseMessage], lang: str = ENGLISH) -> Table:
     """The new cases, with headings in `lang` (edge.i18n)."""
     table = Table(title=text("cases", lang), show_lines=False)
-    for column in ("case", "event", "zone", "first seen (UTC)", "confirmed (UTC)", "class", "score"):
+    plates = any("plate" in m.body.get("detection", {}) for m in messages)  # rules with plates: true
+    columns = ("case", "event", "zone", "first seen (UTC)", "confirmed (UTC)", "class", "score", "plate")
+    for column in columns[: 7 + plates]:
         table.add_column(text(column, lang), overflow="fold")
     for message in messages:
         if message.kind != "new":
@@ -105,10 +107,10 @@ def case_table(messages: list[CaseMessage], lang: str = ENGLISH) -> Table:
         if message.is_device_fault:  # the camera's view was moved, covered or blurred
             fault = body["fault"]
             event = text("device fault: {kind}", lang, kind=fault["kind"])
-            table.add_row(message.case_id, event, text("(all zones paused)", lang), body["time"], "", "", "")
+            table.add_row(message.case_id, event, text("(all zones paused)", lang), body["time"], "", "", "", "")
             continue
         detection = body.get("detection", {})
-        table.add_row(
+        row = [
             message.case_id,
             f"{body['event']['code']} {body['event']['name']}",
             body["zone"]["id"],
@@ -116,8 +118,20 @@ def case_table(messages: list[CaseMessage], lang: str = ENGLISH) -> Table:
             body["times"]["confirmed"],
             str(detection.get("class", "")),
             f"{detection.get('score', 0):.2f}",
-        )
+            plate_cell(detection, lang),
+        ]
+        table.add_row(*row[: 7 + plates])
     return table
+
+
+def plate_cell(detection: dict, lang: str = ENGLISH) -> str:
+    """`detection.plate` for a table: the plate and its confidence, or why it is unread; empty without one."""
+    plate = detection.get("plate")
+    if not plate:
+        return ""
+    if plate["text"]:
+        return f"{plate['display']} {plate['confidence']:.2f}"
+    return text("unread: {reason}", lang, reason=text(plate["unread"], lang))
 
 
 def summary_line(result: ReplayResult) -> str:

@@ -36,7 +36,7 @@ class PrivacyConfig(Section):
     enabled: bool = Field(False, description="blur the heads (and detected faces) of bystanders in evidence pictures")
     head_fraction: float = Field(0.3, gt=0, le=1, description="top part of a person's box taken as the head")
     face_cascade: bool = Field(True, description="also blur faces OpenCV's frontal-face cascade finds")
-    plates: bool = Field(False, description="also blur the plate band of vehicles that are not the subject")
+    plates: bool = Field(True, description="also blur the plates of vehicles that are not the subject")
 
 
 class EvidenceConfig(Section):

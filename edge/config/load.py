@@ -64,6 +64,8 @@ def resolve_paths(config: EdgeConfig, base_dir: Path) -> EdgeConfig:
         if "://" not in cam.source.url:
             object.__setattr__(cam.source, "url", str(absolute(cam.source.url)))
     object.__setattr__(config.storage, "dir", str(absolute(config.storage.dir)))
+    if config.plate_reader.model is not None:
+        object.__setattr__(config.plate_reader, "model", absolute(config.plate_reader.model))
     tls = config.platform.mqtt.tls
     for field in ("ca_file", "cert_file", "key_file"):
         if getattr(tls, field) is not None:

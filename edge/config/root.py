@@ -13,6 +13,7 @@ from edge.config.delivery import PlatformConfig, StorageConfig
 from edge.config.events import DEFAULT_EVENTS, EventType
 from edge.config.evidence import EvidenceConfig
 from edge.config.model import InferenceConfig, ModelConfig
+from edge.config.plates import PlateReaderConfig, plate_rule_problem
 from edge.config.scene import ChangeGateConfig, SceneConfig, ViewChangeConfig
 from edge.config.tracking import TrackerConfig
 from edge.config.verdicts import VerdictsConfig
@@ -50,6 +51,7 @@ class EdgeConfig(Section):
     api: ApiConfig = Field(default_factory=ApiConfig)
     verification: VerificationConfig = Field(default_factory=VerificationConfig)
     verdicts: VerdictsConfig = Field(default_factory=VerdictsConfig)
+    plate_reader: PlateReaderConfig = Field(default_factory=PlateReaderConfig)
 
     @model_validator(mode="after")
     def _cross_references(self) -> EdgeConfig:
@@ -79,6 +81,9 @@ class EdgeConfig(Section):
                             f"{where}: no 'classes' given and event {event.code} has no default classes; "
                             "list the detector classes this rule counts"
                         )
+                    problem = plate_rule_problem(rule.kind, rule.classes or event.default_classes)
+                    if rule.plates and problem:
+                        raise ValueError(f"{where}: {problem}")
                     if rule.model == "default":
                         object.__setattr__(rule, "model", self.models[0].id)
                     elif rule.model not in model_ids:

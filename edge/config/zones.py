@@ -164,6 +164,7 @@ class RuleConfig(Section):
     )
     schedule: ScheduleConfig | None = Field(None, description="when the rule applies; none = always")
     enabled: bool = Field(True, description="a disabled rule keeps its zone but opens no cases")
+    plates: bool = Field(False, description="read the plate of each case's vehicle (vehicle classes only)")
 
     @model_validator(mode="after")
     def _kind_needs(self) -> RuleConfig:

@@ -45,6 +45,7 @@ from edge.delivery.records import OutboxError
 from edge.infer import Detector, load_detector
 from edge.runtime.clips import ClipAttacher
 from edge.runtime.faults import FaultReporter
+from edge.runtime.plates import PlateAttacher
 from edge.runtime.verifier import Verifier
 from edge.scene import ChangeGate, SceneModel, SceneUpdate, TamperStatus, ViewChangeDetector, bounding, zone_regions
 from edge.track import Tracker
@@ -166,6 +167,7 @@ class CameraPipeline:
         may_open_cases: CaseGate | None = None,
         clips: ClipAttacher | None = None,
         no_space: NoSpace | None = None,
+        plates: PlateAttacher | None = None,
     ) -> None:
         """`may_open_cases`: asked before each frame's rules; while it says no, the rules are skipped,
         so rule state never advances past what the outbox can take (held messages still go out).
@@ -174,6 +176,7 @@ class CameraPipeline:
         `clips`: adds an evidence clip to each new case (its message waits the clip's seconds after)."""
         self.camera_id = camera_id
         self._clips = clips
+        self._plates = plates  # reads the vehicle's plate for plate rules' messages (edge/runtime/plates.py)
         self._closed = False
         self._config = config
         self._sink = sink
@@ -313,6 +316,10 @@ class CameraPipeline:
                     self._storage_failed(exc, exc.out_of_space)
                     emitted = []
                 self._hold_for_clips(emitted, frame)
+                self._hold_for_plates(emitted, frame)
+                if self._plates is not None:  # another plate at a case's place: that case ends
+                    for case_id in self._plates.watch(frame, self._cases.snapshot()):
+                        self._cases.end_case(case_id, "plate_changed")
                 messages += emitted
             messages += self._verifier.step(frame, tracked, static, view_bad=view.changed or tampered)
             self._hand_off(frame.media_time)
@@ -369,6 +376,15 @@ class CameraPipeline:
             timer.daemon = True
             timer.start()
 
+    def _hold_for_plates(self, emitted: list[CaseMessage], frame: Frame) -> None:
+        if self._plates is None:
+            return
+        held = [m for m in emitted if self._plates.hold(m, frame)]
+        if held and self._plates.wall_bound:
+            timer = threading.Timer(self._plates.wait_s, self.release_overdue)
+            timer.daemon = True
+            timer.start()
+
     def _hand_off(self, media_time: float | None = None, force: bool = False) -> None:
         """Sink every message the engine still holds, in order, then let the engine forget them.
 
@@ -384,6 +400,11 @@ class CameraPipeline:
                     waiting.add(message.case_id)
                     continue
                 message = self._clips.release(message)
+            if self._plates is not None:
+                if self._plates.waiting(message, force):
+                    waiting.add(message.case_id)
+                    continue
+                message = self._plates.release(message)
             try:
                 self._sink(message)
             except OutboxError as exc:  # kept in the state file: handed off again on a later frame or start
@@ -461,6 +482,8 @@ class CameraPipeline:
         """Hot-apply a camera's zones and rules: they take effect on its next analysed frame."""
         with self._lock:
             self._cases.reload(camera, zone_version)
+            if self._plates is not None:
+                self._plates.reload(camera)
             self._gate, self._region = self._inference_plan(camera)  # its first frame runs the detector
 
     def rebase_scene(self) -> bool:

@@ -26,6 +26,7 @@ from edge.infer.engine import InferenceEngine
 from edge.ingest import read_file_frames
 from edge.runtime.clips import ClipAttacher, clip_ring
 from edge.runtime.pipeline import CameraPipeline, MessageSink, PipelineStep, load_detectors
+from edge.runtime.plates import PlateAttacher, PlateService, plates_wanted
 from edge.types import CaseMessage, Detections, Frame
 
 Progress = Callable[[float], None]  # media seconds analysed so far
@@ -126,7 +127,9 @@ def replay_clip(
     class_names = {mid: det.class_names for mid, det in detectors.items()}
     ring = clip_ring(config.evidence.clip) if camera.clip else None
     clips = ClipAttacher(ring, config.evidence.clip, wall_bound=False) if ring is not None else None
-    pipeline = CameraPipeline(config, camera.id, run_dir / "state.db", class_names, deliver, clips=clips)
+    service = PlateService(config) if plates_wanted(config) else None
+    plates = PlateAttacher(service, config, camera, wall_bound=False) if service is not None else None
+    pipeline = CameraPipeline(config, camera.id, run_dir / "state.db", class_names, deliver, clips=clips, plates=plates)
     # a replay never drops a frame: nothing is stale (media time, not the wall clock), and the
     # decoder waits while `depth` frames are in flight (waiting, in the model, in the rules), the
     # camera's queue being as deep, so it never overflows; the depth keeps every runner fed
@@ -170,6 +173,8 @@ def replay_clip(
     finally:
         inference.stop(drain=not failures)
         pipeline.close()
+        if service is not None:
+            service.close()
     if failures:
         raise failures[0]
     result.wall_seconds = time.perf_counter() - started

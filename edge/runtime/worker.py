@@ -38,6 +38,7 @@ from edge.runtime.clips import ClipAttacher, clip_ring
 from edge.runtime.memory import fix_mmap_threshold
 from edge.runtime.metrics import WorkerMetrics
 from edge.runtime.pipeline import CameraPipeline, GateCounts, LiveView, load_detectors
+from edge.runtime.plates import PlateAttacher, PlateService, plates_wanted
 from edge.runtime.verifier import answer_command, ask, verify_command
 from edge.scene import TamperStatus
 from edge.types import CaseMessage, Detections, Frame
@@ -89,6 +90,8 @@ class Worker:
         cameras = [c for c in config.cameras if c.enabled]
         self.detectors = load_detectors(config, sorted({m for c in cameras for m in models_for(c)}))
         check_cameras(config, cameras, self.detectors)
+        # one plate reader thread for all cameras; a bad model is a ModelError before anything is written
+        self.plates = PlateService(config) if plates_wanted(config) else None
         self.metrics = metrics or CollectorRegistry()
         self.events = WorkerMetrics(self.metrics)
         storage = Path(config.storage.dir)
@@ -124,6 +127,7 @@ class Worker:
                 may_open_cases=self.outbox.disk.may_open_cases,
                 no_space=self.outbox.disk.note_no_space,
                 clips=ClipAttacher(rings[c.id], clip, wall_bound=True) if c.id in rings else None,
+                plates=PlateAttacher(self.plates, config, c, wall_bound=True) if self.plates is not None else None,
             )
             for c in cameras
         }
@@ -151,6 +155,8 @@ class Worker:
             if not stream.stop(timeout=10.0):
                 log.warning("camera stream did not stop in time", extra={"camera": camera_id})
         self.inference.stop(drain=True)
+        if self.plates is not None:
+            self.plates.close()  # the readings under way finish: the messages waiting for them go with their plate
         for camera_id, pipeline in self.pipelines.items():
             pipeline.finish()  # cases waiting for their clip go with what the ring holds
             held = pipeline.held_message_ids()

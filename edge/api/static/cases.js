@@ -80,6 +80,10 @@ function field(list, name, value) {
   list.append(dt, dd);
 }
 
+// detection.plate of rules with plates: true: the plate as printed, or why it is unread
+const plateText = (plate) =>
+  plate && (plate.text ? `${plate.display} (${Number(plate.confidence).toFixed(2)})` : `unread: ${plate.unread}`);
+
 const when = (iso) => (iso ? new Date(iso).toLocaleString() : "");
 
 async function card(messages) {
@@ -99,6 +103,7 @@ async function card(messages) {
   field(facts, "zone", latest.zone_id && `${latest.zone_id} (version ${latest.zone_version})`);
   field(facts, "rule", latest.rule_id && `${latest.rule_id}, event ${latest.event_code}`);
   field(facts, "object", detection.class && `${detection.class} ${Number(detection.score).toFixed(2)}`);
+  field(facts, "plate", plateText(detection.plate));
   field(facts, "first seen", when(times.first_seen));
   field(facts, "confirmed", when(times.confirmed));
   field(facts, "cleared", when(times.cleared));

@@ -1,0 +1,171 @@
+"""Read the plate on a vehicle crop, or say why it cannot be read: never a guess.
+
+`PlateReader.read(crop)` proposes plate boxes (`locate`), measures the character height and the
+sharpness of each, reads the plausible ones in one recogniser batch and keeps the best text that fits
+a mainland format (`validate`). A plate whose characters are under `min_char_px` or whose strokes
+are smeared is `unread` before any reading: the recogniser still returns text there, and that text
+is the kind of guess that sends a notice to the wrong owner.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from edge.plates.locate import locate, panel_colour
+from edge.plates.recognise import TextRecogniser
+from edge.plates.validate import SEPARATORS, fits_panel, parse_plate
+
+# Limits measured on the synthetic plate set (bench/bench_plates.py, docs/plates.md):
+MIN_CHAR_PX = 14.0  # below this character height the recogniser confuses characters
+MIN_SHARPNESS = 0.12  # edge steepness (share of the plate's contrast crossed per character-height/32)
+MIN_CONFIDENCE = 0.9  # the weakest character's probability for a plate to be reported
+
+
+class Unread(StrEnum):
+    """Why no plate is reported."""
+
+    TOO_SMALL = "too_small"  # characters under the measured height limit
+    BLURRED = "blurred"  # strokes too smeared to read safely
+    NO_TEXT = "no_text"  # nothing that reads as a mainland plate
+    LOW_CONFIDENCE = "low_confidence"  # a plate-shaped text, but a character is doubtful
+
+
+@dataclass(frozen=True, slots=True)
+class PlateRead:
+    """One reading of one vehicle crop: a plate (`text` set) or `unread` with its reason.
+
+    `box` is the plate's (x0, y0, x1, y1) in the crop's pixels (None when nothing plate-like was
+    found); `char_px` the measured character height; `confidence` the weakest character's probability.
+    """
+
+    text: str | None
+    confidence: float
+    box: tuple[int, int, int, int] | None
+    char_px: float
+    unread: Unread | None = None
+
+    @property
+    def read(self) -> bool:
+        return self.text is not None
+
+
+def char_height(gray: np.ndarray) -> float:
+    """Height in pixels of the band of rows crossed by the characters' vertical strokes."""
+    if gray.shape[0] < 3 or gray.shape[1] < 3:
+        return 0.0
+    profile = np.abs(cv2.Sobel(gray, cv2.CV_32F, 1, 0, ksize=3)).sum(axis=1)
+    rows = profile >= 0.35 * profile.max() if profile.max() > 0 else np.zeros_like(profile, bool)
+    best = run = 0
+    for on in rows:
+        run = run + 1 if on else 0
+        best = max(best, run)
+    return float(best)
+
+
+def sharpness(gray: np.ndarray, char_px: float) -> float:
+    """How steep the strokes' edges are, independent of size and contrast (0 = flat, ~0.5 = crisp).
+
+    The plate is scaled so its characters are 32 px high; the strongest gradients are then compared
+    with the plate's contrast: a sharp edge crosses the contrast in a pixel or two, a blurred one slowly.
+    """
+    if char_px < 3:
+        return 0.0
+    factor = 32.0 / char_px
+    scaled = cv2.resize(gray, None, fx=factor, fy=factor, interpolation=cv2.INTER_LINEAR).astype(np.float32)
+    contrast = float(np.percentile(scaled, 95) - np.percentile(scaled, 5))
+    if contrast < 20:
+        return 0.0
+    grad = np.abs(cv2.Sobel(scaled, cv2.CV_32F, 1, 0, ksize=3)) / 4.0
+    return float(np.percentile(grad, 98)) / contrast
+
+
+class PlateReader:
+    """The plate stage: locate, measure, recognise, validate. Not thread-safe: one per thread."""
+
+    def __init__(
+        self,
+        model: Path,
+        min_char_px: float = MIN_CHAR_PX,
+        min_sharpness: float = MIN_SHARPNESS,
+        min_confidence: float = MIN_CONFIDENCE,
+        threads: int = 1,
+    ) -> None:
+        self._recogniser = TextRecogniser(model, threads)
+        self.min_char_px = min_char_px
+        self.min_sharpness = min_sharpness
+        self.min_confidence = min_confidence
+
+    def read(self, crop: np.ndarray) -> PlateRead:
+        """The plate on a BGR vehicle crop (at the camera's full resolution), or why there is none."""
+        candidates = locate(crop)
+        if not candidates:
+            return PlateRead(None, 0.0, None, 0.0, Unread.NO_TEXT)
+        measured = []
+        for cand in candidates:
+            patch = cand.cut(crop)
+            gray = cv2.cvtColor(patch, cv2.COLOR_BGR2GRAY)
+            px = char_height(gray)
+            measured.append(_Measured(cand.box, px, sharpness(gray, px), patch))
+        readable = [m for m in measured if self._readable(m)]
+        if not readable:
+            return self._unread(measured[0])
+        # each candidate is read in a few framings; a plate needs most of them to agree on it
+        lines = self._recogniser.read([v for m in readable for v in _framings(m.patch)])
+        best: PlateRead | None = None
+        for i, m in enumerate(readable):
+            colour = panel_colour(m.patch)
+            reads = lines[len(_FRAMINGS) * i : len(_FRAMINGS) * (i + 1)]
+            plates = [(parse_plate(line.text), line.confidence(SEPARATORS)) for line in reads]
+            valid = [(p.text, c) for p, c in plates if p is not None and fits_panel(p, colour)]
+            texts = {text for text, _ in valid}
+            if len(texts) != 1 or len(valid) * 2 <= len(reads):
+                continue  # nothing, framings that disagree, or only a minority that reads a plate
+            confidence = max(c for _, c in valid)
+            if best is None or confidence > best.confidence:
+                best = PlateRead(valid[0][0], confidence, m.box, m.char_px)
+        if best is None:  # say why the most plate-like box was not read
+            return self._unread(measured[0], Unread.NO_TEXT if self._readable(measured[0]) else None)
+        if best.confidence < self.min_confidence:
+            return PlateRead(None, best.confidence, best.box, best.char_px, Unread.LOW_CONFIDENCE)
+        return best
+
+    def _readable(self, m: _Measured) -> bool:
+        return m.char_px >= self.min_char_px and m.sharpness >= self.min_sharpness
+
+    def _unread(self, m: _Measured, reason: Unread | None = None) -> PlateRead:
+        if reason is None:
+            reason = Unread.TOO_SMALL if m.char_px < self.min_char_px else Unread.BLURRED
+        return PlateRead(None, 0.0, m.box, m.char_px, reason)
+
+
+@dataclass(frozen=True, slots=True)
+class _Measured:
+    box: tuple[int, int, int, int]
+    char_px: float
+    sharpness: float
+    patch: np.ndarray
+
+
+def _inner(patch: np.ndarray) -> np.ndarray:
+    """The patch without its outer rim (a plate's frame, or the background a loose box caught)."""
+    h, w = patch.shape[:2]
+    dy, dx = round(h * 0.08), round(w * 0.025)
+    return patch[dy : h - dy, dx : w - dx] if h - 2 * dy >= 8 and w - 2 * dx >= 8 else patch
+
+
+def _widened(patch: np.ndarray) -> np.ndarray:
+    """The patch with its edge columns repeated on both sides: room before the first character."""
+    pad = max(2, patch.shape[0] // 4)
+    return cv2.copyMakeBorder(patch, 0, 0, pad, pad, cv2.BORDER_REPLICATE)
+
+
+_FRAMINGS = (lambda patch: patch, _inner, _widened)
+
+
+def _framings(patch: np.ndarray) -> list[np.ndarray]:
+    return [framing(patch) for framing in _FRAMINGS]

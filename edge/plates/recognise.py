@@ -1,0 +1,76 @@
+"""Text-line recognition with PaddleOCR's PP-OCRv6 small recogniser (ONNX, CTC), on onnxruntime.
+
+The model reads one line of text from a BGR image scaled to 48 px high; its 18,708-character
+dictionary (the province characters, 使领警学挂港澳 and "·" among them) is stored in the ONNX
+metadata `character`. The model card is models/README.md.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+import onnxruntime as ort
+
+from edge.infer import ModelError
+
+LINE_HEIGHT = 48  # the recogniser's input height
+MAX_LINE_WIDTH = 480  # a plate line is at most ~5x as wide as high; wider crops are squeezed
+
+
+@dataclass(frozen=True, slots=True)
+class TextLine:
+    """What the recogniser read on one line: the text and each character's probability."""
+
+    text: str
+    char_scores: tuple[float, ...]
+
+    def confidence(self, ignore: str = "") -> float:
+        """The weakest character's probability, leaving out characters in `ignore` (separators):
+        one doubtful character makes the whole line doubtful."""
+        return min((s for ch, s in zip(self.text, self.char_scores, strict=True) if ch not in ignore), default=0.0)
+
+
+class TextRecogniser:
+    """One onnxruntime session for the recogniser, read on a batch of line images at a time."""
+
+    def __init__(self, path: Path, threads: int = 1) -> None:
+        if not path.is_file():
+            raise ModelError(f"plate recogniser model {path} does not exist")
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        try:
+            self._session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        except Exception as exc:  # onnxruntime raises its own exception types for unreadable files
+            raise ModelError(f"plate recogniser model {path} cannot be loaded: {exc}") from None
+        characters = self._session.get_modelmeta().custom_metadata_map.get("character")
+        if not characters:
+            raise ModelError(f"plate recogniser model {path} has no 'character' dictionary in its metadata")
+        # CTC: index 0 is the blank, then the dictionary, then a space
+        self._characters = ["", *characters.splitlines(), " "]
+        self._input = self._session.get_inputs()[0].name
+
+    def read(self, lines: list[np.ndarray]) -> list[TextLine]:
+        """Read each BGR line image; all are padded to the widest so they run as one batch."""
+        if not lines:
+            return []
+        widths = [min(MAX_LINE_WIDTH, max(8, round(LINE_HEIGHT * i.shape[1] / max(1, i.shape[0])))) for i in lines]
+        batch = np.zeros((len(lines), 3, LINE_HEIGHT, max(widths)), np.float32)
+        for i, (img, width) in enumerate(zip(lines, widths, strict=True)):
+            resized = cv2.resize(img, (width, LINE_HEIGHT), interpolation=cv2.INTER_LINEAR)
+            batch[i, :, :, :width] = resized.transpose(2, 0, 1).astype(np.float32) / 127.5 - 1.0
+        probs = self._session.run(None, {self._input: batch})[0]
+        return [self._decode(p) for p in probs]
+
+    def _decode(self, probs: np.ndarray) -> TextLine:
+        """Greedy CTC: best class per step, repeats merged, blanks dropped."""
+        best = probs.argmax(axis=1)
+        score = probs.max(axis=1)
+        keep = best != 0
+        keep[1:] &= best[1:] != best[:-1]
+        chars = [self._characters[i] for i in best[keep]]
+        # a multi-character entry (none in this dictionary) would misalign text and scores: keep one per entry
+        return TextLine("".join(ch[:1] or " " for ch in chars), tuple(float(s) for s in score[keep]))

@@ -1,0 +1,243 @@
+"""Plates on case messages: the vehicle's plate read off the inference loop, added before the message leaves.
+
+Rules with `plates: true` get `detection.plate` and a `plate` picture on their "new" and "update"
+messages: a few readings per case (one per message), never one per frame. The vehicle is cut from
+the message's frame at the camera's full resolution and read on one `PlateService` thread with a
+bounded queue, so the inference loop never waits for it; the message waits instead, like a clip
+(edge/runtime/clips.py): a live camera's at most `plate_reader.wait_s`, a replay's until the reading
+is done (so a replay is deterministic). A crop that finds the queue full is not read (`unread:
+busy`). After a crash the stored message is sent as stored, without a plate.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass
+from typing import Any
+
+import cv2
+import numpy as np
+
+from edge.cases import CaseSnapshot
+from edge.cases.evidence import Picture, encode_bounded
+from edge.cases.snapshot import PlaceView
+from edge.config import CameraConfig, EdgeConfig
+from edge.plates import DEFAULT_MODEL, PlateRead, PlateReader, display
+from edge.types import CaseMessage, Frame
+
+log = logging.getLogger(__name__)
+VEHICLE_MARGIN = 0.08  # the vehicle's box grown by this share per side: detector boxes cut plates short
+PLATE_PICTURE_HEIGHT = 120  # the plate picture: the plate enlarged to this height
+AWAY_S = 1.0  # a case's vehicle unseen this long and then back is read again: it may be another one
+BUSY = "busy"  # the unread reason of a crop the full queue did not take
+
+
+def plates_wanted(config: EdgeConfig) -> bool:
+    return any(rule.plates for cam in config.cameras for zone in cam.zones for rule in zone.rules)
+
+
+class PlateService:
+    """One plate reader on its own thread, fed through a bounded queue by every camera's attacher."""
+
+    def __init__(self, config: EdgeConfig) -> None:
+        settings = config.plate_reader
+        self._reader = PlateReader(
+            settings.model or DEFAULT_MODEL,
+            min_char_px=settings.min_char_px,
+            min_confidence=settings.min_confidence,
+        )
+        self._jobs: queue.Queue[tuple[np.ndarray, Future[PlateRead]] | None] = queue.Queue(settings.queue)
+        self._thread = threading.Thread(target=self._run, name="plate-reader", daemon=True)
+        self._thread.start()
+
+    def submit(self, crop: np.ndarray) -> Future[PlateRead] | None:
+        """The reading of `crop` to come, or None when the queue is full (the crop is not read)."""
+        future: Future[PlateRead] = Future()
+        try:
+            self._jobs.put_nowait((crop, future))
+        except queue.Full:
+            return None
+        return future
+
+    def _run(self) -> None:
+        while (job := self._jobs.get()) is not None:
+            crop, future = job
+            try:
+                future.set_result(self._reader.read(crop))
+            except Exception as exc:  # a reading that fails must not end the thread: the message goes unread
+                log.exception("plate reading failed")
+                future.set_exception(exc)
+
+    def close(self) -> None:
+        self._jobs.put(None)
+        self._thread.join()
+
+
+@dataclass(frozen=True, slots=True)
+class _Held:
+    future: Future[PlateRead] | None
+    crop: np.ndarray
+    origin: tuple[int, int]  # the crop's top-left corner in the frame
+    deadline: float | None
+
+
+class PlateAttacher:
+    """Holds one camera's plate-rule messages until their vehicle's plate is read, then adds it."""
+
+    def __init__(self, service: PlateService, config: EdgeConfig, camera: CameraConfig, wall_bound: bool) -> None:
+        self._service = service
+        self._wait_s = config.plate_reader.wait_s
+        self.wall_bound = wall_bound
+        self._rules: set[tuple[str, str]] = set()
+        self.reload(camera)
+        self._held: dict[str, _Held] = {}
+        # identity: a case is its vehicle's plate; another plate at its place is another case
+        self._case_plates: dict[str, str] = {}  # case id -> the plate its messages reported
+        self._repeats: dict[str, int] = {}  # case id -> its repeat count when last looked at
+        self._checks: dict[str, Future[PlateRead]] = {}  # case id -> a reading of what stands at its place now
+        self._away: set[str] = set()  # cases whose vehicle was not seen for AWAY_S or more
+        self._changed: list[str] = []  # cases whose place shows another plate: they end
+
+    def reload(self, camera: CameraConfig) -> None:
+        """The camera's rules changed (the operator API): read plates for the rules that ask now.
+        (The reader thread starts with the worker: a config without plate rules has none to hand.)"""
+        self._rules = {(z.id, r.id) for z in camera.zones for r in z.rules if r.plates}
+
+    @property
+    def wait_s(self) -> float:
+        return self._wait_s
+
+    def hold(self, message: CaseMessage, frame: Frame) -> bool:
+        """Start reading the plate of a plate rule's "new" or "update" message; False for any other."""
+        body = message.body
+        if message.is_device_fault or (body["zone"]["id"], body["rule"]["id"]) not in self._rules:
+            return False
+        if message.kind not in ("new", "update"):
+            for known in (self._case_plates, self._repeats, self._checks):
+                known.pop(message.case_id, None)  # type: ignore[attr-defined]
+            self._away.discard(message.case_id)
+            return False
+        crop, origin = vehicle_crop(frame, body["detection"]["box"])
+        deadline = time.monotonic() + self._wait_s if self.wall_bound else None
+        self._held[message.message_id] = _Held(self._service.submit(crop), crop, origin, deadline)
+        return True
+
+    def watch(self, frame: Frame, cases: CaseSnapshot) -> list[str]:
+        """Open cases whose place now shows another plate than the one reported: they end, and the
+        vehicle there is timed as a new case. A vehicle seen again after an absence (its case's
+        repeat count grew) is read once more; the same plate keeps its case."""
+        for zone in cases.zones:
+            for rule in zone.rules:
+                if (zone.zone_id, rule.rule_id) in self._rules:
+                    for case in rule.open_cases:
+                        self._look_again(frame, case.case_id, case.repeat_count, rule.places)
+        for case_id, future in list(self._checks.items()):
+            if not self.wall_bound:
+                future.exception()  # a replay waits for the reading (deterministic)
+            if future.done():
+                del self._checks[case_id]
+                self._compare(case_id, future.result() if future.exception() is None else None)
+        changed, self._changed = self._changed, []
+        return changed
+
+    def _look_again(self, frame: Frame, case_id: str, repeats: int, places: tuple[PlaceView, ...]) -> None:
+        """Read what stands at a case's place when its vehicle is back after an absence."""
+        before = self._repeats.get(case_id, repeats)
+        self._repeats[case_id] = repeats
+        place = next((p for p in places if p.case_id == case_id), None)
+        if place is None or place.absent_s >= AWAY_S:
+            self._away.add(case_id)
+            return
+        back = place.absent_s == 0 and (case_id in self._away or repeats > before)
+        if not back or case_id not in self._case_plates or case_id in self._checks:
+            return
+        self._away.discard(case_id)
+        future = self._service.submit(vehicle_crop(frame, place.box)[0])
+        if future is not None:
+            self._checks[case_id] = future
+
+    def _compare(self, case_id: str, read: PlateRead | None) -> None:
+        """Remember a case's plate; a confident reading of another plate at its place ends the case."""
+        if read is None or read.text is None:
+            return
+        known = self._case_plates.setdefault(case_id, read.text)
+        if known != read.text:
+            log.info("another plate at the place of case %s: %s, not %s", case_id, read.text, known)
+            self._changed.append(case_id)
+            del self._case_plates[case_id]
+
+    def waiting(self, message: CaseMessage, force: bool) -> bool:
+        """Whether `message` must still wait for its plate (a replay waits here until it is read)."""
+        held = self._held.get(message.message_id)
+        if held is None or held.future is None or held.future.done() or force:
+            return False
+        if not self.wall_bound:
+            held.future.exception()  # blocks until the reading is done
+            return False
+        return time.monotonic() < (held.deadline or 0.0)
+
+    def release(self, message: CaseMessage) -> CaseMessage:
+        """The message with `detection.plate` and, when a plate was found, the enlarged plate picture."""
+        held = self._held.pop(message.message_id, None)
+        if held is None:
+            return message
+        future = held.future
+        read = future.result() if future is not None and future.done() and future.exception() is None else None
+        self._compare(message.case_id, read)
+        full = next((e for e in message.body["evidence"] if e["kind"] == "full"), None)
+        plate = plate_entry(read, held.origin, full["name"] if full else None, busy=future is None)
+        pictures = dict(message.pictures)
+        evidence = list(message.body["evidence"])
+        if read is not None and read.box is not None and full is not None:
+            picture = plate_picture(held.crop, read.box, f"{message.seq:02d}-plate.jpg", full)
+            pictures[picture.name] = picture.jpeg
+            evidence.append(picture.entry())
+        detection = {**message.body["detection"], "plate": plate}
+        body = {**message.body, "detection": detection, "evidence": evidence}
+        return CaseMessage(message.case_id, message.seq, message.kind, body, pictures)
+
+
+def vehicle_crop(frame: Frame, box: Sequence[float]) -> tuple[np.ndarray, tuple[int, int]]:
+    """The vehicle's box, grown by a margin, cut from the full-resolution frame; and its top-left corner."""
+    x0, y0, x1, y1 = box
+    mx, my = (x1 - x0) * VEHICLE_MARGIN, (y1 - y0) * VEHICLE_MARGIN
+    left, top = max(0, int(x0 - mx)), max(0, int(y0 - my))
+    right, bottom = min(frame.width, int(x1 + mx) + 1), min(frame.height, int(y1 + my) + 1)
+    return frame.image[top:bottom, left:right].copy(), (left, top)
+
+
+def plate_entry(read: PlateRead | None, origin: tuple[int, int], picture: str | None, busy: bool) -> dict[str, Any]:
+    """`detection.plate` (docs/case-contract.md): the plate, or why there is none; boxes in frame pixels."""
+    if read is None:
+        reason = BUSY if busy else "timeout"
+        return {"text": None, "display": None, "confidence": 0.0, "box": None, "char_px": None,
+                "picture": picture, "unread": reason}  # fmt: skip
+    box = None
+    if read.box is not None:
+        x0, y0, x1, y1 = read.box
+        box = [float(x0 + origin[0]), float(y0 + origin[1]), float(x1 + origin[0]), float(y1 + origin[1])]
+    return {
+        "text": read.text,
+        "display": display(read.text) if read.text else None,
+        "confidence": round(read.confidence, 4),
+        "box": box,
+        "char_px": round(read.char_px, 1),
+        "picture": picture,
+        "unread": None if read.unread is None else str(read.unread),
+    }
+
+
+def plate_picture(crop: np.ndarray, box: tuple[int, int, int, int], name: str, full: dict[str, Any]) -> Picture:
+    """The plate region, with a margin, enlarged so a dispatcher reads it at a glance."""
+    x0, y0, x1, y1 = box
+    pad = max(2, (y1 - y0) // 3)
+    region = crop[max(0, y0 - pad) : y1 + pad, max(0, x0 - pad) : x1 + pad]
+    scale = PLATE_PICTURE_HEIGHT / max(1, region.shape[0])
+    enlarged = cv2.resize(region, None, fx=scale, fy=scale, interpolation=cv2.INTER_CUBIC)
+    jpeg, width, height = encode_bounded(enlarged, 64)
+    return Picture(name, "plate", jpeg, full["taken_at"], full["media_s"], width, height)

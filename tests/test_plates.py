@@ -1,0 +1,245 @@
+"""Plate reading: mainland formats, the reader on rendered plates, and 0505 cases that carry their plate.
+
+Plates are rendered at test time (tests/plate_set.py: real layouts, the CJK font setup.sh installs,
+perspective, blur, compression) on vehicle regions of vtest; the case tests replay a real H.264 clip
+composited from the empty vtest road upscaled to a close camera's size, through the real detector,
+the real pipeline and the real plate reader thread.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import cv2
+import jsonschema_rs
+import numpy as np
+import pytest
+import yaml
+from plate_set import make_case
+from rich.console import Console
+from street_clips import SPOT, empty_road
+from street_clips import detector as street_detector
+
+from edge.cases import case_json_schema
+from edge.cases.privacy import Bystanders, Redactor
+from edge.cli.replay import case_table
+from edge.config import ConfigError, EdgeConfig, parse_config
+from edge.config.evidence import PrivacyConfig
+from edge.i18n import CHINESE, translate
+from edge.infer import ModelError
+from edge.plates import DEFAULT_MODEL, PlateReader, Unread, parse_plate
+from edge.runtime.pipeline import CameraPipeline
+from edge.runtime.plates import PlateAttacher, PlateService
+from edge.runtime.replay import replay_clip
+from edge.types import CaseMessage, Frame
+
+from conftest import DEMO_CONFIG, REPO
+
+SCALE = 3  # vtest (768x576) upscaled to a close camera's 2304x1728
+EPOCH = 1_767_571_200.0
+
+
+@pytest.fixture(scope="module")
+def reader() -> PlateReader:
+    return PlateReader(DEFAULT_MODEL)
+
+
+@pytest.mark.parametrize(
+    ("raw", "plate"),
+    [
+        ("渝A·12345", "渝A12345"),
+        ("京N-8D2W5", "京N8D2W5"),
+        ("沪AD·12345", "沪AD12345"),  # new-energy, small car
+        ("粤B·12345D", "粤B12345D"),  # new-energy, large vehicle
+        ("京A·1234警", "京A1234警"),
+        ("粤Z·1234港", "粤Z1234港"),
+        ("粤A·1234学", "粤A1234学"),
+        ("使014578", "使014578"),
+        ("ＡＢ", None),
+        ("京A1234", None),  # a character short
+        ("京I12345", None),  # no I as the office letter
+        ("A·12345", None),  # no province
+        ("京A·123456", None),  # 8 characters that are no new-energy plate
+    ],
+)
+def test_mainland_formats(raw: str, plate: str | None) -> None:
+    parsed = parse_plate(raw)
+    assert (parsed.text if parsed else None) == plate
+
+
+@pytest.mark.parametrize(
+    ("layout", "plate"),
+    [("blue", "苏E·5Q7K2"), ("green", "浙A·D35812"), ("yellow", "鲁B·73250"), ("white_police", "京A·3062警")],
+)
+def test_rendered_plates_are_read_exactly(reader: PlateReader, layout: str, plate: str) -> None:
+    case = make_case(7, 30.0, layout=layout, blur=0.6, plate=plate.replace("·", ""))
+    result = reader.read(case.crop)
+    assert result.text == case.plate and result.unread is None
+    assert result.confidence >= reader.min_confidence
+    x0, y0, x1, y1 = result.box
+    assert x0 < (case.box[0] + case.box[2]) / 2 < x1 and y0 < (case.box[1] + case.box[3]) / 2 < y1
+
+
+def test_a_too_small_plate_is_unread_with_its_reason(reader: PlateReader) -> None:
+    case = make_case(11, 10.0, layout="blue")
+    result = reader.read(case.crop)
+    assert result.text is None and result.unread is Unread.TOO_SMALL
+    assert result.char_px < reader.min_char_px
+
+
+def test_a_smeared_plate_is_unread_not_guessed(reader: PlateReader) -> None:
+    case = make_case(12, 30.0, layout="blue", blur=5.0)
+    result = reader.read(case.crop)
+    assert result.text is None and result.unread is not None
+
+
+def test_plates_are_for_vehicle_rules_only() -> None:
+    data = yaml.safe_load(DEMO_CONFIG.read_text(encoding="utf-8"))
+    data["cameras"][0]["zones"][1]["rules"][0]["plates"] = True  # the street-vendor rule counts people
+    with pytest.raises(ConfigError, match=r"zone 'plaza' rule 'street-vendor': plates: true is for vehicle") as error:
+        parse_config(data, DEMO_CONFIG.parent)
+    assert "规则 'street-vendor'：plates: true 只用于车辆类别" in translate(str(error.value), CHINESE)
+
+
+def _plate_config(tmp_path: Path, **rule: object) -> EdgeConfig:
+    """The demo config with one camera reading composite.mp4 and one 0505 rule with plates at SPOT."""
+    data = yaml.safe_load(DEMO_CONFIG.read_text(encoding="utf-8"))
+    camera = data["cameras"][0]
+    camera["source"] = {"url": "composite.mp4"}
+    x, y = SPOT[0] / 768, SPOT[1] / 576
+    parked = {
+        "id": "parked",
+        "kind": "dwell",
+        "event_code": "0505",
+        "classes": ["car", "truck", "bus"],
+        "min_score": 0.25,
+        "min_duration_s": 5,
+        "plates": True,
+        **rule,
+    }
+    polygon = [[x - 0.1, y - 0.1], [x + 0.3, y - 0.1], [x + 0.3, y + 0.4], [x - 0.1, y + 0.4]]
+    camera["zones"] = [{"id": "kerb", "name": "No parking at the kerb", "polygon": polygon, "rules": [parked]}]
+    data["models"][0]["path"] = str(REPO / "models" / "centernet-mbv3-coco.onnx")
+    data["storage"] = {"dir": str(tmp_path / "storage")}
+    return parse_config(data, tmp_path)
+
+
+def _composite(path: Path, parked: list[tuple[float, float, np.ndarray]], seconds: float, fps: int = 2) -> None:
+    """An H.264 clip of the empty road at SCALE x: each (start, end, vehicle) stands at SPOT meanwhile."""
+    road = cv2.resize(empty_road(), None, fx=SCALE, fy=SCALE, interpolation=cv2.INTER_CUBIC)
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=fps, options={"crf": "20", "preset": "veryfast"})
+        stream.width, stream.height, stream.pix_fmt = road.shape[1], road.shape[0], "yuv420p"
+        stream.codec_context.time_base = Fraction(1, fps)
+        for index in range(int(seconds * fps)):
+            t = index / fps
+            image = road.copy()
+            for start, end, vehicle in parked:
+                if start <= t < end:
+                    x, y = SPOT[0] * SCALE, SPOT[1] * SCALE
+                    image[y : y + vehicle.shape[0], x : x + vehicle.shape[1]] = vehicle
+            frame = av.VideoFrame.from_ndarray(image, format="bgr24")
+            frame.pts = index
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode(None))
+
+
+def test_a_replayed_composite_clip_gives_its_0505_case_with_the_right_plate(tmp_path: Path) -> None:
+    van = make_case(21, 24.0, layout="blue", blur=0.6, plate="沪A6K325", vehicle=0)
+    _composite(tmp_path / "composite.mp4", [(0.0, 12.0, van.crop)], 12.0)
+    config = _plate_config(tmp_path)
+    result = replay_clip(config, tmp_path / "composite.mp4", tmp_path / "run", epoch=EPOCH)
+    new = [m for m in result.messages if m.kind == "new"]
+    assert len(new) == 1
+    body = new[0].body
+    jsonschema_rs.validator_for(case_json_schema()).validate(body)
+    plate = body["detection"]["plate"]
+    assert (plate["text"], plate["display"], plate["unread"]) == ("沪A6K325", "沪A·6K325", None)
+    assert plate["picture"] == "01-full.jpg" and plate["confidence"] >= 0.9
+    # the plate's box lies inside the vehicle's, in the frame's pixels
+    vx0, vy0, vx1, vy1 = body["detection"]["box"]
+    px0, py0, px1, py1 = plate["box"]
+    assert vx0 <= px0 < px1 <= vx1 and vy0 <= py0 < py1 <= vy1
+    pictures = {e["kind"]: e["name"] for e in body["evidence"]}
+    enlarged = cv2.imdecode(np.frombuffer(new[0].pictures[pictures["plate"]], np.uint8), cv2.IMREAD_COLOR)
+    assert enlarged.shape[0] >= 100 and enlarged.shape[1] > 2 * enlarged.shape[0]
+    console = Console(record=True, width=240)
+    console.print(case_table(result.messages, CHINESE))
+    table = console.export_text()
+    assert "车牌" in table and "沪A·6K325" in table
+
+
+@pytest.mark.parametrize(
+    ("plates", "cases"),
+    [(("沪A6K325", "沪B29J71"), ["沪A6K325", "沪B29J71"]), (("沪A6K325", "沪A6K325"), ["沪A6K325"])],
+    ids=["another-car-is-a-new-case", "the-same-car-back-keeps-its-case"],
+)
+def test_two_cars_parked_one_after_the_other_are_two_cases_with_two_plates(
+    tmp_path: Path, plates: tuple[str, str], cases: list[str]
+) -> None:
+    # the same van twice, only its plate may differ: by its look alone it is one vehicle coming back
+    first, second = (make_case(21, 24.0, layout="blue", blur=0.6, plate=p, vehicle=0) for p in plates)
+    _composite(tmp_path / "composite.mp4", [(0.0, 9.0, first.crop), (13.0, 24.0, second.crop)], 24.0)
+    config = _plate_config(tmp_path)
+    result = replay_clip(config, tmp_path / "composite.mp4", tmp_path / "run", epoch=EPOCH)
+    new = [m for m in result.messages if m.kind == "new"]
+    assert [m.body["detection"]["plate"]["text"] for m in new] == cases
+    assert len({m.case_id for m in new}) == len(cases)
+    cleared = [m for m in result.messages if m.kind == "cleared"]
+    assert [m.body["reason"] for m in cleared] == ["plate_changed"] * (len(cases) - 1)
+
+
+def test_with_privacy_the_plates_of_other_vehicles_are_blurred_and_the_subjects_kept(reader: PlateReader) -> None:
+    subject = make_case(31, 28.0, layout="blue", blur=0.6, plate="苏E5Q7K2", vehicle=0).crop
+    other = make_case(32, 28.0, layout="green", blur=0.6, plate="浙AD35812", vehicle=0).crop
+    height = max(subject.shape[0], other.shape[0])
+    image = np.zeros((height, subject.shape[1] + other.shape[1], 3), np.uint8)
+    image[: subject.shape[0], : subject.shape[1]] = subject
+    image[: other.shape[0], subject.shape[1] :] = other
+    boxes = np.float32(
+        [[0, 0, subject.shape[1], subject.shape[0]], [subject.shape[1], 0, image.shape[1], other.shape[0]]]
+    )
+    assert [reader.read(image[: int(b[3]), int(b[0]) : int(b[2])]).text for b in boxes] == ["苏E5Q7K2", "浙AD35812"]
+    shown = Redactor(PrivacyConfig(enabled=True)).image(
+        image, Bystanders(np.zeros((0, 4), np.float32), boxes), boxes[:1]
+    )
+    reads = [reader.read(shown[: int(b[3]), int(b[0]) : int(b[2])]) for b in boxes]
+    assert reads[0].text == "苏E5Q7K2"
+    assert reads[1].text is None
+
+
+def test_a_missing_recogniser_model_is_a_model_error_naming_it(tmp_path: Path) -> None:
+    with pytest.raises(ModelError, match=r"plate recogniser model .*nowhere\.onnx does not exist"):
+        PlateReader(tmp_path / "nowhere.onnx")
+
+
+def test_a_live_camera_gets_its_plate_without_the_analysis_waiting_for_it(tmp_path: Path) -> None:
+    # the live path: the message waits (bounded) while later frames are analysed, then goes with its plate
+    van = make_case(21, 24.0, layout="blue", blur=0.6, plate="沪A6K325", vehicle=0).crop
+    road = cv2.resize(empty_road(), None, fx=SCALE, fy=SCALE, interpolation=cv2.INTER_CUBIC)
+    scene = road.copy()
+    scene[SPOT[1] * SCALE : SPOT[1] * SCALE + van.shape[0], SPOT[0] * SCALE : SPOT[0] * SCALE + van.shape[1]] = van
+    config = _plate_config(tmp_path)
+    camera = config.cameras[0]
+    model = street_detector(config)
+    service = PlateService(config)
+    sent: list[CaseMessage] = []
+    plates = PlateAttacher(service, config, camera, wall_bound=True)
+    pipeline = CameraPipeline(
+        config, camera.id, tmp_path / "state.db", {"coco": model.class_names}, sent.append, plates=plates
+    )
+    try:
+        for index in range(20):
+            t = index / 2
+            frame = Frame(camera.id, scene, t, EPOCH + t, index)
+            admission = pipeline.admit(frame)
+            found = model.detect([scene], [admission.region])[0] if admission.models else None
+            pipeline.analyse(frame, {"coco": found} if found is not None else {})
+        service.close()  # every reading done: what the last frames did not release goes now, with its plate
+        pipeline.finish()
+    finally:
+        pipeline.close()
+    new = [m for m in sent if m.kind == "new"]
+    assert len(new) == 1 and new[0].body["detection"]["plate"]["text"] == "沪A6K325"
