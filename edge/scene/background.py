@@ -71,7 +71,7 @@ class Background:
         self.changed: np.ndarray | None = None  # (H, W) bool
         self.changed_since: np.ndarray | None = None  # (H, W) float64 media time, NaN where unchanged
         self.previous: np.ndarray | None = None  # (H, W, 3) float32, last committed normalised frame
-        self._history: deque[np.ndarray] = deque(maxlen=_RECENT_FRAMES)  # grey committed frames
+        self._history: deque[np.ndarray] = deque(maxlen=_RECENT_FRAMES)  # committed normalised frames
         self.last_time: float | None = None
 
     @property
@@ -121,7 +121,7 @@ class Background:
         return Change(normalised, diff, changed, still, saturated, displacement, shift)
 
     def recent(self) -> np.ndarray:
-        """(H, W) float32 grey median of the last few committed frames: what stays, without rain
+        """(H, W, 3) float32 median of the last few committed frames: what stays, without rain
         streaks, grain or passers-by."""
         assert self._history, "no frame committed yet"
         return np.median(np.stack(self._history), axis=0) if len(self._history) > 2 else self._history[-1]
@@ -147,7 +147,7 @@ class Background:
         self.image += (alpha * visible) * (change.normalised - self.image)
         if resumed:
             self._history.clear()
-        self._history.append(cv2.cvtColor(change.normalised, cv2.COLOR_BGR2GRAY))
+        self._history.append(change.normalised)
         self.previous = change.normalised
         self.last_time = t
 

@@ -138,7 +138,10 @@ class StaticObjects:
         """New edges that stay (in the view of the last seconds, without rain streaks or grain): not a
         region whose light or wetness changed while its texture stayed."""
         assert background.image is not None
-        return new_structure(blob, background.recent(), _grey(background.image)) >= self.min_new_structure
+        recent, image = background.recent(), background.image
+        # Per channel: a bag of another colour than the ground may have the ground's grey level.
+        found = max(new_structure(blob, recent[..., c], image[..., c]) for c in range(3))
+        return found >= self.min_new_structure
 
     def _match(
         self, labels: np.ndarray, count: int, blob_area: np.ndarray, big: np.ndarray, changed: np.ndarray

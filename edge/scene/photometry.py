@@ -152,7 +152,7 @@ def new_structure(region: np.ndarray, frame_grey: np.ndarray, background_grey: n
     y1, y2 = max(0, ys.min() - pad), min(region.shape[0], ys.max() + pad + 1)
     x1, x2 = max(0, xs.min() - pad), min(region.shape[1], xs.max() + pad + 1)
     frame, back = frame_grey[y1:y2, x1:x2], background_grey[y1:y2, x1:x2]
-    inside = region[y1:y2, x1:x2].astype(bool)
+    inside = cv2.dilate(region[y1:y2, x1:x2].astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)  # + outline
     detail_f = (frame - cv2.GaussianBlur(frame, (0, 0), 1.5))[inside]
     detail_b = (back - cv2.GaussianBlur(back, (0, 0), 1.5))[inside]
     scale = float(np.clip((detail_f * detail_b).sum() / max(float((detail_b * detail_b).sum()), 1e-6), 0.0, 4.0))
