@@ -16,7 +16,6 @@
 
 from __future__ import annotations
 
-import itertools
 from dataclasses import dataclass
 from typing import Literal
 
@@ -42,16 +41,16 @@ def fit_tone(frame: np.ndarray, background: np.ndarray, usable: np.ndarray) -> n
     if len(index) < 64:
         return table
     index = index[:: max(1, len(index) // _TONE_SAMPLES)]
-    seen = frame.reshape(-1, 3)[index].astype(np.float32)
-    known = background.reshape(-1, 3)[index]
-    cut = np.linspace(0, len(index), _TONE_BINS + 1).astype(int)
+    index = index[: len(index) - len(index) % _TONE_BINS]  # equal bins
+    seen = frame.reshape(-1, 3)[index].astype(np.float32).T  # (3, N)
+    known = background.reshape(-1, 3)[index].T
+    order = np.argsort(seen, axis=1, kind="stable")
+    # Knots: per channel, the median frame level and the median background level of each bin of frame levels.
+    knots_x = np.median(np.take_along_axis(seen, order, axis=1).reshape(3, _TONE_BINS, -1), axis=2)
+    knots_y = np.median(np.take_along_axis(known, order, axis=1).reshape(3, _TONE_BINS, -1), axis=2)
     for channel in range(3):
-        order = np.argsort(seen[:, channel], kind="stable")
-        x, y = seen[order, channel], known[order, channel]
-        xs = np.array([np.median(x[a:b]) for a, b in itertools.pairwise(cut) if b > a])
-        ys = np.array([np.median(y[a:b]) for a, b in itertools.pairwise(cut) if b > a])
-        xs, unique = np.unique(xs, return_index=True)
-        ys = np.maximum.accumulate(ys[unique])  # the camera's curve never turns back
+        xs, unique = np.unique(knots_x[channel], return_index=True)
+        ys = np.maximum.accumulate(knots_y[channel][unique])  # the camera's curve never turns back
         if len(xs) == 1:  # one level everywhere: a pure gain
             table[:, channel] = _LEVELS * (ys[0] / max(xs[0], 1.0))
             continue
