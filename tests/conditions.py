@@ -165,3 +165,10 @@ CONDITIONS: dict[str, Edit] = {
     "streetlight": combined(dusk(12.0, 15.0, depth=0.5), streetlight(30.0)),
 }
 """Each condition alone over the clip, starting after the scene model's 10 s warm-up."""
+
+NIGHT: dict[str, Edit] = {
+    "dusk": dusk(5.0, 20.0),
+    "infrared": combined(dusk(5.0, 15.0, depth=0.6), infrared(30.0)),
+}
+"""Night falling over the litter and tamper composite (tests/test_replay_scene.py, 115 s): the
+infrared switch comes while the litter lies on the road."""

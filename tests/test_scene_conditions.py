@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 import numpy as np
 import pytest
-from conditions import CONDITIONS, Edit, combined, dusk, infrared
+from conditions import CONDITIONS, NIGHT, Edit, combined
 from scene_clips import looped_frames, textured_box
 from test_replay_scene import CONFIRM_S, LITTER_OFF, LITTER_ON, LITTER_XY, TAMPER
 from test_replay_scene import edit as litter_and_tamper
@@ -47,10 +47,6 @@ def test_a_condition_alone_is_no_tamper_no_object_and_no_cut(condition: str) -> 
         assert modes[5] == "day" and modes[-1] == "low_light"
 
 
-NIGHT = {
-    "dusk": dusk(5.0, 20.0),
-    "infrared": combined(dusk(5.0, 15.0, depth=0.6), infrared(30.0)),  # switches while the litter lies there
-}
 # Known gap: at the bottom of the dusk ramp (0.3x gain, grain) sensor noise passes for the detail a
 # blurred lens lost, so blur is not found there yet; in infrared it is (its own baseline).
 FOUND = {"dusk": ("moved", "covered"), "infrared": tuple(TAMPER)}

@@ -7,12 +7,13 @@ object, still there*, not merely something at the same spot:
 - continuity: its box overlaps the place's last box by `min_continuity` (IoU);
 - appearance: the colour layout of its crop is `min_similarity` like the place's first sightings.
 Tracker ids play no part (except the scene model's object ids of static_object rules: its id
-proves the same object while its box grows or shrinks): an id switch, a car/truck flicker or a missed detection never splits a
-violation, and a stream of different passers-by crossing one spot never builds one (each passer-by
-is a place of its own that lives a frame or two). A sighting at a place with an open case that fails
-the checks (a passer-by in front of a parked car) starts nothing: it neither refreshes the case nor
-becomes a duplicate candidate. Zone-level rules (count, occupancy) continue while `min_continuity` of
-the counted objects are still where they were in the previous frame (a gathering, not a flow).
+proves the same object while its box grows or shrinks): an id switch, a car/truck flicker or a
+missed detection never splits a violation, and a stream of different passers-by crossing one spot
+never builds one (each passer-by is a place of its own that lives a frame or two). A sighting at a
+place with an open case that fails the checks (a passer-by in front of a parked car) starts nothing:
+it neither refreshes the case nor becomes a duplicate candidate. Zone-level rules (count, occupancy)
+continue while `min_continuity` of the counted objects are still where they were in the previous
+frame (a gathering, not a flow).
 How often the place's own object was seen (`Places.presence`) is what `min_presence` gates.
 Pure functions of arrays: the engine applies the result to the rule state.
 """
