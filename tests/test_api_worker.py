@@ -79,5 +79,9 @@ def test_a_zone_added_through_the_api_takes_effect_on_the_running_worker(tmp_pat
             assert f'edge_zone_version{{camera="{CAMERA}"}} 2.0' in metrics
             assert 'edge_inference_frames_total{model="coco"}' in metrics
             assert f'edge_gate_frames_total{{camera="{CAMERA}",decision="reused"}}' in metrics
+            # the picture mode (no scene model here: day, never changed), beside the tamper state
+            assert camera["health"]["camera_mode"] == {"mode": "day", "changes": 0}
+            assert f'edge_camera_mode{{camera="{CAMERA}",mode="day"}} 1.0' in metrics
+            assert f'edge_camera_mode_changes_total{{camera="{CAMERA}"}} 0.0' in metrics
     finally:
         worker.stop()

@@ -85,9 +85,22 @@ def _cameras(health: Mapping[str, Mapping[str, object]]) -> Iterator[Metric]:
         "Analysed frames by the change gate's decision (inferred, reused, lost)",
         labels=["camera", "decision"],
     )
+    mode = GaugeMetricFamily(
+        "edge_camera_mode",
+        "1 for the picture mode the scene model reads (day, low_light, infrared)",
+        labels=["camera", "mode"],
+    )
+    mode_changes = CounterMetricFamily(
+        "edge_camera_mode_changes", "Changes of the camera's picture mode", labels=["camera"]
+    )
     for camera, entry in sorted(health.items()):
         for s in StreamState:
             state.add_metric([camera, s.value], 1.0 if entry.get("state") == s.value else 0.0)
+        reading = entry.get("camera_mode")
+        if isinstance(reading, Mapping):
+            for name in ("day", "low_light", "infrared"):
+                mode.add_metric([camera, name], 1.0 if reading.get("mode") == name else 0.0)
+            mode_changes.add_metric([camera], float(reading.get("changes", 0)))
         for key, family in {**gauges, **counters}.items():
             value = entry.get(key)
             if isinstance(value, int | float):
@@ -100,6 +113,7 @@ def _cameras(health: Mapping[str, Mapping[str, object]]) -> Iterator[Metric]:
     yield from gauges.values()
     yield from counters.values()
     yield gated
+    yield from (mode, mode_changes)
 
 
 def _inference(worker: WorkerView) -> Iterator[Metric]:

@@ -19,6 +19,7 @@ def status_json(status: CameraStatus) -> dict[str, Any]:
     entry["inference"] = None if status.inference is None else asdict(status.inference)
     entry["change_gate"] = asdict(status.gate)
     entry["tamper"] = {"kind": status.tamper.kind, "detail": status.tamper.detail}
+    entry["camera_mode"] = {"mode": status.mode, "changes": status.mode_changes}
     return entry
 
 

@@ -6,12 +6,14 @@ object, still there*, not merely something at the same spot:
 - position: its ground point stayed within `stationary_tolerance` place sizes, or its box overlaps;
 - continuity: its box overlaps the place's last box by `min_continuity` (IoU);
 - appearance: the colour layout of its crop is `min_similarity` like the place's first sightings.
-Tracker ids play no part: an id switch, a car/truck flicker or a missed detection never splits a
-violation, and a stream of different passers-by crossing one spot never builds one (each passer-by
-is a place of its own that lives a frame or two). A sighting at a place with an open case that fails
-the checks (a passer-by in front of a parked car) starts nothing: it neither refreshes the case nor
-becomes a duplicate candidate. Zone-level rules (count, occupancy) continue while `min_continuity` of
-the counted objects are still where they were in the previous frame (a gathering, not a flow).
+Tracker ids play no part (except the scene model's object ids of static_object rules: its id
+proves the same object while its box grows or shrinks): an id switch, a car/truck flicker or a
+missed detection never splits a violation, and a stream of different passers-by crossing one spot
+never builds one (each passer-by is a place of its own that lives a frame or two). A sighting at a
+place with an open case that fails the checks (a passer-by in front of a parked car) starts nothing:
+it neither refreshes the case nor becomes a duplicate candidate. Zone-level rules (count, occupancy)
+continue while `min_continuity` of the counted objects are still where they were in the previous
+frame (a gathering, not a flow).
 How often the place's own object was seen (`Places.presence`) is what `min_presence` gates.
 Pure functions of arrays: the engine applies the result to the rule state.
 """
@@ -57,7 +59,13 @@ def continuing(
     The one test of "still the same object at its place": the dwell and a verification request both use it.
     """
     position = position_scores(places.ref, obs.xyxy, rule.stationary_tolerance)
-    rows, cols = greedy_match(np.where(same_object(places, obs, looks, rule), position, 0.0), 1e-9)
+    scores = np.where(same_object(places, obs, looks, rule), position, 0.0)
+    if rule.kind == "static_object":
+        # The scene model's object id proves it is the same object, whose box grows or shrinks
+        # (a pile getting bigger, a better-lit outline): the place and its case go on with it.
+        same_id = (places.track[:, None] == obs.track[None, :]) & (obs.track[None, :] >= 0)
+        scores = np.where(same_id, 1.0 + position, scores)
+    rows, cols = greedy_match(scores, 1e-9)
     return rows, cols, position
 
 

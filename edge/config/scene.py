@@ -49,6 +49,31 @@ class SceneConfig(Section):
         description="a static object stays while at least this fraction of its pixels still differ "
         "from the background; below it the area counts as returned to background",
     )
+    min_new_structure: float = Field(
+        12.0,
+        ge=0.0,
+        le=500.0,
+        description="mean Sobel gradient, in and around a still change, that the background there (in the frame's "
+        "local light) does not explain, for it to be an object: wet asphalt, a shadow or lamplight change the "
+        "brightness of a region and keep its edges, and are made background instead",
+    )
+    infrared_chroma: float = Field(
+        2.5,
+        ge=0.0,
+        le=64.0,
+        description="mean spread (0-255 levels) between a pixel's largest and smallest channel below which the "
+        "picture is the camera's infrared night mode; a switch between colour and infrared re-bases the background",
+    )
+    low_light_level: float = Field(
+        50.0, ge=0.0, le=255.0, description="mean level (0-255) of a colour picture below which the mode is low_light"
+    )
+    rebase_s: float = Field(
+        4.0,
+        ge=0.0,
+        le=600.0,
+        description="media seconds of frames whose median becomes the background after a switch between colour "
+        "and infrared (static objects are kept meanwhile)",
+    )
     ignore_classes: list[str] = Field(
         default_factory=lambda: ["person"],
         description="static changes that the detector mostly sees as these classes are not reported "
@@ -111,6 +136,13 @@ class ViewChangeConfig(Section):
         le=1.0,
         description="this share of the textured tiles changing at once is a new view (a cut, a preset switch, "
         "a re-aim); passers-by and traffic change only some of them",
+    )
+    shake_tolerance: float = Field(
+        0.03,
+        ge=0.0,
+        le=0.1,
+        description="a global shift between two frames of up to this fraction of the width is a shake (wind on the "
+        "mast) and is undone before comparing; a larger re-aim is compared as it is",
     )
     min_texture: float = Field(
         4.0,

@@ -219,6 +219,14 @@ class CameraPipeline:
         return self._faults.status
 
     @property
+    def camera_mode(self) -> tuple[str, int]:
+        """The scene model's reading of the picture (day, low_light, infrared) and how often it changed;
+        ("day", 0) without a scene model."""
+        seen = self._seen
+        update = seen.scene if seen is not None else None
+        return (update.mode, update.mode_changes) if update is not None else ("day", 0)
+
+    @property
     def gate_counts(self) -> GateCounts:
         with self._lock:
             c = self._gate_counts

@@ -55,6 +55,8 @@ class CameraStatus:
     inference: CameraStats | None
     gate: GateCounts
     tamper: TamperStatus
+    mode: str = "day"  # the camera's picture as the scene model reads it: day, low_light or infrared
+    mode_changes: int = 0
 
     @property
     def dropped_frames(self) -> int:
@@ -206,7 +208,11 @@ class Worker:
         pipelines = self.pipelines
         return {
             camera_id: CameraStatus(
-                health, stats.cameras.get(camera_id), pipelines[camera_id].gate_counts, pipelines[camera_id].tamper
+                health,
+                stats.cameras.get(camera_id),
+                pipelines[camera_id].gate_counts,
+                pipelines[camera_id].tamper,
+                *pipelines[camera_id].camera_mode,
             )
             for camera_id, health in self.health.snapshot().items()
         }

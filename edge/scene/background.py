@@ -3,23 +3,28 @@
 Why not OpenCV's MOG2/KNN: their learning rate is per frame, while analysed frames arrive seconds
 apart at a varying rate, and they absorb a left object within their history. Here the background
 adapts by media time (`1 - exp(-dt / tau)`), only where the background is visible, so a new object
-stays "changed" until it leaves. The background is kept in the lighting of the moment it was learned;
-each frame is brought to that lighting by a per-channel gain (median ratio over background pixels),
-so dusk, clouds and auto-exposure are not change, and pixels under an object stay comparable.
+stays "changed" until it leaves. The background is kept in the light of the moment it was learned;
+each frame is first moved back onto it when wind shook the camera (phase correlation, up to
+`shift_limit` pixels), then brought to that light by a per-channel tone curve fitted on background
+pixels (edge/scene/photometry.py), so dusk, gain, gamma, white balance, haze and auto-exposure are
+not change, and pixels under an object stay comparable.
 
 All images are (H, W, 3) float32 BGR at the working size; masks are (H, W) bool.
 """
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 
+from edge.scene.photometry import Shift, apply_tone, estimate_shift, fit_tone, unshift
+
 _MAX_LEARN_FRAMES = 24  # the warm-up median needs a handful of frames, not all of them
-_MIN_GAIN_LEVEL = 20.0  # background pixels darker than this give no reliable lighting ratio
-_SATURATED = 250.0  # frame pixels this bright may be clipped: their true level is unknown
-_GAIN_SAMPLES = 4096  # the lighting ratio's median needs a sample of the view, not every pixel
+_SATURATED = 250  # frame pixels this bright may be clipped: their true level is unknown
+_RECENT_FRAMES = 5  # the recent view is the median of this many committed frames
 
 
 def channel_max(image: np.ndarray) -> np.ndarray:
@@ -35,11 +40,12 @@ def channel_min(image: np.ndarray) -> np.ndarray:
 class Change:
     """One frame compared with the background (nothing committed yet).
 
-    normalised: (H, W, 3) float32, the frame in the background's lighting; diff: (H, W) float32
-    largest channel difference from the background; changed: (H, W) bool, with hysteresis
-    against the previous mask; still: (H, W) bool, pixels that look as in the last committed
-    frame (not moving); saturated: (H, W) bool, pixels clipped white in the frame;
-    gain: (3,) per-channel lighting ratio frame / background.
+    normalised: (H, W, 3) float32, the frame on the background's pixels and in its light; diff:
+    (H, W) float32 largest channel difference from the background; changed: (H, W) bool, with
+    hysteresis against the previous mask; still: (H, W) bool, pixels that look as in the last
+    committed frame (not moving); saturated: (H, W) bool, pixels clipped white in the frame;
+    displacement: the whole view's shift against the background (phase correlation); shift: the
+    shake undone (the displacement when at most `shift_limit`, else zero).
     """
 
     normalised: np.ndarray
@@ -47,7 +53,8 @@ class Change:
     changed: np.ndarray
     still: np.ndarray
     saturated: np.ndarray
-    gain: np.ndarray
+    displacement: Shift
+    shift: Shift
 
 
 class Background:
@@ -64,6 +71,7 @@ class Background:
         self.changed: np.ndarray | None = None  # (H, W) bool
         self.changed_since: np.ndarray | None = None  # (H, W) float64 media time, NaN where unchanged
         self.previous: np.ndarray | None = None  # (H, W, 3) float32, last committed normalised frame
+        self._history: deque[np.ndarray] = deque(maxlen=_RECENT_FRAMES)  # committed normalised frames
         self.last_time: float | None = None
 
     @property
@@ -90,27 +98,33 @@ class Background:
         self.last_time = t
         return True
 
-    def compare(self, small: np.ndarray) -> Change:
-        """Lighting-compensate the frame and mark the pixels that differ from the background."""
+    def compare(self, small: np.ndarray, shift_limit: float) -> Change:
+        """Undo a shake, bring the (H, W, 3) uint8 frame into the background's light and mark the
+        pixels that differ from the background."""
         assert self.image is not None and self.changed is not None and self.previous is not None
+        grey = cv2.cvtColor(small, cv2.COLOR_BGR2GRAY).astype(np.float32)
+        displacement = estimate_shift(cv2.cvtColor(self.image, cv2.COLOR_BGR2GRAY), grey)
+        shift = displacement if displacement.size <= shift_limit else Shift(response=displacement.response)
+        small = unshift(small, shift)
         saturated = channel_max(small) >= _SATURATED
-        usable = ~saturated & (channel_min(self.image) > _MIN_GAIN_LEVEL)
-        visible = np.flatnonzero(usable & ~self.changed)
-        if len(visible) < 0.05 * usable.size:
-            visible = np.flatnonzero(usable)
-        if len(visible):
-            sample = visible[:: max(1, len(visible) // _GAIN_SAMPLES)]
-            ratio = small.reshape(-1, 3)[sample] / self.image.reshape(-1, 3)[sample]
-            gain = np.clip(np.median(ratio, axis=0), 0.05, 20.0).astype(np.float32)
-        else:
-            gain = np.ones(3, np.float32)
-        normalised = small / gain
-        # Where the background, lit like the frame, would clip white, a clipped frame pixel matches it.
-        diff = channel_max(np.abs(normalised - np.minimum(self.image, 255.0 / gain)))
+        usable = ~saturated & ~self.changed
+        if usable.sum() < 0.05 * usable.size:
+            usable = ~saturated
+        table = fit_tone(small, self.image, usable)
+        normalised = apply_tone(small, table)
+        # A clipped frame pixel is at least as bright as the table's top: it matches any background above it.
+        clipped = np.maximum(table[255] - self.image, 0.0)
+        diff = channel_max(np.where(saturated[..., None], clipped, np.abs(normalised - self.image)))
         # Hysteresis: a changed pixel stays changed until it is clearly back, so edges don't flicker.
         changed = (diff > self.threshold) | (self.changed & (diff > 0.5 * self.threshold))
         still = channel_max(np.abs(normalised - self.previous)) <= self.threshold
-        return Change(normalised, diff, changed, still, saturated, gain)
+        return Change(normalised, diff, changed, still, saturated, displacement, shift)
+
+    def recent(self) -> np.ndarray:
+        """(H, W, 3) float32 median of the last few committed frames: what stays, without rain
+        streaks, grain or passers-by."""
+        assert self._history, "no frame committed yet"
+        return np.median(np.stack(self._history), axis=0) if len(self._history) > 2 else self._history[-1]
 
     def age(self, t: float) -> np.ndarray:
         """(H, W) float64 seconds each pixel has differed from the background; 0 where it doesn't."""
@@ -131,6 +145,9 @@ class Background:
         alpha = np.float32(1.0 - np.exp(-dt / self.tau_s))
         visible = (~change.changed & ~change.saturated)[..., None]
         self.image += (alpha * visible) * (change.normalised - self.image)
+        if resumed:
+            self._history.clear()
+        self._history.append(change.normalised)
         self.previous = change.normalised
         self.last_time = t
 
@@ -156,3 +173,16 @@ class Background:
         if self._learn_start is not None:
             self._learn_start += delta
             self._last_learned += delta
+
+    def keep_objects(self, mask: np.ndarray, since: float) -> None:
+        """After a re-learn (the camera switched between colour and infrared): the objects under
+        `mask` (H, W) bool are not background. The background there is filled in from around it and
+        those pixels differ since `since`, so the objects go on and end when their ground shows again."""
+        assert self.image is not None and self.changed is not None and self.changed_since is not None
+        if not mask.any():
+            return
+        hole = cv2.dilate(mask.astype(np.uint8), np.ones((3, 3), np.uint8))
+        filled = cv2.inpaint(np.clip(self.image, 0, 255).astype(np.uint8), hole, 3, cv2.INPAINT_TELEA)
+        self.image = filled.astype(np.float32)
+        self.changed |= mask
+        self.changed_since[mask] = since

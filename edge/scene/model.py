@@ -6,6 +6,12 @@ it, judge tamper, and only when the view can be trusted adopt the frame and adva
 objects. From the first tampered frame (before it is reported) until the tamper has ended
 nothing is learned, so a covered or moved view neither pollutes the background nor ends
 objects; they come back as they were once the view returns.
+
+The camera's mode (day, low light, infrared) is read from each frame. A switch between the colour
+and the infrared (grey) picture changes how every surface looks, so it re-bases the background: a
+new one is learned over `rebase_s` while the static objects are kept as they were (nothing is
+reported new or ended meanwhile), and after it they go on against the ground filled in around them.
+The tamper check then judges the view against the usual look of that mode.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ import numpy as np
 from edge.config.scene import SceneConfig
 from edge.scene.background import Background
 from edge.scene.objects import ClassEvidence, StaticObjects
+from edge.scene.photometry import CameraMode, camera_mode, gradient, structure_similarity
 from edge.scene.tamper import TamperDetector, TamperStatus
 from edge.scene.views import downscale
 from edge.types import Detections, Frame
@@ -33,12 +40,15 @@ class SceneUpdate:
     media time it appeared; data["area_fraction"] (float32) its pixel area over the frame's;
     confidence the fraction of its pixels still differing from the background.
     tamper: whether the view can be trusted. learning: the first background is still being
-    learned (nothing is reported yet).
+    learned (nothing is reported yet). mode: the camera's picture now (day, low_light or
+    infrared); mode_changes: how many times it changed since the model started.
     """
 
     static_objects: Detections
     tamper: TamperStatus
     learning: bool = False
+    mode: CameraMode = "day"
+    mode_changes: int = 0
 
 
 class SceneModel:
@@ -51,6 +61,8 @@ class SceneModel:
         self._last_time: float | None = None
         self._names: tuple[list[str], np.ndarray] = ([], np.zeros(0, np.int32))
         self._rebase_requested = False
+        self.mode: CameraMode = "day"
+        self.mode_changes = 0
         self._reset()
 
     def rebase(self) -> None:
@@ -65,7 +77,7 @@ class SceneModel:
         self._rebase_requested = False
         c = self.config
         self._background = Background(c.warmup_s, c.background_tau_s, c.diff_threshold)
-        self._objects = StaticObjects(c.static_after_s, c.min_area_fraction, c.present_fraction)
+        self._objects = StaticObjects(c.static_after_s, c.min_area_fraction, c.present_fraction, c.min_new_structure)
         self._classes = ClassEvidence(max(c.static_after_s / 3.0, 1.0))
         self._tamper = TamperDetector(
             c.tamper_confirm_s,
@@ -76,6 +88,24 @@ class SceneModel:
             c.blur_ratio,
         )
         self._unwatched = False  # frames went by without being adopted (tamper)
+        self._picture = "colour"  # the background's picture: "colour" or "infrared"
+        self._relearning = False  # a new background for another picture is being learned
+
+    def _relearn(self) -> None:
+        """The camera switched between colour and infrared: learn the view again, keep the objects."""
+        c = self.config
+        self._background = Background(c.rebase_s, c.background_tau_s, c.diff_threshold)
+        self._relearning = True
+        self._unwatched = True
+
+    def _read_mode(self, small: np.ndarray) -> CameraMode:
+        """The mode of this uint8 view; day and low light switch with 20% hysteresis on the level."""
+        c = self.config
+        level = c.low_light_level * (1.2 if self.mode == "low_light" else 1.0)
+        mode = camera_mode(small, c.infrared_chroma, level)
+        if mode != self.mode:
+            self.mode, self.mode_changes = mode, self.mode_changes + 1
+        return mode
 
     def update(self, frame: Frame, detections: Detections, class_names: list[str]) -> SceneUpdate:
         """Advance with one analysed frame and its detections (classes named by `class_names`)."""
@@ -83,28 +113,44 @@ class SceneModel:
             self._reset()
         self._check(frame)
         t = self._clock(frame.media_time)
-        small = downscale(frame.image, self.config.work_width).astype(np.float32)
+        small = downscale(frame.image, self.config.work_width)
+        picture = "infrared" if self._read_mode(small) == "infrared" else "colour"
         background = self._background
         if background.learning:
-            if not background.learn(small, t):
-                return SceneUpdate(self._report(frame, class_names), self._tamper.status, learning=True)
-            self._tamper.start(cv2.cvtColor(small, cv2.COLOR_BGR2GRAY), t)
-            return SceneUpdate(self._report(frame, class_names), self._tamper.status)
+            if not background.learn(small.astype(np.float32), t):
+                return self._update(frame, class_names, self._tamper.status, learning=not self._relearning)
+            self._picture = picture
+            self._tamper.start(cv2.cvtColor(small, cv2.COLOR_BGR2GRAY).astype(np.float32), t, picture)
+            if self._relearning and len(self._objects.ids):
+                background.keep_objects(self._objects.masks.any(axis=0), t)
+            self._relearning = False
+            return self._update(frame, class_names, self._tamper.status)
         assert background.image is not None
-        change = background.compare(small)
-        grey = cv2.cvtColor(small, cv2.COLOR_BGR2GRAY)
-        verdict = self._tamper.measure(grey, cv2.cvtColor(background.image, cv2.COLOR_BGR2GRAY), change.changed)
+        change = background.compare(small, self.config.move_threshold * small.shape[1])
+        grey = cv2.cvtColor(small, cv2.COLOR_BGR2GRAY).astype(np.float32)
+        reference = cv2.cvtColor(background.image, cv2.COLOR_BGR2GRAY)
+        aligned = cv2.cvtColor(change.normalised, cv2.COLOR_BGR2GRAY)
+        similarity = structure_similarity(gradient(aligned), gradient(reference))
+        if picture != self._picture and self._tamper.look(grey, similarity).kind == "none":
+            self._relearn()  # colour <-> infrared: not tamper, not new objects, a new reference
+            return self._update(frame, class_names, self._tamper.status)
+        verdict = self._tamper.measure(grey, change.displacement, change.changed, similarity)
         status = self._tamper.update(verdict, t)
         if verdict.kind != "none" or status.active:
             self._unwatched = True
-            return SceneUpdate(self._report(frame, class_names), status)
+            return self._update(frame, class_names, status)
         dt = t - (background.last_time if background.last_time is not None else t)
         scale = np.array([small.shape[1] / frame.width, small.shape[0] / frame.height] * 2, np.float32)
         self._classes.update(detections.xyxy * scale, detections.class_id, small.shape[:2], dt)
         background.commit(change, t, resumed=self._unwatched or dt > self.config.static_after_s / 2)
         self._unwatched = False
         self._objects.update(background, change, t)
-        return SceneUpdate(self._report(frame, class_names), status)
+        return self._update(frame, class_names, status)
+
+    def _update(
+        self, frame: Frame, class_names: list[str], tamper: TamperStatus, learning: bool = False
+    ) -> SceneUpdate:
+        return SceneUpdate(self._report(frame, class_names), tamper, learning, self.mode, self.mode_changes)
 
     def _check(self, frame: Frame) -> None:
         image = frame.image

@@ -18,6 +18,7 @@ import cv2
 import numpy as np
 
 from edge.scene.background import Background, Change
+from edge.scene.photometry import new_structure
 
 _MATCH_OVERLAP = 0.5  # share of the smaller of blob/object that must overlap to be the same thing
 _CLASS_SHARE = 0.5  # mean detector coverage over an object for it to take the detector's class
@@ -85,8 +86,11 @@ class ClassEvidence:
 class StaticObjects:
     """The static objects of one view, as parallel arrays, with stable ids."""
 
-    def __init__(self, static_after_s: float, min_area_fraction: float, present_fraction: float) -> None:
+    def __init__(
+        self, static_after_s: float, min_area_fraction: float, present_fraction: float, min_new_structure: float
+    ) -> None:
         self.static_after_s = static_after_s
+        self.min_new_structure = min_new_structure
         self.min_area_fraction = min_area_fraction
         self.present_fraction = present_fraction
         self.next_id = 1
@@ -125,10 +129,19 @@ class StaticObjects:
             # Still in two analysed frames in a row, so one still moment in passing traffic isn't enough.
             if still_before is None or (blob & still_before).sum() < _MATCH_OVERLAP * blob_area[label]:
                 continue
-            if is_ghost(blob, change.normalised, background.image):
+            if is_ghost(blob, change.normalised, background.image) or not self._is_object(blob, change, background):
                 background.absorb(blob, change)
             else:
                 self._add(blob, float(np.nanmedian(background.changed_since[blob])))
+
+    def _is_object(self, blob: np.ndarray, change: Change, background: Background) -> bool:
+        """New edges that stay (in the view of the last seconds, without rain streaks or grain): not a
+        region whose light or wetness changed while its texture stayed."""
+        assert background.image is not None
+        recent, image = background.recent(), background.image
+        # Per channel: a bag of another colour than the ground may have the ground's grey level.
+        found = max(new_structure(blob, recent[..., c], image[..., c]) for c in range(3))
+        return found >= self.min_new_structure
 
     def _match(
         self, labels: np.ndarray, count: int, blob_area: np.ndarray, big: np.ndarray, changed: np.ndarray

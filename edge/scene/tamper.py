@@ -1,14 +1,17 @@
 """Camera tamper: a moved or re-aimed view, a covered lens, heavy blur, and when each ends.
 
 Each frame is measured against the reference view (the learned background) and the usual
-look of this camera (slow averages of contrast and sharpness, so night and day are both
-"usual"):
-- covered: grey-level contrast collapses (a hand, a bag, paint: a dark or uniform picture);
+look of this camera in its current mode (slow averages of contrast and sharpness, kept apart for
+the colour and the infrared picture, since infrared is softer). Each verdict rests on what the
+condition does to the scene's structure (its edges), never on light alone:
+- covered: grey-level contrast collapses and the reference's edges are gone (a hand, a bag, paint);
+  dusk lowers the contrast as much but keeps the edges;
 - blurred: sharpness (Laplacian variance over grey variance, so lighting cancels out) collapses;
-- moved: the centre of the reference is found shifted in the frame (normalised cross-correlation,
-  robust to lighting), or much of the view differs from the background and the difference is
-  spread over nearly all of it (a turn, a zoom, a re-aim beyond the search range); a bus in
-  front of the camera changes as much, but in one part of the view only.
+- moved: the whole view is found shifted against the reference by more than a shake (phase
+  correlation: the phases of the picture's frequencies, which light does not move), or much of the view differs from the
+  background, spread over nearly all of it, and the reference's edges are not where they were (a
+  turn, a zoom, a re-aim beyond the search range); dusk, rain or a shadow change as much of the
+  view but leave the edges in place.
 A condition must hold `confirm_s` media seconds before it is reported and be gone as long
 before it ends, so one odd frame (a bus filling the view) does neither.
 """
@@ -21,13 +24,15 @@ from typing import Literal
 import cv2
 import numpy as np
 
+from edge.scene.photometry import Shift
 from edge.scene.views import tile_means
 
 TamperKind = Literal["none", "moved", "covered", "blurred"]
-_SEARCH = 0.2  # the reference centre is searched within +-20% of the frame size
 _GRID = 4  # spread of change is judged on a 4x4 grid of tiles
 _TILE_CHANGED = 0.03  # a tile with this share of changed pixels counts as changed
 _SPREAD = 0.75  # share of changed tiles that makes a change "all over the view"
+_COVERED_STRUCTURE = 0.3  # below this edge similarity to the reference, a dark view is covered, not night
+_MOVED_STRUCTURE = 0.45  # below this edge similarity, a view changed all over is another view
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +92,8 @@ class TamperDetector:
         self.cover_contrast = cover_contrast
         self.blur_ratio = blur_ratio
         self._usual: _Look | None = None
+        self._usual_by_kind: dict[str, _Look] = {}  # per picture kind ("colour", "infrared")
+        self._kind = "colour"
         self._last_time: float | None = None
         self._status = TamperStatus()
         self._onset: float | None = None  # first frame of a condition not yet reported
@@ -96,38 +103,53 @@ class TamperDetector:
     def status(self) -> TamperStatus:
         return self._status
 
-    def start(self, grey: np.ndarray, t: float) -> None:
-        """Learn the usual look from a first good (H, W) float32 grey frame."""
-        self._usual = _look(grey)
+    def start(self, grey: np.ndarray, t: float, kind: str = "colour") -> None:
+        """Take the usual look of picture `kind` (kept from before, else from this first good
+        (H, W) float32 grey frame)."""
+        if self._usual is not None:
+            self._usual_by_kind[self._kind] = self._usual
+        self._kind = kind
+        self._usual = self._usual_by_kind.get(kind) or _look(grey)
         self._last_time = t
 
-    def measure(self, grey: np.ndarray, reference: np.ndarray, changed: np.ndarray) -> Verdict:
-        """The raw verdict for one (H, W) float32 grey frame against the (H, W) reference view.
+    def look(self, grey: np.ndarray, similarity: float) -> Verdict:
+        """Covered or blurred: one (H, W) float32 grey frame against the usual look of its mode.
 
-        changed: (H, W) bool, the pixels that differ from the background.
+        similarity: how well the frame's edges match the reference's (photometry.structure_similarity).
         """
         assert self._usual is not None
         look = _look(grey)
         usual = self._usual
-        if look.contrast < self.cover_contrast * usual.contrast:
-            return Verdict("covered", f"contrast {look.contrast:.1f} against a usual {usual.contrast:.1f}", look)
+        if look.contrast < self.cover_contrast * usual.contrast and similarity < _COVERED_STRUCTURE:
+            detail = f"contrast {look.contrast:.1f} against a usual {usual.contrast:.1f}, edges {similarity:.2f}"
+            return Verdict("covered", detail, look)
         if look.sharpness < self.blur_ratio * usual.sharpness:
             detail = f"sharpness {look.sharpness:.3f} against a usual {usual.sharpness:.3f}"
             return Verdict("blurred", detail, look)
-        height, width = reference.shape
-        mx, my = max(1, int(width * _SEARCH)), max(1, int(height * _SEARCH))
-        scores = cv2.matchTemplate(grey, reference[my : height - my, mx : width - mx], cv2.TM_CCOEFF_NORMED)
-        _, peak, _, (x, y) = cv2.minMaxLoc(scores)
-        dx, dy = x - mx, y - my
-        shift = float(np.hypot(dx, dy)) / grey.shape[1]
-        if shift >= self.move_threshold:
-            detail = f"view shifted by {dx:+d}, {dy:+d} px of {grey.shape[1]} (match {peak:.2f})"
+        return Verdict("none", "", look)
+
+    def measure(self, grey: np.ndarray, displacement: Shift, changed: np.ndarray, similarity: float) -> Verdict:
+        """The raw verdict for one (H, W) float32 grey frame against the reference view.
+
+        displacement: of the frame against the reference (phase correlation, lighting-proof);
+        changed: (H, W) bool, the pixels that differ from the background; similarity: of the
+        frame's edges (after undoing a shake) to the reference's.
+        """
+        verdict = self.look(grey, similarity)
+        if verdict.kind != "none":
+            return verdict
+        look = verdict.look
+        dx, dy = displacement.dx, displacement.dy
+        if displacement.size / grey.shape[1] >= self.move_threshold:
+            detail = f"view shifted by {dx:+.0f}, {dy:+.0f} px of {grey.shape[1]} (match {displacement.response:.2f})"
             return Verdict("moved", detail, look)
         fraction = float(changed.mean())
         tiles = tile_means(changed.astype(np.float32), _GRID, _GRID)
         spread = float((tiles >= _TILE_CHANGED).mean())
-        if fraction >= self.moved_changed_fraction and spread >= _SPREAD:
-            detail = f"{fraction:.0%} of the view differs from the reference, in {spread:.0%} of it"
+        if fraction >= self.moved_changed_fraction and spread >= _SPREAD and similarity < _MOVED_STRUCTURE:
+            detail = (
+                f"{fraction:.0%} of the view differs from the reference, in {spread:.0%} of it, edges {similarity:.2f}"
+            )
             return Verdict("moved", detail, look)
         return Verdict("none", "", look)
 

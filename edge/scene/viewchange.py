@@ -10,7 +10,10 @@ cross-correlation: a global change of light, auto-exposure or gamma leaves it ne
 changed when `min_changed_share` of the compared tiles changed at once: passers-by, traffic or
 rain change some tiles, a cut, a zoom, a flip or a re-aim of a few percent of the width nearly
 all. Small tiles make a shift of 5% of the width change most of them, while a crowd still leaves
-the ground and the buildings between the walkers to match.
+the ground and the buildings between the walkers to match. A mast shaking in the wind moves the
+whole picture by a few pixels between two frames: a global shift of up to `shake_tolerance` of
+the width (phase correlation) is undone when the tiles then match well (changed share below 0.8 of
+`min_changed_share`), so a gust is no cut; a zoom, a turn or a larger re-aim stays a change.
 
 Tiles flat in either frame (sky, a plain wall) carry no evidence. A frame with fewer than
 `min_compared` textured tiles (a covered lens, darkness: the tamper check's business) is not
@@ -27,7 +30,10 @@ import cv2
 import numpy as np
 
 from edge.config.scene import ViewChangeConfig
+from edge.scene.photometry import estimate_shift, unshift
 from edge.scene.views import downscale, tile_means
+
+_EXPLAINED = 0.8  # a shift undone must bring the changed share below this share of min_changed_share
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,14 +77,26 @@ class ViewChangeDetector:
         if compared < c.min_compared * textured.size:
             return ViewChange(compared=compared)  # nothing to judge: keep the last judged frame
         self._reference = grey
+        share = self._share(before, grey, textured)
+        shift = estimate_shift(before.image, grey.image)
+        if share >= c.min_changed_share and shift.size <= c.shake_tolerance * grey.image.shape[1]:
+            # A shake, if undoing the shift makes the view match well (a zoom or a turn still does not).
+            undone = self._share(before, self._tiles(unshift(grey.image, shift)), textured)
+            share = undone if undone < _EXPLAINED * c.min_changed_share else share
+        return ViewChange(share >= c.min_changed_share, share, compared)
+
+    def _share(self, before: _Grey, grey: _Grey, textured: np.ndarray) -> float:
+        """Share of the textured tiles whose pattern no longer correlates with the same tile before."""
         rows, columns = textured.shape
         covariance = tile_means(before.image * grey.image, columns, rows) - before.mean * grey.mean
         correlation = covariance[textured] / (before.std[textured] * grey.std[textured])
-        share = float((correlation < c.tile_correlation).mean())
-        return ViewChange(share >= c.min_changed_share, share, compared)
+        return float((correlation < self.config.tile_correlation).mean())
 
     def _grey(self, image: np.ndarray) -> _Grey:
-        small = cv2.cvtColor(downscale(image, self.config.work_width), cv2.COLOR_BGR2GRAY).astype(np.float32)
+        small = cv2.cvtColor(downscale(image, self.config.work_width), cv2.COLOR_BGR2GRAY)
+        return self._tiles(small.astype(np.float32))
+
+    def _tiles(self, small: np.ndarray) -> _Grey:
         height, width = small.shape
         columns = min(self.config.columns, width)
         rows = max(2, min(height, round(columns * height / width)))

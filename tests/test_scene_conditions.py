@@ -1,0 +1,74 @@
+"""Day, night and weather on real vtest footage: no tamper, no static object and no view cut from the
+condition alone, and under dusk and infrared a real litter, re-aim, cover and blur are still found.
+
+The conditions (tests/conditions.py) are composited onto the decoded clip at 1 fps of media time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+import pytest
+from conditions import CONDITIONS, NIGHT, Edit, combined
+from scene_clips import looped_frames, textured_box
+from test_replay_scene import CONFIRM_S, LITTER_OFF, LITTER_ON, LITTER_XY, TAMPER
+from test_replay_scene import edit as litter_and_tamper
+
+from edge.config.scene import SceneConfig, ViewChangeConfig
+from edge.scene import SceneModel, ViewChangeDetector
+from edge.types import Detections, Frame
+from edge.zones.geometry import box_iou
+
+NAMES = ["person"]
+
+
+def clip(edit: Edit, end: float) -> Iterator[Frame]:
+    for index, (t, image) in enumerate(looped_frames(1.0, end)):
+        yield Frame("cam", edit(t, image), t, t, index)
+
+
+@pytest.mark.parametrize("condition", list(CONDITIONS))
+def test_a_condition_alone_is_no_tamper_no_object_and_no_cut(condition: str) -> None:
+    model = SceneModel("cam", SceneConfig(enabled=True, static_after_s=10.0))
+    view = ViewChangeDetector(ViewChangeConfig())
+    tampers, objects, cuts, modes = set(), set(), [], []
+    for frame in clip(CONDITIONS[condition], 79.0):
+        update = model.update(frame, Detections.empty(), NAMES)
+        tampers.add(update.tamper.kind)
+        objects.update(int(i) for i in update.static_objects.data["object_id"])
+        modes.append(update.mode)
+        if view.update(frame.image).changed:
+            cuts.append(frame.media_time)
+    assert tampers == {"none"} and objects == set() and cuts == []
+    if condition == "infrared":  # the camera's night mode is seen, and the way back to colour
+        assert modes[40] == "infrared" and modes[-1] != "infrared" and update.mode_changes >= 2
+    if condition == "dusk":
+        assert modes[5] == "day" and modes[-1] == "low_light"
+
+
+@pytest.mark.parametrize("condition", list(NIGHT))
+def test_litter_and_each_tamper_are_still_found_at_night(condition: str) -> None:
+    """The replay's litter and tamper composite under the condition: the litter is one object where it
+    lies until taken away, each tamper is reported `confirm_s` after it starts and ends after it."""
+    model = SceneModel("cam", SceneConfig(enabled=True, static_after_s=10.0, tamper_confirm_s=CONFIRM_S))
+    seen: dict[float, tuple] = {}
+    kinds: dict[float, str] = {}
+    for frame in clip(combined(litter_and_tamper, NIGHT[condition]), 110.0):
+        update = model.update(frame, Detections.empty(), NAMES)
+        kinds[frame.media_time] = update.tamper.kind
+        if len(update.static_objects):
+            seen[frame.media_time] = (tuple(update.static_objects.data["object_id"]), update.static_objects.xyxy)
+    litter = {t: s for t, s in seen.items() if t < TAMPER["moved"][0]}
+    assert {ids for ids, _ in litter.values()} == {(1,)}, "one litter, one object"
+    assert min(litter) <= LITTER_ON + 10.0 + 2.0 and LITTER_OFF - 1.0 <= max(litter) <= LITTER_OFF + 2.0
+    width, height = textured_box(60, 40).shape[1], textured_box(60, 40).shape[0]
+    truth = np.array([[LITTER_XY[0], LITTER_XY[1], LITTER_XY[0] + width, LITTER_XY[1] + height]], np.float32)
+    assert box_iou(litter[LITTER_ON + 20.0][1], truth)[0, 0] >= 0.5
+    for kind, (start, end) in TAMPER.items():
+        reported = [t for t, k in kinds.items() if k == kind]
+        assert reported, f"{kind} not found under {condition}"
+        assert start + CONFIRM_S - 1.0 <= min(reported) <= start + CONFIRM_S + 1.0
+        assert end <= max(reported) + 1.0 <= end + CONFIRM_S + 2.0
+    other = {k for t, k in kinds.items() if not any(a <= t < b + CONFIRM_S + 1.0 for a, b in TAMPER.values())}
+    assert other == {"none"}, "no tamper outside the three"
