@@ -20,6 +20,7 @@ from edge.runtime.replay import replay_clip
 from conftest import MODEL, STREAMS
 
 PARKING = (0.75, 0.0, 1.0, 0.31)  # the demo's no-parking zone (top right) with a 5% margin
+VTEST_SIZE = (768, 576)
 
 
 @pytest.fixture(scope="module")
@@ -29,10 +30,10 @@ def detector():
 
 def test_the_window_is_aligned_to_the_backbone_stride_and_covers_the_region(detector) -> None:
     assert detector.spec.windows, "the bundled model's height and width are dynamic"
-    assert detector.spec.window(PARKING) == (384, 0, 512, 160)
-    assert detector.spec.window((0.0, 0.0, 1.0, 1.0)) is None  # the whole input: no window
+    assert detector.spec.window(PARKING, VTEST_SIZE) == (384, 0, 512, 160)
+    assert detector.spec.window((0.0, 0.0, 1.0, 1.0), VTEST_SIZE) is None  # the whole input: no window
     fixed = InputSpec("images", 512, 512, "nhwc", np.dtype(np.float32), 1.0, True, "plain")
-    assert fixed.window(PARKING) is None, "a fixed-size model always sees the whole frame"
+    assert fixed.window(PARKING, VTEST_SIZE) is None, "a fixed-size model always sees the whole frame"
 
 
 def test_a_window_finds_the_parked_vehicles_where_the_whole_frame_does_and_nothing_outside(detector) -> None:

@@ -9,7 +9,7 @@ from pydantic import Field, field_validator
 
 from edge.config.base import Section
 
-ModelFormat = Literal["auto", "centernet", "yolov5", "yolov8", "end2end"]
+ModelFormat = Literal["auto", "centernet", "yolox", "yolov5", "yolov8", "end2end"]
 Provider = Literal["cpu", "cuda", "tensorrt", "openvino"]
 
 
@@ -18,9 +18,13 @@ class ModelConfig(Section):
     path: Path = Field(description="ONNX file; relative paths are resolved against the config file")
     format: ModelFormat = Field("auto", description="output layout; 'auto' detects it from shapes/metadata")
     labels: Path | None = Field(None, description="labels file (one class name a line) when metadata has none")
-    resize: Literal["auto", "letterbox", "plain"] = Field("auto", description="how frames are fitted")
-    colour: Literal["rgb", "bgr"] = Field(
-        "rgb", description="channel order the model was trained on (most exporters: rgb; OpenCV/Caffe ports: bgr)"
+    resize: Literal["auto", "letterbox", "letterbox_top_left", "plain"] = Field(
+        "auto", description="how frames are fitted; 'auto' as the format's trainers did (YOLOX: letterbox_top_left)"
+    )
+    colour: Literal["auto", "rgb", "bgr"] = Field(
+        "auto",
+        description="channel order the model was trained on; 'auto': the format's (bgr for YOLOX, as its trainer "
+        "reads frames with OpenCV; rgb for the others, as most exporters)",
     )
     providers: list[Provider] = Field(default_factory=lambda: ["cpu"], description="in order of preference")
     intra_op_threads: int = Field(0, ge=0, le=64, description="0 = leave one core for decoding")
