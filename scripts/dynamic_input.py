@@ -13,8 +13,10 @@ Two graphs, told apart by their outputs (models/README.md has both cards):
   same order YOLOX was trained with).
 
 Both: the stored intermediate shapes are dropped (onnxruntime infers them), the size the model was
-trained at is recorded as `imgsz` metadata (what the worker fits a whole frame into), and weights and
-other nodes are untouched. Height and width must be multiples of 32.
+trained at is recorded as `imgsz` metadata (what the worker fits a whole frame into), and
+`receptive_field` says whether any op pools or attends over the whole input ('global': CenterNet's
+squeeze-excite pools) or none does ('local': YOLOX), which is what `inference.crop_to_zones: auto`
+reads. Weights and other nodes are untouched. Height and width must be multiples of 32.
 
 Usage: .venv/bin/python scripts/dynamic_input.py MODEL [--out OUT] [--names-from ONNX] [--check]
 """
@@ -33,6 +35,8 @@ from onnx import numpy_helper
 CENTERNET_SIZE = 512
 YOLOX_SIZE = 416
 YOLOX_ROW = 85  # dx, dy, log w, log h, objectness, 80 class probabilities
+# Ops through which an output depends on the whole input: a zone window then changes what the model sees
+GLOBAL_OPS = {"GlobalAveragePool", "GlobalMaxPool", "GlobalLpPool", "ReduceMean", "ReduceMax", "ReduceSum", "MatMul"}
 
 
 def set_metadata(model: onnx.ModelProto, values: dict[str, str]) -> None:
@@ -42,6 +46,12 @@ def set_metadata(model: onnx.ModelProto, values: dict[str, str]) -> None:
             meta[key].value = value
         else:
             model.metadata_props.add(key=key, value=value)
+
+
+def receptive_field(model: onnx.ModelProto) -> str:
+    """'local' when no op pools or attends over the whole input, so a zone window scores objects as the whole
+    frame does (the worker crops such a model by default); 'global' otherwise."""
+    return "global" if any(n.op_type in GLOBAL_OPS for n in model.graph.node) else "local"
 
 
 def centernet_dynamic(model: onnx.ModelProto) -> onnx.ModelProto:
@@ -56,6 +66,7 @@ def centernet_dynamic(model: onnx.ModelProto) -> onnx.ModelProto:
         model,
         {
             "imgsz": f"[{CENTERNET_SIZE}, {CENTERNET_SIZE}]",
+            "receptive_field": receptive_field(model),
             "input": f"images: float32 [batch,height,width,3] RGB 0..255, trained at {CENTERNET_SIZE}x{CENTERNET_SIZE} "
             "(a whole frame is resized to it); height and width multiples of 32",
         },
@@ -92,6 +103,7 @@ def yolox_dynamic(model: onnx.ModelProto, names: list[str]) -> onnx.ModelProto:
         {
             "names": json.dumps(names),
             "imgsz": f"[{YOLOX_SIZE}, {YOLOX_SIZE}]",
+            "receptive_field": receptive_field(model),
             "architecture": "YOLOX-Nano (Megvii), COCO-80, raw head without decoding",
             "input": f"images: float32 [batch,3,height,width] BGR 0..255, trained at {YOLOX_SIZE}x{YOLOX_SIZE} with "
             "the frame letterboxed into the top-left corner and padded with 114; height and width multiples of 32",

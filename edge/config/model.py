@@ -57,12 +57,14 @@ class InferenceConfig(Section):
     queue_per_camera: int = Field(
         2, ge=1, le=1000, description="frames of one camera waiting for inference; a new one drops the oldest"
     )
-    crop_to_zones: bool = Field(
-        False,
+    crop_to_zones: Literal["auto"] | bool = Field(
+        "auto",
         description="run a model whose input size is dynamic only on the part of its input that covers the "
         "camera's zones (docs/inference.md: faster by the share of the frame they leave out; objects are found "
-        "at the whole frame's scale, but a model that pools over its whole input scores them a little "
-        "differently, so check it with edge eval before turning it on)",
+        "at the whole frame's scale). 'auto': only for a model whose 'receptive_field' metadata says 'local' (no "
+        "pooling over the whole input, so a crop scores objects as the whole frame does: the bundled YOLOX); a "
+        "model that pools over its whole input (the bundled CenterNet) scores them a little differently in a "
+        "crop, so true turns it on for every model: check it with edge eval first",
     )
     crop_margin: float = Field(
         0.1, ge=0.0, le=0.5, description="the cropped part reaches this fraction of the frame beyond the zones"

@@ -48,6 +48,7 @@ class Detector:
         adapter: Adapter,
         names: list[str],
         fixed_batch: int | None,
+        metadata: dict[str, str],
     ) -> None:
         self.id = cfg.id
         self.class_names = names
@@ -57,6 +58,8 @@ class Detector:
         self.preferred_batch = min(self.max_batch, cfg.batch or (1 if on_cpu else self.max_batch))
         self.spec = spec
         self.providers: list[str] = session.get_providers()
+        # no op pools over the whole input (scripts/dynamic_input.py checks the graph): a window scores as the frame
+        self.crop_safe = spec.windows and metadata.get("receptive_field") == "local"
         self._cfg = cfg
         self._session = session
         self._adapter = adapter
@@ -171,4 +174,4 @@ def load_detector(cfg: ModelConfig) -> Detector:
     colour = adapter.colour if cfg.colour == "auto" else cfg.colour
     scale = 1.0 if spec.dtype == np.uint8 else adapter.pixel_scale
     spec = dataclasses.replace(spec, scale=scale, resize=resize, rgb=colour == "rgb")
-    return Detector(cfg, session, spec, adapter, names, fixed_batch)
+    return Detector(cfg, session, spec, adapter, names, fixed_batch, metadata)
