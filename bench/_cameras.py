@@ -163,7 +163,7 @@ def box_config(
     change_gate: bool = True,
     decode: str = "auto",
     platform_url: str | None = None,
-    crop_to_zones: bool = False,
+    crop_to_zones: bool | str = "auto",
     mmap_threshold_kb: int | None = None,
 ) -> EdgeConfig:
     """An edge box with `cameras` copies of the clip camera; everything not named here at its default."""

@@ -125,7 +125,8 @@ def run(
         min(1.0, zone[2] + margin),
         min(1.0, zone[3] + margin),
     )
-    window = detector.spec.window(region)
+    height, width = next(iter(shots.values())).shape[:2]
+    window = detector.spec.window(region, (width, height))
     name = detector.spec.name
     context: dict[float, dict[str, np.ndarray]] = {}
     results: dict[str, list[tuple[float, float]]] = {}

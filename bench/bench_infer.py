@@ -13,11 +13,13 @@ Defaults are the worker's own on this box: batch 1 on the CPU, 2 runners, all co
 per session. Usage: .venv/bin/python bench/bench_infer.py [--cameras 8] [--seconds 10]
 [--batch 1] [--runners 2] [--threads 1] [--provider cpu]
 
-`--int8 [PATH]` compares the model with its INT8 copy instead (models/README.md "INT8 copy"), in
-the same run, interleaved: per-frame time of `detect()` on decoded frames (preprocessing and
-decoding included) from one thread at batch 1 and at `--int8-batch` (the demo's `max_batch`), and
-frames/s of `run()` from `--runners` threads (what the engine does with the box), each with the
-worker's thread settings; reports every figure of both models and the fp32 / int8 ratio.
+`--int8 [PATH]` compares the model with its INT8 copy instead (models/README.md "INT8 copy"), and
+`--against PATH` with any other model (models/yolox-nano-coco.onnx), in the same run, interleaved:
+per-frame time of `detect()` on decoded frames (preprocessing and decoding included) from one
+thread at batch 1 and at `--int8-batch` (the demo's `max_batch`), with `--region x1 y1 x2 y2` also
+at batch 1 on the window of that region (a zone crop), and frames/s of `run()` from `--runners`
+threads (what the engine does with the box), each with the worker's thread settings; reports every
+figure of both models and their ratios.
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ import onnxruntime as ort
 from edge.config import InferenceConfig, ModelConfig
 from edge.infer import Detector, InferenceEngine, load_detector
 from edge.infer.session import default_threads, thread_plan
-from edge.types import Detections, Frame
+from edge.types import Detections, Frame, Region
 
 from _common import REPO, decode_frames, for_seconds, machine
 
@@ -106,56 +108,61 @@ def engine(
     return delivered[0] / elapsed, detail
 
 
-def per_frame_ms(detector: Detector, frames: list[np.ndarray], batch: int, seconds: float) -> tuple[float, float]:
-    """Wall and CPU milliseconds per frame of `detect()` from one thread, batches of `batch` frames.
+def per_frame_ms(
+    detector: Detector, frames: list[np.ndarray], batch: int, seconds: float, region: Region | None = None
+) -> tuple[float, float]:
+    """Wall and CPU milliseconds per frame of `detect()` from one thread, batches of `batch` frames
+    (each run on the window covering `region`, where given and the model's size is dynamic).
 
     CPU time (this process's, all threads) depends less than wall time on what else runs on the box."""
-    detector.detect(frames[:batch])
+    detector.detect(frames[:batch], [region] * batch)
     done, i = 0, 0
     start, cpu = time.perf_counter(), time.process_time()
     while time.perf_counter() - start < seconds:
-        detector.detect([frames[(i + k) % len(frames)] for k in range(batch)])
+        detector.detect([frames[(i + k) % len(frames)] for k in range(batch)], [region] * batch)
         done += batch
         i += batch
     return (time.perf_counter() - start) * 1000 / done, (time.process_time() - cpu) * 1000 / done
 
 
-def compare_int8(args: argparse.Namespace, cfg: ModelConfig, frames: list[np.ndarray]) -> None:
-    """fp32 and INT8 copy side by side, interleaved: one thread's ms/frame at two batch sizes, and
-    the multi-runner ceiling; each speed-up is the median of the rounds' own ratios."""
-    models = {
-        "fp32": load_detector(cfg),
-        "int8": load_detector(cfg.model_copy(update={"id": "int8", "path": args.int8})),
-    }
+def compare_models(args: argparse.Namespace, cfg: ModelConfig, frames: list[np.ndarray], other: Path) -> None:
+    """Two models side by side, interleaved: one thread's ms/frame at two batch sizes (and on the
+    `--region` window), and the multi-runner ceiling; each ratio is the median of the rounds' own ratios."""
+    first, second = cfg.path.stem, other.stem
+    models = {first: load_detector(cfg), second: load_detector(cfg.model_copy(update={"id": "b", "path": other}))}
     batches = (1, args.int8_batch)
     plan = thread_plan(InferenceConfig(runners=args.runners), cfg)
     print(f"machine: {machine()}; onnxruntime {ort.__version__}; the worker's threads: {plan}")
     print(
-        f"models: {cfg.path.name} vs {args.int8.name}; {args.rounds} interleaved rounds of {args.seconds:g} s "
+        f"models: {cfg.path.name} vs {other.name}; {args.rounds} interleaved rounds of {args.seconds:g} s "
         f"per measurement; ceiling from {args.runners} threads at batch 1"
     )
-    rows: dict[str, list[float]] = {}
+    region = tuple(args.region) if args.region else None
+    rows: dict[str, dict[str, list[float]]] = {first: {}, second: {}}
     for r in range(args.rounds):
         line = []
         for name, detector in models.items():
             for batch in batches:
                 wall, cpu = per_frame_ms(detector, frames, batch, args.seconds)
-                rows.setdefault(f"{name} detect ms/frame, batch {batch}", []).append(wall)
-                rows.setdefault(f"{name} detect CPU ms/frame, batch {batch}", []).append(cpu)
+                rows[name].setdefault(f"detect ms/frame, batch {batch}", []).append(wall)
+                rows[name].setdefault(f"detect CPU ms/frame, batch {batch}", []).append(cpu)
                 line.append(f"{name} b{batch} {wall:.1f} ms ({cpu:.1f} CPU)")
+            if region is not None:
+                wall, cpu = per_frame_ms(detector, frames, 1, args.seconds, region)
+                rows[name].setdefault("detect ms/frame, batch 1, zone window", []).append(wall)
+                rows[name].setdefault("detect CPU ms/frame, batch 1, zone window", []).append(cpu)
+                line.append(f"{name} window {wall:.1f} ms ({cpu:.1f} CPU)")
             fps = ceiling(detector, frames, 1, args.runners, args.seconds)
-            rows.setdefault(f"{name} ceiling frames/s, {args.runners} threads", []).append(fps)
+            rows[name].setdefault(f"ceiling frames/s, {args.runners} threads", []).append(fps)
             line.append(f"{name} ceiling {fps:.1f}/s")
         print(f"  round {r + 1} (load {os.getloadavg()[0]:.1f}): " + ", ".join(line))
-    for key, values in rows.items():
-        print(f"{key:<42} {np.median(values):8.1f}")
-    for key in rows:
-        if key.startswith("fp32 "):
-            what = key.removeprefix("fp32 ")
-            fp32, int8 = np.array(rows[key]), np.array(rows[f"int8 {what}"])
-            ratios = int8 / fp32 if what.startswith("ceiling") else fp32 / int8
-            spread = f"rounds {ratios.min():.2f}-{ratios.max():.2f}"
-            print(f"speed-up int8 vs fp32, {what}: x{np.median(ratios):.2f} ({spread})")
+    for name, measured in rows.items():
+        for key, values in measured.items():
+            print(f"{name} {key:<56} {np.median(values):8.1f}")
+    for (key, a), b in zip(rows[first].items(), rows[second].values(), strict=True):
+        ratios = np.array(b) / np.array(a) if key.startswith("ceiling") else np.array(a) / np.array(b)
+        spread = f"rounds {ratios.min():.2f}-{ratios.max():.2f}"
+        print(f"speed-up {second} vs {first}, {key}: x{np.median(ratios):.2f} ({spread})")
 
 
 def main() -> None:
@@ -171,15 +178,19 @@ def main() -> None:
     parser.add_argument(
         "--int8", type=Path, nargs="?", const=INT8, help=f"compare with this INT8 copy instead (default {INT8.name})"
     )
-    parser.add_argument("--int8-batch", type=int, default=4, help="the larger batch of the INT8 comparison")
+    parser.add_argument("--against", type=Path, help="compare the model with this other model file instead")
+    parser.add_argument("--int8-batch", type=int, default=4, help="the larger batch of a comparison")
+    parser.add_argument(
+        "--region", type=float, nargs=4, help="a comparison also times detect() on the window of this region"
+    )
     args = parser.parse_args()
 
     cfg = ModelConfig(
         id="m", path=args.model, providers=[args.provider], intra_op_threads=args.threads, batch=args.batch
     )
     frames = decode_frames(100)
-    if args.int8:
-        compare_int8(args, cfg, frames)
+    if args.int8 or args.against:
+        compare_models(args, cfg, frames, args.against or args.int8)
         return
     detector = load_detector(cfg)
     batch = min(args.batch, detector.max_batch)

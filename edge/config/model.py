@@ -9,7 +9,7 @@ from pydantic import Field, field_validator
 
 from edge.config.base import Section
 
-ModelFormat = Literal["auto", "centernet", "yolov5", "yolov8", "end2end"]
+ModelFormat = Literal["auto", "centernet", "yolox", "yolov5", "yolov8", "end2end"]
 Provider = Literal["cpu", "cuda", "tensorrt", "openvino"]
 
 
@@ -18,9 +18,13 @@ class ModelConfig(Section):
     path: Path = Field(description="ONNX file; relative paths are resolved against the config file")
     format: ModelFormat = Field("auto", description="output layout; 'auto' detects it from shapes/metadata")
     labels: Path | None = Field(None, description="labels file (one class name a line) when metadata has none")
-    resize: Literal["auto", "letterbox", "plain"] = Field("auto", description="how frames are fitted")
-    colour: Literal["rgb", "bgr"] = Field(
-        "rgb", description="channel order the model was trained on (most exporters: rgb; OpenCV/Caffe ports: bgr)"
+    resize: Literal["auto", "letterbox", "letterbox_top_left", "plain"] = Field(
+        "auto", description="how frames are fitted; 'auto' as the format's trainers did (YOLOX: letterbox_top_left)"
+    )
+    colour: Literal["auto", "rgb", "bgr"] = Field(
+        "auto",
+        description="channel order the model was trained on; 'auto': the format's (bgr for YOLOX, as its trainer "
+        "reads frames with OpenCV; rgb for the others, as most exporters)",
     )
     providers: list[Provider] = Field(default_factory=lambda: ["cpu"], description="in order of preference")
     intra_op_threads: int = Field(0, ge=0, le=64, description="0 = leave one core for decoding")
@@ -53,12 +57,14 @@ class InferenceConfig(Section):
     queue_per_camera: int = Field(
         2, ge=1, le=1000, description="frames of one camera waiting for inference; a new one drops the oldest"
     )
-    crop_to_zones: bool = Field(
-        False,
+    crop_to_zones: Literal["auto"] | bool = Field(
+        "auto",
         description="run a model whose input size is dynamic only on the part of its input that covers the "
         "camera's zones (docs/inference.md: faster by the share of the frame they leave out; objects are found "
-        "at the whole frame's scale, but a model that pools over its whole input scores them a little "
-        "differently, so check it with edge eval before turning it on)",
+        "at the whole frame's scale). 'auto': only for a model whose 'receptive_field' metadata says 'local' (no "
+        "pooling over the whole input, so a crop scores objects as the whole frame does: the bundled YOLOX); a "
+        "model that pools over its whole input (the bundled CenterNet) scores them a little differently in a "
+        "crop, so true turns it on for every model: check it with edge eval first",
     )
     crop_margin: float = Field(
         0.1, ge=0.0, le=0.5, description="the cropped part reaches this fraction of the frame beyond the zones"

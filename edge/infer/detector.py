@@ -48,6 +48,7 @@ class Detector:
         adapter: Adapter,
         names: list[str],
         fixed_batch: int | None,
+        metadata: dict[str, str],
     ) -> None:
         self.id = cfg.id
         self.class_names = names
@@ -57,6 +58,8 @@ class Detector:
         self.preferred_batch = min(self.max_batch, cfg.batch or (1 if on_cpu else self.max_batch))
         self.spec = spec
         self.providers: list[str] = session.get_providers()
+        # no op pools over the whole input (scripts/dynamic_input.py checks the graph): a window scores as the frame
+        self.crop_safe = spec.windows and metadata.get("receptive_field") == "local"
         self._cfg = cfg
         self._session = session
         self._adapter = adapter
@@ -70,7 +73,9 @@ class Detector:
         that covers the region (`InputSpec.window`), at the whole frame's scale: objects there
         are found as on the whole frame, objects elsewhere are not looked for. Images sharing a
         window share a run; a fixed-size model always sees the whole frame."""
-        windows = [self.spec.window(r) for r in regions] if regions is not None else [None] * len(images)
+        windows = [None] * len(images)
+        if regions is not None:
+            windows = [self.spec.window(r, (i.shape[1], i.shape[0])) for i, r in zip(images, regions, strict=True)]
         groups: dict[Window | None, list[int]] = {}
         for index, window in enumerate(windows):
             groups.setdefault(window, []).append(index)
@@ -94,7 +99,7 @@ class Detector:
 
     def postprocess(self, outputs: Sequence[np.ndarray], geometry: Geometry) -> list[Detections]:
         """Decode the whole batch at once; class-wise NMS only where the format needs it."""
-        found = self._adapter.decode(outputs, self._cfg.score_threshold)
+        found = self._adapter.decode(outputs, self._cfg.score_threshold, geometry.input_size)
         if self._adapter.needs_nms:
             found = classwise_nms(found, self._cfg.nms_iou)
         return split_per_image(top_k_per_image(found, self._cfg.max_detections), geometry, len(geometry.size))
@@ -139,9 +144,8 @@ def _input_spec(
             )
         width, height = size
     batch = shape[0] if isinstance(shape[0], int) and shape[0] > 0 else None
-    rgb = cfg.colour == "rgb"
     dtype = np.dtype(INPUT_DTYPES[node.type])
-    spec = InputSpec(node.name, width, height, layout, dtype, 1.0, rgb, "plain", windows=dynamic)
+    spec = InputSpec(node.name, width, height, layout, dtype, 1.0, cfg.colour != "bgr", "plain", windows=dynamic)
     return spec, batch
 
 
@@ -165,8 +169,9 @@ def load_detector(cfg: ModelConfig) -> Detector:
         first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         raise ModelError(f"model {cfg.id!r}: a dry run on a blank image failed: {first_line}") from None
     samples = [OutputSample(o.name, a.shape, a.dtype) for o, a in zip(session.get_outputs(), outputs, strict=True)]
-    adapter = find_adapter(cfg.id, cfg.format, names, samples, spec.width)
+    adapter = find_adapter(cfg.id, cfg.format, names, samples, (spec.width, spec.height))
     resize = adapter.resize if cfg.resize == "auto" else cfg.resize
+    colour = adapter.colour if cfg.colour == "auto" else cfg.colour
     scale = 1.0 if spec.dtype == np.uint8 else adapter.pixel_scale
-    spec = dataclasses.replace(spec, scale=scale, resize=resize)
-    return Detector(cfg, session, spec, adapter, names, fixed_batch)
+    spec = dataclasses.replace(spec, scale=scale, resize=resize, rgb=colour == "rgb")
+    return Detector(cfg, session, spec, adapter, names, fixed_batch, metadata)

@@ -86,6 +86,10 @@ class InferenceEngine:
         self._detectors = detectors
         self._config = config
         self._limits = {m: min(config.max_batch, d.preferred_batch) for m, d in detectors.items()}
+        self._crops = {
+            m: config.crop_to_zones is True or (config.crop_to_zones == "auto" and d.crop_safe)
+            for m, d in detectors.items()
+        }
         self._queues: dict[str, deque[Request]] = {}
         self._prioritised: set[str] = set()
         self._cond = threading.Condition()
@@ -226,7 +230,8 @@ class InferenceEngine:
     def _run(self, model_id: str, requests: list[Request]) -> None:
         started = time.perf_counter()
         try:
-            found = self._detectors[model_id].detect([r.frame.image for r in requests], [r.region for r in requests])
+            regions = [r.region for r in requests] if self._crops[model_id] else None
+            found = self._detectors[model_id].detect([r.frame.image for r in requests], regions)
         except Exception:  # a failing batch must not stop the loop for every camera
             log.exception("model %r failed on a batch of %d frames", model_id, len(requests))
             found = None

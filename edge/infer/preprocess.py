@@ -24,7 +24,8 @@ import numpy as np
 from edge.types import Region
 
 Layout = Literal["nchw", "nhwc"]
-Resize = Literal["plain", "letterbox"]
+Resize = Literal["plain", "letterbox", "letterbox_top_left"]  # letterbox: centred (YOLO); top-left: YOLOX
+Colour = Literal["rgb", "bgr"]
 Window = tuple[int, int, int, int]  # x1, y1, x2, y2 in input pixels of the full-size input
 WINDOW_ALIGN = 32
 
@@ -44,15 +45,29 @@ class InputSpec:
     pad_value: int = 114  # letterbox border grey, as YOLO trainers pad
     windows: bool = False  # the model's height and width are dynamic: it can run on a window of the input
 
-    def window(self, region: Region | None) -> Window | None:
-        """The aligned input window covering `region`; None for the whole input (or a fixed-size model)."""
+    def fit(self, width: int, height: int) -> tuple[float, float, float, float]:
+        """(x scale, y scale, left pad, top pad) from a frame of this size to input pixels."""
+        if self.resize == "plain":
+            return self.width / width, self.height / height, 0.0, 0.0
+        s = min(self.width / width, self.height / height)
+        nw, nh = max(1, round(width * s)), max(1, round(height * s))
+        if self.resize == "letterbox_top_left":
+            return nw / width, nh / height, 0.0, 0.0
+        return nw / width, nh / height, float((self.width - nw) // 2), float((self.height - nh) // 2)
+
+    def window(self, region: Region | None, frame_size: tuple[int, int]) -> Window | None:
+        """The aligned input window covering `region` of a (width, height) frame; None for the whole
+        input (or a fixed-size model). The region is mapped through the resize or letterbox."""
         if region is None or not self.windows:
             return None
+        w, h = frame_size
+        sx, sy, px, py = self.fit(w, h)
         x1, y1, x2, y2 = region
         a = WINDOW_ALIGN
-        left, top = int(x1 * self.width) // a * a, int(y1 * self.height) // a * a
-        right = min(self.width, -(-int(np.ceil(x2 * self.width)) // a) * a)
-        bottom = min(self.height, -(-int(np.ceil(y2 * self.height)) // a) * a)
+        left = max(0, int(px + x1 * w * sx) // a * a)
+        top = max(0, int(py + y1 * h * sy) // a * a)
+        right = min(self.width, -(-int(np.ceil(px + x2 * w * sx)) // a) * a)
+        bottom = min(self.height, -(-int(np.ceil(py + y2 * h * sy)) // a) * a)
         if right <= left or bottom <= top or (left, top, right, bottom) == (0, 0, self.width, self.height):
             return None
         return left, top, right, bottom
@@ -65,6 +80,7 @@ class Geometry:
     scale: np.ndarray  # (N, 2) float32 x/y scale from frame to input pixels
     pad: np.ndarray  # (N, 2) float32 left/top padding in input pixels
     size: np.ndarray  # (N, 2) float32 frame width/height
+    input_size: tuple[int, int]  # (width, height) of the tensor's images: the whole input or a window
 
     def to_frame(self, xyxy: np.ndarray, image: np.ndarray) -> np.ndarray:
         """Map (M, 4) input-pixel boxes of images `image` (M,) to clipped frame pixels."""
@@ -93,7 +109,7 @@ def preprocess(
     each full-size input."""
     n = len(images)
     rows = max(n, batch_size or n)
-    fill = spec.pad_value if spec.resize == "letterbox" else 0
+    fill = spec.pad_value if spec.resize != "plain" else 0
     full = np.full((rows, spec.height, spec.width, 3), fill, np.uint8)
     scale = np.empty((n, 2), np.float32)
     pad = np.zeros((n, 2), np.float32)
@@ -102,21 +118,22 @@ def preprocess(
         check_image(image, i)
         h, w = image.shape[:2]
         size[i] = (w, h)
+        sx, sy, left, top = spec.fit(w, h)
+        scale[i] = (sx, sy)
+        pad[i] = (left, top)
         if spec.resize == "plain":
             cv2.resize(image, (spec.width, spec.height), dst=full[i], interpolation=cv2.INTER_LINEAR)
-            scale[i] = (spec.width / w, spec.height / h)
             continue
-        s = min(spec.width / w, spec.height / h)
-        nw, nh = max(1, round(w * s)), max(1, round(h * s))
-        left, top = (spec.width - nw) // 2, (spec.height - nh) // 2
-        full[i, top : top + nh, left : left + nw] = cv2.resize(image, (nw, nh), interpolation=cv2.INTER_LINEAR)
-        scale[i] = (nw / w, nh / h)
-        pad[i] = (left, top)
+        nw, nh = round(w * sx), round(h * sy)
+        x0, y0 = int(left), int(top)
+        full[i, y0 : y0 + nh, x0 : x0 + nw] = cv2.resize(image, (nw, nh), interpolation=cv2.INTER_LINEAR)
     buf = full
+    input_size = (spec.width, spec.height)
     if window is not None:
         x1, y1, x2, y2 = window
         buf = full[:, y1:y2, x1:x2]
         pad -= np.array([x1, y1], np.float32)  # window pixels are full-input pixels shifted by its corner
+        input_size = (x2 - x1, y2 - y1)
     view = buf[..., ::-1] if spec.rgb else buf
     if spec.layout == "nchw":
         view = view.transpose(0, 3, 1, 2)
@@ -125,4 +142,4 @@ def preprocess(
         np.copyto(tensor, view, casting="unsafe")
     else:
         np.multiply(view, spec.dtype.type(spec.scale), out=tensor, casting="unsafe")
-    return tensor, Geometry(scale, pad, size)
+    return tensor, Geometry(scale, pad, size, input_size)

@@ -9,7 +9,7 @@ from typing import Protocol
 import numpy as np
 
 from edge.infer.candidates import Candidates
-from edge.infer.preprocess import Resize
+from edge.infer.preprocess import Colour, Resize
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,11 +27,14 @@ class Adapter(Protocol):
     format: str
     needs_nms: bool
     resize: Resize  # how the format's trainers fit images, used when the config says 'auto'
+    colour: Colour  # channel order the format's trainers fed, used when the config says 'auto'
     pixel_scale: float  # factor from 0..255 pixels to what the model was trained on
     n_classes: int | None  # class count the outputs imply; None when classes are ids in a tensor
 
-    def decode(self, outputs: Sequence[np.ndarray], threshold: float) -> Candidates:
-        """All boxes with score >= threshold, in input pixels, across the batch."""
+    def decode(self, outputs: Sequence[np.ndarray], threshold: float, input_size: tuple[int, int]) -> Candidates:
+        """All boxes with score >= threshold, in input pixels, across the batch.
+
+        `input_size` is the tensor's (width, height): a zone window's, or the whole input's."""
         ...
 
 

@@ -19,13 +19,14 @@ class CenterNetAdapter:
     format = "centernet"
     needs_nms = False
     resize = "plain"
+    colour = "rgb"
     pixel_scale = 1.0
 
     def __init__(self, peaks: int, ltrb: int, stride: float, n_classes: int) -> None:
         self.peaks, self.ltrb, self.stride, self.n_classes = peaks, ltrb, stride, n_classes
 
     @classmethod
-    def match(cls, samples: Sequence[OutputSample], input_width: int) -> CenterNetAdapter | None:
+    def match(cls, samples: Sequence[OutputSample], input_size: tuple[int, int]) -> CenterNetAdapter | None:
         """Recognise the two heads from their shapes: [N, H, W, C] scores beside [N, 4, H, W] edges."""
         shapes = [s.shape for s in samples]
         if len(shapes) != 2 or any(len(s) != 4 for s in shapes):
@@ -33,10 +34,10 @@ class CenterNetAdapter:
         for p, e in ((0, 1), (1, 0)):
             peaks, ltrb = shapes[p], shapes[e]
             if ltrb[1] == 4 and tuple(ltrb[2:]) == tuple(peaks[1:3]):
-                return cls(p, e, input_width / peaks[2], peaks[3])
+                return cls(p, e, input_size[0] / peaks[2], peaks[3])
         return None
 
-    def decode(self, outputs: Sequence[np.ndarray], threshold: float) -> Candidates:
+    def decode(self, outputs: Sequence[np.ndarray], threshold: float, input_size: tuple[int, int]) -> Candidates:
         peaks, ltrb = outputs[self.peaks], outputs[self.ltrb]
         n, _, w, c = peaks.shape
         flat = peaks.reshape(n, -1)

@@ -24,15 +24,16 @@ class End2EndAdapter:
     format = "end2end"
     needs_nms = False
     resize = "letterbox"
+    colour = "rgb"
     pixel_scale = 1 / 255
     n_classes = None
 
     @classmethod
-    def match(cls, samples: Sequence[OutputSample], input_width: int) -> End2EndAdapter | None:
+    def match(cls, samples: Sequence[OutputSample], input_size: tuple[int, int]) -> End2EndAdapter | None:
         dims = single_rank3(samples)
         return cls() if dims is not None and dims[1] == 6 else None
 
-    def decode(self, outputs: Sequence[np.ndarray], threshold: float) -> Candidates:
+    def decode(self, outputs: Sequence[np.ndarray], threshold: float, input_size: tuple[int, int]) -> Candidates:
         pred = outputs[0]
         image, row = batch_nonzero(pred[..., 4] >= threshold)
         found = pred[image, row]
@@ -55,6 +56,7 @@ class SplitEnd2EndAdapter:
     format = "end2end"
     needs_nms = False
     resize = "letterbox"
+    colour = "rgb"
     pixel_scale = 1 / 255
     n_classes = None
 
@@ -62,7 +64,7 @@ class SplitEnd2EndAdapter:
         self.boxes, self.scores, self.classes, self.count = boxes, scores, classes, count
 
     @classmethod
-    def match(cls, samples: Sequence[OutputSample], input_width: int) -> SplitEnd2EndAdapter | None:
+    def match(cls, samples: Sequence[OutputSample], input_size: tuple[int, int]) -> SplitEnd2EndAdapter | None:
         """Boxes are the [N, K, 4] output; scores and classes the [N, K] ones, told apart by dtype or name."""
         if not 3 <= len(samples) <= 4:
             return None
@@ -85,7 +87,7 @@ class SplitEnd2EndAdapter:
             return None
         return cls(box_outputs[0], scores, classes, counts[0] if counts else None)
 
-    def decode(self, outputs: Sequence[np.ndarray], threshold: float) -> Candidates:
+    def decode(self, outputs: Sequence[np.ndarray], threshold: float, input_size: tuple[int, int]) -> Candidates:
         boxes = outputs[self.boxes]
         scores = outputs[self.scores].reshape(boxes.shape[:2])
         valid = scores >= threshold

@@ -28,6 +28,7 @@ class _YoloFamily:
 
     needs_nms = True
     resize = "letterbox"
+    colour = "rgb"
     pixel_scale = 1 / 255
 
     def __init__(self, n_classes: int) -> None:
@@ -44,13 +45,13 @@ class YoloV5Adapter(_YoloFamily):
     format = "yolov5"
 
     @classmethod
-    def match(cls, samples: Sequence[OutputSample], input_width: int) -> YoloV5Adapter | None:
+    def match(cls, samples: Sequence[OutputSample], input_size: tuple[int, int]) -> YoloV5Adapter | None:
         dims = single_rank3(samples)
         if dims is None or not (dims[0] > dims[1] >= 6):
             return None
         return cls(dims[1] - 5)
 
-    def decode(self, outputs: Sequence[np.ndarray], threshold: float) -> Candidates:
+    def decode(self, outputs: Sequence[np.ndarray], threshold: float, input_size: tuple[int, int]) -> Candidates:
         pred = outputs[0]
         image, anchor = batch_nonzero(pred[..., 4] >= threshold)  # score = obj * cls <= obj
         rows = pred[image, anchor]
@@ -63,13 +64,13 @@ class YoloV8Adapter(_YoloFamily):
     format = "yolov8"
 
     @classmethod
-    def match(cls, samples: Sequence[OutputSample], input_width: int) -> YoloV8Adapter | None:
+    def match(cls, samples: Sequence[OutputSample], input_size: tuple[int, int]) -> YoloV8Adapter | None:
         dims = single_rank3(samples)
         if dims is None or not (dims[1] > dims[0] >= 5):
             return None
         return cls(dims[0] - 4)
 
-    def decode(self, outputs: Sequence[np.ndarray], threshold: float) -> Candidates:
+    def decode(self, outputs: Sequence[np.ndarray], threshold: float, input_size: tuple[int, int]) -> Candidates:
         pred = outputs[0]
         image, anchor = batch_nonzero(pred[:, 4:, :].max(axis=1) >= threshold)
         class_id, score = best_class(pred[image, 4:, anchor])
