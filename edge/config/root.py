@@ -13,6 +13,7 @@ from edge.config.delivery import PlatformConfig, StorageConfig
 from edge.config.events import DEFAULT_EVENTS, EventType
 from edge.config.evidence import EvidenceConfig
 from edge.config.model import InferenceConfig, ModelConfig
+from edge.config.patrol import PatrolConfig
 from edge.config.scene import ChangeGateConfig, SceneConfig, ViewChangeConfig
 from edge.config.tracking import TrackerConfig
 from edge.config.verification import VerificationConfig
@@ -48,6 +49,7 @@ class EdgeConfig(Section):
     evidence: EvidenceConfig = Field(default_factory=EvidenceConfig)
     api: ApiConfig = Field(default_factory=ApiConfig)
     verification: VerificationConfig = Field(default_factory=VerificationConfig)
+    patrol: PatrolConfig = Field(default_factory=PatrolConfig)
 
     @model_validator(mode="after")
     def _cross_references(self) -> EdgeConfig:
