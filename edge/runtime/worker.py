@@ -35,6 +35,8 @@ from edge.runtime.box_status import BoxStatus
 from edge.runtime.clips import ClipAttacher, clip_ring
 from edge.runtime.memory import fix_mmap_threshold
 from edge.runtime.metrics import WorkerMetrics
+from edge.runtime.patrol import PatrolScheduler, PatrolStatus
+from edge.runtime.patrol_status import CameraPatrolStatus
 from edge.runtime.pipeline import CameraPipeline, GateCounts, LiveView, load_detectors
 from edge.runtime.verifier import answer_command, ask
 from edge.scene import TamperStatus
@@ -52,6 +54,7 @@ class CameraStatus:
     inference: CameraStats | None
     gate: GateCounts
     tamper: TamperStatus
+    patrol: CameraPatrolStatus | None = None  # a patrol camera's visits (None: a continuous camera)
 
     @property
     def dropped_frames(self) -> int:
@@ -119,7 +122,14 @@ class Worker:
             )
             for c in cameras
         }
-        self.streams = {c.id: CameraStream(c, self._on_frame, self.health, packets=rings.get(c.id)) for c in cameras}
+        streamed = [c for c in cameras if c.analysis.mode == "continuous"]
+        self.streams = {c.id: CameraStream(c, self._on_frame, self.health, packets=rings.get(c.id)) for c in streamed}
+        patrolled = [c for c in cameras if c.analysis.mode == "patrol"]  # visited in turn (edge/runtime/patrol.py)
+        self.patrol = (
+            PatrolScheduler(config, patrolled, self.pipelines, self.inference, self.health, self._on_frame)
+            if patrolled
+            else None
+        )
         self._running = False
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -128,6 +138,8 @@ class Worker:
         self.sender.start()
         for stream in self.streams.values():
             stream.start()
+        if self.patrol is not None:
+            self.patrol.start()
         self._running = True
         log.info("worker started", extra={"cameras": list(self.streams), "models": list(self.detectors)})
 
@@ -142,6 +154,8 @@ class Worker:
         for camera_id, stream in self.streams.items():
             if not stream.stop(timeout=10.0):
                 log.warning("camera stream did not stop in time", extra={"camera": camera_id})
+        if self.patrol is not None:
+            self.patrol.stop()
         self.inference.stop(drain=True)
         for camera_id, pipeline in self.pipelines.items():
             pipeline.finish()  # cases waiting for their clip go with what the ring holds
@@ -190,12 +204,21 @@ class Worker:
     def camera_health(self) -> dict[str, CameraStatus]:
         stats = self.inference.stats()
         pipelines = self.pipelines
+        patrol = {} if self.patrol is None else self.patrol.status().cameras
         return {
             camera_id: CameraStatus(
-                health, stats.cameras.get(camera_id), pipelines[camera_id].gate_counts, pipelines[camera_id].tamper
+                health,
+                stats.cameras.get(camera_id),
+                pipelines[camera_id].gate_counts,
+                pipelines[camera_id].tamper,
+                patrol.get(camera_id),
             )
             for camera_id, health in self.health.snapshot().items()
         }
+
+    def patrol_status(self) -> PatrolStatus | None:
+        """The box's patrol (visit rates, achieved revisit, overload) and each patrol camera's; None without one."""
+        return None if self.patrol is None else self.patrol.status()
 
     def latest_frame(self, camera_id: str) -> Frame | None:
         return self._latest.get(camera_id)
@@ -212,7 +235,10 @@ class Worker:
         """Hot-apply a camera's zones and rules: takes effect on its next analysed frame (and the
         decode decision at the next key frame: a quick rule may need every frame)."""
         self.pipelines[camera.id].reload(camera, zone_version)
-        self.streams[camera.id].apply(camera)
+        if camera.id in self.streams:
+            self.streams[camera.id].apply(camera)
+        elif self.patrol is not None:
+            self.patrol.apply(camera)
 
     def rebase_scene(self, camera_id: str) -> bool:
         """Take the camera's current view as its new reference (after a deliberate re-aim).
