@@ -39,6 +39,7 @@ log = logging.getLogger(__name__)
 
 FAILURE_BACKOFF_MAX = 8  # a failing camera is retried at most this many revisit intervals apart
 IDLE_WAIT_S = 1.0
+CHECK_EVERY_S = 10.0  # the dispatcher looks at the box's status this often (logs overload as it begins)
 
 
 @dataclass(slots=True)
@@ -158,7 +159,11 @@ class PatrolScheduler:
 
     # -- dispatching -------------------------------------------------------------------------------
     def _dispatch(self) -> None:
+        checked = time.monotonic()
         while not self._stop.is_set():
+            if time.monotonic() - checked >= CHECK_EVERY_S:
+                checked = time.monotonic()
+                self.status()
             with self._cond:
                 entry = self._next_ready()
                 if entry is None:
@@ -166,7 +171,8 @@ class PatrolScheduler:
                 entry.in_flight = True
                 self._in_flight += 1
                 started = time.time()
-                self._stats.visit_started(started, entry.plan.last_start, entry.plan.revisit_s)
+                previous = None if entry.consecutive_failures else entry.plan.last_start  # not a back-off
+                self._stats.visit_started(started, previous, entry.plan.revisit_s)
                 entry.plan.started(started)
             self._pool.submit(self._visit, entry)
         self.status()  # a last word on overload in the log

@@ -141,7 +141,10 @@ class Worker:
         if self.patrol is not None:
             self.patrol.start()
         self._running = True
-        log.info("worker started", extra={"cameras": list(self.streams), "models": list(self.detectors)})
+        patrolled = [] if self.patrol is None else sorted(self.patrol.status().cameras)
+        log.info(
+            "worker started", extra={"cameras": list(self.streams), "patrol": patrolled, "models": list(self.detectors)}
+        )
 
     def stop(self) -> None:
         """Streams first (no new frames), then drain inference, then close state and delivery.
