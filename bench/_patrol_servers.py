@@ -98,7 +98,7 @@ def main() -> int:
     parser.add_argument("material", type=Path, help="folder of pieces (piece-NNN.mp4) or JPEGs (NNN.jpg)")
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--cameras", type=int, required=True)
-    parser.add_argument("--piece-s", type=float, default=4.0)
+    parser.add_argument("--piece-s", type=float, default=8.0)
     args = parser.parse_args()
     if args.kind == "rtsp":
         return serve_rtsp(sorted(args.material.glob("piece-*.mp4")), args.piece_s, args.port, args.cameras)

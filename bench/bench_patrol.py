@@ -14,7 +14,7 @@ the target and at the end no camera is overdue. The continuous side is bench_cam
 process's CPU seconds over its visits) and RSS per patrol camera (slope of RSS against cameras).
 
 Usage: .venv/bin/python bench/bench_patrol.py [--counts 100 250 500] [--revisit 60] [--seconds 180]
-           [--kinds stream snapshot] [--resolution 576p|1080p] [--pictures 2] [--continuous 16 32 48]
+           [--kinds stream snapshot] [--resolution 576p|1080p] [--pictures 4] [--continuous 16 32 48]
 """
 
 from __future__ import annotations
@@ -56,7 +56,7 @@ from _common import REPO, machine
 
 SERVERS = Path(__file__).with_name("_patrol_servers.py")
 SYSTEM_PYTHON = "/usr/bin/python3"  # the GStreamer RTSP server needs its `gi`
-PIECE_S = 4.0  # two key frames per piece: a visit of up to 2 pictures never runs out of stream
+PIECE_S = 8.0  # four key frames per piece: a visit of up to 4 pictures never runs out of stream
 OVERLOAD = 1.1
 
 
@@ -124,6 +124,7 @@ class Servers:
         python = SYSTEM_PYTHON if kind == "stream" else sys.executable
         mode = "rtsp" if kind == "stream" else "http"
         command = [python, str(SERVERS), mode, str(material), "--port", str(self.port), "--cameras", str(cameras)]
+        command += ["--piece-s", str(PIECE_S)]
         self.proc = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
         ready, _, _ = select.select([self.proc.stdout], [], [], 60)
         if not ready or not self.proc.stdout.readline().startswith("READY"):
@@ -260,7 +261,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=180.0, help="each patrol trial's length (>= 2 revisits)")
     parser.add_argument("--kinds", nargs="+", choices=["stream", "snapshot"], default=["stream", "snapshot"])
     parser.add_argument("--resolution", choices=sorted(RESOLUTIONS), default="576p")
-    parser.add_argument("--pictures", type=int, default=2, help="pictures_per_visit")
+    parser.add_argument("--pictures", type=int, default=4, help="pictures_per_visit (the config default: 4)")
     parser.add_argument("--continuous", type=int, nargs="+", default=[16, 32, 48, 64], help="continuous ladder")
     parser.add_argument("--continuous-seconds", type=float, default=30.0)
     parser.add_argument("--trial", help=argparse.SUPPRESS)
