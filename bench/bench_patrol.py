@@ -8,10 +8,11 @@ crf 28 or 1080p 4 Mbit/s, 2 s key frame interval, no B-frames). Each trial runs 
 `edge.runtime.worker.Worker` in a fresh subprocess with N patrol cameras (stream or snapshot visits),
 streams/demo.yaml's zones with their dwell times stretched to three revisits (so the derived revisit
 interval is the one asked for), `pictures_per_visit` pictures each, every other setting at its default.
-A count is sustained when, after the first revisit, the achieved revisit interval's p95 is at most 1.1x
-the target and at the end no camera is overdue. The continuous side is bench_cameras.py's `worker` at
-0.5 analysed frames/s, in the same run. Reports each side's maximum, the ratio, CPU per visit (the worker
-process's CPU seconds over its visits) and RSS per patrol camera (slope of RSS against cameras).
+A count is sustained when the achieved revisit interval's p95 is at most 1.1x the target, at the end no
+camera is overdue, and at most 1 % of the visits' pictures were dropped before inference. The continuous
+side is bench_cameras.py's `worker` at 0.5 analysed frames/s, in the same run. Reports each side's
+maximum, the ratio, CPU per visit (the worker process's CPU seconds over its visits) and RSS per patrol
+camera (slope of RSS against cameras).
 
 Usage: .venv/bin/python bench/bench_patrol.py [--counts 100 250 500] [--revisit 60] [--seconds 180]
            [--kinds stream snapshot] [--resolution 576p|1080p] [--pictures 4] [--continuous 16 32 48]
@@ -58,6 +59,7 @@ SERVERS = Path(__file__).with_name("_patrol_servers.py")
 SYSTEM_PYTHON = "/usr/bin/python3"  # the GStreamer RTSP server needs its `gi`
 PIECE_S = 8.0  # four key frames per piece: a visit of up to 4 pictures never runs out of stream
 OVERLOAD = 1.1
+MAX_DROPPED = 0.01  # visit pictures the inference engine may drop (stale, overflow) in a sustained trial
 
 
 def cut_pieces(clip: Path, spec: ClipSpec, folder: Path) -> int:
@@ -223,9 +225,10 @@ def run_trial(spec: dict) -> None:
     box = status.box
     visits = sum(c.visits for c in status.cameras.values())
     failed = sum(c.failed_visits for c in status.cameras.values())
-    sustained = box.revisit_p95_s is not None and box.revisit_p95_s <= OVERLOAD * revisit_s and box.overdue == 0
     cpu = cpu1.ru_utime + cpu1.ru_stime - cpu0.ru_utime - cpu0.ru_stime
     dropped = sum(c.dropped_overflow + c.dropped_stale for c in stats)
+    on_time = box.revisit_p95_s is not None and box.revisit_p95_s <= OVERLOAD * revisit_s and box.overdue == 0
+    sustained = on_time and dropped <= MAX_DROPPED * visits * spec["pictures"]
     result = PatrolTrial(
         kind, cameras, revisit_s, sustained, visits, failed, box.revisit_p50_s, box.revisit_p95_s, box.overdue,
         cpu, 0.0, seconds, rss, dropped,
