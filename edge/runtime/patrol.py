@@ -219,18 +219,18 @@ class PatrolScheduler:
             log.exception("camera %s: unexpected error during a visit", camera.id)
             outcome = VisitOutcome(camera.id, time.time(), error=f"internal error: {exc!r}")
         self._health.progress(camera.id, outcome.packets, outcome.pictures, outcome.corrupt, outcome.damaged)
-        if not outcome.failed:  # queued before the camera may be visited again: visits end in order
+        if not outcome.failed:  # before the camera may be visited again: visits end in order
             self._inference.submit(taken[0], [], lambda _f, _d: self._visit_analysed(entry))
+            self._health.transition(camera.id, StreamState.STOPPED)
         with self._cond:
             self._finished(entry, outcome)
+            if outcome.failed:
+                self._health.transition(camera.id, StreamState.BACKOFF, outcome.error, retry_at=entry.due)
             self._in_flight -= 1
             entry.in_flight = False
             self._cond.notify_all()
-        if not outcome.failed:
-            self._health.transition(camera.id, StreamState.STOPPED)
-        else:
+        if outcome.failed:
             log.warning("camera %s: visit failed: %s", camera.id, outcome.error)
-            self._health.transition(camera.id, StreamState.BACKOFF, outcome.error, retry_at=entry.due)
 
     def _finished(self, entry: _Camera, outcome: VisitOutcome) -> None:
         entry.last_outcome = outcome
