@@ -254,6 +254,7 @@ def test_cameras_catalog_and_readiness(client, worker):
     assert model["id"] == "coco" and model["loaded"] and {"car", "truck", "person"} <= set(model["classes"])
     assert "dwell" in catalog["rule_kinds"]
     ready = {"ready": True, "cameras": {CAMERA: "streaming"}, "disk_state": "ok", "accepting_cases": True}
+    ready["patrol"] = None  # no patrol camera
     assert client.get("/readyz").json() == ready
     worker.ready = False
     assert client.get("/readyz").status_code == 503

@@ -136,6 +136,9 @@ class PipelineWorker:
         gate = GateCounts(0, 0, 0)
         return {cid: CameraStatus(h, stats.get(cid), gate, TamperStatus()) for cid, h in self.health.snapshot().items()}
 
+    def patrol_status(self) -> None:
+        return None
+
     def latest_frame(self, camera_id: str) -> Frame | None:
         return self.latest if camera_id == CAMERA else None
 

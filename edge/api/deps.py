@@ -17,6 +17,7 @@ from edge.cases import Quality, SuppressionView, VerdictRequest, Verification
 from edge.config import CameraConfig, EdgeConfig
 from edge.delivery.outbox import Outbox
 from edge.infer.engine import EngineStats
+from edge.runtime.patrol import PatrolStatus
 from edge.runtime.pipeline import LiveView
 from edge.runtime.worker import CameraStatus
 from edge.types import CaseMessage, Frame
@@ -60,6 +61,9 @@ class WorkerView(Protocol):
 
     def camera_health(self) -> dict[str, CameraStatus]:
         """Per running camera: stream health, its inference queue and its tamper state."""
+
+    def patrol_status(self) -> PatrolStatus | None:
+        """The box's patrol and each patrol camera's visits; None when no camera is patrolled."""
 
     def latest_frame(self, camera_id: str) -> Frame | None:
         """The camera's newest decoded frame, or None before the first one."""

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from edge.api.patrol_metrics import patrol_metrics
 from edge.api.schemas import status_json
 from edge.delivery.disk import DiskLevel
 from edge.ingest.health import StreamState
@@ -40,6 +41,7 @@ class SnapshotCollector(Collector):
         yield from _inference(self.worker)
         yield from _outbox(self.worker)
         yield from _quality(self.worker)
+        yield from patrol_metrics(self.worker)
         zones = GaugeMetricFamily("edge_zone_version", "Zone-config version each camera runs", labels=["camera"])
         for camera, version in sorted(self.zone_versions().items()):
             zones.add_metric([camera], float(version))

@@ -20,6 +20,7 @@ def status_json(status: CameraStatus) -> dict[str, Any]:
     entry["change_gate"] = asdict(status.gate)
     entry["tamper"] = {"kind": status.tamper.kind, "detail": status.tamper.detail}
     entry["camera_mode"] = {"mode": status.mode, "changes": status.mode_changes}
+    entry["patrol"] = None if status.patrol is None else asdict(status.patrol)
     return entry
 
 
@@ -140,6 +141,9 @@ class Readiness(BaseModel):
     cameras: dict[str, str] = Field(description="stream state per running camera")
     disk_state: str = Field(description="disk pressure where the outbox lives: ok, thin, no_pictures, paused, full")
     accepting_cases: bool = Field(description="false while the disk is nearly full: no new cases open")
+    patrol: str | None = Field(
+        None, description="the box's patrol: achieved revisit against the target, overdue visits, overloaded or not"
+    )
 
 
 class DetectionOut(BaseModel):

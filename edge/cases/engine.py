@@ -81,6 +81,7 @@ class CaseEngine:
         self._zone_version = zone_version
         self._suppressions = Suppressions(store, camera_id)  # objects the platform rejected (suppress.py)
         self._suppress_days = config.verdicts.suppress_days
+        self._latest: Frame | None = None  # the last processed frame: a patrol visit clears with it
         self._install(cameras[camera_id], zone_version, self._stored_rules())
 
     def _stored_rules(self) -> dict[tuple[str, str], CompiledRule]:
@@ -196,6 +197,11 @@ class CaseEngine:
         for orphan in self._orphans:
             for case in list(orphan.state.cases.values()):
                 messages.append(self._clear(orphan, case, frame, now, out, reason="rule_removed"))
+        self._latest = frame
+        return self._commit(out, now, messages)
+
+    def _commit(self, out: FrameChanges, now: float, messages: list[CaseMessage]) -> list[CaseMessage]:
+        """Store the changes with their messages in one transaction; on failure, back to the stored state."""
         out.clock = self._clock.now if self._clock.now is not None else now
         out.rule_states = {r.key: self._saved(r) for r in self._rules.values() if r.dirty}
         out.drop_rules = self._dropped_rules
@@ -209,6 +215,39 @@ class CaseEngine:
         for r in self._rules.values():
             r.dirty = False
         return messages
+
+    # ----------------------------------------------------------------- patrol visits
+    def begin_visit(self, resumed: bool = False) -> None:
+        """A patrol visit starts: until `end_visit`, the gap since the last visit is not absence.
+
+        `resumed`: no visit saw the camera since the last one that did (failures, a restart)."""
+        self._clock.begin_visit(resumed)
+
+    def decision_due(self) -> float | None:
+        """The earliest clock value at which a rule could confirm a candidate or clear a case (a patrol
+        camera is visited then); None when nothing is timed."""
+        times = []
+        for r in self._rules.values():
+            places, timing = r.state.places, r.timing
+            waiting = ~places.attached
+            if waiting.any():
+                times.append(float((places.first_seen[waiting] + timing.min_duration_s).min()))
+            times += [case.last_seen + timing.clear_after_s for case in r.state.cases.values()]
+        return min(times, default=None)
+
+    def end_visit(self) -> list[CaseMessage]:
+        """The visit has looked: what it did not see has been absent since its last sighting, the gap
+        between visits included. Drops candidates and clears cases (with the visit's last picture) on that.
+
+        Raises StoreError like `process`."""
+        frame, now = self._latest, self._clock.now
+        if frame is None or now is None or self._clock.visit_started > now:
+            return []  # the visit analysed no picture: it saw nothing, so it proves no absence
+        out = FrameChanges(drop_owners=self._stale_owners)
+        messages: list[CaseMessage] = []
+        for r in self._rules.values():
+            messages += self._step(r, frame, now, None, out, since=self._clock.watching_since)
+        return self._commit(out, now, messages)
 
     def _roll_back(self) -> None:
         """Go back to what the store holds: this frame's changes never happened (the clock keeps its time).
@@ -332,12 +371,22 @@ class CaseEngine:
         return {"config": config_json(r.zone, r.spec.rule), "state": r.state.to_json()}
 
     def _step(
-        self, r: CompiledRule, frame: Frame, now: float, dets: Detections, out: FrameChanges
+        self,
+        r: CompiledRule,
+        frame: Frame,
+        now: float,
+        dets: Detections | None,
+        out: FrameChanges,
+        since: float | None = None,
     ) -> list[CaseMessage]:
+        """One frame's sightings (none: `dets` None) and the decisions on them; absence counts from `since`."""
         rule, state, timing = r.spec.rule, r.state, r.timing
-        since = self._clock.observed_since
+        since = self._clock.observed_since if since is None else since
+        visit_started = self._clock.visit_started
         active = rule.enabled and schedule_active(rule.schedule, now, self._facts.camera.timezone)
-        obs = observe(r.spec, dets, frame.width, frame.height, frame.media_time) if active else None
+        obs = (
+            observe(r.spec, dets, frame.width, frame.height, frame.media_time) if active and dets is not None else None
+        )
         if obs is not None:
             state.places.frames += 1  # every place could have been seen in this frame
             if len(obs):
@@ -349,7 +398,7 @@ class CaseEngine:
         r.dirty = True
         messages = []
         _, confirm = candidate_decisions(
-            now, places.first_seen, places.last_seen, places.attached, timing, since, places.presence
+            now, places.first_seen, places.last_seen, places.attached, timing, since, places.presence, visit_started
         )
         live = in_cooldown(now, state.cooldown_until)
         state.cooldown_box, state.cooldown_until = state.cooldown_box[live], state.cooldown_until[live]
@@ -389,7 +438,9 @@ class CaseEngine:
         if measured:  # a rejected object at its place starts (or continues) nothing
             kept = self._suppressions.kept(r.zone.id, r.spec.rule.id, obs, looks, r.spec.rule)
             obs, looks = obs.rows(kept), looks[kept]
-        sighted = sight(r.state.places, obs, looks, r.spec.rule, now, frame.media_time, prefix, r.state.parts)
+        places = r.state.places
+        since = self._clock.observed_since if self._clock.visit_started <= now else -np.inf
+        sighted = sight(places, obs, looks, r.spec.rule, now, frame.media_time, prefix, r.state.parts, since)
         places = r.state.places = sighted.places
         for case_id in sighted.returning_cases:
             r.state.cases[case_id].repeat_count += 1  # seen again after an absence: one more capture

@@ -75,17 +75,19 @@ def candidate_decisions(
     timing: Timing,
     observed_since: float = -np.inf,
     presence: np.ndarray | None = None,
+    visit_started: float = np.inf,
 ) -> tuple[np.ndarray, np.ndarray]:
     """(drop, confirm) masks for places.
 
     A candidate absent for longer than the gap allowance is dropped (its dwell restarts if it comes
     back); one seen now that has stayed for min_duration_s, and was seen in at least min_presence of
     the frames since (`presence`, 0..1 per place), is confirmed. Places attached to an open case
-    are never dropped here: they live until `gone` says so.
+    are never dropped here: they live until `gone` says so. A patrol camera confirms only places first
+    seen before the current visit (`visit_started`): a case needs sightings on two visits.
     """
     seen_now = last_seen >= now
     drop = ~attached & (absent_for(now, last_seen, observed_since) > timing.gap_allowance_s)
-    confirm = ~attached & seen_now & (last_seen - first_seen >= timing.min_duration_s)
+    confirm = ~attached & seen_now & (last_seen - first_seen >= timing.min_duration_s) & (first_seen < visit_started)
     if presence is not None:
         confirm &= presence >= timing.min_presence
     return drop, confirm

@@ -88,12 +88,14 @@ def sight(
     media_time: float,
     key_prefix: str,
     previous_parts: np.ndarray,
+    observed_since: float = -np.inf,
 ) -> Sighted:
     """Refresh the places this frame's rows continue and start places for the rest.
 
     looks: (rows, appearance.SIZE) signatures of the rows (NaN where not measured: scene objects,
     whose object id already proves they stayed). previous_parts: the counted objects of the rule's
-    previous analysed frame (zone-level rules).
+    previous analysed frame (zone-level rules). observed_since: time before it (a patrol camera's gap
+    between visits) is not an absence, so an open case's object seen again there is not a new capture.
     """
     if obs.zone_level:
         rows = np.arange(min(len(places), 1))
@@ -105,7 +107,8 @@ def sight(
         rows, cols, position = continuing(places, obs, looks, rule)
         at_a_case = (position[places.attached] > 0).any(axis=0)  # in front of an open case's object
         fresh_cols = np.flatnonzero(unmatched(len(obs), cols) & ~at_a_case)
-    returning = places.attached[rows] & (now - places.last_seen[rows] > rule.gap_allowance_s)
+    absent = now - np.maximum(places.last_seen[rows], observed_since)
+    returning = places.attached[rows] & (absent > rule.gap_allowance_s)
     returning_cases = [str(c) for c in places.case[rows][returning]]
     weight = np.where(places.hits[rows] < REF_MEMORY, 1.0 / (places.hits[rows] + 1), 0.0)[:, None]
     places.ref[rows] += (obs.xyxy[cols] - places.ref[rows]) * weight

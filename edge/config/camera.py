@@ -8,11 +8,22 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, field_validator, model_validator
 
 from edge.config.base import Section
+from edge.config.patrol import AnalysisMode, SnapshotAuth, SourceKind, patrol_problem
 from edge.config.zones import ZoneConfig
 
 
 class SourceConfig(Section):
     url: str = Field(description="rtsp://, http(s):// or a file path (relative to the config file)")
+    kind: SourceKind = Field(
+        "stream", description="'stream': video (RTSP, HTTP, a file); 'snapshot': an http(s) URL answering one JPEG"
+    )
+    auth: SnapshotAuth = Field("none", description="snapshot sources: HTTP basic or digest authentication")
+    username: str = Field("", max_length=200, description="snapshot sources: the user name for `auth`")
+    password_env: str = Field(
+        "",
+        pattern=r"^([A-Za-z_][A-Za-z0-9_]{0,127})?$",
+        description="snapshot sources: the environment variable holding the password (never the password itself)",
+    )
     transport: Literal["tcp", "udp"] = Field("tcp", description="RTSP transport")
     loop: bool = Field(False, description="replay a file forever as if it were live (demos)")
     live: bool = Field(
@@ -40,6 +51,10 @@ class SourceConfig(Section):
     def _consistent(self) -> SourceConfig:
         if self.loop and "://" in self.url:
             raise ValueError("loop applies to files only; a stream URL reconnects by itself when it ends")
+        if self.kind == "snapshot" and not self.url.lower().startswith(("http://", "https://")):
+            raise ValueError("a snapshot source is an http(s):// URL answering one JPEG")
+        if self.auth != "none" and not (self.username and self.password_env):
+            raise ValueError(f"auth {self.auth} needs username and password_env (the variable holding the password)")
         if self.backoff_initial_s > self.backoff_max_s:
             raise ValueError(
                 f"backoff_initial_s ({self.backoff_initial_s:g}) is larger than backoff_max_s ({self.backoff_max_s:g})"
@@ -51,6 +66,28 @@ class AnalysisConfig(Section):
     fps: float = Field(2.0, gt=0, le=60, description="analysed frames per second of media time")
     decode: Literal["auto", "keyframes", "all"] = Field(
         "auto", description="'auto' decodes key frames only when the rules' needs allow it"
+    )
+    mode: AnalysisMode = Field(
+        "continuous",
+        description="'continuous': the stream stays open and every sampled frame is analysed; 'patrol': the "
+        "camera is visited every revisit_s for a few pictures, its rules remembering what they saw between visits",
+    )
+    revisit_s: float | None = Field(
+        None,
+        ge=1.0,
+        le=86400.0,
+        description="patrol: seconds from one visit to the next; none = a third of the shortest min_duration_s / "
+        "clear_after_s of the camera's rules",
+    )
+    pictures_per_visit: int = Field(
+        4,
+        ge=1,
+        le=20,
+        description="patrol: analysable pictures (key frames, or snapshots) taken per visit; several show whether "
+        "an object stays or walks through, as the frames of a continuous camera do",
+    )
+    visit_timeout_s: float = Field(
+        10.0, gt=0, le=120, description="patrol: a visit that has not got its pictures by then ends (failed if none)"
     )
 
 
@@ -78,6 +115,13 @@ class CameraConfig(Section):
     enabled: bool = True
     clip: bool = Field(False, description="attach a short video clip to each new case (evidence.clip sets its length)")
     zones: list[ZoneConfig] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _patrol(self) -> CameraConfig:
+        problem = patrol_problem(self)
+        if problem:
+            raise ValueError(problem)
+        return self
 
     @field_validator("timezone")
     @classmethod

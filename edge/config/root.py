@@ -14,6 +14,7 @@ from edge.config.events import DEFAULT_EVENTS, EventType
 from edge.config.evidence import EvidenceConfig
 from edge.config.model import InferenceConfig, ModelConfig
 from edge.config.plates import PlateReaderConfig, plate_rule_problem
+from edge.config.patrol import PatrolConfig
 from edge.config.scene import ChangeGateConfig, SceneConfig, ViewChangeConfig
 from edge.config.tracking import TrackerConfig
 from edge.config.verdicts import VerdictsConfig
@@ -52,6 +53,7 @@ class EdgeConfig(Section):
     verification: VerificationConfig = Field(default_factory=VerificationConfig)
     verdicts: VerdictsConfig = Field(default_factory=VerdictsConfig)
     plate_reader: PlateReaderConfig = Field(default_factory=PlateReaderConfig)
+    patrol: PatrolConfig = Field(default_factory=PatrolConfig)
 
     @model_validator(mode="after")
     def _cross_references(self) -> EdgeConfig:

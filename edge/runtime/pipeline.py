@@ -335,6 +335,29 @@ class CameraPipeline:
             self._seen = _Seen(frame, tracked, update, paused)
             return PipelineStep(frame, tracked, update, paused, messages, cases, view.changed, reuses is not None)
 
+    def begin_visit(self, resumed: bool = False) -> None:
+        """A patrol visit's pictures follow (edge/runtime/patrol.py): the gap before them is not absence.
+
+        `resumed`: the camera's previous visit saw nothing (it failed) or this run has not visited it yet."""
+        with self._lock:
+            self._cases.begin_visit(resumed)
+
+    def decision_due(self) -> float | None:
+        """When one of the camera's rules could next confirm or clear (case clock); None: nothing timed."""
+        with self._lock:
+            return self._cases.decision_due()
+
+    def end_visit(self) -> list[CaseMessage]:
+        """The visit's pictures are all analysed: what it did not see is absent (cases clear, candidates end)."""
+        with self._lock:
+            try:
+                emitted = self._cases.end_visit()
+            except StoreError as exc:
+                self._storage_failed(exc, exc.out_of_space)
+                emitted = []
+            self._hand_off()
+            return emitted
+
     def _take_admission(self, frame: Frame) -> FrameKey | None:
         """What `admit` decided for `frame` (None: its detections are its own); earlier frames never came back."""
         key = _key(frame)

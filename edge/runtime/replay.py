@@ -6,7 +6,8 @@ rules, cases), fed by the same batched inference loop with its parallel runners;
 camera nothing is ever dropped: a bounded number of frames are in flight, and the decoder waits
 for a free slot. The wall clock of the clip is a fixed epoch plus media time, so the
 same clip, config and model give the same case ids, times and boxes on every run. Decoding runs
-ahead in a thread so the decoder, the model and the rules overlap on a 2-core box.
+ahead in a thread so the decoder, the model and the rules overlap on a 2-core box. A patrol camera's
+clip is visited instead (edge/runtime/patrol_replay.py).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from edge.infer import Detector, ModelError
 from edge.infer.engine import InferenceEngine
 from edge.ingest import read_file_frames
 from edge.runtime.clips import ClipAttacher, clip_ring
+from edge.runtime.patrol_replay import patrol_pictures
 from edge.runtime.pipeline import CameraPipeline, MessageSink, PipelineStep, load_detectors
 from edge.runtime.plates import PlateAttacher, PlateService, plates_wanted
 from edge.types import CaseMessage, Detections, Frame
@@ -158,7 +160,18 @@ def replay_clip(
     inference.start()
     try:
         frames = read_file_frames(clip, camera.id, camera.analysis.fps, epoch=epoch, packets=ring)
-        for frame in _prefetch(frames, depth=depth):
+        if camera.analysis.mode == "patrol":  # visits wait for the rules' last answer: no decoding ahead
+
+            def settle() -> None:
+                for _ in range(depth):
+                    _wait_for_slot(slots, inference)
+                for _ in range(depth):
+                    slots.release()
+
+            frames = patrol_pictures(frames, camera, config.patrol, pipeline, settle)
+        else:
+            frames = _prefetch(frames, depth=depth)
+        for frame in frames:
             if realtime:
                 time.sleep(max(0.0, frame.media_time - (time.perf_counter() - started)))
             _wait_for_slot(slots, inference)

@@ -37,6 +37,8 @@ from edge.runtime.box_status import BoxStatus
 from edge.runtime.clips import ClipAttacher, clip_ring
 from edge.runtime.memory import fix_mmap_threshold
 from edge.runtime.metrics import WorkerMetrics
+from edge.runtime.patrol import PatrolScheduler, PatrolStatus
+from edge.runtime.patrol_status import CameraPatrolStatus
 from edge.runtime.pipeline import CameraPipeline, GateCounts, LiveView, load_detectors
 from edge.runtime.plates import PlateAttacher, PlateService, plates_wanted
 from edge.runtime.verifier import answer_command, ask, verify_command
@@ -57,6 +59,7 @@ class CameraStatus:
     tamper: TamperStatus
     mode: str = "day"  # the camera's picture as the scene model reads it: day, low_light or infrared
     mode_changes: int = 0
+    patrol: CameraPatrolStatus | None = None  # a patrol camera's visits (None: a continuous camera)
 
     @property
     def dropped_frames(self) -> int:
@@ -133,7 +136,14 @@ class Worker:
             )
             for c in cameras
         }
-        self.streams = {c.id: CameraStream(c, self._on_frame, self.health, packets=rings.get(c.id)) for c in cameras}
+        streamed = [c for c in cameras if c.analysis.mode == "continuous"]
+        self.streams = {c.id: CameraStream(c, self._on_frame, self.health, packets=rings.get(c.id)) for c in streamed}
+        patrolled = [c for c in cameras if c.analysis.mode == "patrol"]  # visited in turn (edge/runtime/patrol.py)
+        self.patrol = (
+            PatrolScheduler(config, patrolled, self.pipelines, self.inference, self.health, self._on_frame)
+            if patrolled
+            else None
+        )
         self._running = False
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -142,8 +152,13 @@ class Worker:
         self.sender.start()
         for stream in self.streams.values():
             stream.start()
+        if self.patrol is not None:
+            self.patrol.start()
         self._running = True
-        log.info("worker started", extra={"cameras": list(self.streams), "models": list(self.detectors)})
+        patrolled = [] if self.patrol is None else sorted(self.patrol.status().cameras)
+        log.info(
+            "worker started", extra={"cameras": list(self.streams), "patrol": patrolled, "models": list(self.detectors)}
+        )
 
     def stop(self) -> None:
         """Streams first (no new frames), then drain inference, then close state and delivery.
@@ -156,6 +171,8 @@ class Worker:
         for camera_id, stream in self.streams.items():
             if not stream.stop(timeout=10.0):
                 log.warning("camera stream did not stop in time", extra={"camera": camera_id})
+        if self.patrol is not None:
+            self.patrol.stop()
         self.inference.stop(drain=True)
         if self.plates is not None:
             self.plates.close()  # the readings under way finish: the messages waiting for them go with their plate
@@ -206,6 +223,7 @@ class Worker:
     def camera_health(self) -> dict[str, CameraStatus]:
         stats = self.inference.stats()
         pipelines = self.pipelines
+        patrol = {} if self.patrol is None else self.patrol.status().cameras
         return {
             camera_id: CameraStatus(
                 health,
@@ -213,9 +231,14 @@ class Worker:
                 pipelines[camera_id].gate_counts,
                 pipelines[camera_id].tamper,
                 *pipelines[camera_id].camera_mode,
+                patrol=patrol.get(camera_id),
             )
             for camera_id, health in self.health.snapshot().items()
         }
+
+    def patrol_status(self) -> PatrolStatus | None:
+        """The box's patrol (visit rates, achieved revisit, overload) and each patrol camera's; None without one."""
+        return None if self.patrol is None else self.patrol.status()
 
     def latest_frame(self, camera_id: str) -> Frame | None:
         return self._latest.get(camera_id)
@@ -232,7 +255,10 @@ class Worker:
         """Hot-apply a camera's zones and rules: takes effect on its next analysed frame (and the
         decode decision at the next key frame: a quick rule may need every frame)."""
         self.pipelines[camera.id].reload(camera, zone_version)
-        self.streams[camera.id].apply(camera)
+        if camera.id in self.streams:
+            self.streams[camera.id].apply(camera)
+        elif self.patrol is not None:
+            self.patrol.apply(camera)
 
     def rebase_scene(self, camera_id: str) -> bool:
         """Take the camera's current view as its new reference (after a deliberate re-aim).

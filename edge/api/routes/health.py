@@ -36,7 +36,14 @@ def router(worker: WorkerView, registry: CollectorRegistry) -> APIRouter:
         ready = worker.ready and accepting
         if not ready:
             response.status_code = 503
-        return Readiness(ready=ready, cameras=cameras, disk_state=disk.level.value, accepting_cases=accepting)
+        patrol = worker.patrol_status()
+        return Readiness(
+            ready=ready,
+            cameras=cameras,
+            disk_state=disk.level.value,
+            accepting_cases=accepting,
+            patrol=None if patrol is None else patrol.box.detail,
+        )
 
     @r.get(
         "/metrics",

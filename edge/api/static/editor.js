@@ -116,6 +116,18 @@ async function showStream() {
     const age = seen ? t(", last frame {age} s ago", { age: Math.round(health.last_frame_age_s) }) : "";
     label.textContent = health ? t("Stream: {state}{age}", { state: health.state, age }) : t("Stream: not running");
     label.className = health && health.state === "streaming" ? "" : "stale";
+    if (health && health.patrol) {
+      // a patrol camera is idle between visits: its visits say whether it is seen
+      const p = health.patrol;
+      const now = Date.now() / 1000;
+      const last = p.last_visit_at === null ? t("no visit yet")
+        : t("last visit {age} s ago, {pictures} pictures in {duration} s",
+          { age: Math.round(now - p.last_visit_at), pictures: p.last_pictures, duration: p.last_visit_s });
+      const next = p.next_due_at === null ? t("visiting now") : t("next in {s} s", { s: Math.max(0, Math.round(p.next_due_at - now)) });
+      const failing = p.last_error ? t("; failing: {error}", { error: p.last_error }) : "";
+      label.textContent = t("Patrol: {last}; {next}{failing}", { last, next, failing });
+      label.className = p.last_error ? "stale" : "";
+    }
   } catch (error) {
     label.textContent = "";
   }
