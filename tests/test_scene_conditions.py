@@ -8,15 +8,18 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+import cv2
 import numpy as np
 import pytest
-from conditions import CONDITIONS, NIGHT, Edit, combined
-from scene_clips import looped_frames, textured_box
+from conditions import CONDITIONS, NIGHT, Edit, combined, dusk, to_infrared
+from scene_clips import looped_frames, textured_box, vtest_frames
 from test_replay_scene import CONFIRM_S, LITTER_OFF, LITTER_ON, LITTER_XY, TAMPER
 from test_replay_scene import edit as litter_and_tamper
 
 from edge.config.scene import SceneConfig, ViewChangeConfig
 from edge.scene import SceneModel, ViewChangeDetector
+from edge.scene.photometry import camera_mode
+from edge.scene.views import downscale
 from edge.types import Detections, Frame
 from edge.zones.geometry import box_iou
 
@@ -72,3 +75,19 @@ def test_litter_and_each_tamper_are_still_found_at_night(condition: str) -> None
         assert end <= max(reported) + 1.0 <= end + CONFIRM_S + 2.0
     other = {k for t, k in kinds.items() if not any(a <= t < b + CONFIRM_S + 1.0 for a, b in TAMPER.values())}
     assert other == {"none"}, "no tamper outside the three"
+
+
+def test_the_mode_is_read_through_a_decoder_colour_conversion() -> None:
+    """A grey picture that went through YUV 4:2:0 and back has a constant cast: still infrared. The
+    bottom of the dusk ramp is dark colour (low_light), the day is day."""
+    (t, image), config = vtest_frames(1.0)[30], SceneConfig()
+
+    def decoded(picture: np.ndarray) -> np.ndarray:
+        return cv2.cvtColor(cv2.cvtColor(picture, cv2.COLOR_BGR2YUV_I420), cv2.COLOR_YUV2BGR_I420)
+
+    def mode(picture: np.ndarray) -> str:
+        return camera_mode(downscale(decoded(picture), 160), config.infrared_chroma, config.low_light_level)
+
+    assert mode(to_infrared(image, t)) == "infrared"
+    assert mode(dusk(0.0, 1.0)(t, image)) == "low_light"
+    assert mode(image) == "day"

@@ -61,8 +61,9 @@ class SceneConfig(Section):
         2.5,
         ge=0.0,
         le=64.0,
-        description="mean spread (0-255 levels) between a pixel's largest and smallest channel below which the "
-        "picture is the camera's infrared night mode; a switch between colour and infrared re-bases the background",
+        description="colour variation (mean absolute deviation of blue-green and red-green, 0-255 levels) below which "
+        "the picture is the camera's infrared night mode (a constant cast still counts as grey); a switch between "
+        "colour and infrared re-bases the background",
     )
     low_light_level: float = Field(
         50.0, ge=0.0, le=255.0, description="mean level (0-255) of a colour picture below which the mode is low_light"

@@ -106,12 +106,12 @@ def unshift(image: np.ndarray, shift: Shift) -> np.ndarray:
 
 
 def chroma(small: np.ndarray) -> float:
-    """Mean spread between a pixel's largest and smallest channel: ~0 for an infrared (grey) picture."""
-    channels = small.astype(np.int16)
-    spread = np.maximum(np.maximum(channels[..., 0], channels[..., 1]), channels[..., 2]) - np.minimum(
-        np.minimum(channels[..., 0], channels[..., 1]), channels[..., 2]
-    )
-    return float(spread.mean())
+    """How much the colour varies over a uint8 BGR view: the mean absolute deviation of blue-green and
+    red-green from their medians. ~0 for an infrared (grey) picture, even one with a constant cast
+    (a decoder's YUV conversion shifts the channels of grey by a level or three)."""
+    channels = small.reshape(-1, 3)[:: max(1, small.shape[0] * small.shape[1] // 4096)].astype(np.float32)
+    blue, red = channels[:, 0] - channels[:, 1], channels[:, 2] - channels[:, 1]
+    return float(np.abs(blue - np.median(blue)).mean() + np.abs(red - np.median(red)).mean()) / 2.0
 
 
 def camera_mode(small: np.ndarray, infrared_chroma: float, low_light_level: float) -> CameraMode:
