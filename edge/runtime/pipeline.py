@@ -325,7 +325,7 @@ class CameraPipeline:
                     emitted = []
                 self._hold_for_clips(emitted, frame)
                 self._hold_for_plates(emitted, frame)
-                if self._plates is not None:  # another plate at a case's place: that case ends
+                if self._plates is not None and self._plates.reads_plates:  # another plate there: that case ends
                     for case_id in self._plates.watch(frame, self._cases.snapshot()):
                         self._cases.end_case(case_id, "plate_changed")
                 messages += emitted

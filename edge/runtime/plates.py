@@ -109,6 +109,11 @@ class PlateAttacher:
         self._rules = {(z.id, r.id) for z in camera.zones for r in z.rules if r.plates}
 
     @property
+    def reads_plates(self) -> bool:
+        """Whether any of the camera's rules reads plates (else `watch` has nothing to look at)."""
+        return bool(self._rules)
+
+    @property
     def wait_s(self) -> float:
         return self._wait_s
 
