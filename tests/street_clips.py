@@ -16,7 +16,7 @@ import numpy as np
 from scene_clips import vtest_frames
 
 from edge.config import EdgeConfig
-from edge.infer import Detector, load_detector
+from edge.infer import Detector, crops_to_zones, load_detector
 from edge.runtime.pipeline import CameraPipeline, PipelineStep
 from edge.types import CaseMessage, Frame
 
@@ -106,7 +106,8 @@ def play(
             image = scene(float(t))
             frame = Frame(camera.id, image, float(t), 1_767_571_200.0 + float(t), index)
             admission = pipeline.admit(frame)
-            found = model.detect([image], [admission.region])[0] if admission.models else None
+            region = admission.region if crops_to_zones(model, config.inference) else None  # as the engine does
+            found = model.detect([image], [region])[0] if admission.models else None
             steps.append(pipeline.analyse(frame, {"coco": found} if found is not None else {}))
     finally:
         pipeline.close()

@@ -6,7 +6,7 @@ per frame, in that frame's pixels. `InferenceEngine` is the batched loop all cam
 `thread_plan(inference, model)` says how many threads it and the model's session run on.
 """
 
-from edge.infer.detector import Detector, load_detector
+from edge.infer.detector import Detector, crops_to_zones, load_detector
 from edge.infer.engine import CameraStats, EngineStats, InferenceEngine, ModelStats
 from edge.infer.errors import ModelError
 from edge.infer.session import ThreadPlan, thread_plan
@@ -19,6 +19,7 @@ __all__ = [
     "ModelError",
     "ModelStats",
     "ThreadPlan",
+    "crops_to_zones",
     "load_detector",
     "thread_plan",
 ]

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 import numpy as np
 import onnxruntime as ort
 
-from edge.config.model import ModelConfig
+from edge.config.model import InferenceConfig, ModelConfig
 from edge.infer.adapters import Adapter, OutputSample, find_adapter
 from edge.infer.candidates import split_per_image, top_k_per_image
 from edge.infer.errors import ModelError
@@ -103,6 +103,12 @@ class Detector:
         if self._adapter.needs_nms:
             found = classwise_nms(found, self._cfg.nms_iou)
         return split_per_image(top_k_per_image(found, self._cfg.max_detections), geometry, len(geometry.size))
+
+
+def crops_to_zones(detector: Detector, inference: InferenceConfig) -> bool:
+    """Whether a camera's zone region reaches this detector (`inference.crop_to_zones`): always with
+    `true`, never with `false`, and with `auto` only where a crop scores as the whole frame does."""
+    return inference.crop_to_zones is True or (inference.crop_to_zones == "auto" and detector.crop_safe)
 
 
 def _metadata_size(metadata: dict[str, str]) -> tuple[int, int] | None:

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 from edge.config.model import InferenceConfig
 from edge.infer.batching import Request, ResultCallback, plan_batch, waiting
-from edge.infer.detector import Detector
+from edge.infer.detector import Detector, crops_to_zones
 from edge.infer.preprocess import check_image
 from edge.types import Frame, Region
 
@@ -86,10 +86,7 @@ class InferenceEngine:
         self._detectors = detectors
         self._config = config
         self._limits = {m: min(config.max_batch, d.preferred_batch) for m, d in detectors.items()}
-        self._crops = {
-            m: config.crop_to_zones is True or (config.crop_to_zones == "auto" and d.crop_safe)
-            for m, d in detectors.items()
-        }
+        self._crops = {m: crops_to_zones(d, config) for m, d in detectors.items()}
         self._queues: dict[str, deque[Request]] = {}
         self._prioritised: set[str] = set()
         self._cond = threading.Condition()
