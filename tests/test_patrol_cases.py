@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from test_cases_support import CAR, Box, Run, make_config, rule
+import cv2
+import numpy as np
+from test_cases_support import CAR, Box, H, Run, W, make_config, rule
 
 TIMING = {"min_duration_s": 180, "gap_allowance_s": 10, "clear_after_s": 90}
 
@@ -34,8 +36,9 @@ def test_a_car_seen_on_visits_a_minute_apart_is_one_case_from_the_first_visit(tm
     assert new.kind == "new"
     times = new.body["times"]
     assert times["first_seen_media_s"] == 0.0 and times["confirmed_media_s"] == 180.0
-    assert "01-first_seen.jpg" in new.pictures  # taken on the first visit
-    assert new.pictures["01-first_seen.jpg"] != new.pictures["01-full.jpg"]
+    first_seen = new.pictures["01-first_seen.jpg"]  # from the first visit, held as JPEG between visits
+    assert first_seen != new.pictures["01-full.jpg"]
+    assert cv2.imdecode(np.frombuffer(first_seen, np.uint8), cv2.IMREAD_COLOR).shape == (H, W, 3)
 
 
 def test_one_long_visit_never_confirms_a_case(tmp_path):

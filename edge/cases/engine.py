@@ -247,7 +247,9 @@ class CaseEngine:
         messages: list[CaseMessage] = []
         for r in self._rules.values():
             messages += self._step(r, frame, now, None, out, since=self._clock.watching_since)
-        return self._commit(out, now, messages)
+        messages = self._commit(out, now, messages)
+        self._first.pack()  # what waits for the next visit waits small
+        return messages
 
     def _roll_back(self) -> None:
         """Go back to what the store holds: this frame's changes never happened (the clock keeps its time).

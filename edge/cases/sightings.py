@@ -3,13 +3,17 @@
 Every new place holds a reference to the frame it was first seen in (no JPEG encode: passers-by
 cost nothing). Once the place has stayed a while (`SETTLE_S`, or a quarter of the rule's minimum
 duration) its first frame is encoded with the place's box drawn and written to the store, so a
-restart between first sighting and confirmation keeps the picture.
+restart between first sighting and confirmation keeps the picture. Between two visits of a patrol
+camera the held frames wait as JPEG (`pack`): a minute of a full picture per passer-by would cost a
+box with hundreds of cameras gigabytes.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 
 from edge.cases.evidence import Picture
@@ -19,6 +23,7 @@ from edge.cases.privacy import Bystanders, Redactor
 from edge.cases.store import CaseStore, HeldPicture
 from edge.types import Frame
 
+PACK_QUALITY = 95  # held first frames packed between patrol visits: re-encoded once more when pictured
 SETTLE_S = 5.0  # a place that stays this long (or a quarter of min_duration_s) gets its first-seen picture
 PICTURE_NAME = "first_seen"
 
@@ -30,6 +35,7 @@ class _Held:
     label: str
     clock: float
     seen: Bystanders | None  # the frame's people and vehicles, blurred in the picture when privacy is on
+    packed: bytes | None = None  # the frame's image as JPEG while it waits between patrol visits (image dropped)
 
 
 def settle_after_s(min_duration_s: float) -> float:
@@ -57,6 +63,9 @@ class FirstSightings:
             return None
         seen = Sighting(held.box[None, :], [held.label], np.zeros((0, 4)))
         frame = held.frame
+        if held.packed is not None:
+            image = cv2.imdecode(np.frombuffer(held.packed, np.uint8), cv2.IMREAD_COLOR)
+            frame = dataclasses.replace(frame, image=image)
         if self._redactor is not None:  # blurred before it is encoded: the clear picture is never stored
             frame = self._redactor.frame(frame, held.seen, held.box[None, :])
         pic = scene_picture(facts, spec, frame, held.clock, "first_seen.jpg", PICTURE_NAME, seen)
@@ -75,6 +84,21 @@ class FirstSightings:
         return Picture(
             "first_seen.jpg", PICTURE_NAME, jpeg, meta["taken_at"], meta["media_s"], meta["width"], meta["height"]
         )
+
+    def pack(self) -> None:
+        """Hold the waiting first frames as JPEG (each frame encoded once, whichever places share it)."""
+        packed: dict[int, tuple[Frame, bytes]] = {}
+        for key, held in self._held.items():
+            if held.packed is not None:
+                continue
+            if id(held.frame) not in packed:
+                ok, jpeg = cv2.imencode(".jpg", held.frame.image, [cv2.IMWRITE_JPEG_QUALITY, PACK_QUALITY])
+                if not ok:
+                    continue
+                empty = np.zeros((held.frame.height, held.frame.width, 0), np.uint8)  # keeps the size, not the pixels
+                packed[id(held.frame)] = (dataclasses.replace(held.frame, image=empty), jpeg.tobytes())
+            frame, jpeg = packed[id(held.frame)]
+            self._held[key] = dataclasses.replace(held, frame=frame, packed=jpeg)
 
     def forget(self, keys: np.ndarray | list[str]) -> None:
         for key in list(keys):

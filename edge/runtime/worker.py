@@ -24,7 +24,7 @@ from prometheus_client import CollectorRegistry
 
 from edge.cases import Quality, SuppressionView, VerdictRequest, check_rule, models_for
 from edge.cases.verify import Verification
-from edge.config import CameraConfig, EdgeConfig
+from edge.config import CameraConfig, EdgeConfig, InferenceConfig
 from edge.delivery.outbox import Outbox
 from edge.delivery.sender import Sender
 from edge.delivery.sink import open_sink
@@ -80,6 +80,15 @@ def check_cameras(config: EdgeConfig, cameras: Sequence[CameraConfig], detectors
                 check_rule(camera.id, zone, rule, events, names)
 
 
+def patrol_inference(inference: InferenceConfig, cameras: Sequence[CameraConfig]) -> InferenceConfig:
+    """A camera queue deep enough for a whole visit: a visit's few pictures are all it has until the next one
+    (a continuous camera drops its oldest frame for a newer one; a patrol camera has no newer one)."""
+    visit = max((c.analysis.pictures_per_visit for c in cameras if c.analysis.mode == "patrol"), default=0)
+    if visit <= inference.queue_per_camera:
+        return inference
+    return inference.model_copy(update={"queue_per_camera": visit})
+
+
 class Worker:
     """Owns the stages and their threads; `start()`, then `stop()` closes everything cleanly."""
 
@@ -101,7 +110,7 @@ class Worker:
         self.events = WorkerMetrics(self.metrics)
         storage = Path(config.storage.dir)
         storage.mkdir(parents=True, exist_ok=True)
-        self.inference = InferenceEngine(self.detectors, config.inference)
+        self.inference = InferenceEngine(self.detectors, patrol_inference(config.inference, cameras))
         self.health = HealthRegistry()
         self.outbox = Outbox.from_config(config.storage)  # disk-pressure watermarks and the reserve
         status = BoxStatus(config, sorted(self.detectors), self.health, self.outbox)
