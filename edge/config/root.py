@@ -13,8 +13,8 @@ from edge.config.delivery import PlatformConfig, StorageConfig
 from edge.config.events import DEFAULT_EVENTS, EventType
 from edge.config.evidence import EvidenceConfig
 from edge.config.model import InferenceConfig, ModelConfig
-from edge.config.plates import PlateReaderConfig, plate_rule_problem
 from edge.config.patrol import PatrolConfig
+from edge.config.plates import PlateReaderConfig, plate_rule_problem
 from edge.config.scene import ChangeGateConfig, SceneConfig, ViewChangeConfig
 from edge.config.tracking import TrackerConfig
 from edge.config.verdicts import VerdictsConfig
