@@ -30,4 +30,5 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q -e ".[test]"
+.venv/bin/python scripts/fetch_plate_model.py  # the plate recogniser, from PyPI's rapidocr wheel (not kept in git)
 echo "setup: done. Try: .venv/bin/edge demo"

@@ -38,7 +38,10 @@ class TextRecogniser:
 
     def __init__(self, path: Path, threads: int = 1) -> None:
         if not path.is_file():
-            raise ModelError(f"plate recogniser model {path} does not exist")
+            raise ModelError(
+                f"plate recogniser model {path} does not exist (setup.sh puts the default there:"
+                " .venv/bin/python scripts/fetch_plate_model.py)"
+            )
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
