@@ -74,6 +74,15 @@ def outbox(api: str) -> dict:
         return {}
 
 
+def assert_seqs_follow_on(messages: list[dict]) -> None:
+    """Every case's messages at the platform go 1, 2, 3...: no gap, no repeat."""
+    cases: dict[str, list[int]] = {}
+    for m in messages:
+        cases.setdefault(m["case_id"], []).append(m["seq"])
+    for case_id, seqs in cases.items():
+        assert seqs == list(range(1, len(seqs) + 1)), f"case {case_id}: seq has a gap or repeat: {seqs}"
+
+
 def test_full_disk_pauses_cases_survives_sigkill_and_resumes_without_gaps_or_repeats(tmp_path):
     port = free_port()
     api = f"http://127.0.0.1:{port}"
@@ -104,11 +113,7 @@ def test_full_disk_pauses_cases_survives_sigkill_and_resumes_without_gaps_or_rep
         messages = stored(srv.url)
         assert replays(srv.url) == 0, "a message was sent again"
     assert sum(m["kind"] == "update" for m in messages) >= 2
-    cases: dict[str, list[int]] = {}
-    for m in messages:
-        cases.setdefault(m["case_id"], []).append(m["seq"])
-    for case_id, seqs in cases.items():
-        assert seqs == list(range(1, len(seqs) + 1)), f"case {case_id}: seq has a gap or repeat: {seqs}"
+    assert_seqs_follow_on(messages)
     assert "-> paused" in log.read_text()  # the transition is logged
 
 
@@ -168,8 +173,4 @@ def test_disk_full_while_the_platform_is_down_stop_and_restart_send_nothing_twic
                 proc.kill()
         messages = stored(srv.url)
         assert replays(srv.url) == 0, "an acknowledged message was sent again"
-    cases: dict[str, list[int]] = {}
-    for m in messages:
-        cases.setdefault(m["case_id"], []).append(m["seq"])
-    for case_id, seqs in cases.items():
-        assert seqs == list(range(1, len(seqs) + 1)), f"case {case_id}: seq has a gap or repeat: {seqs}"
+    assert_seqs_follow_on(messages)

@@ -321,7 +321,7 @@ class CameraPipeline:
                 try:
                     emitted = self._cases.process(frame, tracked, static)
                 except StoreError as exc:  # the engine is back at its stored state: this frame never happened
-                    self._storage_failed(exc, exc.out_of_space)
+                    self._storage_failed(exc)
                     emitted = []
                 self._hold_for_clips(emitted, frame)
                 self._hold_for_plates(emitted, frame)
@@ -353,7 +353,7 @@ class CameraPipeline:
             try:
                 emitted = self._cases.end_visit()
             except StoreError as exc:
-                self._storage_failed(exc, exc.out_of_space)
+                self._storage_failed(exc)
                 emitted = []
             self._hand_off()
             return emitted
@@ -439,16 +439,16 @@ class CameraPipeline:
             try:
                 self._sink(message)
             except OutboxError as exc:  # kept in the state file: handed off again on a later frame or start
-                self._storage_failed(exc, exc.out_of_space)
+                self._storage_failed(exc)
                 break
             done.append(message.message_id)
         try:
             self._cases.handed_off(done)
         except StoreError as exc:  # they stay held too: the outbox recognises them when handed off again
-            self._storage_failed(exc, exc.out_of_space)
+            self._storage_failed(exc)
 
-    def _storage_failed(self, exc: Exception, no_space: bool) -> None:
-        if no_space:
+    def _storage_failed(self, exc: StoreError | OutboxError) -> None:
+        if exc.out_of_space:
             self._no_space(f"camera {self.camera_id}: {exc}")
         if str(exc) != self._storage_problem:
             log.error("cannot store: %s", exc, extra={"camera": self.camera_id})
