@@ -1,6 +1,6 @@
 """Cases: rule kinds, dedup, lifecycle, SQLite rule/case state, evidence and the case contract."""
 
-from edge.cases.contract import case_json_schema, iso_utc
+from edge.cases.contract import case_json_schema
 from edge.cases.engine import CaseEngine
 from edge.cases.lifecycle import Phase
 from edge.cases.privacy import Bystanders, Redactor, bystanders
@@ -34,7 +34,6 @@ __all__ = [
     "bystanders",
     "case_json_schema",
     "check_rule",
-    "iso_utc",
     "models_for",
     "quality",
 ]

@@ -8,25 +8,19 @@ platform can use them as idempotency keys.
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 from typing import Any
 
+from edge.isotime import compact_utc
+
 SCHEMA_ID = "edge.case/1"
-
-
-def iso_utc(epoch_s: float) -> str:
-    """ISO-8601 UTC with milliseconds, e.g. 2026-01-05T01:00:20.000Z."""
-    moment = dt.datetime.fromtimestamp(epoch_s, tz=dt.UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
 def case_id_for(worker_id: str, camera_id: str, zone_id: str, rule_id: str, first_seen: float, place: str) -> str:
     """Stable id: camera, UTC second of the first sighting, and a digest of the case's identity."""
     identity = f"{worker_id}|{camera_id}|{zone_id}|{rule_id}|{round(first_seen * 1000)}|{place}"
     digest = hashlib.sha256(identity.encode()).hexdigest()[:12]
-    stamp = dt.datetime.fromtimestamp(first_seen, tz=dt.UTC).strftime("%Y%m%dT%H%M%SZ")
-    return f"{camera_id}-{stamp}-{digest}"
+    return f"{camera_id}-{compact_utc(first_seen)}-{digest}"
 
 
 _STR = {"type": "string"}

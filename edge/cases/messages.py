@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from edge import __version__
-from edge.cases.contract import SCHEMA_ID, iso_utc
+from edge.cases.contract import SCHEMA_ID
 from edge.cases.evidence import CLEARED_COLOUR, Picture, annotate, crop, encode_bounded
 from edge.cases.lifecycle import Phase
 from edge.cases.observe import ZONE_LEVEL, RuleSpec
@@ -16,6 +16,7 @@ from edge.cases.state import Case
 from edge.config.camera import CameraConfig
 from edge.config.events import EventType
 from edge.config.zones import ZoneConfig
+from edge.isotime import iso_utc
 from edge.types import CaseMessage, Frame
 from edge.zones.geometry import to_pixels
 

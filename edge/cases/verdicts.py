@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from edge.cases.contract import iso_utc
+from edge.isotime import iso_utc
 
 VerdictKind = Literal["confirmed", "false_alarm"]
 Reason = Literal["wrong_object", "not_a_violation", "duplicate", "other"]

@@ -14,8 +14,8 @@ import hashlib
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from edge.cases.contract import iso_utc
 from edge.cases.evidence import Picture
+from edge.isotime import iso_utc
 from edge.types import CaseMessage, Frame
 
 Verdict = Literal["still_present", "gone", "camera_unavailable", "view_changed", "unknown_case"]

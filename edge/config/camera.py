@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -9,7 +11,7 @@ from pydantic import Field, field_validator, model_validator
 
 from edge.config.base import Section
 from edge.config.patrol import AnalysisMode, SnapshotAuth, SourceKind, patrol_problem
-from edge.config.zones import ZoneConfig
+from edge.config.zones import RuleConfig, ZoneConfig
 
 
 class SourceConfig(Section):
@@ -105,6 +107,14 @@ class LocationConfig(Section):
         return value
 
 
+@dataclass(frozen=True)
+class PlacedRule:
+    """A rule with the zone it is written in: what every walk over a camera's rules needs."""
+
+    zone: ZoneConfig
+    rule: RuleConfig
+
+
 class CameraConfig(Section):
     id: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$", description="stable id, used in case ids")
     name: str = ""
@@ -115,6 +125,13 @@ class CameraConfig(Section):
     enabled: bool = True
     clip: bool = Field(False, description="attach a short video clip to each new case (evidence.clip sets its length)")
     zones: list[ZoneConfig] = Field(default_factory=list)
+
+    def rules(self, *, enabled_only: bool = False) -> Iterator[PlacedRule]:
+        """Every rule of every zone, in config order (only the enabled ones with `enabled_only`)."""
+        for zone in self.zones:
+            for rule in zone.rules:
+                if rule.enabled or not enabled_only:
+                    yield PlacedRule(zone, rule)
 
     @model_validator(mode="after")
     def _patrol(self) -> CameraConfig:

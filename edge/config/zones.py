@@ -6,15 +6,26 @@ docs/rules.md explains each rule kind and parameter with examples.
 from __future__ import annotations
 
 import re
+from enum import StrEnum
 from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
 from edge.config.base import Section
 from edge.config.events import EventCode, Severity
-from edge.zones.geometry import polygon_problem
+from edge.config.polygon import polygon_problem
 
-RuleKind = Literal["dwell", "count", "occupancy", "combination", "static_object"]
+
+class RuleKind(StrEnum):
+    """What a rule counts; a str, so config files and messages carry the plain name."""
+
+    DWELL = "dwell"
+    COUNT = "count"
+    OCCUPANCY = "occupancy"
+    COMBINATION = "combination"
+    STATIC_OBJECT = "static_object"  # the scene model's new static objects, not a detector's classes
+
+
 CasePer = Literal["object", "zone"]
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 _HHMM = re.compile(r"^([01]\d|2[0-4]):[0-5]\d$")
@@ -71,7 +82,7 @@ class ScheduleConfig(Section):
 class RuleConfig(Section):
     id: str = Field(pattern=_ID, description="stable id within the zone; part of case ids")
     kind: RuleKind = Field(
-        "dwell",
+        RuleKind.DWELL,
         description="dwell: an object stays; count: >= min_count objects; occupancy: >= min_coverage of the "
         "zone covered; combination: groups of classes stay together; static_object: the scene model's "
         "new static objects",

@@ -28,7 +28,6 @@ without a goodbye; `close()` says goodbye with `online: false, reason: stopped`.
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import logging
 import random
@@ -53,6 +52,7 @@ from edge.config.delivery import MqttConfig, PlatformConfig
 from edge.delivery.mqtt_wire import ack_topic, acked_message_id, case_topic, command_topic, encode, status_topic
 from edge.delivery.outbox import OutboxItem
 from edge.delivery.sink import Acked, BoxStatus, CommandHandler, Outcome, Rejected, Retry
+from edge.isotime import now_iso
 
 log = logging.getLogger(__name__)
 
@@ -65,10 +65,6 @@ COMMAND_THREADS = 4  # commands answered at once (each waits at most its own bou
 
 class MqttSetupError(ConfigError):
     """The MQTT settings cannot work (a TLS file missing or unreadable); raised at start."""
-
-
-def _now_iso() -> str:
-    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def _describe(exc: BaseException, where: str) -> str:
@@ -422,7 +418,7 @@ class MqttSink:
                 log.exception("box status failed")
                 status["status_error"] = f"{type(exc).__name__}: {exc}"
         status.setdefault("software_version", __version__)
-        status["at"] = _now_iso()
+        status["at"] = now_iso(millis=False)
         return json.dumps(status, ensure_ascii=False, default=str).encode()
 
     def publish_status(self) -> None:

@@ -5,7 +5,7 @@ handing frames to the inference engine (whose per-camera queues drop the oldest 
 reporting to one `HealthRegistry`.
 """
 
-from edge.ingest.backoff import Backoff
+from edge.backoff import Backoff
 from edge.ingest.decode import DecodeMode
 from edge.ingest.errors import SourceError
 from edge.ingest.files import ClipInfo, probe_file, read_file_frames

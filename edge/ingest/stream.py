@@ -27,8 +27,8 @@ from collections.abc import Callable
 
 import av
 
+from edge.backoff import Backoff
 from edge.config import CameraConfig
-from edge.ingest.backoff import Backoff
 from edge.ingest.decode import DecodeMode, DecodeStats, FrameDecoder, GopMeter, Picture, StreamStalled
 from edge.ingest.errors import SourceError
 from edge.ingest.health import HealthRegistry, StreamState

@@ -19,9 +19,9 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from edge.cases.contract import iso_utc
 from edge.config.evidence import ClipConfig
 from edge.ingest import Clip, PacketRing
+from edge.isotime import iso_utc
 from edge.types import CaseMessage
 
 log = logging.getLogger(__name__)

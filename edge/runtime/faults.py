@@ -7,7 +7,6 @@ platform's device desk opens and closes a ticket the same way it does for street
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 
 import cv2
@@ -16,12 +15,9 @@ import numpy as np
 from edge import __version__
 from edge.cases import Bystanders, Redactor
 from edge.config import CameraConfig, EdgeConfig
+from edge.isotime import compact_utc, iso_utc
 from edge.scene import TamperStatus
 from edge.types import DEVICE_FAULT, CaseMessage, Frame, MessageKind
-
-
-def _iso(epoch: float) -> str:
-    return dt.datetime.fromtimestamp(epoch, dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 class FaultReporter:
@@ -44,7 +40,7 @@ class FaultReporter:
             return None
         previous, self.status = self.status, status
         if status.active and self._case_id is None:
-            stamp = dt.datetime.fromtimestamp(frame.wall_time, dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+            stamp = compact_utc(frame.wall_time)
             self._case_id, self._seq = f"{self.config.worker.id}-{self.camera.id}-fault-{stamp}", 0
         if self._case_id is None:
             return None
@@ -69,7 +65,7 @@ class FaultReporter:
             "severity": "normal",  # a blind camera is a maintenance ticket, not a hazard on the street
             "camera": {"id": self.camera.id, "name": self.camera.name},
             "fault": {"kind": fault.kind, "detail": fault.detail, "state": "ended" if ended else "active"},
-            "time": _iso(frame.wall_time),
+            "time": iso_utc(frame.wall_time),
             "time_media_s": round(frame.media_time, 3),
             "location": self.camera.location.model_dump(),
             "worker": {"id": self.config.worker.id, "version": __version__},

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, get_args
+from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, Response, status
 from fastapi.concurrency import run_in_threadpool
@@ -101,6 +101,6 @@ def router(worker: WorkerView, editor: ZoneEditor) -> APIRouter:
             detector = worker.detectors.get(model.id)
             names = list(detector.class_names) if detector is not None else []
             models.append(ModelInfo(id=model.id, loaded=detector is not None, classes=names))
-        return Catalog(events=list(worker.config.events), models=models, rule_kinds=list(get_args(RuleKind)))
+        return Catalog(events=list(worker.config.events), models=models, rule_kinds=[kind.value for kind in RuleKind])
 
     return r

@@ -29,7 +29,8 @@ from edge.api.schemas import (
     ZoneLive,
 )
 from edge.api.zoneedit import ZoneEditor
-from edge.cases import RuleView, iso_utc
+from edge.cases import RuleView
+from edge.isotime import iso_utc
 from edge.runtime.pipeline import LiveView
 from edge.scene import SceneUpdate
 from edge.types import Detections

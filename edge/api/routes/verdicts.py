@@ -14,7 +14,8 @@ from pydantic import BaseModel, Field
 from edge.api.deps import WorkerView
 from edge.api.errors import NOT_FOUND, Message
 from edge.api.routes.cases import CaseId
-from edge.cases import SuppressionView, VerdictError, VerdictRequest, iso_utc
+from edge.cases import SuppressionView, VerdictError, VerdictRequest
+from edge.isotime import iso_utc
 
 SuppressionId = Annotated[
     str, Path(pattern=r"^sup-[0-9a-f]{16}$", description="suppression id, e.g. sup-1f0c9a7e2b44aa01")
