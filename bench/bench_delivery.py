@@ -55,8 +55,8 @@ from edge.config.delivery import MqttConfig, PlatformConfig  # noqa: E402
 from edge.delivery.mqtt import connect_properties, mqtt_client  # noqa: E402
 from edge.delivery.mqtt_wire import case_topic, encode  # noqa: E402
 from edge.delivery.outbox import Outbox  # noqa: E402
+from edge.delivery.platform import open_sink  # noqa: E402
 from edge.delivery.sender import Sender  # noqa: E402
-from edge.delivery.sink import open_sink  # noqa: E402
 from edge.delivery.wire import build_request  # noqa: E402
 from edge.types import CaseMessage  # noqa: E402
 

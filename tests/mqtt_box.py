@@ -23,8 +23,8 @@ import numpy as np
 
 from edge.config.delivery import MqttConfig, PlatformConfig
 from edge.delivery.outbox import Outbox
+from edge.delivery.platform import open_sink
 from edge.delivery.sender import Sender
-from edge.delivery.sink import open_sink
 from edge.types import CaseMessage
 
 

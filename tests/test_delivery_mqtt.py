@@ -21,8 +21,8 @@ from edge.config import ConfigError, parse_config
 from edge.config.delivery import MqttConfig, PlatformConfig
 from edge.delivery.mqtt_wire import decode, encode
 from edge.delivery.outbox import Outbox
+from edge.delivery.platform import open_connection, open_fleet, open_sink
 from edge.delivery.sender import Sender
-from edge.delivery.sink import open_sink
 from edge.receiver.mqtt import MqttConsumer
 from edge.receiver.store import ReceiverStore
 from edge.types import CaseMessage
@@ -147,15 +147,18 @@ def retained_status(url_port: int, worker_id: str, prefix: str = "edge") -> dict
 def test_box_status_is_retained_online_and_says_goodbye_on_close(tmp_path, broker):
     platform = mqtt_platform(broker.url, status_interval_s=1)
     cameras = {"gate": "streaming"}
-    sink = open_sink(platform, "box-a", env={}, status=lambda: {"cameras": dict(cameras), "outbox": {"pending": 3}})
-    sink.start()
-    wait_until(lambda: sink.connection.connected.is_set(), 10, "the sink to connect")
+    connection = open_connection(platform, "box-a", env={})
+    fleet = open_fleet(connection, "box-a", status=lambda: {"cameras": dict(cameras), "outbox": {"pending": 3}})
+    assert connection is not None and fleet is not None
+    fleet.start()
+    wait_until(connection.connected.is_set, 10, "the fleet channel to connect")
     status = retained_status(broker.port, "box-a")
     assert status["online"] is True and status["cameras"] == {"gate": "streaming"}
     assert status["outbox"] == {"pending": 3} and status["software_version"]
     cameras["gate"] = "reconnecting"
     wait_until(lambda: retained_status(broker.port, "box-a")["cameras"]["gate"] == "reconnecting", 10, "a refresh")
-    sink.close()
+    fleet.close()
+    connection.stop()
     status = retained_status(broker.port, "box-a")
     assert (status["online"], status["reason"]) == (False, "stopped")
 

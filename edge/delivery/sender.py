@@ -37,9 +37,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
+from edge.backoff import backoff_delay
 from edge.config.delivery import PlatformConfig
 from edge.delivery.outbox import Outbox, OutboxError, OutboxItem, OutboxStats
-from edge.delivery.sink import Acked, Rejected, Retry, Sink, open_sink
+from edge.delivery.platform import open_sink
+from edge.delivery.sink import Acked, Rejected, Retry, Sink
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +76,8 @@ class Sender:
         env: Mapping[str, str] | None = None,
         rng: random.Random | None = None,
     ) -> None:
-        """`sink`: from `open_sink()`; without one, the HTTP sink of `platform` (MQTT needs the worker id)."""
+        """`sink`: from `edge.delivery.platform.open_sink()`; without one, the HTTP sink of `platform`
+        (MQTT needs the worker id)."""
         if sink is None:
             if platform.kind != "http":
                 raise ValueError(f"a {platform.kind} platform needs its sink: open_sink(platform, worker_id)")
@@ -265,8 +268,7 @@ class Sender:
 
     def _backoff(self, failures: int) -> float:
         """Exponential in the number of failures, capped, with 'equal jitter' (50-100 %)."""
-        base = min(self.platform.backoff_max_s, self.platform.backoff_initial_s * 2.0 ** min(failures - 1, 30))
-        return base * (0.5 + 0.5 * self._rng.random())
+        return backoff_delay(failures, self.platform.backoff_initial_s, self.platform.backoff_max_s, self._rng)
 
     def _note_error(self, error: str) -> None:
         self._last_error = error

@@ -13,21 +13,17 @@ consumer, its database, the confirmation back) takes a window of messages at onc
 is not one round trip per message; HTTP posts one at a time (`window = 1`).
 
 A new kind of sink is one module with a class that has `window`, `start()`, `deliver()` and `close()`,
-and one entry in `open_sink()`.
+and one entry in `edge.delivery.platform.open_sink()`. This module is the protocol only: it imports
+no sink, so every sink can import it.
 """
 
 from __future__ import annotations
 
-import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol
 
-from edge.config.delivery import PlatformConfig
-from edge.delivery.outbox import OutboxItem
-
-BoxStatus = Callable[[], dict[str, Any]]  # what a box reports about itself (sinks that publish status)
-CommandHandler = Callable[[dict[str, Any]], dict[str, Any]]  # a request's JSON -> its answer (may block, bounded)
+from edge.delivery.records import OutboxItem
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,23 +66,3 @@ class Sink(Protocol):
         ...
 
     def close(self) -> None: ...
-
-
-def open_sink(
-    platform: PlatformConfig,
-    worker_id: str,
-    *,
-    env: Mapping[str, str] | None = None,
-    status: BoxStatus | None = None,
-    commands: CommandHandler | None = None,
-) -> Sink:
-    """The sink `platform.kind` names. `status` feeds the box-status message of sinks that have one;
-    `commands` answers the requests that arrive on a sink with a command channel (MQTT)."""
-    env = os.environ if env is None else env
-    if platform.kind == "mqtt":
-        from edge.delivery.mqtt import MqttSink  # late: HTTP-only boxes never load the MQTT client
-
-        return MqttSink(platform, worker_id, env=env, status=status, commands=commands)
-    from edge.delivery.http import HttpSink
-
-    return HttpSink(platform, env=env)

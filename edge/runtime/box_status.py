@@ -13,6 +13,7 @@ from typing import Any
 
 from edge import __version__
 from edge.config import EdgeConfig
+from edge.delivery.fleet import BoxStatus
 from edge.delivery.outbox import Outbox
 from edge.ingest.health import HealthRegistry
 
@@ -28,8 +29,8 @@ def model_versions(config: EdgeConfig, model_ids: list[str]) -> list[dict[str, s
     return out
 
 
-class BoxStatus:
-    """Callable status for the sink: cheap to call every `status_interval_s` (models hashed once)."""
+class WorkerStatus(BoxStatus):
+    """The worker's status for the fleet channel: cheap to call every `status_interval_s` (models hashed once)."""
 
     def __init__(self, config: EdgeConfig, model_ids: list[str], health: HealthRegistry, outbox: Outbox) -> None:
         self.models = model_versions(config, model_ids)

@@ -26,14 +26,14 @@ from edge.cases import Quality, SuppressionView, VerdictRequest, check_rule, mod
 from edge.cases.verify import Verification
 from edge.config import CameraConfig, EdgeConfig, InferenceConfig
 from edge.delivery.outbox import Outbox
+from edge.delivery.platform import open_connection, open_fleet, open_sink
 from edge.delivery.sender import Sender
-from edge.delivery.sink import open_sink
 from edge.infer import Detector
 from edge.infer.engine import CameraStats, InferenceEngine
 from edge.ingest.health import CameraHealth, HealthRegistry
 from edge.ingest.stream import CameraStream
 from edge.runtime import verdicts
-from edge.runtime.box_status import BoxStatus
+from edge.runtime.box_status import WorkerStatus
 from edge.runtime.clips import ClipAttacher, clip_ring
 from edge.runtime.memory import fix_mmap_threshold
 from edge.runtime.metrics import WorkerMetrics
@@ -113,7 +113,7 @@ class Worker:
         self.inference = InferenceEngine(self.detectors, patrol_inference(config.inference, cameras))
         self.health = HealthRegistry()
         self.outbox = Outbox.from_config(config.storage)  # disk-pressure watermarks and the reserve
-        status = BoxStatus(config, sorted(self.detectors), self.health, self.outbox)
+        status = WorkerStatus(config, sorted(self.detectors), self.health, self.outbox)
         commands = functools.partial(  # the platform's requests over MQTT
             answer_command,
             {
@@ -121,7 +121,10 @@ class Worker:
                 "verdict": functools.partial(verdicts.verdict_command, self.judge),
             },
         )
-        sink = open_sink(config.platform, config.worker.id, status=status, commands=commands)
+        # MQTT: one broker session, shared by the case sink and the fleet channel (commands in, status out)
+        self.connection = open_connection(config.platform, config.worker.id)
+        self.fleet = open_fleet(self.connection, config.worker.id, status=status, commands=commands)
+        sink = open_sink(config.platform, config.worker.id, connection=self.connection)
         self.sender = Sender(self.outbox, config.platform, sink)
         self.recent: deque[CaseMessage] = deque(maxlen=RECENT_CASES)
         self._recent_lock = threading.Lock()
@@ -159,6 +162,8 @@ class Worker:
     def start(self) -> None:
         self.inference.start()
         self.sender.start()
+        if self.fleet is not None:
+            self.fleet.start()
         for stream in self.streams.values():
             stream.start()
         if self.patrol is not None:
@@ -195,6 +200,10 @@ class Worker:
                 )
             pipeline.close()
         self.sender.close()
+        if self.fleet is not None:
+            self.fleet.close()  # the goodbye goes on the connection, which closes after it
+        if self.connection is not None:
+            self.connection.stop()
         self.outbox.close()
         if was_running:
             log.info("worker stopped")
