@@ -13,11 +13,11 @@ skip a state), while every other case keeps flowing; `resend` or `discard` relea
 Bounds: delivered items are pruned oldest-first beyond `max_mb` (down to a small tombstone, so a
 message handed over again after a crash is still recognised and not sent twice); when pending
 items alone exceed it, pending messages lose their evidence clips first, then keep their record
-and first picture while the others are dropped ("thinned"), oldest first. Free disk is a state
-(`edge.delivery.disk`): under pressure new messages keep fewer pictures (no clip), and
-acknowledgements may use the reserve. Cases are never dropped. A file that is not a readable
-SQLite database is moved aside and a fresh outbox started, so the worker keeps taking new
-cases; `stats().problem` says what happened.
+and first picture while the others are dropped ("thinned"), oldest first (`edge.delivery.outbox_bounds`).
+Free disk is a state (`edge.delivery.disk`): under pressure new messages keep fewer pictures (no
+clip), and acknowledgements may use the reserve. Cases are never dropped. A file that is not a
+readable SQLite database is moved aside and a fresh outbox started (`edge.delivery.outbox_db`), so
+the worker keeps taking new cases; `stats().problem` says what happened.
 """
 
 from __future__ import annotations
@@ -27,15 +27,14 @@ import logging
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Collection, Iterator
-from contextlib import contextmanager
+from collections.abc import Collection
 from pathlib import Path
-from typing import TypeVar, get_args
-
-import numpy as np
+from typing import get_args
 
 from edge.config.delivery import StorageConfig
 from edge.delivery.disk import DiskGuard, DiskLevel, Watermarks
+from edge.delivery.outbox_bounds import enforce_bounds, over_budget
+from edge.delivery.outbox_db import OutboxDb, first_of_case, tombstone
 from edge.delivery.records import DeadLetter, OutboxError, OutboxItem, OutboxStats
 from edge.delivery.wire import picture_name_problem
 from edge.storage import out_of_space
@@ -43,57 +42,8 @@ from edge.types import CaseMessage, MessageKind
 
 log = logging.getLogger(__name__)
 
-TOMBSTONE_KEEP_S = 7 * 86400.0  # a crashed case stage hands its messages over again within minutes, not weeks
-
 OUTBOX_FILE = "outbox.db"
 _KINDS = get_args(MessageKind)
-_DONE = "('delivered', 'discarded')"  # states that no longer hold anything back
-_CLIPS = "idx > 0 AND (name LIKE '%.mp4' OR name LIKE '%.mov')"  # evidence clips (never a message's first file)
-T = TypeVar("T")
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS messages (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    message_id TEXT NOT NULL UNIQUE,
-    case_id TEXT NOT NULL,
-    seq INTEGER NOT NULL,
-    kind TEXT NOT NULL,
-    body TEXT NOT NULL,
-    state TEXT NOT NULL DEFAULT 'pending'
-        CHECK (state IN ('pending', 'delivered', 'dead', 'discarded')),
-    attempts INTEGER NOT NULL DEFAULT 0,
-    next_attempt_at REAL NOT NULL DEFAULT 0,
-    created_at REAL NOT NULL,
-    delivered_at REAL,
-    last_error TEXT,
-    bytes INTEGER NOT NULL,
-    thinned TEXT NOT NULL DEFAULT '[]'
-);
-CREATE INDEX IF NOT EXISTS messages_case ON messages (case_id, seq);
-CREATE INDEX IF NOT EXISTS messages_state ON messages (state, id);
-CREATE TABLE IF NOT EXISTS pictures (
-    message INTEGER NOT NULL REFERENCES messages (id) ON DELETE CASCADE,
-    idx INTEGER NOT NULL,
-    name TEXT NOT NULL,
-    data BLOB NOT NULL,
-    PRIMARY KEY (message, idx)
-);
-CREATE TABLE IF NOT EXISTS dead_letters (
-    message INTEGER PRIMARY KEY REFERENCES messages (id) ON DELETE CASCADE,
-    status INTEGER,
-    response TEXT NOT NULL,
-    failed_at REAL NOT NULL
-);
-"""
-
-
-def _first_of_case(skip: Collection[int]) -> str:
-    """A pending message may go when nothing earlier of its case is still pending or dead;
-    `skip` are messages already acknowledged whose acknowledgement is not yet on disk."""
-    held = f" AND p.id NOT IN ({','.join('?' * len(skip))})" if skip else ""
-    return f"""NOT EXISTS (
-    SELECT 1 FROM messages p WHERE p.case_id = m.case_id AND p.seq < m.seq
-    AND p.state NOT IN {_DONE}{held})"""
 
 
 class Outbox:
@@ -114,98 +64,19 @@ class Outbox:
         `min_free_mb`, no reserve) set the disk-pressure levels of the folder it lives in."""
         self.path = Path(path)
         self.max_bytes = int(max_mb * 1024 * 1024)
-        self.problem: str | None = None
         self.changed = threading.Event()  # set on put/resend so an idle sender wakes at once
-        self._lock = threading.Lock()
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.disk = DiskGuard(self.path.parent, watermarks or Watermarks.below(min_free_mb))
-        try:
-            self._db = self._open_with_reserve()
-        except sqlite3.OperationalError as exc:  # full disk, I/O: the file is fine, never move it aside
-            raise OutboxError(f"outbox {self.path} cannot be opened: {exc}") from None
-        except sqlite3.DatabaseError as exc:
-            if not recover:
-                raise OutboxError(f"outbox {self.path} is unreadable: {exc}") from None
-            aside = self._move_aside()
-            self.problem = f"outbox {self.path} was unreadable ({exc}); moved to {aside.name}, started fresh"
-            log.error(self.problem)
-            self._db = self._open()
+        self._store = OutboxDb(self.path, self.disk, recover=recover)
+        self.problem = self._store.problem
 
     @classmethod
     def from_config(cls, storage: StorageConfig, *, recover: bool = True) -> Outbox:
         marks = Watermarks.from_storage(storage, reserve=recover)
         return cls(outbox_path(storage), max_mb=storage.max_outbox_mb, watermarks=marks, recover=recover)
 
-    def _open_with_reserve(self) -> sqlite3.Connection:
-        """Open; a disk too full even to open the file gives up the reserve for one more try."""
-        try:
-            return self._open()
-        except sqlite3.OperationalError as exc:
-            if not out_of_space(exc) or not self.disk.release_reserve():
-                raise
-        return self._open()
-
-    def _open(self) -> sqlite3.Connection:
-        fresh = not self.path.exists() or self.path.stat().st_size == 0
-        db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=10.0)
-        try:
-            if fresh:
-                db.execute("PRAGMA auto_vacuum = INCREMENTAL")  # takes effect on a new file only
-            if db.execute("PRAGMA journal_mode = WAL").fetchone()[0].lower() != "wal":
-                raise sqlite3.OperationalError("cannot switch to WAL journal mode")
-            db.execute("PRAGMA synchronous = FULL")
-            db.execute("PRAGMA foreign_keys = ON")
-            check = db.execute("PRAGMA quick_check").fetchone()[0]
-            if check != "ok":
-                raise sqlite3.DatabaseError(f"integrity check failed: {check}")
-            db.executescript(_SCHEMA)
-        except sqlite3.DatabaseError:
-            db.close()
-            raise
-        return db
-
-    def _move_aside(self) -> Path:
-        stamp = time.strftime("%Y%m%dT%H%M%S")
-        aside = self.path.with_name(f"{self.path.name}.corrupt-{stamp}")
-        for suffix in ("", "-wal", "-shm"):
-            part = Path(str(self.path) + suffix)
-            if part.exists():
-                part.replace(Path(str(aside) + suffix))
-        return aside
-
-    @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._db
-                self._db.execute("COMMIT")  # a full disk may fail the commit itself
-            except BaseException:
-                if self._db.in_transaction:
-                    self._db.execute("ROLLBACK")
-                raise
-
-    def _record(self, what: str, write: Callable[[sqlite3.Connection], T], *, use_reserve: bool = False) -> T:
-        """One of the sender's small writes. With `use_reserve` (acknowledgements only: the one write
-        whose loss would send a message twice), a full disk gives up the reserve for one more try;
-        retries, wake-ups and dead letters never spend it.
-
-        Raises OutboxError when the write fails: the sender then keeps what it learnt in memory."""
-        for retry in (False, True):
-            try:
-                with self._transaction() as db:
-                    return write(db)
-            except sqlite3.OperationalError as exc:
-                if out_of_space(exc):
-                    self.disk.note_no_space(what)
-                if not out_of_space(exc) or retry or not use_reserve or not self.disk.release_reserve():
-                    message = f"outbox {self.path}: cannot record {what}: {exc}"
-                    raise OutboxError(message, out_of_space=out_of_space(exc)) from exc
-        raise AssertionError("unreachable")
-
     def close(self) -> None:
-        with self._lock:
-            self._db.close()
+        self._store.close()
 
     # -- the case stage's side ------------------------------------------------------------
 
@@ -244,7 +115,7 @@ class Outbox:
                 raise OutboxError(f"message {msg.message_id}: cannot store: {again}", out_of_space=full) from again
         if stored:
             self.changed.set()
-            if self._over_budget():
+            if over_budget(self._store, self.max_bytes):
                 self._try_bounds()
         return stored
 
@@ -258,7 +129,7 @@ class Outbox:
     def _insert(self, msg: CaseMessage, body: str, pictures: list[tuple[str, bytes]]) -> bool:
         thinned = [name for name in msg.pictures if name not in dict(pictures)]
         size = len(body.encode()) + sum(len(data) for _, data in pictures)
-        with self._transaction() as db:
+        with self._store.transaction() as db:
             cur = db.execute(
                 "INSERT OR IGNORE INTO messages (message_id, case_id, seq, kind, body, created_at, bytes, thinned)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -289,15 +160,17 @@ class Outbox:
         (so never two of one case: a case's messages still leave in `seq` order)."""
         skip = list(skip)
         held = f" AND id NOT IN ({','.join('?' * len(skip))})" if skip else ""
-        with self._lock:
-            rows = self._db.execute(
+        with self._store.lock:
+            rows = self._store.db.execute(
                 "SELECT id, case_id, seq, kind, body, attempts, thinned FROM messages m"
-                f" WHERE state = 'pending' AND next_attempt_at <= ?{held} AND {_first_of_case(skip)}"
+                f" WHERE state = 'pending' AND next_attempt_at <= ?{held} AND {first_of_case(skip)}"
                 " ORDER BY id LIMIT ?",
                 (now, *skip, *skip, limit),
             ).fetchall()
             pictures = {
-                pk: self._db.execute("SELECT name, data FROM pictures WHERE message = ? ORDER BY idx", (pk,)).fetchall()
+                pk: self._store.db.execute(
+                    "SELECT name, data FROM pictures WHERE message = ? ORDER BY idx", (pk,)
+                ).fetchall()
                 for pk, *_ in rows
             }
         return [
@@ -314,9 +187,9 @@ class Outbox:
         """When the earliest first-in-line pending message becomes due; None when none waits."""
         skip = list(skip)
         held = f" AND id NOT IN ({','.join('?' * len(skip))})" if skip else ""
-        with self._lock:
-            (due,) = self._db.execute(
-                f"SELECT MIN(next_attempt_at) FROM messages m WHERE state = 'pending'{held} AND {_first_of_case(skip)}",
+        with self._store.lock:
+            (due,) = self._store.db.execute(
+                f"SELECT MIN(next_attempt_at) FROM messages m WHERE state = 'pending'{held} AND {first_of_case(skip)}",
                 (*skip, *skip),
             ).fetchone()
         return due
@@ -324,7 +197,7 @@ class Outbox:
     def retry_all_now(self) -> int:
         """Make every pending message due (a starting sender, or the platform back after an outage);
         returns how many were waiting on a backoff."""
-        return self._record(
+        return self._store.record(
             "a wake-up",
             lambda db: (
                 db.execute(
@@ -346,14 +219,14 @@ class Outbox:
                 [(now, pk) for pk in pks],
             )
             if pressed:
-                _tombstone(db, list(pks))
+                tombstone(db, list(pks))
 
-        self._record(f"{len(pks)} acknowledgement(s)", write, use_reserve=True)
+        self._store.record(f"{len(pks)} acknowledgement(s)", write, use_reserve=True)
         if pressed:
-            self._reclaim()
+            self._store.reclaim()
 
     def mark_retry(self, pk: int, error: str, next_attempt_at: float) -> None:
-        self._record(
+        self._store.record(
             "a retry",
             lambda db: db.execute(
                 "UPDATE messages SET attempts = attempts + 1, last_error = ?, next_attempt_at = ? WHERE id = ?",
@@ -374,13 +247,13 @@ class Outbox:
                 (pk, status, response, time.time()),
             )
 
-        self._record("a dead letter", write)
+        self._store.record("a dead letter", write)
 
     # -- the operator's side --------------------------------------------------------------
 
     def dead_letters(self) -> list[DeadLetter]:
-        with self._lock:
-            rows = self._db.execute(
+        with self._store.lock:
+            rows = self._store.db.execute(
                 "SELECT m.message_id, m.case_id, m.seq, m.kind, d.status, d.response, d.failed_at, m.attempts"
                 " FROM dead_letters d JOIN messages m ON m.id = d.message ORDER BY d.failed_at"
             ).fetchall()
@@ -390,7 +263,7 @@ class Outbox:
         """Re-queue one dead message (or all with None); returns how many were re-queued."""
         where = "state = 'dead'" + (" AND message_id = ?" if message_id is not None else "")
         args = (message_id,) if message_id is not None else ()
-        with self._transaction() as db:
+        with self._store.transaction() as db:
             db.execute(f"DELETE FROM dead_letters WHERE message IN (SELECT id FROM messages WHERE {where})", args)
             count = db.execute(
                 f"UPDATE messages SET state = 'pending', attempts = 0, next_attempt_at = 0 WHERE {where}", args
@@ -401,7 +274,7 @@ class Outbox:
 
     def discard(self, message_id: str) -> bool:
         """Give up on a dead message, releasing the later messages of its case."""
-        with self._transaction() as db:
+        with self._store.transaction() as db:
             count = db.execute(
                 "UPDATE messages SET state = 'discarded' WHERE state = 'dead' AND message_id = ?", (message_id,)
             ).rowcount
@@ -411,94 +284,23 @@ class Outbox:
 
     # -- bounds and health ----------------------------------------------------------------
 
-    def _stored_bytes(self, state_clause: str = "1") -> int:
-        with self._lock:
-            (total,) = self._db.execute(f"SELECT COALESCE(SUM(bytes), 0) FROM messages WHERE {state_clause}").fetchone()
-        return int(total)
-
-    def _over_budget(self) -> bool:
-        return self._stored_bytes() > self.max_bytes or self.disk.refresh() != DiskLevel.OK
-
     def enforce_bounds(self) -> None:
         """Prune delivered items oldest-first, then thin pending pictures, until within bounds."""
-        low_disk = self.disk.refresh() != DiskLevel.OK
-        excess = self._stored_bytes() - self.max_bytes
-        if low_disk or excess > 0:
-            self._prune_done(None if low_disk else excess)
-        excess = self._stored_bytes() - self.max_bytes
-        low_disk = self.disk.refresh() != DiskLevel.OK
-        if excess > 0 or low_disk:
-            self._thin_pending(None if low_disk else excess, _CLIPS)  # clips go before pictures
-        excess = self._stored_bytes() - self.max_bytes
-        if excess > 0 or low_disk:
-            self._thin_pending(None if low_disk else excess)
-
-    def _prune_done(self, excess: int | None) -> None:
-        """Prune finished items oldest-first to tombstones until `excess` bytes are gone (all with None).
-
-        A tombstone keeps the message id and state, so a message the case stage hands over again
-        (its own acknowledgement was lost in a crash) is recognised by `put` instead of sent twice."""
-        with self._lock:
-            rows = self._db.execute(
-                f"SELECT id, bytes FROM messages WHERE state IN {_DONE} AND bytes > 0 ORDER BY id"
-            ).fetchall()
-        if not rows:
-            return
-        ids, sizes = np.array(rows, dtype=np.int64).T
-        last = len(ids) - 1 if excess is None else min(int(np.searchsorted(np.cumsum(sizes), excess)), len(ids) - 1)
-        with self._transaction() as db:
-            _tombstone(db, [int(i) for i in ids[: last + 1]])
-            db.execute(
-                f"DELETE FROM messages WHERE state IN {_DONE} AND bytes = 0 AND COALESCE(delivered_at, created_at) < ?",
-                (time.time() - TOMBSTONE_KEEP_S,),
-            )
-        log.info("outbox: pruned %d delivered items (%d bytes)", last + 1, int(sizes[: last + 1].sum()))
-        self._reclaim()
-
-    def _thin_pending(self, excess: int | None, which: str = "idx > 0") -> None:
-        """Drop the `which` pictures (default: all but the first) of pending messages, oldest first."""
-        with self._lock:
-            rows = self._db.execute(
-                f"SELECT message, SUM(LENGTH(data)) FROM pictures WHERE {which} AND message IN"
-                " (SELECT id FROM messages WHERE state IN ('pending', 'dead')) GROUP BY message ORDER BY message"
-            ).fetchall()
-        if not rows:
-            return
-        ids, sizes = np.array(rows, dtype=np.int64).T
-        last = len(ids) - 1 if excess is None else min(int(np.searchsorted(np.cumsum(sizes), excess)), len(ids) - 1)
-        chosen = [int(i) for i in ids[: last + 1]]
-        with self._transaction() as db:
-            for pk in chosen:
-                names = [n for (n,) in db.execute(f"SELECT name FROM pictures WHERE message = ? AND {which}", (pk,))]
-                (thinned,) = db.execute("SELECT thinned FROM messages WHERE id = ?", (pk,)).fetchone()
-                freed = db.execute(
-                    f"SELECT SUM(LENGTH(data)) FROM pictures WHERE message = ? AND {which}", (pk,)
-                ).fetchone()[0]
-                db.execute(f"DELETE FROM pictures WHERE message = ? AND {which}", (pk,))
-                db.execute(
-                    "UPDATE messages SET thinned = ?, bytes = bytes - ? WHERE id = ?",
-                    (json.dumps(json.loads(thinned) + names), freed, pk),
-                )
-        log.warning("outbox over its bounds: thinned pictures of %d pending messages", len(chosen))
-        self._reclaim()
-
-    def _reclaim(self) -> None:
-        """Give freed pages back to the file system (auto_vacuum=INCREMENTAL, WAL truncated)."""
-        with self._lock:
-            self._db.execute("PRAGMA incremental_vacuum")
-            self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        enforce_bounds(self._store, self.max_bytes)
 
     def stats(self) -> OutboxStats:
         now = time.time()
-        with self._lock:
-            counts = dict(self._db.execute("SELECT state, COUNT(*) FROM messages GROUP BY state").fetchall())
-            (oldest,) = self._db.execute("SELECT MIN(created_at) FROM messages WHERE state = 'pending'").fetchone()
-            (blocked,) = self._db.execute(
+        with self._store.lock:
+            counts = dict(self._store.db.execute("SELECT state, COUNT(*) FROM messages GROUP BY state").fetchall())
+            (oldest,) = self._store.db.execute(
+                "SELECT MIN(created_at) FROM messages WHERE state = 'pending'"
+            ).fetchone()
+            (blocked,) = self._store.db.execute(
                 "SELECT COUNT(*) FROM messages m WHERE state = 'pending' AND EXISTS (SELECT 1 FROM messages p"
                 " WHERE p.case_id = m.case_id AND p.seq < m.seq AND p.state = 'dead')"
             ).fetchone()
-            (thinned,) = self._db.execute("SELECT COUNT(*) FROM messages WHERE thinned != '[]'").fetchone()
-            error = self._db.execute(
+            (thinned,) = self._store.db.execute("SELECT COUNT(*) FROM messages WHERE thinned != '[]'").fetchone()
+            error = self._store.db.execute(
                 "SELECT last_error FROM messages WHERE state = 'pending' AND last_error IS NOT NULL ORDER BY id LIMIT 1"
             ).fetchone()
         disk = self.disk.status()
@@ -509,7 +311,7 @@ class Outbox:
             discarded=counts.get("discarded", 0),
             blocked=blocked,
             oldest_pending_age_s=None if oldest is None else max(0.0, now - oldest),
-            stored_mb=self._stored_bytes() / 2**20,
+            stored_mb=self._store.stored_bytes() / 2**20,
             max_mb=self.max_bytes / 2**20,
             disk_free_mb=disk.free_mb,
             disk_state=disk.level,
@@ -520,12 +322,6 @@ class Outbox:
             problem=self.problem,
             last_error=error[0] if error else None,
         )
-
-
-def _tombstone(db: sqlite3.Connection, pks: list[int]) -> None:
-    """Drop the body and pictures of finished messages, keeping their id and state."""
-    db.executemany("DELETE FROM pictures WHERE message = ?", [(pk,) for pk in pks])
-    db.executemany("UPDATE messages SET body = '{}', bytes = 0 WHERE id = ?", [(pk,) for pk in pks])
 
 
 def outbox_path(storage: StorageConfig) -> Path:
