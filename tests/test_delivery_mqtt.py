@@ -238,6 +238,26 @@ def test_payload_cap_thins_pictures_last_first_and_decode_checks_them(evidence):
         decode(json.dumps(damaged).encode())
 
 
+def test_a_message_over_the_payload_cap_is_dead_lettered_labelled_mqtt_and_the_next_one_goes(tmp_path, broker):
+    """A rejection names the sink that refused it: an MQTT box's dead letters never say HTTP."""
+    outbox = Outbox(tmp_path / "outbox.db")
+    too_big = case(1, 1, {})
+    too_big.body["note"] = "x" * 20_000  # the record alone is over 16 KB: it can never be sent
+    outbox.put(too_big)
+    outbox.put(case(2, 1, {}))
+    # 3.1.1 and the PUBACK alone: the message that fits is delivered without a platform consumer
+    platform = mqtt_platform(broker.url, max_payload_kb=16, version="3.1.1", confirm="puback")
+    sender = Sender(outbox, platform, open_sink(platform, "box-a", env={}))
+    try:
+        assert sender.deliver_pending(timeout_s=30) == 1  # the second message is not held up
+        [dead] = outbox.dead_letters()
+        assert dead.message_id == too_big.message_id and "max_payload_kb" in dead.response
+        assert f"{too_big.message_id} dead-lettered: mqtt" in (sender.health().last_error or "")
+    finally:
+        sender.close()
+        outbox.close()
+
+
 @pytest.mark.parametrize(
     ("platform", "problem"),
     [
