@@ -41,7 +41,7 @@ from edge.runtime.patrol import PatrolScheduler, PatrolStatus
 from edge.runtime.patrol_status import CameraPatrolStatus
 from edge.runtime.pipeline import CameraPipeline, GateCounts, LiveView, load_detectors
 from edge.runtime.plates import PlateAttacher, PlateService, plates_wanted
-from edge.runtime.verifier import answer_command, ask, verify_command
+from edge.runtime.routing import answer_command, ask, verify_command
 from edge.scene import TamperStatus
 from edge.types import CaseMessage, Detections, Frame
 
