@@ -8,14 +8,15 @@
 
 A camera is due by `VisitPlan` (its revisit interval with jitter, earlier when a rule can decide). A
 failed visit (refused, hung, garbage, no key frame) is counted, named in health, and the camera is
-backed off in whole revisit intervals, doubling up to FAILURE_BACKOFF_MAX; its slot is free as
-soon as the visit gives up, so it never delays another camera. A box that cannot visit its cameras
+backed off in whole revisit intervals, doubling up to FAILURE_BACKOFF_MAX (edge/backoff.py's rule,
+jittered to 50-100 %); its slot is free as soon as the visit gives up, so it never delays another camera. A box that cannot visit its cameras
 in time says so (`status().box.overloaded`, logged once per change); it never stretches the interval.
 """
 
 from __future__ import annotations
 
 import logging
+import random
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -24,13 +25,14 @@ from dataclasses import dataclass
 
 import httpx
 
+from edge.backoff import backoff_delay
 from edge.config import CameraConfig, EdgeConfig
 from edge.config.patrol import revisit_s
 from edge.infer.engine import InferenceEngine
 from edge.ingest.health import HealthRegistry, StreamState
 from edge.ingest.snapshot import snapshot_auth, snapshot_visit
 from edge.ingest.visit import Capture, VisitOutcome, stream_visit
-from edge.runtime.patrol_plan import VisitPlan, unit_hash
+from edge.runtime.patrol_plan import VisitPlan
 from edge.runtime.patrol_status import OVERDUE_SHARE, BoxPatrolStatus, CameraPatrolStatus, PatrolStats
 from edge.runtime.pipeline import CameraPipeline
 from edge.types import Frame
@@ -240,9 +242,10 @@ class PatrolScheduler:
             entry.consecutive_failures += 1
             entry.last_error = outcome.error
             entry.resumed = True  # the time it could not be seen is not watched
-            factor = min(2 ** (entry.consecutive_failures - 1), FAILURE_BACKOFF_MAX)
-            spread = 0.5 + 0.5 * unit_hash(entry.config.id, "retry", entry.visits)
-            entry.due = time.time() + entry.plan.revisit_s * factor * spread
+            revisit = entry.plan.revisit_s
+            spread = random.Random(f"{entry.config.id}/retry/{entry.visits}")  # the same retries on every run
+            delay = backoff_delay(entry.consecutive_failures, revisit, revisit * FAILURE_BACKOFF_MAX, spread)
+            entry.due = time.time() + delay
         else:
             entry.consecutive_failures = 0
             entry.last_error = None

@@ -75,9 +75,8 @@ def check_cameras(config: EdgeConfig, cameras: Sequence[CameraConfig], detectors
     events = {e.code: e for e in config.events}
     names = {model_id: list(d.class_names) for model_id, d in detectors.items()}
     for camera in cameras:
-        for zone in camera.zones:
-            for rule in zone.rules:
-                check_rule(camera.id, zone, rule, events, names)
+        for placed in camera.rules():
+            check_rule(camera.id, placed.zone, placed.rule, events, names)
 
 
 def patrol_inference(inference: InferenceConfig, cameras: Sequence[CameraConfig]) -> InferenceConfig:
