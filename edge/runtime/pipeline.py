@@ -11,9 +11,10 @@ those, and pass what comes back to `analyse`, in order.
 
 The live worker, `edge replay`, `edge eval` and `edge demo` all run this object; they differ only in
 where frames come from and where messages go, so a tester's replay makes exactly the decisions the
-box will. The case engine keeps each message in its state file until the sink has taken it, so a
-crash between the two never loses one: on start, whatever the last run did not hand off is handed
-off first (the outbox stores a message id once). Thread-safe: the API may read a snapshot or apply
+box will. Every message takes one route to the sink (edge/runtime/handoff.py): the case engine
+keeps each of its messages in its state file until the sink has taken it, so a crash between the
+two never loses one (on start, whatever the last run did not hand off is handed off first; the
+outbox stores a message id once), and the fault reporter holds its device faults the same way. Thread-safe: the API may read a snapshot or apply
 an edit while frames are analysed; an edit lands between two frames.
 """
 
