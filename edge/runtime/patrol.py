@@ -9,8 +9,9 @@
 A camera is due by `VisitPlan` (its revisit interval with jitter, earlier when a rule can decide). A
 failed visit (refused, hung, garbage, no key frame) is counted, named in health, and the camera is
 backed off in whole revisit intervals, doubling up to FAILURE_BACKOFF_MAX (edge/backoff.py's rule,
-jittered to 50-100 %); its slot is free as soon as the visit gives up, so it never delays another camera. A box that cannot visit its cameras
-in time says so (`status().box.overloaded`, logged once per change); it never stretches the interval.
+jittered to 50-100 %); its slot is free as soon as the visit gives up, so it never delays another
+camera. A box that cannot visit its cameras in time says so (`status().box.overloaded`, logged once
+per change); it never stretches the interval.
 """
 
 from __future__ import annotations

@@ -14,8 +14,9 @@ where frames come from and where messages go, so a tester's replay makes exactly
 box will. Every message takes one route to the sink (edge/runtime/handoff.py): the case engine
 keeps each of its messages in its state file until the sink has taken it, so a crash between the
 two never loses one (on start, whatever the last run did not hand off is handed off first; the
-outbox stores a message id once), and the fault reporter holds its device faults the same way. Thread-safe: the API may read a snapshot or apply
-an edit while frames are analysed; an edit lands between two frames.
+outbox stores a message id once), and the fault reporter holds its device faults the same way.
+Thread-safe: the API may read a snapshot or apply an edit while frames are analysed; an edit lands
+between two frames.
 """
 
 from __future__ import annotations
