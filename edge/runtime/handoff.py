@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Protocol
 
 from edge.cases import StoreError
@@ -52,21 +53,16 @@ class MessageSource(Protocol):
     def handed_off(self, message_ids: Sequence[str]) -> None: ...
 
 
+@dataclass
 class HandOff:
-    """Sends a camera's held messages to the sink, in order, with their clip and plate when they wait for one."""
+    """Sends a camera's held messages to the sink, in order, with their clip and plate when they wait for one.
 
-    def __init__(
-        self,
-        sink: MessageSink,
-        failed: StorageFailed,
-        clips: ClipAttacher | None = None,
-        plates: PlateAttacher | None = None,
-    ) -> None:
-        """`failed`: told when a source's store or the sink failed (the hand-off stops there)."""
-        self._sink = sink
-        self._failed = failed
-        self.clips = clips
-        self.plates = plates  # reads the vehicle's plate for plate rules' messages
+    `failed`: told when a source's store or the sink failed (the hand-off stops there)."""
+
+    sink: MessageSink
+    failed: StorageFailed
+    clips: ClipAttacher | None = None
+    plates: PlateAttacher | None = None  # reads the vehicle's plate for plate rules' messages
 
     def hold(self, emitted: Sequence[CaseMessage], frame: Frame, wake: Callable[[], None]) -> None:
         """Keep new messages back for their clip or plate; on a live camera `wake` runs once their wait is over
@@ -110,14 +106,14 @@ class HandOff:
                     continue
                 message = self.plates.release(message)
             try:
-                self._sink(message)
+                self.sink(message)
             except OutboxError as exc:  # kept by its source: handed off again on a later frame or start
-                self._failed(exc)
+                self.failed(exc)
                 sent = False
                 break
             done.append(message.message_id)
         try:
             source.handed_off(done)
         except StoreError as exc:  # they stay held too: the outbox recognises them when handed off again
-            self._failed(exc)
+            self.failed(exc)
         return sent
