@@ -8,8 +8,8 @@
 
 A camera is due by `VisitPlan` (its revisit interval with jitter, earlier when a rule can decide). A
 failed visit (refused, hung, garbage, no key frame) is counted, named in health, and the camera is
-backed off in whole revisit intervals, doubling up to FAILURE_BACKOFF_MAX (edge/backoff.py's rule,
-jittered to 50-100 %); its slot is free as soon as the visit gives up, so it never delays another
+backed off in whole revisit intervals, doubling up to FAILURE_BACKOFF_MAX (`VisitPlan.retry_after`,
+edge/backoff.py's rule); its slot is free as soon as the visit gives up, so it never delays another
 camera. A box that cannot visit its cameras in time says so (`status().box.overloaded`, logged once
 per change); it never stretches the interval.
 """
@@ -17,7 +17,6 @@ per change); it never stretches the interval.
 from __future__ import annotations
 
 import logging
-import random
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -26,7 +25,6 @@ from dataclasses import dataclass
 
 import httpx
 
-from edge.backoff import backoff_delay
 from edge.config import CameraConfig, EdgeConfig
 from edge.config.patrol import revisit_s
 from edge.infer.engine import InferenceEngine
@@ -40,7 +38,6 @@ from edge.types import Frame
 
 log = logging.getLogger(__name__)
 
-FAILURE_BACKOFF_MAX = 8  # a failing camera is retried at most this many revisit intervals apart
 IDLE_WAIT_S = 1.0
 CHECK_EVERY_S = 10.0  # the dispatcher looks at the box's status this often (logs overload as it begins)
 
@@ -243,10 +240,7 @@ class PatrolScheduler:
             entry.consecutive_failures += 1
             entry.last_error = outcome.error
             entry.resumed = True  # the time it could not be seen is not watched
-            revisit = entry.plan.revisit_s
-            spread = random.Random(f"{entry.config.id}/retry/{entry.visits}")  # the same retries on every run
-            delay = backoff_delay(entry.consecutive_failures, revisit, revisit * FAILURE_BACKOFF_MAX, spread)
-            entry.due = time.time() + delay
+            entry.due = time.time() + entry.plan.retry_after(entry.consecutive_failures)
         else:
             entry.consecutive_failures = 0
             entry.last_error = None
