@@ -33,7 +33,7 @@ from edge.ingest.health import HealthRegistry, StreamState
 from edge.runtime import verdicts
 from edge.runtime.metrics import WorkerMetrics
 from edge.runtime.pipeline import CameraPipeline, GateCounts, LiveView
-from edge.runtime.verifier import ask
+from edge.runtime.routing import ask
 from edge.runtime.worker import CameraStatus
 from edge.scene import TamperStatus
 from edge.types import CaseMessage, Detections, Frame

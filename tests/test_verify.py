@@ -18,7 +18,7 @@ from edge.cases import case_json_schema
 from edge.cases.verify import VerifyRequest
 from edge.config.verification import VerificationConfig
 from edge.runtime.pipeline import CameraPipeline
-from edge.runtime.verifier import ask
+from edge.runtime.routing import ask
 from edge.types import CaseMessage
 
 ELSEWHERE = [[0.0, 0.6], [0.3, 0.6], [0.3, 1.0], [0.0, 1.0]]  # bottom-left: the car stands outside it

@@ -18,7 +18,7 @@ from pydantic import ValidationError
 from edge.api.deps import WorkerView
 from edge.api.errors import Problem, UnprocessableError, validation_problems
 from edge.cases import check_rule
-from edge.config import CameraConfig, ConfigError, EdgeConfig, ZoneConfig
+from edge.config import CameraConfig, ConfigError, EdgeConfig, RuleKind, ZoneConfig
 from edge.zones.store import CameraZones, ZoneStore, with_zones
 
 Edit = Callable[[list[ZoneConfig]], list[ZoneConfig]]
@@ -83,23 +83,23 @@ class ZoneEditor:
         problems = []
         events = {e.code: e for e in config.events}
         loaded = {model_id: list(d.class_names) for model_id, d in self.worker.detectors.items()}
-        for zone in config.camera(camera_id).zones:
-            for index, rule in enumerate(zone.rules):
-                loc = _locate(focus, zone.id, index)
-                if rule.kind != "static_object" and rule.model not in loaded:
-                    problems.append(
-                        Problem(
-                            loc=[*loc, "model"],
-                            msg=f"model {rule.model!r} is configured but not loaded by the running worker "
-                            f"(loaded: {sorted(loaded)}); it loads the models its rules use at start: "
-                            "restart the worker to use another model",
-                        )
+        for placed in config.camera(camera_id).rules():
+            zone, rule = placed.zone, placed.rule
+            loc = _locate(focus, zone.id, zone.rules.index(rule))  # rule ids are unique within a zone
+            if rule.kind != RuleKind.STATIC_OBJECT and rule.model not in loaded:
+                problems.append(
+                    Problem(
+                        loc=[*loc, "model"],
+                        msg=f"model {rule.model!r} is configured but not loaded by the running worker "
+                        f"(loaded: {sorted(loaded)}); it loads the models its rules use at start: "
+                        "restart the worker to use another model",
                     )
-                    continue
-                try:
-                    check_rule(camera_id, zone, rule, events, loaded)
-                except ConfigError as exc:
-                    problems.append(Problem(loc=loc, msg=str(exc)))
+                )
+                continue
+            try:
+                check_rule(camera_id, zone, rule, events, loaded)
+            except ConfigError as exc:
+                problems.append(Problem(loc=loc, msg=str(exc)))
         if problems:
             raise UnprocessableError(problems)
         return config

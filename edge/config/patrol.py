@@ -45,7 +45,7 @@ class PatrolConfig(Section):
 
 def bounding_rules(camera: CameraConfig) -> list[RuleConfig]:
     """Enabled rules whose timing bounds the revisit interval."""
-    return [r for z in camera.zones for r in z.rules if r.enabled]
+    return [placed.rule for placed in camera.rules(enabled_only=True)]
 
 
 def derived_revisit_s(camera: CameraConfig) -> float:
@@ -69,22 +69,22 @@ def patrol_problem(camera: CameraConfig) -> str | None:
         return "a snapshot source answers one picture per request: set analysis.mode to patrol"
     if analysis.mode != "patrol":
         return None
-    for zone in camera.zones:
-        for rule in zone.rules:
-            if rule.enabled and rule.min_duration_s < 2 * MIN_REVISIT_S:
-                return (
-                    f"zone {zone.id!r} rule {rule.id!r}: min_duration_s {rule.min_duration_s:g} is too short for "
-                    f"patrol (two visits at least {MIN_REVISIT_S:g} s apart must both see the object)"
-                )
+    for placed in camera.rules(enabled_only=True):
+        zone, rule = placed.zone, placed.rule
+        if rule.min_duration_s < 2 * MIN_REVISIT_S:
+            return (
+                f"zone {zone.id!r} rule {rule.id!r}: min_duration_s {rule.min_duration_s:g} is too short for "
+                f"patrol (two visits at least {MIN_REVISIT_S:g} s apart must both see the object)"
+            )
     given = analysis.revisit_s
     if given is None:
         return None
-    for zone in camera.zones:
-        for rule in zone.rules:
-            if rule.enabled and given > rule.min_duration_s:
-                return (
-                    f"revisit_s {given:g} cannot confirm zone {zone.id!r} rule {rule.id!r} within its "
-                    f"min_duration_s {rule.min_duration_s:g} (two visits must fit in it; leave revisit_s out to "
-                    f"derive {derived_revisit_s(camera):g} s from the rules)"
-                )
+    for placed in camera.rules(enabled_only=True):
+        zone, rule = placed.zone, placed.rule
+        if given > rule.min_duration_s:
+            return (
+                f"revisit_s {given:g} cannot confirm zone {zone.id!r} rule {rule.id!r} within its "
+                f"min_duration_s {rule.min_duration_s:g} (two visits must fit in it; leave revisit_s out to "
+                f"derive {derived_revisit_s(camera):g} s from the rules)"
+            )
     return None

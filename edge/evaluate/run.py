@@ -169,7 +169,7 @@ def truth_camera(config: EdgeConfig, truth: Truth) -> CameraConfig:
 def truth_warnings(truth: Truth, camera: CameraConfig, scene_enabled: bool = True) -> list[str]:
     """Expected cases no rule of the camera can produce (a typo, or a rule the change removed), and
     expected faults that cannot be reported (another camera, or the scene model is off)."""
-    rules = {(z.id, r.event_code) for z in camera.zones for r in z.rules if r.enabled}
+    rules = {(p.zone.id, p.rule.event_code) for p in camera.rules(enabled_only=True)}
     zones = {z.id for z in camera.zones}
     out = []
     elsewhere = "{id}: camera {camera!r} is not the replayed camera {replayed!r}; it will be missed"

@@ -29,10 +29,8 @@ def choose_decode(camera: CameraConfig, gop_s: float | None) -> DecodeMode:
         return "all"
     if gop_s <= 1.0 / camera.analysis.fps:
         return "keyframes"  # key frames already come at least as often as the analysis rate
-    for zone in camera.zones:
-        for rule in zone.rules:
-            if not rule.enabled:
-                continue
-            if step * SAMPLES_PER_DURATION > rule.min_duration_s or step * SAMPLES_PER_GAP > rule.gap_allowance_s:
-                return "all"
+    for placed in camera.rules(enabled_only=True):
+        rule = placed.rule
+        if step * SAMPLES_PER_DURATION > rule.min_duration_s or step * SAMPLES_PER_GAP > rule.gap_allowance_s:
+            return "all"
     return "keyframes"

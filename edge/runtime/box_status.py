@@ -1,39 +1,38 @@
 """What a box tells the platform about itself: the body of its retained MQTT status message.
 
 The platform's fleet view needs, per box: what software and which models run (model files
-named by the start of their sha256, so two boxes with the "same" model can be compared),
+named by the start of their sha256, so two boxes with the "same" model can be compared: the digest
+its case messages report, edge/cases/rules.py),
 each camera's stream state, how much the outbox holds back, and whether the disk is low.
 """
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 from typing import Any
 
 from edge import __version__
+from edge.cases.rules import model_versions
 from edge.config import EdgeConfig
 from edge.delivery.fleet import BoxStatus
 from edge.delivery.outbox import Outbox
 from edge.ingest.health import HealthRegistry
 
-MODEL_DIGEST_CHARS = 16
 
-
-def model_versions(config: EdgeConfig, model_ids: list[str]) -> list[dict[str, str]]:
-    out = []
-    for model_id in model_ids:
-        path = Path(config.model(model_id).path)
-        digest = hashlib.sha256(path.read_bytes()).hexdigest()[:MODEL_DIGEST_CHARS]
-        out.append({"id": model_id, "file": path.name, "sha256": digest})
-    return out
+def model_files(config: EdgeConfig, model_ids: list[str]) -> list[dict[str, str]]:
+    """The running models' files with their digest (the case messages' model version, less its prefix)."""
+    versions = model_versions(config)
+    return [
+        {"id": m, "file": Path(config.model(m).path).name, "sha256": versions[m].removeprefix("sha256:")}
+        for m in model_ids
+    ]
 
 
 class WorkerStatus(BoxStatus):
     """The worker's status for the fleet channel: cheap to call every `status_interval_s` (models hashed once)."""
 
     def __init__(self, config: EdgeConfig, model_ids: list[str], health: HealthRegistry, outbox: Outbox) -> None:
-        self.models = model_versions(config, model_ids)
+        self.models = model_files(config, model_ids)
         self.health = health
         self.outbox = outbox
 

@@ -2,12 +2,14 @@
 
 Each fault is a message stream of its own (case id `<worker>-<camera>-fault-<start>`): "new" when
 the view goes bad, "update" when the kind of fault changes, "cleared" when the view returns, so the
-platform's device desk opens and closes a ticket the same way it does for street cases.
+platform's device desk opens and closes a ticket the same way it does for street cases. A message
+is held here until it is handed off (edge/runtime/handoff.py), the same route case messages take.
 """
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 
 import cv2
 import numpy as np
@@ -31,9 +33,10 @@ class FaultReporter:
         self.status = TamperStatus()
         self._case_id: str | None = None
         self._seq = 0
+        self._pending: list[CaseMessage] = []  # not taken by the sink yet
 
     def observe(self, frame: Frame, status: TamperStatus, seen: Bystanders | None = None) -> CaseMessage | None:
-        """A message when the tamper state changed since the last frame, else None.
+        """A message when the tamper state changed since the last frame (held until handed off), else None.
 
         `seen`: the frame's people and vehicles, blurred in the view picture when privacy is on."""
         if status.kind == self.status.kind:
@@ -51,7 +54,17 @@ class FaultReporter:
         message = self._message(frame, kind, status if status.active else previous, ended=not status.active)
         if not status.active:
             self._case_id = None
+        self._pending.append(message)
         return message
+
+    def pending_messages(self) -> list[CaseMessage]:
+        """Messages `observe()` made that are not yet `handed_off()`, in order."""
+        return list(self._pending)
+
+    def handed_off(self, message_ids: Sequence[str]) -> None:
+        """The sink holds these messages: stop keeping them here."""
+        taken = set(message_ids)
+        self._pending = [m for m in self._pending if m.message_id not in taken]
 
     def _message(self, frame: Frame, kind: MessageKind, fault: TamperStatus, ended: bool) -> CaseMessage:
         assert self._case_id is not None

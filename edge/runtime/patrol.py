@@ -8,9 +8,10 @@
 
 A camera is due by `VisitPlan` (its revisit interval with jitter, earlier when a rule can decide). A
 failed visit (refused, hung, garbage, no key frame) is counted, named in health, and the camera is
-backed off in whole revisit intervals, doubling up to FAILURE_BACKOFF_MAX; its slot is free as
-soon as the visit gives up, so it never delays another camera. A box that cannot visit its cameras
-in time says so (`status().box.overloaded`, logged once per change); it never stretches the interval.
+backed off in whole revisit intervals, doubling up to FAILURE_BACKOFF_MAX (`VisitPlan.retry_after`,
+edge/backoff.py's rule); its slot is free as soon as the visit gives up, so it never delays another
+camera. A box that cannot visit its cameras in time says so (`status().box.overloaded`, logged once
+per change); it never stretches the interval.
 """
 
 from __future__ import annotations
@@ -30,14 +31,13 @@ from edge.infer.engine import InferenceEngine
 from edge.ingest.health import HealthRegistry, StreamState
 from edge.ingest.snapshot import snapshot_auth, snapshot_visit
 from edge.ingest.visit import Capture, VisitOutcome, stream_visit
-from edge.runtime.patrol_plan import VisitPlan, unit_hash
+from edge.runtime.patrol_plan import VisitPlan
 from edge.runtime.patrol_status import OVERDUE_SHARE, BoxPatrolStatus, CameraPatrolStatus, PatrolStats
 from edge.runtime.pipeline import CameraPipeline
 from edge.types import Frame
 
 log = logging.getLogger(__name__)
 
-FAILURE_BACKOFF_MAX = 8  # a failing camera is retried at most this many revisit intervals apart
 IDLE_WAIT_S = 1.0
 CHECK_EVERY_S = 10.0  # the dispatcher looks at the box's status this often (logs overload as it begins)
 
@@ -240,9 +240,7 @@ class PatrolScheduler:
             entry.consecutive_failures += 1
             entry.last_error = outcome.error
             entry.resumed = True  # the time it could not be seen is not watched
-            factor = min(2 ** (entry.consecutive_failures - 1), FAILURE_BACKOFF_MAX)
-            spread = 0.5 + 0.5 * unit_hash(entry.config.id, "retry", entry.visits)
-            entry.due = time.time() + entry.plan.revisit_s * factor * spread
+            entry.due = time.time() + entry.plan.retry_after(entry.consecutive_failures)
         else:
             entry.consecutive_failures = 0
             entry.last_error = None

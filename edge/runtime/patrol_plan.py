@@ -11,9 +11,13 @@ replay of the same clip and config visits at the same times on every run.
 from __future__ import annotations
 
 import hashlib
+import random
 from dataclasses import dataclass
 
+from edge.backoff import backoff_delay
+
 DECISION_MARGIN_S = 0.5  # a decision visit comes this long after the rule could decide (a picture later)
+FAILURE_BACKOFF_MAX = 8  # a failing camera is retried at most this many revisit intervals apart
 
 
 def unit_hash(*parts: object) -> float:
@@ -50,3 +54,10 @@ class VisitPlan:
         if decision_at is not None and decision_at > self.last_start:
             due = min(due, decision_at + DECISION_MARGIN_S)
         return due
+
+    def retry_after(self, failures: int) -> float:
+        """Seconds until a camera whose last `failures` visits failed is visited again: whole revisit
+        intervals, doubling per failure up to FAILURE_BACKOFF_MAX, jittered to 50-100 % (edge/backoff.py)
+        by camera id and visit number, so every run retries at the same offsets."""
+        spread = random.Random(f"{self.camera_id}/retry/{self.visits}")
+        return backoff_delay(failures, self.revisit_s, self.revisit_s * FAILURE_BACKOFF_MAX, spread)

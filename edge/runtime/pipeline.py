@@ -11,17 +11,18 @@ those, and pass what comes back to `analyse`, in order.
 
 The live worker, `edge replay`, `edge eval` and `edge demo` all run this object; they differ only in
 where frames come from and where messages go, so a tester's replay makes exactly the decisions the
-box will. The case engine keeps each message in its state file until the sink has taken it, so a
-crash between the two never loses one: on start, whatever the last run did not hand off is handed
-off first (the outbox stores a message id once). Thread-safe: the API may read a snapshot or apply
-an edit while frames are analysed; an edit lands between two frames.
+box will. Every message takes one route to the sink (edge/runtime/handoff.py): the case engine
+keeps each of its messages in its state file until the sink has taken it, so a crash between the
+two never loses one (on start, whatever the last run did not hand off is handed off first; the
+outbox stores a message id once), and the fault reporter holds its device faults the same way.
+Thread-safe: the API may read a snapshot or apply an edit while frames are analysed; an edit lands
+between two frames.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections import Counter, deque
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
@@ -41,21 +42,20 @@ from edge.cases import (
 )
 from edge.cases.verify import Verification, VerifyRequest
 from edge.config import CameraConfig, EdgeConfig
-from edge.delivery.records import OutboxError
 from edge.infer import Detector, load_detector
+from edge.runtime.admission import Admission, GateCounts, GateLedger, inference_plan
 from edge.runtime.clips import ClipAttacher
 from edge.runtime.faults import FaultReporter
+from edge.runtime.handoff import HandOff, MessageSink, NoSpace, StorageAlarm
 from edge.runtime.plates import PlateAttacher
 from edge.runtime.verifier import Verifier
-from edge.scene import ChangeGate, SceneModel, SceneUpdate, TamperStatus, ViewChangeDetector, bounding, zone_regions
+from edge.scene import SceneModel, SceneUpdate, TamperStatus, ViewChangeDetector
 from edge.track import Tracker
-from edge.types import CaseMessage, Detections, Frame, Region
+from edge.types import CaseMessage, Detections, Frame
 
 log = logging.getLogger(__name__)
 
-MessageSink = Callable[[CaseMessage], None]  # stores a message durably (Outbox.put) or raises OutboxError
 CaseGate = Callable[[], bool]  # may new cases open now? (`Outbox.disk.may_open_cases`: false when the disk is full)
-NoSpace = Callable[[str], None]  # a write failed for disk space (`DiskGuard.note_no_space`): the disk is full
 
 
 def load_detectors(config: EdgeConfig, model_ids: Sequence[str]) -> dict[str, Detector]:
@@ -101,48 +101,6 @@ class LiveView:
     cases: CaseSnapshot
 
 
-FrameKey = tuple[int, float]  # (index, media_time): one analysed frame of the camera
-
-
-def _key(frame: Frame) -> FrameKey:
-    return frame.index, frame.media_time
-
-
-@dataclass(frozen=True, slots=True)
-class GateCounts:
-    """Analysed frames by what the change gate decided: the detector ran, its last answer was reused,
-    or a reused answer was lost with its frame (dropped under overload: the frame was not analysed)."""
-
-    inferred: int
-    reused: int
-    lost: int
-
-
-@dataclass(frozen=True, slots=True)
-class Admission:
-    """What a frame needs from the shared inference engine: `models` to run on it (none: reuse or no
-    detector rules) and the `region` of the frame they must look at (None: all of it)."""
-
-    models: list[str]
-    region: Region | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class _Admitted:
-    """A frame on its way through inference: `reuses` names the frame whose detections stand for it."""
-
-    key: FrameKey
-    reuses: FrameKey | None
-
-
-@dataclass(frozen=True, slots=True)
-class _Inferred:
-    """The detector's latest answer for the camera, before tracking."""
-
-    key: FrameKey
-    detections: dict[str, Detections]
-
-
 @dataclass(frozen=True, slots=True)
 class _Seen:
     """The latest step's inputs to a LiveView (its case snapshot is taken when it is read)."""
@@ -175,25 +133,18 @@ class CameraPipeline:
         did not happen, and messages not yet taken stay held for the next frame).
         `clips`: adds an evidence clip to each new case (its message waits the clip's seconds after)."""
         self.camera_id = camera_id
-        self._clips = clips
         self._plates = plates  # reads the vehicle's plate for plate rules' messages (edge/runtime/plates.py)
         self._closed = False
         self._config = config
-        self._sink = sink
+        self._storage_failed = StorageAlarm(camera_id, no_space)
+        self._hand = HandOff(sink, self._storage_failed, clips, plates)
         self._may_open_cases = may_open_cases or (lambda: True)
-        self._no_space = no_space or (lambda _what: None)
-        self._storage_problem: str | None = None  # logged once per distinct problem, not per frame
         self._lock = threading.Lock()
         self._class_names = {k: list(v) for k, v in class_names.items()}
         self._trackers = {model_id: Tracker(config.tracker) for model_id in self._class_names}
         self._view = ViewChangeDetector(config.view_change)
         camera = config.camera(camera_id)
-        self._gate, self._region = self._inference_plan(camera)
-        self._gate_reference: FrameKey | None = None
-        self._inferred: _Inferred | None = None
-        # frames admitted and not analysed yet: each leaves when it (or a later frame: it was dropped) is
-        self._admitted: deque[_Admitted] = deque()
-        self._gate_counts = Counter[str]()
+        self._gate = GateLedger(*inference_plan(config, camera))
         self._scene = SceneModel(camera_id, config.scene) if config.scene.enabled else None
         self._faults = FaultReporter(config, camera)
         self._seen: _Seen | None = None
@@ -229,8 +180,7 @@ class CameraPipeline:
     @property
     def gate_counts(self) -> GateCounts:
         with self._lock:
-            c = self._gate_counts
-            return GateCounts(c["inferred"], c["reused"], c["lost"])
+            return self._gate.counts
 
     def timing_candidates(self) -> bool:
         """True while a rule is timing a candidate (the camera's frames deserve inference priority)."""
@@ -268,14 +218,7 @@ class CameraPipeline:
         inferred frame's detections stand (or where the camera's rules need no detector)."""
         with self._lock:
             model_ids = self._cases.model_ids
-            if not model_ids:
-                return Admission([])
-            verdict = self._gate.check(frame.image, frame.media_time)
-            reuses = None if verdict.run else self._gate_reference  # the gate only says no after a run
-            if reuses is None:
-                self._gate_reference = _key(frame)
-            self._admitted.append(_Admitted(_key(frame), reuses))
-            return Admission([]) if reuses is not None else Admission(model_ids, self._region)
+            return self._gate.admit(frame, model_ids) if model_ids else Admission([])
 
     def analyse(self, frame: Frame, detections: Mapping[str, Detections], snapshot: bool = False) -> PipelineStep:
         """Run one analysed frame through every stage and hand its messages to the sink, in order.
@@ -284,17 +227,10 @@ class CameraPipeline:
         back (dropped under overload), this one is not analysed either (a paused step) and the
         gate's next frame runs the detector."""
         with self._lock:
-            reuses = self._take_admission(frame)
-            if reuses is not None:
-                if self._inferred is None or self._inferred.key != reuses:
-                    self._gate_counts["lost"] += 1
-                    self._gate.reset()
-                    return PipelineStep(frame, {}, None, True, [])
-                detections = self._inferred.detections
-                self._gate_counts["reused"] += 1
-            elif detections:
-                self._inferred = _Inferred(_key(frame), dict(detections))
-                self._gate_counts["inferred"] += 1
+            resolved = self._gate.resolve(frame, detections)
+            if resolved.detections is None:
+                return PipelineStep(frame, {}, None, True, [])
+            detections = resolved.detections
             view = self._view.update(frame.image)
             if view.changed:  # a cut, a preset switch, a re-aim: nothing seen before is known to be here now
                 log.info("camera view cut", extra={"camera": frame.camera_id, "changed_share": round(view.share, 2)})
@@ -305,16 +241,16 @@ class CameraPipeline:
             update = self._scene_update(frame, tracked)
             messages: list[CaseMessage] = []
             seen = bystanders(tracked, self._class_names) if self._config.evidence.privacy.enabled else None
-            fault = self._faults.observe(frame, update.tamper, seen) if update is not None else None
+            tamper = update.tamper if update is not None else TamperStatus()
+            fault = self._faults.observe(frame, tamper, seen) if update is not None else None
             if fault is not None:
                 log.warning(
                     "camera view tampered",
-                    extra={"camera": frame.camera_id, "tamper": update.tamper.kind, "detail": update.tamper.detail},
+                    extra={"camera": frame.camera_id, "tamper": tamper.kind, "detail": tamper.detail},
                 )
-                self._sink(fault)  # a device fault is not case state: nothing to keep beside rule state
-                messages.append(fault)
+                messages.append(fault)  # handed off with the case messages, device faults first
             # a moved or covered view makes every zone meaningless; a full disk could not keep its cases
-            tampered = update is not None and update.tamper.active
+            tampered = tamper.active
             paused = tampered or not self._may_open_cases()
             static = update.static_objects if update is not None else None
             if not paused:
@@ -323,8 +259,7 @@ class CameraPipeline:
                 except StoreError as exc:  # the engine is back at its stored state: this frame never happened
                     self._storage_failed(exc)
                     emitted = []
-                self._hold_for_clips(emitted, frame)
-                self._hold_for_plates(emitted, frame)
+                self._hand.hold(emitted, frame, self.release_overdue)
                 if self._plates is not None and self._plates.reads_plates:  # another plate there: that case ends
                     for case_id in self._plates.watch(frame, self._cases.snapshot()):
                         self._cases.end_case(case_id, "plate_changed")
@@ -333,7 +268,7 @@ class CameraPipeline:
             self._hand_off(frame.media_time)
             cases = self._cases.snapshot() if snapshot else None
             self._seen = _Seen(frame, tracked, update, paused)
-            return PipelineStep(frame, tracked, update, paused, messages, cases, view.changed, reuses is not None)
+            return PipelineStep(frame, tracked, update, paused, messages, cases, view.changed, resolved.reused)
 
     def begin_visit(self, resumed: bool = False) -> None:
         """A patrol visit's pictures follow (edge/runtime/patrol.py): the gap before them is not absence.
@@ -358,30 +293,6 @@ class CameraPipeline:
             self._hand_off()
             return emitted
 
-    def _take_admission(self, frame: Frame) -> FrameKey | None:
-        """What `admit` decided for `frame` (None: its detections are its own); earlier frames never came back."""
-        key = _key(frame)
-        if not any(a.key == key for a in self._admitted):
-            return None  # not admitted through the gate (a caller that runs the detector itself)
-        while (admitted := self._admitted.popleft()).key != key:
-            continue
-        return admitted.reuses
-
-    def _inference_plan(self, camera: CameraConfig) -> tuple[ChangeGate, Region | None]:
-        """The change gate over the zones' regions, and the region the detector must look at.
-
-        With privacy on, both cover the whole frame: bystanders anywhere must be blurred where they
-        are now, not where the last inferred frame saw them, nor left unseen outside the zones."""
-        zones = [z.points for z in camera.zones if any(r.enabled for r in z.rules)]
-        rules = [r for z in camera.zones for r in z.rules if r.enabled]
-        gaps = [g for r in rules for g in (r.gap_allowance_s, r.clear_after_s)]
-        if self._config.evidence.privacy.enabled or not zones:
-            return ChangeGate(self._config.change_gate, [], min(gaps, default=None)), None
-        watch = zone_regions(zones, self._config.change_gate.margin)
-        inference = self._config.inference
-        crop = bounding(zone_regions(zones, inference.crop_margin)) if inference.crop_to_zones else None
-        return ChangeGate(self._config.change_gate, watch, min(gaps, default=None)), crop
-
     def _track(self, model_id: str, dets: Detections, frame: Frame) -> Detections:
         tracker = self._trackers.get(model_id)
         return tracker.update(dets, frame.media_time) if tracker is not None else dets
@@ -398,61 +309,9 @@ class CameraPipeline:
     def _scene_model_id(self, tracked: Mapping[str, Detections]) -> str | None:
         return next((m.id for m in self._config.models if m.id in tracked), None)
 
-    def _hold_for_clips(self, emitted: list[CaseMessage], frame: Frame) -> None:
-        if self._clips is None:
-            return
-        held = [m for m in emitted if self._clips.hold(m, frame.media_time, frame.wall_time)]
-        if held and self._clips.wall_bound:
-            timer = threading.Timer(self._clips.wait_s, self.release_overdue)  # a camera that drops holds nothing
-            timer.daemon = True
-            timer.start()
-
-    def _hold_for_plates(self, emitted: list[CaseMessage], frame: Frame) -> None:
-        if self._plates is None:
-            return
-        held = [m for m in emitted if self._plates.hold(m, frame)]
-        if held and self._plates.wall_bound:
-            timer = threading.Timer(self._plates.wait_s, self.release_overdue)
-            timer.daemon = True
-            timer.start()
-
     def _hand_off(self, media_time: float | None = None, force: bool = False) -> None:
-        """Sink every message the engine still holds, in order, then let the engine forget them.
-
-        Includes any that a failing sink left behind on an earlier frame, so order is kept. A "new"
-        message waiting for its clip holds back the later messages of its case only.
-        """
-        done, waiting = [], set()
-        for message in self._cases.pending_messages():
-            if message.case_id in waiting:
-                continue
-            if self._clips is not None:
-                if self._clips.waiting(message, media_time, force):
-                    waiting.add(message.case_id)
-                    continue
-                message = self._clips.release(message)
-            if self._plates is not None:
-                if self._plates.waiting(message, force):
-                    waiting.add(message.case_id)
-                    continue
-                message = self._plates.release(message)
-            try:
-                self._sink(message)
-            except OutboxError as exc:  # kept in the state file: handed off again on a later frame or start
-                self._storage_failed(exc)
-                break
-            done.append(message.message_id)
-        try:
-            self._cases.handed_off(done)
-        except StoreError as exc:  # they stay held too: the outbox recognises them when handed off again
-            self._storage_failed(exc)
-
-    def _storage_failed(self, exc: StoreError | OutboxError) -> None:
-        if exc.out_of_space:
-            self._no_space(f"camera {self.camera_id}: {exc}")
-        if str(exc) != self._storage_problem:
-            log.error("cannot store: %s", exc, extra={"camera": self.camera_id})
-        self._storage_problem = str(exc)
+        """Sink every message the camera holds (device faults first, then its cases'), in order."""
+        self._hand([self._faults, self._cases], media_time, force)
 
     def release_overdue(self) -> None:
         """Send messages whose clip wait ran out on the wall clock (no frame came to release them)."""
@@ -515,7 +374,7 @@ class CameraPipeline:
             self._cases.reload(camera, zone_version)
             if self._plates is not None:
                 self._plates.reload(camera)
-            self._gate, self._region = self._inference_plan(camera)  # its first frame runs the detector
+            self._gate.replan(*inference_plan(self._config, camera))  # its first frame runs the detector
 
     def rebase_scene(self) -> bool:
         """Take the current view as the new reference (after a deliberate re-aim); False without a scene model.

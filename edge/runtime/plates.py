@@ -38,7 +38,7 @@ BUSY = "busy"  # the unread reason of a crop the full queue did not take
 
 
 def plates_wanted(config: EdgeConfig) -> bool:
-    return any(rule.plates for cam in config.cameras for zone in cam.zones for rule in zone.rules)
+    return any(placed.rule.plates for camera in config.cameras for placed in camera.rules())
 
 
 class PlateService:
@@ -106,7 +106,7 @@ class PlateAttacher:
     def reload(self, camera: CameraConfig) -> None:
         """The camera's rules changed (the operator API): read plates for the rules that ask now.
         (The reader thread starts with the worker: a config without plate rules has none to hand.)"""
-        self._rules = {(z.id, r.id) for z in camera.zones for r in z.rules if r.plates}
+        self._rules = {(placed.zone.id, placed.rule.id) for placed in camera.rules() if placed.rule.plates}
 
     @property
     def reads_plates(self) -> bool:
@@ -124,7 +124,7 @@ class PlateAttacher:
             return False
         if message.kind not in ("new", "update"):
             for known in (self._case_plates, self._repeats, self._checks):
-                known.pop(message.case_id, None)  # type: ignore[attr-defined]
+                known.pop(message.case_id, None)
             self._away.discard(message.case_id)
             return False
         crop, origin = vehicle_crop(frame, body["detection"]["box"])

@@ -26,8 +26,9 @@ from edge.infer import Detector, ModelError
 from edge.infer.engine import InferenceEngine
 from edge.ingest import read_file_frames
 from edge.runtime.clips import ClipAttacher, clip_ring
+from edge.runtime.handoff import MessageSink
 from edge.runtime.patrol_replay import patrol_pictures
-from edge.runtime.pipeline import CameraPipeline, MessageSink, PipelineStep, load_detectors
+from edge.runtime.pipeline import CameraPipeline, PipelineStep, load_detectors
 from edge.runtime.plates import PlateAttacher, PlateService, plates_wanted
 from edge.types import CaseMessage, Detections, Frame
 

@@ -1,29 +1,23 @@
 """Verification requests of one camera, answered from its next analysed frames (see edge/cases/verify.py).
 
 The pipeline calls `step()` under its lock after each analysed frame's rules; a caller waits on the
-request's future for at most `verification.timeout_s`, then calls `give_up()` (camera_unavailable).
+request's future for at most `verification.timeout_s`, then calls `give_up()` (camera_unavailable);
+edge/runtime/routing.py finds the camera that holds a case.
 A request id asked again gets the same answer (and the case the same message, never a second one).
 """
 
 from __future__ import annotations
 
 import time
-import uuid
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import Future
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from edge.cases import CaseEngine
 from edge.cases.verify import Verdict, Verification, VerifyRequest
-from edge.config.verification import VerificationConfig
 from edge.types import CaseMessage, Detections, Frame
-
-if TYPE_CHECKING:
-    from edge.runtime.pipeline import CameraPipeline
 
 REMEMBERED = 256  # answers kept by request id, for callers that retry
 
@@ -100,38 +94,3 @@ class Verifier:
         while len(self._answers) > REMEMBERED:
             self._answers.popitem(last=False)
         pending.future.set_result(answer)
-
-
-def ask(
-    pipelines: Iterable[CameraPipeline], bound: VerificationConfig, case_id: str, request_id: str | None = None
-) -> Verification:
-    """Verify a case on whichever camera holds it; never waits longer than `bound.timeout_s`."""
-    request = VerifyRequest(case_id, request_id or uuid.uuid4().hex, time.time())
-    pipeline = next((p for p in pipelines if p.knows(case_id)), None)
-    if pipeline is None:
-        return Verification(request, "unknown_case", time.time(), f"no case {case_id!r} on this box")
-    future = pipeline.verify(request, bound.frames)
-    try:
-        return future.result(timeout=bound.timeout_s)
-    except TimeoutError:
-        return pipeline.give_up(future, f"no analysed frame of camera {pipeline.camera_id!r} in {bound.timeout_s:g} s")
-
-
-CommandHandler = Callable[[dict[str, Any]], dict[str, Any]]
-
-
-def answer_command(handlers: Mapping[str, CommandHandler], request: dict[str, Any]) -> dict[str, Any]:
-    """A command from the broker's command topic (docs/fleet.md, "Commands"), by its `command` field."""
-    command = request.get("command")
-    handler = handlers.get(command) if isinstance(command, str) else None
-    if handler is None:
-        return {"command": command, "error": f"unknown command {command!r}; known: {sorted(handlers)}"}
-    return {"command": command, **handler(request)}
-
-
-def verify_command(verify: Callable[[str, str | None], Verification], request: dict[str, Any]) -> dict[str, Any]:
-    """`verify`: look at a case now (`ask`)."""
-    case_id, request_id = request.get("case_id"), request.get("request_id")
-    if not isinstance(case_id, str) or not case_id:
-        return {"error": "verify needs 'case_id', the case's id (a string)"}
-    return verify(case_id, request_id if isinstance(request_id, str) else None).to_json()

@@ -41,7 +41,7 @@ from edge.runtime.patrol import PatrolScheduler, PatrolStatus
 from edge.runtime.patrol_status import CameraPatrolStatus
 from edge.runtime.pipeline import CameraPipeline, GateCounts, LiveView, load_detectors
 from edge.runtime.plates import PlateAttacher, PlateService, plates_wanted
-from edge.runtime.verifier import answer_command, ask, verify_command
+from edge.runtime.routing import answer_command, ask, verify_command
 from edge.scene import TamperStatus
 from edge.types import CaseMessage, Detections, Frame
 
@@ -75,9 +75,8 @@ def check_cameras(config: EdgeConfig, cameras: Sequence[CameraConfig], detectors
     events = {e.code: e for e in config.events}
     names = {model_id: list(d.class_names) for model_id, d in detectors.items()}
     for camera in cameras:
-        for zone in camera.zones:
-            for rule in zone.rules:
-                check_rule(camera.id, zone, rule, events, names)
+        for placed in camera.rules():
+            check_rule(camera.id, placed.zone, placed.rule, events, names)
 
 
 def patrol_inference(inference: InferenceConfig, cameras: Sequence[CameraConfig]) -> InferenceConfig:
