@@ -150,7 +150,7 @@ class TruthFile(_Strict):
 
     @model_validator(mode="after")
     def _unique_ids(self) -> TruthFile:
-        ids = [item.id for item in [*self.expected, *(self.faults or [])]]
+        ids = [item.id for item in self.expected] + [fault.id for fault in self.faults or []]
         repeated = sorted({i for i in ids if ids.count(i) > 1})
         if repeated:
             raise ValueError(f"expected case and fault ids must be unique, repeated: {repeated}")
