@@ -42,7 +42,7 @@ class Frame:
 
 
 def _column(values: Any, dtype: type, n: int, name: str) -> np.ndarray:
-    array = np.asarray(values, dtype=dtype).reshape(-1)
+    array: np.ndarray = np.asarray(values, dtype=dtype).reshape(-1)
     if array.shape[0] != n:
         raise ValueError(f"Detections.{name} has {array.shape[0]} rows, xyxy has {n}")
     return array

@@ -6,7 +6,7 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
-from fastapi import Depends, FastAPI
+from fastapi import APIRouter, Depends, FastAPI
 from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CollectorRegistry
@@ -50,18 +50,21 @@ def create_app(
     registry = CollectorRegistry(auto_describe=False)
     registry.register(SnapshotCollector(worker, lambda: {c: editor.zones(c).version for c in _camera_ids(worker)}))
 
-    protected = {"dependencies": [guard], "responses": {**AUTH_ERRORS, **INVALID}}
+    def protected(router: APIRouter) -> None:
+        """Mount `router` behind the token, documenting the answers every guarded route can give."""
+        app.include_router(router, dependencies=[guard], responses={**AUTH_ERRORS, **INVALID})
+
     if api.public_liveness:
         app.include_router(health.liveness_router())
     else:
-        app.include_router(health.liveness_router(), **protected)
-    app.include_router(health.router(worker, registry), **protected)
-    app.include_router(cameras.router(worker, editor), **protected)
-    app.include_router(live.router(worker, editor), **protected)
-    app.include_router(zones.router(editor), **protected)
-    app.include_router(cases.router(worker), **protected)
-    app.include_router(verdicts.router(worker), **protected)
-    app.include_router(outbox.router(worker), **protected)
+        protected(health.liveness_router())
+    protected(health.router(worker, registry))
+    protected(cameras.router(worker, editor))
+    protected(live.router(worker, editor))
+    protected(zones.router(editor))
+    protected(cases.router(worker))
+    protected(verdicts.router(worker))
+    protected(outbox.router(worker))
 
     @app.get("/openapi.json", include_in_schema=False, dependencies=[guard])
     def openapi() -> JSONResponse:

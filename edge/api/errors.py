@@ -77,23 +77,26 @@ def in_language(request: Request, response: JSONResponse) -> JSONResponse:
 
 
 def install(app: FastAPI) -> None:
-    """Register the handlers that give every validation failure the Problems shape, in the caller's language."""
+    """Register the handlers that give every validation failure the Problems shape, in the caller's language.
 
+    (The decorator form: starlette types `add_exception_handler` for handlers of any `Exception`, while
+    each of these takes the one class it is registered for.)
+    """
+
+    @app.exception_handler(RequestValidationError)
     async def on_request_error(request: Request, exc: RequestValidationError) -> JSONResponse:
         return in_language(request, unprocessable(problems_of(exc.errors())))
 
+    @app.exception_handler(UnprocessableError)
     async def on_unprocessable(request: Request, exc: UnprocessableError) -> JSONResponse:
         return in_language(request, unprocessable(exc.problems))
 
+    @app.exception_handler(StarletteHTTPException)
     async def on_http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         headers = dict(exc.headers or {})
         if exc.status_code == 405:  # name every method of the path, not only the first route's
             headers["Allow"] = ", ".join(_allowed_methods(app, request.url.path))
         return in_language(request, JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=headers))
-
-    app.add_exception_handler(RequestValidationError, on_request_error)
-    app.add_exception_handler(UnprocessableError, on_unprocessable)
-    app.add_exception_handler(StarletteHTTPException, on_http_error)
 
 
 def _allowed_methods(app: FastAPI, path: str) -> list[str]:
@@ -105,7 +108,10 @@ def _allowed_methods(app: FastAPI, path: str) -> list[str]:
     return sorted(methods)
 
 
-# OpenAPI documentation of the error answers shared by the routes.
-AUTH_ERRORS: dict[int | str, dict[str, Any]] = {401: {"model": Message, "description": "missing or wrong token"}}
-NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": Message, "description": "no such item"}}
-INVALID: dict[int | str, dict[str, Any]] = {422: {"model": Problems, "description": "invalid request"}}
+# OpenAPI documentation of answers (FastAPI's `responses=`), keyed by status code.
+Responses = dict[int | str, dict[str, Any]]
+
+# The error answers shared by the routes.
+AUTH_ERRORS: Responses = {401: {"model": Message, "description": "missing or wrong token"}}
+NOT_FOUND: Responses = {404: {"model": Message, "description": "no such item"}}
+INVALID: Responses = {422: {"model": Problems, "description": "invalid request"}}

@@ -95,6 +95,7 @@ def _cameras(health: Mapping[str, Mapping[str, object]]) -> Iterator[Metric]:
     mode_changes = CounterMetricFamily(
         "edge_camera_mode_changes", "Changes of the camera's picture mode", labels=["camera"]
     )
+    per_camera: dict[str, GaugeMetricFamily | CounterMetricFamily] = {**gauges, **counters}
     for camera, entry in sorted(health.items()):
         for s in StreamState:
             state.add_metric([camera, s.value], 1.0 if entry.get("state") == s.value else 0.0)
@@ -103,7 +104,7 @@ def _cameras(health: Mapping[str, Mapping[str, object]]) -> Iterator[Metric]:
             for name in ("day", "low_light", "infrared"):
                 mode.add_metric([camera, name], 1.0 if reading.get("mode") == name else 0.0)
             mode_changes.add_metric([camera], float(reading.get("changes", 0)))
-        for key, family in {**gauges, **counters}.items():
+        for key, family in per_camera.items():
             value = entry.get(key)
             if isinstance(value, int | float):
                 family.add_metric([camera], float(value))

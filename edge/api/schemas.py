@@ -142,7 +142,8 @@ class Readiness(BaseModel):
     disk_state: str = Field(description="disk pressure where the outbox lives: ok, thin, no_pictures, paused, full")
     accepting_cases: bool = Field(description="false while the disk is nearly full: no new cases open")
     patrol: str | None = Field(
-        None, description="the box's patrol: achieved revisit against the target, overdue visits, overloaded or not"
+        default=None,
+        description="the box's patrol: achieved revisit against the target, overdue visits, overloaded or not",
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+from collections.abc import Callable
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -75,7 +76,7 @@ def replay_with_progress(
     out: Path,
     camera_id: str | None,
     epoch: float,
-    sink: JsonLinesSink,
+    sink: Callable[[CaseMessage], None],
     console: Console,
     realtime: bool = False,
 ) -> ReplayResult:

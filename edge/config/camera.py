@@ -17,26 +17,27 @@ from edge.config.zones import RuleConfig, ZoneConfig
 class SourceConfig(Section):
     url: str = Field(description="rtsp://, http(s):// or a file path (relative to the config file)")
     kind: SourceKind = Field(
-        "stream", description="'stream': video (RTSP, HTTP, a file); 'snapshot': an http(s) URL answering one JPEG"
+        default="stream",
+        description="'stream': video (RTSP, HTTP, a file); 'snapshot': an http(s) URL answering one JPEG",
     )
-    auth: SnapshotAuth = Field("none", description="snapshot sources: HTTP basic or digest authentication")
-    username: str = Field("", max_length=200, description="snapshot sources: the user name for `auth`")
+    auth: SnapshotAuth = Field(default="none", description="snapshot sources: HTTP basic or digest authentication")
+    username: str = Field(default="", max_length=200, description="snapshot sources: the user name for `auth`")
     password_env: str = Field(
-        "",
+        default="",
         pattern=r"^([A-Za-z_][A-Za-z0-9_]{0,127})?$",
         description="snapshot sources: the environment variable holding the password (never the password itself)",
     )
-    transport: Literal["tcp", "udp"] = Field("tcp", description="RTSP transport")
-    loop: bool = Field(False, description="replay a file forever as if it were live (demos)")
+    transport: Literal["tcp", "udp"] = Field(default="tcp", description="RTSP transport")
+    loop: bool = Field(default=False, description="replay a file forever as if it were live (demos)")
     live: bool = Field(
-        True, description="read at the stream's own pace; false reads a file as fast as it decodes (benchmarks)"
+        default=True, description="read at the stream's own pace; false reads a file as fast as it decodes (benchmarks)"
     )
-    open_timeout_s: float = Field(5.0, gt=0, le=120)
-    read_timeout_s: float = Field(5.0, gt=0, le=120)
-    stall_timeout_s: float = Field(10.0, gt=0, le=600, description="no frame for this long forces a reconnect")
-    backoff_initial_s: float = Field(0.5, gt=0, le=60, description="first reconnect delay; doubles per failure")
+    open_timeout_s: float = Field(default=5.0, gt=0, le=120)
+    read_timeout_s: float = Field(default=5.0, gt=0, le=120)
+    stall_timeout_s: float = Field(default=10.0, gt=0, le=600, description="no frame for this long forces a reconnect")
+    backoff_initial_s: float = Field(default=0.5, gt=0, le=60, description="first reconnect delay; doubles per failure")
     backoff_max_s: float = Field(
-        30.0, gt=0, le=3600, description="longest reconnect delay; streaming this long resets the backoff"
+        default=30.0, gt=0, le=3600, description="longest reconnect delay; streaming this long resets the backoff"
     )
 
     @field_validator("url")
@@ -65,39 +66,44 @@ class SourceConfig(Section):
 
 
 class AnalysisConfig(Section):
-    fps: float = Field(2.0, gt=0, le=60, description="analysed frames per second of media time")
+    fps: float = Field(default=2.0, gt=0, le=60, description="analysed frames per second of media time")
     decode: Literal["auto", "keyframes", "all"] = Field(
-        "auto", description="'auto' decodes key frames only when the rules' needs allow it"
+        default="auto", description="'auto' decodes key frames only when the rules' needs allow it"
     )
     mode: AnalysisMode = Field(
-        "continuous",
+        default="continuous",
         description="'continuous': the stream stays open and every sampled frame is analysed; 'patrol': the "
         "camera is visited every revisit_s for a few pictures, its rules remembering what they saw between visits",
     )
     revisit_s: float | None = Field(
-        None,
+        default=None,
         ge=1.0,
         le=86400.0,
         description="patrol: seconds from one visit to the next; none = a third of the shortest min_duration_s / "
         "clear_after_s of the camera's rules",
     )
     pictures_per_visit: int = Field(
-        4,
+        default=4,
         ge=1,
         le=20,
         description="patrol: analysable pictures (key frames, or snapshots) taken per visit; several show whether "
         "an object stays or walks through, as the frames of a continuous camera do",
     )
     visit_timeout_s: float = Field(
-        10.0, gt=0, le=120, description="patrol: a visit that has not got its pictures by then ends (failed if none)"
+        default=10.0,
+        gt=0,
+        le=120,
+        description="patrol: a visit that has not got its pictures by then ends (failed if none)",
     )
 
 
 class LocationConfig(Section):
-    longitude: float = Field(0.0, ge=-180, le=180)
-    latitude: float = Field(0.0, ge=-90, le=90)
+    longitude: float = Field(default=0.0, ge=-180, le=180)
+    latitude: float = Field(default=0.0, ge=-90, le=90)
     address: str = ""
-    grid_code: str = Field("", description="15-digit unit-grid code (6 county + 3 street + 3 community + 3 seq)")
+    grid_code: str = Field(
+        default="", description="15-digit unit-grid code (6 county + 3 street + 3 community + 3 seq)"
+    )
 
     @field_validator("grid_code")
     @classmethod
@@ -121,9 +127,11 @@ class CameraConfig(Section):
     source: SourceConfig
     analysis: AnalysisConfig = Field(default_factory=AnalysisConfig)
     location: LocationConfig = Field(default_factory=LocationConfig)
-    timezone: str = Field("Asia/Shanghai", description="IANA zone that rule schedules are written in")
+    timezone: str = Field(default="Asia/Shanghai", description="IANA zone that rule schedules are written in")
     enabled: bool = True
-    clip: bool = Field(False, description="attach a short video clip to each new case (evidence.clip sets its length)")
+    clip: bool = Field(
+        default=False, description="attach a short video clip to each new case (evidence.clip sets its length)"
+    )
     zones: list[ZoneConfig] = Field(default_factory=list)
 
     def rules(self, *, enabled_only: bool = False) -> Iterator[PlacedRule]:

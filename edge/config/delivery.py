@@ -19,11 +19,11 @@ class MqttTlsConfig(Section):
     """TLS for `mqtts://` brokers; file paths are relative to the config file."""
 
     ca_file: str | None = Field(
-        None, description="CA bundle (PEM) the broker's certificate must chain to; None: system CAs"
+        default=None, description="CA bundle (PEM) the broker's certificate must chain to; None: system CAs"
     )
-    cert_file: str | None = Field(None, description="client certificate (PEM), for brokers that want one")
-    key_file: str | None = Field(None, description="client key (PEM) of cert_file")
-    verify_hostname: bool = Field(True, description="check the broker's name against its certificate")
+    cert_file: str | None = Field(default=None, description="client certificate (PEM), for brokers that want one")
+    key_file: str | None = Field(default=None, description="client key (PEM) of cert_file")
+    verify_hostname: bool = Field(default=True, description="check the broker's name against its certificate")
 
     def problem(self) -> str | None:
         """Why these files cannot be used for TLS, or None; checked at start, before anything is written."""
@@ -43,32 +43,42 @@ class MqttTlsConfig(Section):
 class MqttConfig(Section):
     """The broker, session and topics of the MQTT sink (`platform.kind: mqtt`)."""
 
-    url: str = Field("mqtt://127.0.0.1:1883", description="mqtt://host[:port] or mqtts://host[:port] (TLS)")
-    version: Literal["3.1.1", "5"] = Field("5", description="MQTT protocol version")
-    topic_prefix: str = Field("edge", pattern=TOPIC_SEGMENT, description="topics are <prefix>/<worker>/...")
+    url: str = Field(default="mqtt://127.0.0.1:1883", description="mqtt://host[:port] or mqtts://host[:port] (TLS)")
+    version: Literal["3.1.1", "5"] = Field(default="5", description="MQTT protocol version")
+    topic_prefix: str = Field(default="edge", pattern=TOPIC_SEGMENT, description="topics are <prefix>/<worker>/...")
     confirm: Literal["puback", "platform"] = Field(
-        "platform",
+        default="platform",
         description="when a message leaves the outbox: once the platform's consumer confirms it stored it (on "
         "<prefix>/<worker>/acks; survives a broker that loses what it acknowledged: the default), or on the "
         "broker's PUBACK alone (only for brokers that save before they acknowledge, e.g. a replicated cluster)",
     )
     window: int = Field(
-        16,
+        default=16,
         ge=1,
         le=64,
         description="messages published before their confirmations come back, each of a different case "
         "(one round trip per window instead of per message)",
     )
-    keepalive_s: int = Field(30, ge=5, le=3600, description="keep-alive; the broker declares the box gone after 1.5x")
+    keepalive_s: int = Field(
+        default=30, ge=5, le=3600, description="keep-alive; the broker declares the box gone after 1.5x"
+    )
     session_expiry_s: int = Field(
-        7 * 86400, ge=0, le=2**32 - 1, description="MQTT 5: how long the broker keeps the session of an offline box"
+        default=7 * 86400,
+        ge=0,
+        le=2**32 - 1,
+        description="MQTT 5: how long the broker keeps the session of an offline box",
     )
-    status_interval_s: float = Field(30.0, ge=1, le=3600, description="how often the retained box status is refreshed")
+    status_interval_s: float = Field(
+        default=30.0, ge=1, le=3600, description="how often the retained box status is refreshed"
+    )
     max_payload_kb: int = Field(
-        1024, ge=16, le=256 * 1024, description="largest message; pictures beyond it are thinned (broker limits apply)"
+        default=1024,
+        ge=16,
+        le=256 * 1024,
+        description="largest message; pictures beyond it are thinned (broker limits apply)",
     )
-    username_env: str = Field("EDGE_MQTT_USERNAME", description="env var holding the broker user name, if any")
-    password_env: str = Field("EDGE_MQTT_PASSWORD", description="env var holding the broker password, if any")
+    username_env: str = Field(default="EDGE_MQTT_USERNAME", description="env var holding the broker user name, if any")
+    password_env: str = Field(default="EDGE_MQTT_PASSWORD", description="env var holding the broker password, if any")
     tls: MqttTlsConfig = Field(default_factory=MqttTlsConfig)
 
     @field_validator("url")
@@ -99,19 +109,25 @@ class MqttConfig(Section):
 
 class PlatformConfig(Section):
     kind: Literal["http", "mqtt"] = Field(
-        "http", description="how cases reach the platform: HTTP POSTs or an MQTT broker"
+        default="http", description="how cases reach the platform: HTTP POSTs or an MQTT broker"
     )
     mqtt: MqttConfig = Field(default_factory=MqttConfig, description="broker settings, used when kind is mqtt")
-    url: str = Field("http://127.0.0.1:8787/api/cases", description="endpoint cases are POSTed to (kind http)")
-    token_env: str = Field("EDGE_PLATFORM_TOKEN", description="environment variable holding the bearer token")
-    hmac_secret_env: str = Field("EDGE_PLATFORM_HMAC_SECRET", description="env var with the HMAC secret, if any")
-    timeout_s: float = Field(10.0, gt=0, le=300, description="per request (or PUBACK wait); a timeout is retried")
-    backoff_initial_s: float = Field(0.5, gt=0, le=60, description="first retry delay (doubles, with jitter)")
-    backoff_max_s: float = Field(60.0, gt=0, le=3600, description="longest retry delay")
-    probe_interval_s: float = Field(
-        5.0, gt=0, le=300, description="while the platform is down, one message probes it at least this often"
+    url: str = Field(default="http://127.0.0.1:8787/api/cases", description="endpoint cases are POSTed to (kind http)")
+    token_env: str = Field(default="EDGE_PLATFORM_TOKEN", description="environment variable holding the bearer token")
+    hmac_secret_env: str = Field(
+        default="EDGE_PLATFORM_HMAC_SECRET", description="env var with the HMAC secret, if any"
     )
-    source_label: str = Field("智能采集", description="case source as the platform names the auto-capture channel")
+    timeout_s: float = Field(
+        default=10.0, gt=0, le=300, description="per request (or PUBACK wait); a timeout is retried"
+    )
+    backoff_initial_s: float = Field(default=0.5, gt=0, le=60, description="first retry delay (doubles, with jitter)")
+    backoff_max_s: float = Field(default=60.0, gt=0, le=3600, description="longest retry delay")
+    probe_interval_s: float = Field(
+        default=5.0, gt=0, le=300, description="while the platform is down, one message probes it at least this often"
+    )
+    source_label: str = Field(
+        default="智能采集", description="case source as the platform names the auto-capture channel"
+    )
 
     @field_validator("url")
     @classmethod
@@ -124,17 +140,23 @@ class PlatformConfig(Section):
 
 
 class StorageConfig(Section):
-    dir: str = Field("var", description="state, outbox and evidence live here (relative to the config file)")
-    max_outbox_mb: float = Field(2048.0, gt=0, description="delivered items are pruned beyond this")
-    min_free_mb: float = Field(500.0, ge=0, description="below this much free disk, new messages keep one picture")
+    dir: str = Field(default="var", description="state, outbox and evidence live here (relative to the config file)")
+    max_outbox_mb: float = Field(default=2048.0, gt=0, description="delivered items are pruned beyond this")
+    min_free_mb: float = Field(
+        default=500.0, ge=0, description="below this much free disk, new messages keep one picture"
+    )
     no_pictures_free_mb: float | None = Field(
-        None, ge=0, description="below this, new messages are stored without pictures (default 40 % of min_free_mb)"
+        default=None,
+        ge=0,
+        description="below this, new messages are stored without pictures (default 40 % of min_free_mb)",
     )
     pause_free_mb: float | None = Field(
-        None, ge=0, description="below this, no new cases open; deliveries go on (default 20 % of min_free_mb)"
+        default=None, ge=0, description="below this, no new cases open; deliveries go on (default 20 % of min_free_mb)"
     )
-    reserve_mb: float = Field(8.0, ge=0, le=1024, description="disk held back for acknowledgements when it is full")
-    evidence_max_kb: int = Field(300, ge=20, le=5000, description="largest evidence JPEG")
+    reserve_mb: float = Field(
+        default=8.0, ge=0, le=1024, description="disk held back for acknowledgements when it is full"
+    )
+    evidence_max_kb: int = Field(default=300, ge=20, le=5000, description="largest evidence JPEG")
 
     @model_validator(mode="after")
     def _watermarks_in_order(self) -> StorageConfig:

@@ -39,14 +39,14 @@ EventCode = Annotated[str, BeforeValidator(_quoted), AfterValidator(_four_digits
 class EventType(Section):
     code: EventCode = Field(description="4-digit event code, e.g. '0505' (major class 05, minor class 05)")
     name: str = Field(min_length=1, max_length=200, description="human name as the platform shows it")
-    major_code: str = Field("", description="2-digit major class code; defaults to the code's first two digits")
-    major_name: str = Field("", max_length=200, description="major class name, e.g. '街面秩序 street order'")
+    major_code: str = Field(default="", description="2-digit major class code; defaults to the code's first two digits")
+    major_name: str = Field(default="", max_length=200, description="major class name, e.g. '街面秩序 street order'")
     default_classes: list[str] = Field(
         default_factory=list,
         description="detector classes that suggest this event: a rule without 'classes' counts these",
     )
     severity: Severity = Field(
-        "normal",
+        default="normal",
         description="default severity of this event's cases (urgent / normal / routine); a rule may override it",
     )
 

@@ -10,15 +10,25 @@ from edge.config.base import Section
 class ClipConfig(Section):
     """A clip around each confirmation, remuxed from the camera's recent compressed packets (no re-encode)."""
 
-    before_s: float = Field(8.0, ge=0, le=60, description="seconds of video before the confirmation (dwell's end)")
-    after_s: float = Field(4.0, ge=0, le=30, description="seconds after it; the 'new' message waits this long")
+    before_s: float = Field(
+        default=8.0, ge=0, le=60, description="seconds of video before the confirmation (dwell's end)"
+    )
+    after_s: float = Field(default=4.0, ge=0, le=30, description="seconds after it; the 'new' message waits this long")
     max_kb: int = Field(
-        2048, ge=64, le=65536, description="largest clip: a longer one starts at a later key frame, then ends sooner"
+        default=2048,
+        ge=64,
+        le=65536,
+        description="largest clip: a longer one starts at a later key frame, then ends sooner",
     )
     buffer_s: float = Field(
-        40.0, gt=0, le=600, description="packets kept per camera, in seconds (>= before_s + after_s + one key interval)"
+        default=40.0,
+        gt=0,
+        le=600,
+        description="packets kept per camera, in seconds (>= before_s + after_s + one key interval)",
     )
-    buffer_mb: float = Field(16.0, gt=0, le=1024, description="packets kept per camera, in MB (the hard memory bound)")
+    buffer_mb: float = Field(
+        default=16.0, gt=0, le=1024, description="packets kept per camera, in MB (the hard memory bound)"
+    )
 
     @model_validator(mode="after")
     def _fits(self) -> ClipConfig:
@@ -33,10 +43,12 @@ class ClipConfig(Section):
 class PrivacyConfig(Section):
     """Blur people who are not the subject of a case in every evidence picture that leaves the box."""
 
-    enabled: bool = Field(False, description="blur the heads (and detected faces) of bystanders in evidence pictures")
-    head_fraction: float = Field(0.3, gt=0, le=1, description="top part of a person's box taken as the head")
-    face_cascade: bool = Field(True, description="also blur faces OpenCV's frontal-face cascade finds")
-    plates: bool = Field(True, description="also blur the plates of vehicles that are not the subject")
+    enabled: bool = Field(
+        default=False, description="blur the heads (and detected faces) of bystanders in evidence pictures"
+    )
+    head_fraction: float = Field(default=0.3, gt=0, le=1, description="top part of a person's box taken as the head")
+    face_cascade: bool = Field(default=True, description="also blur faces OpenCV's frontal-face cascade finds")
+    plates: bool = Field(default=True, description="also blur the plates of vehicles that are not the subject")
 
 
 class EvidenceConfig(Section):

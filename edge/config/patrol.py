@@ -32,10 +32,10 @@ class PatrolConfig(Section):
     """The box's patrol: how many visits may be in flight at once."""
 
     max_concurrent_visits: int = Field(
-        8, ge=1, le=256, description="visits in flight at once (the video platform's concurrent stream quota)"
+        default=8, ge=1, le=256, description="visits in flight at once (the video platform's concurrent stream quota)"
     )
     jitter: float = Field(
-        0.1,
+        default=0.1,
         ge=0.0,
         le=0.5,
         description="each visit is due up to this fraction of its revisit interval early, so cameras that "

@@ -15,16 +15,18 @@ PLATE_RULE_KINDS = ("dwell",)  # a plate belongs to one object: rules whose case
 
 class PlateReaderConfig(Section):
     model: Path | None = Field(
-        None, description="the text recogniser ONNX file; none = the bundled models/PP-OCRv6_rec_small.onnx"
+        default=None, description="the text recogniser ONNX file; none = the bundled models/PP-OCRv6_rec_small.onnx"
     )
     min_confidence: float = Field(
-        0.9, ge=0.5, le=1.0, description="the weakest character's probability for a plate to be reported"
+        default=0.9, ge=0.5, le=1.0, description="the weakest character's probability for a plate to be reported"
     )
     min_char_px: float = Field(
-        14.0, ge=8.0, le=100.0, description="smaller characters (in the camera's pixels) are unread: too_small"
+        default=14.0, ge=8.0, le=100.0, description="smaller characters (in the camera's pixels) are unread: too_small"
     )
-    wait_s: float = Field(5.0, gt=0.0, le=60.0, description="a live case message waits this long at most for its plate")
-    queue: int = Field(8, ge=1, le=256, description="vehicle crops waiting for the reader; more are not read")
+    wait_s: float = Field(
+        default=5.0, gt=0.0, le=60.0, description="a live case message waits this long at most for its plate"
+    )
+    queue: int = Field(default=8, ge=1, le=256, description="vehicle crops waiting for the reader; more are not read")
 
 
 def plate_rule_problem(kind: str, classes: list[str]) -> str | None:

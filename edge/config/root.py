@@ -25,9 +25,9 @@ CLASS_FREE_KINDS = ("combination", "static_object")  # classes come from 'groups
 
 
 class WorkerConfig(Section):
-    id: str = Field("edge-01", description="this box's id, reported with every case")
+    id: str = Field(default="edge-01", description="this box's id, reported with every case")
     mmap_threshold_kb: int = Field(
-        128,
+        default=128,
         ge=0,
         le=32768,
         description="allocations this large get their own memory map, returned when freed (0: glibc's dynamic "
@@ -36,7 +36,7 @@ class WorkerConfig(Section):
 
 
 class EdgeConfig(Section):
-    version: int = Field(CONFIG_VERSION, description="config schema version")
+    version: int = Field(default=CONFIG_VERSION, description="config schema version")
     worker: WorkerConfig = Field(default_factory=WorkerConfig)
     models: list[ModelConfig] = Field(min_length=1)
     inference: InferenceConfig = Field(default_factory=InferenceConfig)

@@ -9,20 +9,20 @@ from edge.config.base import Section
 
 class VerdictsConfig(Section):
     suppress_days: float = Field(
-        30.0,
+        default=30.0,
         gt=0.0,
         le=365.0,
         description="days a `false_alarm`/`wrong_object` verdict keeps its object (class, place, look) from "
         "starting a candidate for its camera and rule; a view change or re-aim ends it sooner",
     )
     flag_min_verdicts: int = Field(
-        10,
+        default=10,
         ge=1,
         le=10000,
         description="verdicts a camera/zone/rule needs before its precision can flag it as noisy",
     )
     flag_below_precision: float = Field(
-        0.7,
+        default=0.7,
         ge=0.0,
         le=1.0,
         description="a zone/rule whose confirmed / (confirmed + false alarms) is under this is flagged to "

@@ -9,13 +9,13 @@ from edge.config.base import Section
 
 class VerificationConfig(Section):
     timeout_s: float = Field(
-        10.0,
+        default=10.0,
         gt=0.0,
         le=120.0,
         description="longest wait for the camera's analysed frames; past it the answer is camera_unavailable",
     )
     frames: int = Field(
-        3,
+        default=3,
         ge=1,
         le=50,
         description="analysed frames to look at: still_present on the first that shows the case's object, "

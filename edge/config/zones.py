@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 from enum import StrEnum
-from typing import Literal
+from typing import Literal, get_args
 
 from pydantic import Field, field_validator, model_validator
 
@@ -28,17 +28,18 @@ class RuleKind(StrEnum):
 
 CasePer = Literal["object", "zone"]
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+EVERY_DAY: tuple[Weekday, ...] = get_args(Weekday)
 _HHMM = re.compile(r"^([01]\d|2[0-4]):[0-5]\d$")
 _ID = r"^[A-Za-z0-9_.-]{1,64}$"
 
 
 class TimeWindow(Section):
     days: list[Weekday] = Field(
-        default_factory=lambda: ["mon", "tue", "wed", "thu", "fri", "sat", "sun"],
+        default_factory=lambda: list(EVERY_DAY),
         description="weekdays on which the window starts (a window across midnight ends the next day)",
     )
-    start: str = Field("00:00", description="HH:MM local time of the camera, 00:00-23:59")
-    end: str = Field("24:00", description="HH:MM, up to 24:00; an end before the start runs across midnight")
+    start: str = Field(default="00:00", description="HH:MM local time of the camera, 00:00-23:59")
+    end: str = Field(default="24:00", description="HH:MM, up to 24:00; an end before the start runs across midnight")
 
     @field_validator("start", "end")
     @classmethod
@@ -72,7 +73,7 @@ class TimeWindow(Section):
 
 class ScheduleConfig(Section):
     mode: Literal["active", "inactive"] = Field(
-        "active",
+        default="active",
         description="'active': the rule applies only inside the windows (e.g. no parking 07:00-19:00); "
         "'inactive': only outside them (e.g. vending allowed 18:00-23:00)",
     )
@@ -82,19 +83,19 @@ class ScheduleConfig(Section):
 class RuleConfig(Section):
     id: str = Field(pattern=_ID, description="stable id within the zone; part of case ids")
     kind: RuleKind = Field(
-        RuleKind.DWELL,
+        default=RuleKind.DWELL,
         description="dwell: an object stays; count: >= min_count objects; occupancy: >= min_coverage of the "
         "zone covered; combination: groups of classes stay together; static_object: the scene model's "
         "new static objects",
     )
     event_code: EventCode = Field(description="4-digit code from the event table, e.g. '0505'")
-    event_name: str = Field("", max_length=200, description="overrides the event table's name in cases")
+    event_name: str = Field(default="", max_length=200, description="overrides the event table's name in cases")
     severity: Severity | None = Field(
-        None,
+        default=None,
         description="urgent / normal / routine, carried in every message of the rule's cases (e.g. urgent for a "
         "parked car blocking a fire lane); none = the event table's severity for event_code",
     )
-    model: str = Field("default", description="id of the model whose classes this rule counts")
+    model: str = Field(default="default", description="id of the model whose classes this rule counts")
     classes: list[str] = Field(
         default_factory=list,
         description="detector classes that count; empty = the event's default classes "
@@ -106,21 +107,21 @@ class RuleConfig(Section):
         description="combination rules: each group must be present; the first group anchors the position "
         "(e.g. [[person], [umbrella, chair, dining table]])",
     )
-    min_score: float = Field(0.3, ge=0.0, le=1.0, description="lowest detector score that counts")
+    min_score: float = Field(default=0.3, ge=0.0, le=1.0, description="lowest detector score that counts")
     min_box_fraction: float = Field(
-        0.0, ge=0.0, le=1.0, description="smallest box area, as a fraction of the frame's area, that counts"
+        default=0.0, ge=0.0, le=1.0, description="smallest box area, as a fraction of the frame's area, that counts"
     )
     min_duration_s: float = Field(
-        60.0, ge=0.0, le=86400.0, description="media seconds the violation must persist before a case opens"
+        default=60.0, ge=0.0, le=86400.0, description="media seconds the violation must persist before a case opens"
     )
     stationary_tolerance: float = Field(
-        0.5,
+        default=0.5,
         ge=0.0,
         le=5.0,
         description="how far (in box sizes) an object's ground point may move and still count as staying",
     )
     min_presence: float = Field(
-        0.5,
+        default=0.5,
         ge=0.0,
         le=1.0,
         description="share of the analysed frames since an object was first seen in which that same object "
@@ -128,54 +129,54 @@ class RuleConfig(Section):
         "nearly always, even behind passers-by); 0 turns the check off",
     )
     min_continuity: float = Field(
-        0.4,
+        default=0.4,
         ge=0.0,
         le=1.0,
         description="a sighting continues an object's dwell only if its box overlaps (IoU) the object's last box "
         "by this much; for count/occupancy rules, the share of counted objects that must still be where they were",
     )
     min_similarity: float = Field(
-        0.6,
+        default=0.6,
         ge=0.0,
         le=1.0,
         description="a sighting continues an object's dwell only if its appearance (the colour layout of its "
         "crop) is this similar to the object's first sightings (about 0.8-0.95 for one object seen again, "
         "0.2-0.6 for two different people in one spot); 0 turns the check off",
     )
-    min_count: int = Field(1, ge=1, le=1000, description="count rules: this many objects at once")
+    min_count: int = Field(default=1, ge=1, le=1000, description="count rules: this many objects at once")
     min_coverage: float = Field(
-        0.0,
+        default=0.0,
         ge=0.0,
         le=1.0,
         description="occupancy rules: fraction of the zone's area covered by boxes; static_object rules: "
         "smallest object as a fraction of the zone's area",
     )
     gap_allowance_s: float = Field(
-        10.0,
+        default=10.0,
         ge=0.0,
         le=3600.0,
         description="missed detections, occlusions and id switches shorter than this don't restart the dwell",
     )
     clear_after_s: float = Field(
-        30.0, ge=0.0, le=86400.0, description="an open case whose violation is gone this long is cleared"
+        default=30.0, ge=0.0, le=86400.0, description="an open case whose violation is gone this long is cleared"
     )
     re_report_s: float = Field(
-        0.0, ge=0.0, le=7 * 86400.0, description="while still there, send an update this often; 0 = never"
+        default=0.0, ge=0.0, le=7 * 86400.0, description="while still there, send an update this often; 0 = never"
     )
     cooldown_s: float = Field(
-        0.0, ge=0.0, le=7 * 86400.0, description="after a clearing, no new case at the same place this long"
+        default=0.0, ge=0.0, le=7 * 86400.0, description="after a clearing, no new case at the same place this long"
     )
     case_per: CasePer = Field(
-        "object",
+        default="object",
         description="'object': one case per stationary object; 'zone': one open case per zone and rule "
         "that later objects join (count + 1) instead of opening another",
     )
     max_pictures: int = Field(
-        4, ge=2, le=10, description="pictures per update message: the full frame plus the newest crops"
+        default=4, ge=2, le=10, description="pictures per update message: the full frame plus the newest crops"
     )
-    schedule: ScheduleConfig | None = Field(None, description="when the rule applies; none = always")
-    enabled: bool = Field(True, description="a disabled rule keeps its zone but opens no cases")
-    plates: bool = Field(False, description="read the plate of each case's vehicle (vehicle classes only)")
+    schedule: ScheduleConfig | None = Field(default=None, description="when the rule applies; none = always")
+    enabled: bool = Field(default=True, description="a disabled rule keeps its zone but opens no cases")
+    plates: bool = Field(default=False, description="read the plate of each case's vehicle (vehicle classes only)")
 
     @model_validator(mode="after")
     def _kind_needs(self) -> RuleConfig:
@@ -197,7 +198,7 @@ class RuleConfig(Section):
 
 class ZoneConfig(Section):
     id: str = Field(pattern=_ID, description="stable id within the camera; part of case ids")
-    name: str = Field("", max_length=200, description="shown to dispatchers in cases")
+    name: str = Field(default="", max_length=200, description="shown to dispatchers in cases")
     polygon: list[list[float]] = Field(description="3-20 [x, y] points normalised to 0..1 of the frame")
     rules: list[RuleConfig] = Field(default_factory=list, description="rules that apply inside this zone")
 

@@ -110,8 +110,8 @@ def problem_table(evaluation: Evaluation, lang: str = ENGLISH) -> Table | None:
             )
             table.add_row(*row)
         faults = clip.faults
-        for item in [] if faults is None else faults.misses:
-            table.add_row(name, text("fault missed", lang), item.id, "", text(item.kind, lang), window(item))
+        for missed in [] if faults is None else faults.misses:
+            table.add_row(name, text("fault missed", lang), missed.id, "", text(missed.kind, lang), window(missed))
         for spurious in [] if faults is None else faults.spurious:
             near = "" if spurious.near is None else spurious.near.id
             kinds = "/".join(text(kind, lang) for kind in spurious.fault.kinds)

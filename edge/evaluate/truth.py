@@ -43,7 +43,7 @@ class ExpectedCase(_Strict):
     """One case the clip should produce."""
 
     id: str = Field(pattern=_ID, description="name in reports; default item-<n>")
-    camera: str = Field("", description="camera id; default: the file's camera")
+    camera: str = Field(default="", description="camera id; default: the file's camera")
     event: EventCode = Field(description="4-digit event code, e.g. '0505'")
     zone: str = Field(min_length=1, description="zone id in the camera's config")
     window: tuple[float, float] = Field(
@@ -51,15 +51,18 @@ class ExpectedCase(_Strict):
         "latency is measured from `from`, so set it where the violation starts"
     )
     box: tuple[float, float, float, float] | None = Field(
-        None, description="approximate [x1, y1, x2, y2] of the object, normalised 0..1 of the frame"
+        default=None, description="approximate [x1, y1, x2, y2] of the object, normalised 0..1 of the frame"
     )
-    min_iou: float | None = Field(None, gt=0.0, le=1.0, description="box match: IoU at least this")
+    min_iou: float | None = Field(default=None, gt=0.0, le=1.0, description="box match: IoU at least this")
     max_centre_distance: float | None = Field(
-        None, gt=0.0, le=1.5, description="box match: box centres at most this far apart, in frame widths/heights"
+        default=None,
+        gt=0.0,
+        le=1.5,
+        description="box match: box centres at most this far apart, in frame widths/heights",
     )
-    note: str = Field("", max_length=500, description="what the tester sees there")
+    note: str = Field(default="", max_length=500, description="what the tester sees there")
     detector_false_positive: bool = Field(
-        False,
+        default=False,
         description="the detector sees something that is not there (a stone read as a person): the rule rightly "
         "opens a case on that input, so it is expected; `edge eval --verdicts marked` has the platform reject it "
         "(false_alarm, wrong_object) and replays again, where it must not open",
@@ -97,13 +100,13 @@ class ExpectedFault(_Strict):
     """One device fault the clip should produce: the camera's view goes bad in a known way."""
 
     id: str = Field(pattern=_ID, description="name in reports; default fault-<n>")
-    camera: str = Field("", description="camera id; default: the file's camera")
+    camera: str = Field(default="", description="camera id; default: the file's camera")
     kind: FaultKind = Field(description="moved (re-aimed, shifted), covered or blurred")
     window: tuple[float, float] = Field(
         description="[from, to] media seconds: the fault should be reported (its `new` message) in this window; "
         "set `from` where the view goes bad and leave room for the confirmation (`scene.tamper_confirm_s`)"
     )
-    note: str = Field("", max_length=500, description="what the tester sees there")
+    note: str = Field(default="", max_length=500, description="what the tester sees there")
 
     _window = field_validator("window")(_media_window)
 
@@ -121,16 +124,16 @@ def _named(prefix: str, value: object) -> object:
 class TruthFile(_Strict):
     """The file as written: which clip, which camera, which cases."""
 
-    version: Literal[1] = Field(1, description="format version")
+    version: Literal[1] = Field(default=1, description="format version")
     clip: str = Field(min_length=1, description="video file, relative to this file")
-    camera: str = Field("", description="camera whose zones and rules apply; default: the config's first")
-    note: str = Field("", max_length=2000, description="what the clip shows")
+    camera: str = Field(default="", description="camera whose zones and rules apply; default: the config's first")
+    note: str = Field(default="", max_length=2000, description="what the clip shows")
     expected: list[ExpectedCase] = Field(
         default_factory=list, description="cases that should open; empty = no case should open"
     )
 
     faults: list[ExpectedFault] | None = Field(
-        None,
+        default=None,
         description="device faults that should be reported; leave out to not score faults, "
         "an empty list = no fault should be reported",
     )
@@ -147,7 +150,7 @@ class TruthFile(_Strict):
 
     @model_validator(mode="after")
     def _unique_ids(self) -> TruthFile:
-        ids = [item.id for item in [*self.expected, *(self.faults or [])]]
+        ids = [item.id for item in self.expected] + [fault.id for fault in self.faults or []]
         repeated = sorted({i for i in ids if ids.count(i) > 1})
         if repeated:
             raise ValueError(f"expected case and fault ids must be unique, repeated: {repeated}")

@@ -22,7 +22,7 @@ from edge.infer.candidates import split_per_image, top_k_per_image
 from edge.infer.errors import ModelError
 from edge.infer.labels import class_names
 from edge.infer.nms import classwise_nms
-from edge.infer.preprocess import Geometry, InputSpec, Window, preprocess
+from edge.infer.preprocess import Geometry, InputSpec, Layout, Window, preprocess
 from edge.infer.session import cpu_has_int8_dot_product, open_session
 from edge.types import Detections, Region
 
@@ -73,7 +73,7 @@ class Detector:
         that covers the region (`InputSpec.window`), at the whole frame's scale: objects there
         are found as on the whole frame, objects elsewhere are not looked for. Images sharing a
         window share a run; a fixed-size model always sees the whole frame."""
-        windows = [None] * len(images)
+        windows: list[Window | None] = [None] * len(images)
         if regions is not None:
             windows = [self.spec.window(r, (i.shape[1], i.shape[0])) for i, r in zip(images, regions, strict=True)]
         groups: dict[Window | None, list[int]] = {}
@@ -138,7 +138,7 @@ def _input_spec(
         raise ModelError(f"{where}: input {node.name!r} has shape {shape}; expected [N,3,H,W] or [N,H,W,3]")
     if node.type not in INPUT_DTYPES:
         raise ModelError(f"{where}: input {node.name!r} has type {node.type}; supported: {sorted(INPUT_DTYPES)}")
-    layout = "nchw" if shape[1] == 3 else "nhwc"
+    layout: Layout = "nchw" if shape[1] == 3 else "nhwc"
     height, width = (shape[2], shape[3]) if layout == "nchw" else (shape[1], shape[2])
     dynamic = not (isinstance(height, int) and isinstance(width, int) and height > 0 and width > 0)
     if dynamic:

@@ -19,5 +19,12 @@ def classwise_nms(c: Candidates, iou: float) -> Candidates:
         return c
     group = c.image * (int(c.class_id.max()) + 1) + c.class_id
     xywh = np.concatenate([c.xyxy[:, :2], c.xyxy[:, 2:] - c.xyxy[:, :2]], axis=1).astype(np.float64)
-    keep = cv2.dnn.NMSBoxesBatched(xywh, c.score.astype(np.float64), group.astype(np.int32), -1.0, iou)
+    # OpenCV takes (N, 4) / (N,) arrays here; its stubs name only Python sequences of boxes and scores.
+    keep = cv2.dnn.NMSBoxesBatched(
+        xywh,  # type: ignore[arg-type]
+        c.score.astype(np.float64),  # type: ignore[arg-type]
+        group.astype(np.int32),
+        -1.0,
+        iou,
+    )
     return c.take(np.sort(np.asarray(keep, np.int64).reshape(-1)))

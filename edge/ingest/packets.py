@@ -150,10 +150,10 @@ class PacketRing:
             header, time_base, media = self._header, self._time_base, self._media
         if _last_shown(packets) < cover:
             return None  # the ring does not reach the confirmation (it came after a reconnect)
-        packets = _fit(packets, cover, max_bytes)
-        if packets is None:
+        fitted = _fit(packets, cover, max_bytes)
+        if fitted is None:
             return None
-        return _remux(header, time_base, packets, media)
+        return _remux(header, time_base, fitted, media)
 
     # -- internals (under the lock) -------------------------------------------------------------
     def _ticks(self, media_time: float) -> int:
@@ -208,6 +208,7 @@ def _header(stream: av.video.stream.VideoStream) -> bytes:
         target = container.add_stream_from_template(stream, opaque=True)
         dummy = av.Packet(b"\0")
         dummy.pts = dummy.dts = 0
+        assert stream.time_base is not None, "a demuxed video stream has a time base"
         dummy.time_base = stream.time_base
         dummy.stream = target
         container.mux(dummy)

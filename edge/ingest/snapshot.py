@@ -72,8 +72,11 @@ def snapshot_visit(
         left = analysis.visit_timeout_s - (time.monotonic() - begun)
         if left <= 0 or (stop is not None and stop.is_set()):
             break
-        if n and (stop.wait(spacing) if stop is not None else time.sleep(spacing)):
-            break
+        if n:
+            if stop is None:
+                time.sleep(spacing)
+            elif stop.wait(spacing):
+                break
         try:
             image = _fetch(client, camera.source.url, auth, left)
         except ValueError as exc:

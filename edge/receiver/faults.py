@@ -13,20 +13,21 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 class Faults(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
-    down: bool = Field(False, description="answer every platform request with 503 (admin still works)")
-    fail_rate: float = Field(0.0, ge=0.0, le=1.0, description="fraction of case posts failed on purpose")
+    down: bool = Field(default=False, description="answer every platform request with 503 (admin still works)")
+    fail_rate: float = Field(default=0.0, ge=0.0, le=1.0, description="fraction of case posts failed on purpose")
     fail_statuses: list[int] = Field(
         default_factory=lambda: [500, 503], min_length=1, description="statuses a failed post gets, at random"
     )
     lose_ack: bool = Field(
-        False, description="failed posts are stored first, as if the platform saved them and the answer got lost"
+        default=False,
+        description="failed posts are stored first, as if the platform saved them and the answer got lost",
     )
-    latency_s: float = Field(0.0, ge=0.0, le=60.0, description="delay before every case-post answer")
-    reject_rate: float = Field(0.0, ge=0.0, le=1.0, description="fraction of new posts rejected as 4xx")
+    latency_s: float = Field(default=0.0, ge=0.0, le=60.0, description="delay before every case-post answer")
+    reject_rate: float = Field(default=0.0, ge=0.0, le=1.0, description="fraction of new posts rejected as 4xx")
     reject_case_ids: list[str] = Field(default_factory=list, description="cases whose posts are rejected as 4xx")
-    reject_status: int = Field(400, ge=400, le=499, description="status of a rejection")
+    reject_status: int = Field(default=400, ge=400, le=499, description="status of a rejection")
     retry_after_s: int | None = Field(
-        None, ge=0, le=3600, description="Retry-After header on 429/503 answers (failures and down)"
+        default=None, ge=0, le=3600, description="Retry-After header on 429/503 answers (failures and down)"
     )
 
     @field_validator("fail_statuses")

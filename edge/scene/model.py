@@ -122,7 +122,7 @@ class SceneModel:
             self._picture = picture
             self._tamper.start(cv2.cvtColor(small, cv2.COLOR_BGR2GRAY).astype(np.float32), t, picture)
             if self._relearning and len(self._objects.ids):
-                background.keep_objects(self._objects.masks.any(axis=0), t)
+                background.keep_objects(np.any(self._objects.masks, axis=0), t)
             self._relearning = False
             return self._update(frame, class_names, self._tamper.status)
         assert background.image is not None

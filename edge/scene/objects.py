@@ -106,12 +106,13 @@ class StaticObjects:
 
     def update(self, background: Background, change: Change, t: float) -> None:
         """Advance with a committed frame: end returned objects, grow known ones, start new ones."""
+        assert background.image is not None and background.changed_since is not None  # a learned background
         changed = change.changed
         if len(self.ids):
             area = self.masks.sum(axis=(1, 2))
             self.presence = ((self.masks & changed).sum(axis=(1, 2)) / np.maximum(area, 1)).astype(np.float32)
             present = self.presence >= self.present_fraction
-            background.restart(self.masks[~present].any(axis=0), t)
+            background.restart(np.any(self.masks[~present], axis=0), t)
             self._keep(present)
         still = changed & change.still
         still_before, self._still_before = self._still_before, still
@@ -178,7 +179,7 @@ class StaticObjects:
 
     def boxes(self) -> np.ndarray:
         """(K, 4) float32 xyxy of the objects' masks, in working-size pixels."""
-        rows, cols = self.masks.any(axis=2), self.masks.any(axis=1)
+        rows, cols = np.any(self.masks, axis=2), np.any(self.masks, axis=1)
         height, width = self.masks.shape[1:]
         y1, y2 = rows.argmax(axis=1), height - rows[:, ::-1].argmax(axis=1)
         x1, x2 = cols.argmax(axis=1), width - cols[:, ::-1].argmax(axis=1)

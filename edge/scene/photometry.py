@@ -100,7 +100,7 @@ def unshift(image: np.ndarray, shift: Shift) -> np.ndarray:
     """The image moved back by `shift` (edges replicated), so it lies on the reference's pixels."""
     if shift.size < _MIN_UNDONE:
         return image
-    matrix = np.float32([[1, 0, -shift.dx], [0, 1, -shift.dy]])
+    matrix = np.array([[1, 0, -shift.dx], [0, 1, -shift.dy]], dtype=np.float32)
     size = (image.shape[1], image.shape[0])
     return cv2.warpAffine(image, matrix, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 

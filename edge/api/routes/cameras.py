@@ -9,7 +9,7 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field
 
 from edge.api.deps import WorkerView
-from edge.api.errors import NOT_FOUND
+from edge.api.errors import NOT_FOUND, Responses
 from edge.api.render import frame_jpeg
 from edge.api.routes.zones import CameraId
 from edge.api.schemas import CameraHealthOut, CameraOut, Catalog, ModelInfo, status_json
@@ -18,15 +18,15 @@ from edge.config import CameraConfig
 from edge.config.zones import RuleKind
 from edge.runtime.worker import CameraStatus
 
-JPEG = {200: {"content": {"image/jpeg": {}}, "description": "JPEG picture"}}
+JPEG: Responses = {200: {"content": {"image/jpeg": {}}, "description": "JPEG picture"}}
 
 
 class FrameQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    zones: bool = Field(True, description="draw the camera's zones on the frame")
+    zones: bool = Field(default=True, description="draw the camera's zones on the frame")
     analysed: bool = Field(
-        False, description="the frame the rules last saw (that of /live), not the newest decoded one"
+        default=False, description="the frame the rules last saw (that of /live), not the newest decoded one"
     )
 
 

@@ -28,15 +28,17 @@ CaseId = Annotated[str, Path(min_length=1, max_length=256, description="case id"
 class CasesQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    limit: int = Field(50, ge=1, le=RECENT_LIMIT, description="at most this many messages")
-    camera_id: str | None = Field(None, pattern=ID_PATTERN, description="only this camera's")
+    limit: int = Field(default=50, ge=1, le=RECENT_LIMIT, description="at most this many messages")
+    camera_id: str | None = Field(default=None, pattern=ID_PATTERN, description="only this camera's")
 
 
 class VerifyIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     request_id: str | None = Field(
-        None, pattern=ID_PATTERN, description="the caller's id for this request: a retry with it gets the same answer"
+        default=None,
+        pattern=ID_PATTERN,
+        description="the caller's id for this request: a retry with it gets the same answer",
     )
 
 

@@ -12,7 +12,15 @@ from typing import Annotated, Any, Protocol
 from fastapi import APIRouter, Body, Depends, Header, HTTPException, Path, Request, Response, status
 from pydantic import BaseModel, ValidationError
 
-from edge.api.errors import INVALID, NOT_FOUND, Message, Problem, UnprocessableError, validation_problems
+from edge.api.errors import (
+    INVALID,
+    NOT_FOUND,
+    Message,
+    Problem,
+    Responses,
+    UnprocessableError,
+    validation_problems,
+)
 from edge.api.schemas import Applied, RuleList, RuleOut, ZoneList, ZoneOut, ZoneVersion
 from edge.api.zoneedit import Edit, Focus, ZoneEditor, not_found
 from edge.config import RuleConfig, ZoneConfig
@@ -54,10 +62,10 @@ RuleBody = Annotated[
         }
     ),
 ]
-CONFLICT = {409: {"model": Message, "description": "the id is taken"}}
-STALE = {412: {"model": Message, "description": "the zones changed since the version given in If-Match"}}
-UNREADABLE = {400: {"model": Message, "description": "the body is not readable JSON"}}
-CHANGE_ERRORS = {**UNREADABLE, **NOT_FOUND, **INVALID, **STALE}
+CONFLICT: Responses = {409: {"model": Message, "description": "the id is taken"}}
+STALE: Responses = {412: {"model": Message, "description": "the zones changed since the version given in If-Match"}}
+UNREADABLE: Responses = {400: {"model": Message, "description": "the body is not readable JSON"}}
+CHANGE_ERRORS: Responses = {**UNREADABLE, **NOT_FOUND, **INVALID, **STALE}
 
 
 class _HasId(Protocol):

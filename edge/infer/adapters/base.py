@@ -22,14 +22,35 @@ class OutputSample:
 
 
 class Adapter(Protocol):
-    """Decodes one format; `needs_nms` says whether class-wise NMS must follow decoding."""
+    """Decodes one format; `needs_nms` says whether class-wise NMS must follow decoding.
 
-    format: str
-    needs_nms: bool
-    resize: Resize  # how the format's trainers fit images, used when the config says 'auto'
-    colour: Colour  # channel order the format's trainers fed, used when the config says 'auto'
-    pixel_scale: float  # factor from 0..255 pixels to what the model was trained on
-    n_classes: int | None  # class count the outputs imply; None when classes are ids in a tensor
+    The facts about the format are read-only here, so an adapter may state them as plain class or
+    instance attributes of a narrower type (an `int` class count, say).
+    """
+
+    @property
+    def format(self) -> str: ...
+    @property
+    def needs_nms(self) -> bool: ...
+    @property
+    def resize(self) -> Resize:
+        """How the format's trainers fit images, used when the config says 'auto'."""
+        ...
+
+    @property
+    def colour(self) -> Colour:
+        """Channel order the format's trainers fed, used when the config says 'auto'."""
+        ...
+
+    @property
+    def pixel_scale(self) -> float:
+        """Factor from 0..255 pixels to what the model was trained on."""
+        ...
+
+    @property
+    def n_classes(self) -> int | None:
+        """Class count the outputs imply; None when classes are ids in a tensor."""
+        ...
 
     def decode(self, outputs: Sequence[np.ndarray], threshold: float, input_size: tuple[int, int]) -> Candidates:
         """All boxes with score >= threshold, in input pixels, across the batch.

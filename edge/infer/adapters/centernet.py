@@ -13,13 +13,14 @@ import numpy as np
 
 from edge.infer.adapters.base import OutputSample
 from edge.infer.candidates import Candidates, batch_nonzero, candidates
+from edge.infer.preprocess import Colour, Resize
 
 
 class CenterNetAdapter:
     format = "centernet"
     needs_nms = False
-    resize = "plain"
-    colour = "rgb"
+    resize: Resize = "plain"
+    colour: Colour = "rgb"
     pixel_scale = 1.0
 
     def __init__(self, peaks: int, ltrb: int, stride: float, n_classes: int) -> None:

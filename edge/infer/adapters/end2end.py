@@ -15,6 +15,7 @@ import numpy as np
 from edge.infer.adapters.base import OutputSample
 from edge.infer.adapters.yolo import single_rank3
 from edge.infer.candidates import Candidates, batch_nonzero, candidates
+from edge.infer.preprocess import Colour, Resize
 
 CLASS_WORDS = ("class", "label", "cls")
 SCORE_WORDS = ("score", "conf", "prob")
@@ -23,8 +24,8 @@ SCORE_WORDS = ("score", "conf", "prob")
 class End2EndAdapter:
     format = "end2end"
     needs_nms = False
-    resize = "letterbox"
-    colour = "rgb"
+    resize: Resize = "letterbox"
+    colour: Colour = "rgb"
     pixel_scale = 1 / 255
     n_classes = None
 
@@ -55,8 +56,8 @@ def _named(samples: list[tuple[int, OutputSample]], words: tuple[str, ...]) -> l
 class SplitEnd2EndAdapter:
     format = "end2end"
     needs_nms = False
-    resize = "letterbox"
-    colour = "rgb"
+    resize: Resize = "letterbox"
+    colour: Colour = "rgb"
     pixel_scale = 1 / 255
     n_classes = None
 

@@ -14,6 +14,7 @@ import numpy as np
 
 from edge.infer.adapters.base import OutputSample, xywh_to_xyxy
 from edge.infer.candidates import Candidates, batch_nonzero, candidates
+from edge.infer.preprocess import Colour, Resize
 
 
 def single_rank3(samples: Sequence[OutputSample]) -> tuple[int, int] | None:
@@ -27,8 +28,8 @@ class _YoloFamily:
     """What both YOLO layouts share: letterboxed 0..1 input, per-class scores, NMS outside the model."""
 
     needs_nms = True
-    resize = "letterbox"
-    colour = "rgb"
+    resize: Resize = "letterbox"
+    colour: Colour = "rgb"
     pixel_scale = 1 / 255
 
     def __init__(self, n_classes: int) -> None:

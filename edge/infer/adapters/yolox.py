@@ -22,6 +22,7 @@ import numpy as np
 from edge.infer.adapters.base import OutputSample, xywh_to_xyxy
 from edge.infer.adapters.yolo import best_class, single_rank3
 from edge.infer.candidates import Candidates, batch_nonzero, candidates
+from edge.infer.preprocess import Colour, Resize
 
 STRIDES = (8, 16, 32)
 
@@ -47,8 +48,8 @@ def grid(width: int, height: int) -> tuple[np.ndarray, np.ndarray]:
 class YoloxAdapter:
     format = "yolox"
     needs_nms = True
-    resize = "letterbox_top_left"
-    colour = "bgr"
+    resize: Resize = "letterbox_top_left"
+    colour: Colour = "bgr"
     pixel_scale = 1.0
 
     def __init__(self, n_classes: int) -> None:
