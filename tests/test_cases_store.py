@@ -51,9 +51,10 @@ def test_case_history_and_pictures_are_cleaned_up(tmp_path):
     run.play(8, 40, [CAR])
     run.play(40, 55, [])
     cases = run.store.cases("cam1")
-    assert [(c["phase"], c["seq"]) for c in cases] == [("cleared", 2)]
+    assert [(c.phase, c.seq) for c in cases] == [("cleared", 2)]
     assert run.store.cases("cam1", open_only=True) == []
-    assert run.store.case(cases[0]["case_id"])["body"]["kind"] == "cleared"
+    stored = run.store.case(cases[0].case_id)
+    assert stored is not None and stored.camera_id == "cam1" and stored.body["kind"] == "cleared"
     with sqlite3.connect(db) as check:
         assert check.execute("SELECT count(*) FROM pictures").fetchone()[0] == 0
 
@@ -62,7 +63,7 @@ def test_open_case_is_listed_while_open(tmp_path):
     run = Run(make_config([rule()]), tmp_path / "state.db")
     run.play(0, 25, [CAR])
     (case,) = run.store.cases("cam1", open_only=True)
-    assert case["phase"] == "confirmed" and case["rule_id"] == "r1"
+    assert case.phase == "confirmed" and case.rule_id == "r1"
     assert run.store.clock("cam1") == EPOCH + 24.5 and run.store.clock("other") is None
 
 

@@ -67,14 +67,14 @@ class Places:
         return out
 
     @classmethod
-    def from_json(cls, data: dict[str, list[Any]]) -> Places:
+    def from_json(cls, data: dict[str, Any]) -> Places:
         out = cls()
         n = len(data.get("key", []))
         # state saved before presence and appearance were kept: every sighting counted, look unknown
-        data = {"frames": data.get("hits", []), "look": ""} | data
+        columns = {"frames": data.get("hits", []), "look": ""} | data
         for name in cls.__dataclass_fields__:
             template = getattr(out, name)
-            values = data.get(name, [])
+            values = columns.get(name, [])
             if name in ("key", "label", "case"):
                 column = np.array(values, dtype=object).reshape(n)
             elif name == "look":
