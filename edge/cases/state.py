@@ -92,7 +92,7 @@ def _looks(encoded: str, n: int) -> np.ndarray:
     return np.frombuffer(base64.b64decode(encoded), "<f2").astype(np.float32).reshape(n, SIZE)
 
 
-@dataclass
+@dataclass(kw_only=True)
 class Case:
     """One open (or just cleared) case; clock values are engine-clock seconds (wall-anchored)."""
 
