@@ -187,8 +187,18 @@ class CaseEvent:
     reason: str | None = None
 
     @classmethod
-    def of(cls, rule: CompiledRule, case: Case, seen: Sighting, objects: int, **extra: Any) -> CaseEvent:
-        return cls(rule=rule, case=dataclasses.replace(case), seen=seen, objects=objects, **extra)
+    def of(
+        cls,
+        rule: CompiledRule,
+        case: Case,
+        seen: Sighting,
+        objects: int,
+        *,
+        first: Picture | None = None,
+        reason: str | None = None,
+    ) -> CaseEvent:
+        """The event of `case` as it stands now (copied)."""
+        return cls(rule=rule, case=dataclasses.replace(case), seen=seen, objects=objects, first=first, reason=reason)
 
 
 class Composer:
