@@ -186,7 +186,21 @@ def test_drawer_marks_zone_detections_timers_and_case_events():
     frame = Frame("cam", np.full((240, 320, 3), 90, np.uint8), media_time=21.0, wall_time=0.0)
     dets = Detections([[20, 150, 60, 230]], [0.9], [0], [7])
     place = PlaceView("z1/r1/1", (200.0, 30.0, 280.0, 90.0), "car", 21.0, 0.0, "cam-x-abcdef")
-    case = Case("cam-x-abcdef", 1, Phase.CONFIRMED, 1, 0.0, 21.0, 21.0, 21.0, 0.0, 21.0, "car", 0.8, [200, 30, 280, 90])
+    case = Case(
+        case_id="cam-x-abcdef",
+        zone_version=1,
+        phase=Phase.CONFIRMED,
+        seq=1,
+        first_seen=0.0,
+        confirmed=21.0,
+        last_seen=21.0,
+        last_report=21.0,
+        first_media=0.0,
+        confirmed_media=21.0,
+        label="car",
+        score=0.8,
+        box=[200, 30, 280, 90],
+    )
     rule = RuleView("r1", "dwell", "0505", True, 20.0, (place,), (case,))
     cases = CaseSnapshot("cam", 1_767_571_221.0, 1, [ZoneView("z1", "", [rule])])
     new = _message("cam-x-abcdef", 1, "new", {})

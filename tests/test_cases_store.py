@@ -7,10 +7,11 @@ import sqlite3
 import cv2
 import numpy as np
 import pytest
-from test_cases_support import CAR, EPOCH, Run, detections, make_config, rule
+from test_cases_support import CAR, EPOCH, Run, detections, frame, make_config, rule
 
 from edge.cases import CaseStore, StoreError
 from edge.cases.evidence import crop, encode_bounded
+from edge.cases.verify import Verification, VerifyRequest
 from edge.types import Frame
 
 
@@ -51,9 +52,10 @@ def test_case_history_and_pictures_are_cleaned_up(tmp_path):
     run.play(8, 40, [CAR])
     run.play(40, 55, [])
     cases = run.store.cases("cam1")
-    assert [(c["phase"], c["seq"]) for c in cases] == [("cleared", 2)]
+    assert [(c.phase, c.seq) for c in cases] == [("cleared", 2)]
     assert run.store.cases("cam1", open_only=True) == []
-    assert run.store.case(cases[0]["case_id"])["body"]["kind"] == "cleared"
+    stored = run.store.case(cases[0].case_id)
+    assert stored is not None and stored.camera_id == "cam1" and stored.body["kind"] == "cleared"
     with sqlite3.connect(db) as check:
         assert check.execute("SELECT count(*) FROM pictures").fetchone()[0] == 0
 
@@ -62,7 +64,7 @@ def test_open_case_is_listed_while_open(tmp_path):
     run = Run(make_config([rule()]), tmp_path / "state.db")
     run.play(0, 25, [CAR])
     (case,) = run.store.cases("cam1", open_only=True)
-    assert case["phase"] == "confirmed" and case["rule_id"] == "r1"
+    assert case.phase == "confirmed" and case.rule_id == "r1"
     assert run.store.clock("cam1") == EPOCH + 24.5 and run.store.clock("other") is None
 
 
@@ -96,3 +98,23 @@ def test_a_frame_the_full_state_file_refuses_changes_nothing(tmp_path):
     assert [(m.kind, m.seq) for m in out] == [("new", 1)]
     assert out[0].body["times"]["first_seen_media_s"] == 0.0  # the dwell kept its start
     assert [m.message_id for m in run.engine.pending_messages()] == [out[0].message_id]
+
+
+def test_a_verification_the_full_state_file_refuses_gives_the_seq_back(tmp_path):
+    """An answer takes the open case's next seq at once; refused by the store, the case gets it back, so
+    the stored answer and the case's next message follow on without a gap."""
+    run = Run(make_config([rule(re_report_s=5)]), tmp_path / "state.db")
+    run.play(0, 21, [CAR])
+    (new,) = run.messages
+    answer = Verification(VerifyRequest(new.case_id, "v1", EPOCH + 20), "still_present", EPOCH + 21, "seen")
+    db = run.store._db
+    db.execute(f"PRAGMA max_page_count = {db.execute('PRAGMA page_count').fetchone()[0]}")
+    with pytest.raises(StoreError, match="full"):
+        run.engine.verified(answer, frame(21.0), np.zeros((0, 4)))
+    db.execute("PRAGMA max_page_count = 1073741823")
+    assert run.engine.snapshot().zones[0].rules[0].open_cases[0].seq == 1
+    assert run.engine.verified(answer, frame(21.0), np.zeros((0, 4))).seq == 2
+    run.play(21.5, 26, [CAR])  # the re-report, 5 s after the new case
+    assert [(m.kind, m.seq) for m in run.messages[1:]] == [("update", 3)]
+    stored = run.store.case(new.case_id)
+    assert stored is not None and (stored.phase, stored.seq) == ("updated", 3)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
+from edge.config import RuleKind
 from edge.isotime import compact_utc
 
 SCHEMA_ID = "edge.case/1"
@@ -108,7 +109,7 @@ def case_json_schema() -> dict[str, Any]:
                 "rule": _object(
                     {
                         "id": _STR,
-                        "kind": {"enum": ["dwell", "count", "occupancy", "combination", "static_object"]},
+                        "kind": {"enum": [kind.value for kind in RuleKind]},
                         "case_per": {"enum": ["object", "zone"]},
                         "min_duration_s": _NUM,
                     }

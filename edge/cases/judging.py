@@ -12,11 +12,13 @@ from edge.cases.state import Places
 from edge.cases.store import CaseStore, StoreError
 from edge.cases.suppress import Suppressions, remembered
 from edge.cases.verdicts import SUPPRESSING, VerdictError, VerdictRecord, VerdictRequest, repeated
+from edge.config import RuleKind
 
-TRACKED_KINDS = ("dwell", "combination")  # rules whose places carry an appearance signature
+TRACKED_KINDS = (RuleKind.DWELL, RuleKind.COMBINATION)  # rules whose places carry an appearance signature
 
 
 def judge(
+    *,
     store: CaseStore,
     suppressions: Suppressions,
     camera_id: str,
@@ -32,7 +34,7 @@ def judge(
     it cleared, or when its rule is gone). Raises VerdictError for an unknown case or a repeat that is
     not a retry (the runtime checks that the case is this box's: edge/runtime/verdicts.py)."""
     record = store.case(case_id)
-    if record is None or record["camera_id"] != camera_id:
+    if record is None or record.camera_id != camera_id:
         raise VerdictError("unknown_case", f"no case {case_id!r} on this box")
     for stored in (store.verdict(case_id=case_id), store.verdict(request_id=request.request_id)):
         if stored is not None and repeated(stored, request, case_id):
@@ -45,21 +47,29 @@ def judge(
         elif not len(places):
             detail = "stored; the case's object is not being seen now, so nothing is suppressed"
         else:
-            entry = remembered(camera_id, record["zone_id"], record["rule_id"], case_id, places, now, days)
+            entry = remembered(
+                camera_id=camera_id,
+                zone_id=record.zone_id,
+                rule_id=record.rule_id,
+                case_id=case_id,
+                places=places,
+                now=now,
+                days=days,
+            )
             if entry is None:
                 detail = "stored; the case's object has no appearance signature yet, so nothing is suppressed"
     verdict = VerdictRecord(
-        case_id,
-        request.request_id,
-        camera_id,
-        record["zone_id"],
-        record["rule_id"],
-        request.verdict,
-        request.reason,
-        request.note,
-        time.time(),
-        None if entry is None else entry.id,
-        detail,
+        case_id=case_id,
+        request_id=request.request_id,
+        camera_id=camera_id,
+        zone_id=record.zone_id,
+        rule_id=record.rule_id,
+        verdict=request.verdict,
+        reason=request.reason,
+        note=request.note,
+        received=time.time(),
+        suppression=None if entry is None else entry.id,
+        detail=detail,
     )
     try:
         store.save_verdict(verdict, entry)

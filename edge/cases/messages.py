@@ -1,7 +1,13 @@
-"""Composing case messages: the contract body and its evidence pictures for one case event."""
+"""Composing case messages: the contract body and its evidence pictures for each case event.
+
+The rule stepping decides what happened to a case (a `CaseEvent`, with what its message must show
+captured when it happened); a `Composer` turns a frame's events into messages in one pass.
+"""
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -11,8 +17,11 @@ from edge import __version__
 from edge.cases.contract import SCHEMA_ID
 from edge.cases.evidence import CLEARED_COLOUR, Picture, annotate, crop, encode_bounded
 from edge.cases.lifecycle import Phase
-from edge.cases.observe import ZONE_LEVEL, RuleSpec
+from edge.cases.observe import RuleSpec, case_per_zone
+from edge.cases.privacy import Bystanders, Redactor
+from edge.cases.rules import CompiledRule
 from edge.cases.state import Case
+from edge.config import RuleKind
 from edge.config.camera import CameraConfig
 from edge.config.events import EventType
 from edge.config.zones import ZoneConfig
@@ -23,7 +32,7 @@ from edge.zones.geometry import to_pixels
 KIND_OF_PHASE = {Phase.CONFIRMED: "new", Phase.UPDATED: "update", Phase.CLEARED: "cleared"}
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Facts:
     """What every body of one camera repeats: who sends it, from where, with which models."""
 
@@ -54,6 +63,7 @@ def scene_picture(
     spec: RuleSpec,
     frame: Frame,
     clock: float,
+    *,
     name: str,
     kind: str,
     seen: Sighting,
@@ -71,7 +81,7 @@ def event_pictures(
     facts: Facts, spec: RuleSpec, frame: Frame, clock: float, seq: int, seen: Sighting, max_crops: int
 ) -> list[Picture]:
     """Full annotated frame plus crops of the case's objects (newest sighting first, up to a limit)."""
-    out = [scene_picture(facts, spec, frame, clock, f"{seq:02d}-full.jpg", "full", seen)]
+    out = [scene_picture(facts, spec, frame, clock, name=f"{seq:02d}-full.jpg", kind="full", seen=seen)]
     for i, box in enumerate(seen.boxes[:max_crops]):
         suffix = "" if i == 0 else f"-{i + 1}"
         out.append(picture(facts, frame, clock, f"{seq:02d}-crop{suffix}.jpg", "crop", crop(frame.image, box)))
@@ -79,6 +89,7 @@ def event_pictures(
 
 
 def body(
+    *,
     facts: Facts,
     event: EventType,
     zone: ZoneConfig,
@@ -96,7 +107,7 @@ def body(
     location = facts.camera.location
     box = np.asarray(case.box, np.float64)
     scale = np.array([frame.width, frame.height, frame.width, frame.height], np.float64)
-    model_id = "scene" if rule.kind == "static_object" else rule.model
+    model_id = "scene" if rule.kind == RuleKind.STATIC_OBJECT else rule.model
     duration = max(0.0, case.last_seen - case.first_seen)
     place = zone.name or zone.id
     return {
@@ -120,7 +131,7 @@ def body(
         "rule": {
             "id": rule.id,
             "kind": rule.kind,
-            "case_per": "zone" if rule.kind in ZONE_LEVEL else rule.case_per,
+            "case_per": "zone" if case_per_zone(rule) else "object",
             "min_duration_s": rule.min_duration_s,
         },
         "times": {
@@ -158,3 +169,77 @@ def body(
 
 def message(case: Case, body_: dict[str, Any], evidence: list[Picture]) -> CaseMessage:
     return CaseMessage(case.case_id, case.seq, body_["kind"], body_, {p.name: p.jpeg for p in evidence})
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CaseEvent:
+    """A case's move in one frame, as the rule stepping decided it, with what its message shows.
+
+    `case`: a copy as the move left it (later moves of the frame, a second object joining it, do
+    not change this message); `first`: a new case's first-seen picture; `reason`: why a case was
+    cleared when not because its object left."""
+
+    rule: CompiledRule
+    case: Case
+    seen: Sighting
+    objects: int
+    first: Picture | None = None
+    reason: str | None = None
+
+    @classmethod
+    def of(
+        cls,
+        rule: CompiledRule,
+        case: Case,
+        seen: Sighting,
+        objects: int,
+        *,
+        first: Picture | None = None,
+        reason: str | None = None,
+    ) -> CaseEvent:
+        """The event of `case` as it stands now (copied)."""
+        return cls(rule=rule, case=dataclasses.replace(case), seen=seen, objects=objects, first=first, reason=reason)
+
+
+class Composer:
+    """Turns case events into messages: evidence pictures (bystanders blurred when asked) and bodies."""
+
+    def __init__(self, redactor: Redactor | None) -> None:
+        self.redactor = redactor
+
+    def messages(
+        self, facts: Facts, frame: Frame, clock: float, events: Sequence[CaseEvent], seen: Bystanders | None
+    ) -> list[CaseMessage]:
+        """One message per event, in order; `seen`: the frame's people and vehicles (privacy)."""
+        return [self._message(facts, frame, clock, event, seen) for event in events]
+
+    def _message(
+        self, facts: Facts, frame: Frame, clock: float, event: CaseEvent, seen: Bystanders | None
+    ) -> CaseMessage:
+        case, spec, sighting = event.case, event.rule.spec, event.seen
+        shown = self.shown(frame, sighting.boxes, seen)
+        if case.phase is Phase.CLEARED:
+            name = f"{case.seq:02d}-after.jpg"
+            evidence = [scene_picture(facts, spec, shown, clock, name=name, kind="after", seen=sighting, cleared=True)]
+        else:
+            crops = 1 if case.phase is Phase.CONFIRMED else spec.rule.max_pictures - 1
+            evidence = event_pictures(facts, spec, shown, clock, case.seq, sighting, crops)
+            if event.first is not None:
+                evidence.append(dataclasses.replace(event.first, name="01-first_seen.jpg"))
+        body_ = body(
+            facts=facts,
+            event=event.rule.event,
+            zone=event.rule.zone,
+            spec=spec,
+            case=case,
+            frame=frame,
+            evidence=evidence,
+            objects=event.objects,
+            measure=sighting.measure,
+            reason=event.reason,
+        )
+        return message(case, body_, evidence)
+
+    def shown(self, frame: Frame, subjects: np.ndarray, seen: Bystanders | None) -> Frame:
+        """The frame a picture of the objects `subjects` is made from: bystanders (`seen`) blurred if asked."""
+        return frame if self.redactor is None else self.redactor.frame(frame, seen, subjects)

@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from edge.config.zones import RuleConfig
+from edge.config.zones import RuleConfig, RuleKind
 from edge.types import Detections
 from edge.zones.geometry import (
     Point,
@@ -26,10 +26,15 @@ from edge.zones.geometry import (
 )
 
 AGNOSTIC = "object"  # label (and rule class name) of a static object no detector class explains
-ZONE_LEVEL = ("count", "occupancy")  # kinds whose one place is the zone: always one case per zone
+ZONE_LEVEL = (RuleKind.COUNT, RuleKind.OCCUPANCY)  # kinds whose one place is the zone: always one case per zone
 DUPLICATE_IOU = 0.5  # one vehicle reported as both car and truck is one object
 STATIONARY_IOU = 0.5  # a re-sighting overlapping this much is the same place even if its anchor moved
 GROUP_REACH = 0.5  # combination members count as together within this many box sizes of each other
+
+
+def case_per_zone(rule: RuleConfig) -> bool:
+    """One open case per zone and rule that later objects join: asked for, or the rule's one place is the zone."""
+    return rule.case_per == "zone" or rule.kind in ZONE_LEVEL
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,7 +100,7 @@ def qualifying(dets: Detections, spec: RuleSpec, width: int, height: int) -> Det
         mask &= np.isin(dets.class_id, spec.class_ids)
     if rule.min_box_fraction > 0:
         mask &= dets.area / float(width * height) >= rule.min_box_fraction
-    if rule.kind == "static_object" and rule.min_coverage > 0:  # "a pile larger than X% of the zone"
+    if rule.kind == RuleKind.STATIC_OBJECT and rule.min_coverage > 0:  # "a pile larger than X% of the zone"
         mask &= dets.area >= rule.min_coverage * polygon_area(spec.polygon) * width * height
     kept = dets[mask]
     inside = points_in_zone(kept.bottom_center, spec.polygon, width, height)
@@ -151,13 +156,13 @@ def observe(spec: RuleSpec, dets: Detections, width: int, height: int, media_tim
     """The rule's observation rows for one frame (dets: the rule model's or the scene's detections)."""
     rule = spec.rule
     found = qualifying(dets, spec, width, height)
-    if rule.kind in ("dwell", "static_object"):
+    if rule.kind in (RuleKind.DWELL, RuleKind.STATIC_OBJECT):
         objects = distinct(found)
         labels = [spec.label(int(c)) for c in objects.class_id]
         appeared = objects.data.get("first_seen")
         age = np.zeros(len(objects)) if appeared is None else np.clip(media_time - appeared.astype(np.float64), 0, None)
         return Observation(objects.xyxy, objects.confidence, labels, objects, objects.tracker_id, age)
-    if rule.kind == "combination":
+    if rule.kind == RuleKind.COMBINATION:
         union, anchors = group_clusters(found, spec.group_ids)
         if len(union) > 1:
             keep = suppress_overlaps(union, found.confidence[anchors], DUPLICATE_IOU)
@@ -167,7 +172,7 @@ def observe(spec: RuleSpec, dets: Detections, width: int, height: int, media_tim
         rows = len(anchors)
         return Observation(union, score, [label] * rows, found, track, np.zeros(rows), anchors=found.xyxy[anchors])
     objects = distinct(found)
-    if rule.kind == "count":
+    if rule.kind == RuleKind.COUNT:
         measure = float(len(objects))
         met = len(objects) >= rule.min_count
         label = f"{len(objects)} x {'/'.join(sorted({spec.label(int(c)) for c in objects.class_id}))}"
@@ -176,9 +181,11 @@ def observe(spec: RuleSpec, dets: Detections, width: int, height: int, media_tim
         met = measure >= rule.min_coverage
         label = f"{measure:.0%} covered"
     rows = 1 if met and len(objects) else 0
-    union = np.concatenate([objects.xyxy[:, :2].min(0), objects.xyxy[:, 2:].max(0)])[None, :] if rows else None
+    union = np.zeros((0, 4), np.float32)
+    if rows:
+        union = np.concatenate([objects.xyxy[:, :2].min(0), objects.xyxy[:, 2:].max(0)])[None, :]
     return Observation(
-        union if rows else np.zeros((0, 4), np.float32),
+        union,
         np.array([objects.confidence.mean()] if rows else [], np.float32),  # no mean of an empty zone
         [label] * rows,
         objects,

@@ -24,11 +24,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from edge.cases.appearance import similarity
+from edge.cases.appearance import SIZE, signatures, similarity
 from edge.cases.observe import STATIONARY_IOU, Observation, position_scores
 from edge.cases.sightings import settle_after_s
 from edge.cases.state import Places
-from edge.config import RuleConfig
+from edge.config import RuleConfig, RuleKind
 from edge.zones.geometry import box_iou, greedy_match, unmatched
 
 REF_MEMORY = 10  # a place's reference box and appearance are the mean of its first sightings, then frozen
@@ -43,6 +43,14 @@ class Sighted:
     returning_cases: list[str]  # open cases whose object is back after an absence (one more capture)
     settled: np.ndarray  # place rows that have just stayed long enough for a first-seen picture
     fresh: np.ndarray  # place rows started by this frame
+
+
+def looks_of(image: np.ndarray, obs: Observation, kind: str) -> np.ndarray:
+    """(rows, appearance.SIZE) signatures of the rows' objects; unknown (NaN) where a look proves nothing:
+    the whole zone's row, or a scene object (its object id already proves that it stayed)."""
+    if obs.zone_level or kind == RuleKind.STATIC_OBJECT:
+        return np.full((len(obs), SIZE), np.nan, np.float32)
+    return signatures(image, obs.subjects)
 
 
 def same_object(places: Places, obs: Observation, looks: np.ndarray, rule: RuleConfig) -> np.ndarray:
@@ -60,7 +68,7 @@ def continuing(
     """
     position = position_scores(places.ref, obs.xyxy, rule.stationary_tolerance)
     scores = np.where(same_object(places, obs, looks, rule), position, 0.0)
-    if rule.kind == "static_object":
+    if rule.kind == RuleKind.STATIC_OBJECT:
         # The scene model's object id proves it is the same object, whose box grows or shrinks
         # (a pile getting bigger, a better-lit outline): the place and its case go on with it.
         same_id = (places.track[:, None] == obs.track[None, :]) & (obs.track[None, :] >= 0)

@@ -30,6 +30,7 @@ import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -111,10 +112,12 @@ class Redactor:
         return np.concatenate([xywh[:, :2], xywh[:, :2] + xywh[:, 2:]], axis=1)
 
 
-def face_cascade() -> cv2.CascadeClassifier | None:
-    """OpenCV's bundled frontal-face cascade (one per caller: a classifier is not shared between threads)."""
+def face_cascade() -> Any:
+    """OpenCV's bundled frontal-face cascade (one per caller: a classifier is not shared between threads).
+
+    A cv2.CascadeClassifier, or None: OpenCV 5 has neither the class nor its type, so none is named here."""
     path = _cascade_path()
-    return None if path is None else cv2.CascadeClassifier(str(path))
+    return None if path is None else cv2.CascadeClassifier(str(path))  # type: ignore[attr-defined]
 
 
 @functools.cache
@@ -147,7 +150,7 @@ def found_plates(image: np.ndarray, vehicles: np.ndarray) -> np.ndarray:
     found = [_NONE]
     for x1, y1, x2, y2 in _pixels(vehicles, image.shape[1], image.shape[0]):
         boxes = [c.box for c in locate(image[y1:y2, x1:x2], max_candidates=2)]
-        found.append(np.asarray(boxes, np.float32).reshape(-1, 4) + np.float32([x1, y1, x1, y1]))
+        found.append(np.asarray(boxes, np.float32).reshape(-1, 4) + np.array([x1, y1, x1, y1], np.float32))
     return np.concatenate(found)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -14,9 +15,10 @@ import numpy as np
 from edge.cases.lifecycle import Timing
 from edge.cases.observe import AGNOSTIC, RuleSpec
 from edge.cases.state import RuleState
-from edge.config import CameraConfig, ConfigError, EdgeConfig, RuleConfig, ZoneConfig
+from edge.config import CameraConfig, ConfigError, EdgeConfig, RuleConfig, RuleKind, ZoneConfig
 from edge.config.events import EventType, event_classes
-from edge.config.plates import plate_rule_problem
+from edge.config.root import rule_problem
+from edge.types import Detections
 
 
 @lru_cache(maxsize=16)
@@ -39,7 +41,7 @@ def model_versions(config: EdgeConfig) -> dict[str, str]:
 
 def models_for(camera: CameraConfig) -> list[str]:
     """Model ids a camera's enabled rules use (static_object rules count the scene model's objects)."""
-    return sorted({r.model for z in camera.zones for r in z.rules if r.enabled and r.kind != "static_object"})
+    return sorted({p.rule.model for p in camera.rules(enabled_only=True) if p.rule.kind != RuleKind.STATIC_OBJECT})
 
 
 def config_json(zone: ZoneConfig, rule: RuleConfig) -> dict[str, Any]:
@@ -67,6 +69,12 @@ class CompiledRule:
     def fingerprint(self) -> str:
         return json.dumps(config_json(self.zone, self.spec.rule), sort_keys=True)
 
+    def detections(self, detections: Mapping[str, Detections], static_objects: Detections | None) -> Detections:
+        """What the rule counts in a frame: its model's detections, or the scene's static objects."""
+        if self.spec.rule.kind == RuleKind.STATIC_OBJECT:
+            return static_objects if static_objects is not None else Detections.empty()
+        return detections.get(self.spec.rule.model, Detections.empty())
+
 
 def compile_rule(
     camera_id: str,
@@ -82,16 +90,14 @@ def compile_rule(
     draw and clear its open cases, so unknown names are tolerated instead of raised.
     """
     where = f"camera {camera_id!r} zone {zone.id!r} rule {rule.id!r}"
+    problem = rule_problem(rule, events) if strict else None  # an edited rule meets the config file's check
+    if problem is not None:
+        raise ConfigError(f"{where}: {problem}")
     event = events.get(rule.event_code)
-    if event is None:
-        if strict:
-            raise ConfigError(f"{where}: unknown event code {rule.event_code!r}")
-        event = EventType(code=rule.event_code, name=rule.event_name or rule.event_code)
+    if event is None:  # a stored rule whose event is gone: it only draws and clears its open cases
+        event = EventType.model_validate({"code": rule.event_code, "name": rule.event_name or rule.event_code})
     names = tuple(class_names.get(rule.model, ()))
-    plates = plate_rule_problem(rule.kind, sorted({*event_classes(event, rule.classes), *rule.all_classes}))
-    if strict and rule.plates and plates:  # an edited rule meets the check the config file's rules met
-        raise ConfigError(f"{where}: {plates}")
-    if rule.kind == "static_object":
+    if rule.kind == RuleKind.STATIC_OBJECT:
         unknown = sorted(set(rule.classes) - {*names, AGNOSTIC})
         if strict and unknown:
             raise ConfigError(
@@ -102,8 +108,6 @@ def compile_rule(
     wanted = sorted({*event_classes(event, rule.classes), *rule.all_classes})
     if strict and not names:
         raise ConfigError(f"{where}: no class names for model {rule.model!r}")
-    if strict and not wanted:
-        raise ConfigError(f"{where}: no classes given, and event {event.code} has no default classes")
     unknown = sorted(set(wanted) - set(names))
     if strict and unknown:
         raise ConfigError(f"{where}: model {rule.model!r} has no classes {unknown}; it has {list(names)}")

@@ -65,10 +65,11 @@ class FirstSightings:
         frame = held.frame
         if held.packed is not None:
             image = cv2.imdecode(np.frombuffer(held.packed, np.uint8), cv2.IMREAD_COLOR)
+            assert image is not None, "a packed first frame is a JPEG this worker encoded"
             frame = dataclasses.replace(frame, image=image)
         if self._redactor is not None:  # blurred before it is encoded: the clear picture is never stored
             frame = self._redactor.frame(frame, held.seen, held.box[None, :])
-        pic = scene_picture(facts, spec, frame, held.clock, "first_seen.jpg", PICTURE_NAME, seen)
+        pic = scene_picture(facts, spec, frame, held.clock, name="first_seen.jpg", kind=PICTURE_NAME, seen=seen)
         self._pictures[key] = pic
         meta = {"taken_at": pic.taken_at, "media_s": pic.media_s, "width": pic.width, "height": pic.height}
         return HeldPicture(key, PICTURE_NAME, pic.jpeg, meta)
@@ -92,11 +93,11 @@ class FirstSightings:
             if held.packed is not None:
                 continue
             if id(held.frame) not in packed:
-                ok, jpeg = cv2.imencode(".jpg", held.frame.image, [cv2.IMWRITE_JPEG_QUALITY, PACK_QUALITY])
+                ok, encoded = cv2.imencode(".jpg", held.frame.image, [cv2.IMWRITE_JPEG_QUALITY, PACK_QUALITY])
                 if not ok:
                     continue
                 empty = np.zeros((held.frame.height, held.frame.width, 0), np.uint8)  # keeps the size, not the pixels
-                packed[id(held.frame)] = (dataclasses.replace(held.frame, image=empty), jpeg.tobytes())
+                packed[id(held.frame)] = (dataclasses.replace(held.frame, image=empty), encoded.tobytes())
             frame, jpeg = packed[id(held.frame)]
             self._held[key] = dataclasses.replace(held, frame=frame, packed=jpeg)
 

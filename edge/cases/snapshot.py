@@ -6,12 +6,15 @@ plain data that any thread may read.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from edge.cases.lifecycle import Phase
 from edge.cases.rules import CompiledRule
+from edge.cases.schedule import schedule_active
 from edge.cases.state import Case
 from edge.cases.suppress import SuppressionView
+from edge.config import CameraConfig
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +56,28 @@ class CaseSnapshot:
     zone_version: int
     zones: list[ZoneView]
     suppressed: tuple[SuppressionView, ...] = ()  # objects the platform rejected, never a candidate here
+
+
+def camera_snapshot(
+    camera: CameraConfig,
+    rules: Iterable[CompiledRule],
+    zone_version: int,
+    now: float | None,
+    suppressed: tuple[SuppressionView, ...],
+) -> CaseSnapshot:
+    """The camera's rules by zone, at clock value `now` (None before its first frame)."""
+    zones: dict[str, tuple[str, list[RuleView]]] = {}
+    for r in rules:
+        rule = r.spec.rule
+        active = rule.enabled and (now is None or schedule_active(rule.schedule, now, camera.timezone))
+        zones.setdefault(r.zone.id, (r.zone.name, []))[1].append(rule_view(r, now, active))
+    return CaseSnapshot(
+        camera_id=camera.id,
+        clock=now,
+        zone_version=zone_version,
+        zones=[ZoneView(zone_id, name, views) for zone_id, (name, views) in zones.items()],
+        suppressed=suppressed,
+    )
 
 
 def rule_view(r: CompiledRule, now: float | None, active: bool) -> RuleView:

@@ -67,14 +67,14 @@ class Places:
         return out
 
     @classmethod
-    def from_json(cls, data: dict[str, list[Any]]) -> Places:
+    def from_json(cls, data: dict[str, Any]) -> Places:
         out = cls()
         n = len(data.get("key", []))
         # state saved before presence and appearance were kept: every sighting counted, look unknown
-        data = {"frames": data.get("hits", []), "look": ""} | data
+        columns = {"frames": data.get("hits", []), "look": ""} | data
         for name in cls.__dataclass_fields__:
             template = getattr(out, name)
-            values = data.get(name, [])
+            values = columns.get(name, [])
             if name in ("key", "label", "case"):
                 column = np.array(values, dtype=object).reshape(n)
             elif name == "look":
@@ -92,7 +92,7 @@ def _looks(encoded: str, n: int) -> np.ndarray:
     return np.frombuffer(base64.b64decode(encoded), "<f2").astype(np.float32).reshape(n, SIZE)
 
 
-@dataclass
+@dataclass(kw_only=True)
 class Case:
     """One open (or just cleared) case; clock values are engine-clock seconds (wall-anchored)."""
 

@@ -70,11 +70,12 @@ CREATE TABLE IF NOT EXISTS suppressions (
 """
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class CaseRecord:
-    """A case's row after a frame: its phase and the body of the message that put it there."""
+    """A case's row: its phase and the body of the message that put it there."""
 
     case_id: str
+    camera_id: str
     zone_id: str
     rule_id: str
     phase: str
@@ -85,6 +86,11 @@ class CaseRecord:
 
     def body_json(self) -> str:
         return json.dumps(self.body, ensure_ascii=False)
+
+    @property
+    def box(self) -> np.ndarray:
+        """(4,) the pixel box of the case's object in its last message."""
+        return np.asarray(self.body["detection"]["box"], np.float64)
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,7 +103,7 @@ class HeldPicture:
     meta: dict[str, Any]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Suppression:
     """An object the platform rejected (`wrong_object`): its class, place and look, for one camera and rule.
 
@@ -134,9 +140,19 @@ class FrameChanges:
     messages: list[CaseMessage] = field(default_factory=list)
 
 
+_CASE_COLUMNS = "case_id, camera_id, zone_id, rule_id, phase, seq, opened, updated, body"
 _VERDICT_COLUMNS = (
     "case_id, request_id, camera_id, zone_id, rule_id, verdict, reason, note, received, suppression, detail"
 )
+
+
+def _verdict_record(row: tuple[Any, ...]) -> VerdictRecord:
+    return VerdictRecord(**dict(zip(_VERDICT_COLUMNS.split(", "), row, strict=True)))
+
+
+def _case_record(row: tuple[Any, ...]) -> CaseRecord:
+    *columns, body = row
+    return CaseRecord(**dict(zip(_CASE_COLUMNS.split(", ")[:-1], columns, strict=True)), body=json.loads(body))
 
 
 class StoreError(Exception):
@@ -181,24 +197,18 @@ class CaseStore:
         rows = self._query("SELECT zone_id, rule_id, state FROM rule_state WHERE camera_id=?", (camera_id,))
         return {(zone, rule): json.loads(state) for zone, rule, state in rows}
 
-    def case(self, case_id: str) -> dict[str, Any] | None:
-        """The last message body stored for a case, with its camera, zone, rule, phase, seq and times."""
-        rows = self._query(
-            "SELECT camera_id, zone_id, rule_id, phase, seq, opened, updated, body FROM cases WHERE case_id=?",
-            (case_id,),
-        )
-        if not rows:
-            return None
-        keys = ("camera_id", "zone_id", "rule_id", "phase", "seq", "opened", "updated")
-        return {**dict(zip(keys, rows[0][:-1], strict=True)), "body": json.loads(rows[0][-1])}
+    def case(self, case_id: str) -> CaseRecord | None:
+        """A case's row: its camera, zone, rule, phase, seq, times and the last message body stored."""
+        rows = self._query(f"SELECT {_CASE_COLUMNS} FROM cases WHERE case_id=?", (case_id,))
+        return _case_record(rows[0]) if rows else None
 
-    def cases(self, camera_id: str, open_only: bool = False) -> list[dict[str, Any]]:
-        sql = "SELECT case_id, zone_id, rule_id, phase, seq, opened, updated FROM cases WHERE camera_id=?"
+    def cases(self, camera_id: str, open_only: bool = False) -> list[CaseRecord]:
+        """A camera's cases, oldest first (only those not cleared with `open_only`)."""
+        sql = f"SELECT {_CASE_COLUMNS} FROM cases WHERE camera_id=?"
         if open_only:
             sql += " AND phase != 'cleared'"
         rows = self._query(sql + " ORDER BY opened, case_id", (camera_id,))
-        keys = ("case_id", "zone_id", "rule_id", "phase", "seq", "opened", "updated")
-        return [dict(zip(keys, row, strict=True)) for row in rows]
+        return [_case_record(row) for row in rows]
 
     def picture(self, owner: str, name: str) -> tuple[bytes, dict[str, Any]] | None:
         rows = self._query("SELECT jpeg, meta FROM pictures WHERE owner=? AND name=?", (owner, name))
@@ -251,11 +261,11 @@ class CaseStore:
         """The verdict stored for a case, or under a request id."""
         column, value = ("case_id", case_id) if case_id is not None else ("request_id", request_id)
         rows = self._query(f"SELECT {_VERDICT_COLUMNS} FROM verdicts WHERE {column}=?", (value,))
-        return VerdictRecord(*rows[0]) if rows else None
+        return _verdict_record(rows[0]) if rows else None
 
     def verdicts(self, camera_id: str) -> list[VerdictRecord]:
         rows = self._query(f"SELECT {_VERDICT_COLUMNS} FROM verdicts WHERE camera_id=? ORDER BY received", (camera_id,))
-        return [VerdictRecord(*row) for row in rows]
+        return [_verdict_record(row) for row in rows]
 
     def save_verdict(self, verdict: VerdictRecord, suppression: Suppression | None) -> None:
         """The verdict and the suppression it makes, in one fsynced transaction (both or neither)."""
@@ -296,9 +306,18 @@ class CaseStore:
         rows = self._query("SELECT * FROM suppressions WHERE camera_id=? ORDER BY created, id", (camera_id,))
         return [
             Suppression(
-                i, cam, zone, rule, case, label, tuple(json.loads(box)), np.frombuffer(look, "<f4").copy(), c, e
+                id=i,
+                camera_id=cam,
+                zone_id=zone,
+                rule_id=rule,
+                case_id=case,
+                label=label,
+                box=tuple(json.loads(box)),
+                look=np.frombuffer(look, "<f4").copy(),
+                created=created,
+                expires=expires,
             )
-            for i, cam, zone, rule, case, label, box, look, c, e in rows
+            for i, cam, zone, rule, case, label, box, look, created, expires in rows
         ]
 
     def drop_suppressions(self, ids: Sequence[str]) -> None:

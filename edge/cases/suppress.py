@@ -32,7 +32,7 @@ DAY_S = 86400.0
 STRICTEST = ("min_continuity", "min_similarity")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class SuppressionView:
     """An entry as the API lists it and the live view draws it."""
 
@@ -62,7 +62,16 @@ class Suppressions:
 
     def views(self) -> list[SuppressionView]:
         return [
-            SuppressionView(s.id, s.zone_id, s.rule_id, s.case_id, s.label, s.box, s.created, s.expires)
+            SuppressionView(
+                id=s.id,
+                zone_id=s.zone_id,
+                rule_id=s.rule_id,
+                case_id=s.case_id,
+                label=s.label,
+                box=s.box,
+                created=s.created,
+                expires=s.expires,
+            )
             for s in self._entries.values()
         ]
 
@@ -119,6 +128,7 @@ def _at_least_default(rule: RuleConfig) -> RuleConfig:
 
 
 def remembered(
+    *,
     camera_id: str,
     zone_id: str,
     rule_id: str,
@@ -134,14 +144,14 @@ def remembered(
     i = int(np.flatnonzero(known)[np.argmax(places.hits[known])])  # the case's longest-seen object
     box = tuple(round(float(v), 2) for v in places.ref[i])
     return Suppression(
-        suppression_id(camera_id, case_id),
-        camera_id,
-        zone_id,
-        rule_id,
-        case_id,
-        str(places.label[i]),
-        box,  # type: ignore[arg-type]
-        places.look[i].astype(np.float32),
-        now,
-        now + days * DAY_S,
+        id=suppression_id(camera_id, case_id),
+        camera_id=camera_id,
+        zone_id=zone_id,
+        rule_id=rule_id,
+        case_id=case_id,
+        label=str(places.label[i]),
+        box=box,  # type: ignore[arg-type]
+        look=places.look[i].astype(np.float32),
+        created=now,
+        expires=now + days * DAY_S,
     )

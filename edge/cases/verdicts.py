@@ -66,7 +66,7 @@ class VerdictError(Exception):
         return ERROR_STATUS[self.code]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class VerdictRecord:
     """A verdict as stored with the case state; `suppression` is the id of the entry it made, if any."""
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 
 from pydantic import Field, model_validator
 
@@ -19,9 +20,10 @@ from edge.config.scene import ChangeGateConfig, SceneConfig, ViewChangeConfig
 from edge.config.tracking import TrackerConfig
 from edge.config.verdicts import VerdictsConfig
 from edge.config.verification import VerificationConfig
+from edge.config.zones import RuleConfig, RuleKind
 
 CONFIG_VERSION = 1
-CLASS_FREE_KINDS = ("combination", "static_object")  # classes come from 'groups' / the scene model
+CLASS_FREE_KINDS = (RuleKind.COMBINATION, RuleKind.STATIC_OBJECT)  # classes come from 'groups' / the scene model
 
 
 class WorkerConfig(Section):
@@ -75,16 +77,8 @@ class EdgeConfig(Section):
             for zone in cam.zones:
                 for rule in zone.rules:
                     where = f"camera {cam.id!r} zone {zone.id!r} rule {rule.id!r}"
-                    event = events.get(rule.event_code)
-                    if event is None:
-                        raise ValueError(f"{where}: unknown event code {rule.event_code!r}; known: {sorted(events)}")
-                    if not rule.classes and not event.default_classes and rule.kind not in CLASS_FREE_KINDS:
-                        raise ValueError(
-                            f"{where}: no 'classes' given and event {event.code} has no default classes; "
-                            "list the detector classes this rule counts"
-                        )
-                    problem = plate_rule_problem(rule.kind, rule.classes or event.default_classes)
-                    if rule.plates and problem:
+                    problem = rule_problem(rule, events)
+                    if problem is not None:
                         raise ValueError(f"{where}: {problem}")
                     if rule.model == "default":
                         object.__setattr__(rule, "model", self.models[0].id)
@@ -100,6 +94,22 @@ class EdgeConfig(Section):
 
     def camera(self, camera_id: str) -> CameraConfig:
         return next(c for c in self.cameras if c.id == camera_id)
+
+
+def rule_problem(rule: RuleConfig, events: Mapping[str, EventType]) -> str | None:
+    """What keeps a rule from running with these event types, or None: an unknown event, nothing to
+    count, plates on a rule that cannot read them.
+
+    The one check of a rule's own fields against the event table: the config file's validation and
+    the case engine (rules edited while the worker runs) both ask it."""
+    event = events.get(rule.event_code)
+    if event is None:
+        return f"unknown event code {rule.event_code!r}; known: {sorted(events)}"
+    if not rule.classes and not event.default_classes and rule.kind not in CLASS_FREE_KINDS:
+        return f"no classes given, and event {event.code} has no default classes"
+    if rule.plates:
+        return plate_rule_problem(rule.kind, rule.classes or event.default_classes)
+    return None
 
 
 def _unique(what: str, ids: list[str]) -> None:
