@@ -122,17 +122,6 @@ def test_the_checker_lets_a_right_import_pass(tmp_path: Path) -> None:
 # Issue 28's goals: no import circle between modules of edge/, and no file in edge/ over MAX_LINES.
 MAX_LINES = 400
 
-# Known offenders on the tree this check landed on, each being taken apart elsewhere (issue 28): the
-# message the checkers below give for it, verbatim. A listed offender that is gone fails too, so the
-# list only ever shrinks: remove its line when the fix merges (the list is to end empty).
-KNOWN_OFFENDERS = [
-    "edge/cases/engine.py is over 400 lines",  # being split by job (rules, messages, verification, records)
-    "edge/delivery/mqtt.py is over 400 lines",  # being split: connection, case sink, fleet channel
-    "edge/delivery/outbox.py is over 400 lines",  # delivery's restructuring
-    "edge/runtime/pipeline.py is over 400 lines",  # the change gate's ledger moves out
-]
-
-
 def module_name(path: Path, root: Path = EDGE) -> str:
     parts = path.relative_to(root.parent).with_suffix("").parts
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
@@ -144,19 +133,20 @@ def _is_type_checking(test: ast.expr) -> bool:
     )
 
 
-def load_time_imports(statements: list[ast.stmt]) -> list[ast.Import | ast.ImportFrom]:
-    """The imports a module runs when it is imported: not those in functions or under `if TYPE_CHECKING:`."""
+def runtime_imports(statements: list[ast.stmt]) -> list[ast.Import | ast.ImportFrom]:
+    """The imports a module can run: at load time or later inside a function (a deferred import still
+    makes the two modules depend on each other); not those under `if TYPE_CHECKING:`."""
     found: list[ast.Import | ast.ImportFrom] = []
     for node in statements:
         if isinstance(node, ast.Import | ast.ImportFrom):
             found.append(node)
         elif isinstance(node, ast.If):
-            found += load_time_imports(node.orelse if _is_type_checking(node.test) else node.body + node.orelse)
+            found += runtime_imports(node.orelse if _is_type_checking(node.test) else node.body + node.orelse)
         elif isinstance(node, ast.Try):
             handlers = [s for h in node.handlers for s in h.body]
-            found += load_time_imports(node.body + handlers + node.orelse + node.finalbody)
-        elif isinstance(node, ast.With | ast.ClassDef):
-            found += load_time_imports(node.body)
+            found += runtime_imports(node.body + handlers + node.orelse + node.finalbody)
+        elif isinstance(node, ast.With | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef | ast.For | ast.While):
+            found += runtime_imports(node.body)
     return found
 
 
@@ -172,7 +162,7 @@ def import_graph(root: Path = EDGE) -> dict[str, set[str]]:
     for name, path in paths.items():
         package = name if path.name == "__init__.py" else name.rpartition(".")[0]
         targets = set()
-        for node in load_time_imports(ast.parse(path.read_text(encoding="utf-8")).body):
+        for node in runtime_imports(ast.parse(path.read_text(encoding="utf-8")).body):
             if isinstance(node, ast.Import):
                 targets |= {alias.name for alias in node.names}
                 continue
@@ -214,7 +204,7 @@ def circles(graph: dict[str, set[str]]) -> list[frozenset[str]]:
 
 
 def structure_problems(root: Path = EDGE) -> list[str]:
-    """Every import circle and every over-long file under `root`, as the messages KNOWN_OFFENDERS holds."""
+    """Every import circle and every over-long file under `root`, one message each."""
     found = [f"import circle among {', '.join(sorted(group))}" for group in circles(import_graph(root))]
     for path in sorted(root.rglob("*.py")):
         if len(path.read_text(encoding="utf-8").splitlines()) > MAX_LINES:
@@ -223,11 +213,7 @@ def structure_problems(root: Path = EDGE) -> list[str]:
 
 
 def test_no_import_circle_and_no_file_over_the_limit() -> None:
-    found = structure_problems()
-    new = [p for p in found if p not in KNOWN_OFFENDERS]
-    fixed = [p for p in KNOWN_OFFENDERS if p not in found]
-    assert not new, "\n".join(new)
-    assert not fixed, "fixed, so take them out of KNOWN_OFFENDERS:\n" + "\n".join(fixed)
+    assert structure_problems() == []
 
 
 def test_the_structure_checker_catches_a_circle_and_a_long_file(tmp_path: Path) -> None:
@@ -240,8 +226,10 @@ def test_the_structure_checker_catches_a_circle_and_a_long_file(tmp_path: Path) 
         "b/two.py": "import edge.b.three\n",
         "b/three.py": "from edge.a.one import One\n",  # one -> two -> three -> one
         "c.py": "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from edge.d import D\n",
-        "d.py": "from edge import c\ndef later():\n    from edge.e import E\n",  # type-only and late: no circle
-        "e.py": "import edge.d\n" + "x = 1\n" * MAX_LINES,  # MAX_LINES + 1 lines
+        "d.py": "from edge import c\ndef later():\n    from edge.e import E\n",  # c -> d only for the type checker
+        "e.py": "x = 1\n" * (MAX_LINES + 1),
+        "f.py": "def later():\n    from edge import g\n",  # a deferred import still closes a circle
+        "g.py": "import edge.f\n",
     }
     for name, source in files.items():
         (root / name).parent.mkdir(parents=True, exist_ok=True)
@@ -249,4 +237,5 @@ def test_the_structure_checker_catches_a_circle_and_a_long_file(tmp_path: Path) 
     assert structure_problems(root) == [
         "edge/e.py is over 400 lines",
         "import circle among edge.a.one, edge.b.three, edge.b.two",
+        "import circle among edge.f, edge.g",
     ]

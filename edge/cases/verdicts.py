@@ -37,12 +37,12 @@ class VerdictRequest(BaseModel):
     )
     verdict: VerdictKind = Field(description="confirmed, or false_alarm (then `reason` is required)")
     reason: Reason | None = Field(
-        None, description="why a false alarm: wrong_object, not_a_violation, duplicate or other"
+        default=None, description="why a false alarm: wrong_object, not_a_violation, duplicate or other"
     )
     worker_id: str | None = Field(
-        None, max_length=64, description="the box the case came from (the case's worker.id); checked when given"
+        default=None, max_length=64, description="the box the case came from (the case's worker.id); checked when given"
     )
-    note: str = Field("", max_length=500, description="the operator's words, kept with the verdict")
+    note: str = Field(default="", max_length=500, description="the operator's words, kept with the verdict")
 
     @model_validator(mode="after")
     def _reason_fits(self) -> VerdictRequest:

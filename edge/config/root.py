@@ -74,16 +74,16 @@ class EdgeConfig(Section):
                     f"camera {cam.id!r}: clip is on while evidence.privacy is enabled; a clip is remuxed, not "
                     "re-encoded, so its bystanders cannot be blurred: turn one of them off (docs/evidence.md)"
                 )
-            for zone in cam.zones:
-                for rule in zone.rules:
-                    where = f"camera {cam.id!r} zone {zone.id!r} rule {rule.id!r}"
-                    problem = rule_problem(rule, events)
-                    if problem is not None:
-                        raise ValueError(f"{where}: {problem}")
-                    if rule.model == "default":
-                        object.__setattr__(rule, "model", self.models[0].id)
-                    elif rule.model not in model_ids:
-                        raise ValueError(f"{where}: unknown model {rule.model!r}; known: {sorted(model_ids)}")
+            for placed in cam.rules():
+                rule = placed.rule
+                where = f"camera {cam.id!r} zone {placed.zone.id!r} rule {rule.id!r}"
+                problem = rule_problem(rule, events)
+                if problem is not None:
+                    raise ValueError(f"{where}: {problem}")
+                if rule.model == "default":
+                    object.__setattr__(rule, "model", self.models[0].id)
+                elif rule.model not in model_ids:
+                    raise ValueError(f"{where}: unknown model {rule.model!r}; known: {sorted(model_ids)}")
         return self
 
     def event(self, code: str) -> EventType:

@@ -330,6 +330,12 @@ class CameraPipeline:
         with self._lock:
             return [m.message_id for m in self._cases.pending_messages()]
 
+    def held_fault_ids(self) -> list[str]:
+        """Device faults the sink has not taken yet: held in memory only, so a stop loses them (the
+        camera's tamper state is judged afresh after the next start)."""
+        with self._lock:
+            return [m.message_id for m in self._faults.pending_messages()]
+
     # -- operator actions ----------------------------------------------------------------------
     def knows(self, case_id: str) -> bool:
         """A case of this camera (open, or cleared and kept in its state)."""

@@ -15,6 +15,7 @@ from typing import Any
 
 from edge.cases.verify import Verification, VerifyRequest
 from edge.config.verification import VerificationConfig
+from edge.delivery.fleet import CommandHandler
 from edge.runtime.pipeline import CameraPipeline
 
 
@@ -31,9 +32,6 @@ def ask(
         return future.result(timeout=bound.timeout_s)
     except TimeoutError:
         return pipeline.give_up(future, f"no analysed frame of camera {pipeline.camera_id!r} in {bound.timeout_s:g} s")
-
-
-CommandHandler = Callable[[dict[str, Any]], dict[str, Any]]
 
 
 def answer_command(handlers: Mapping[str, CommandHandler], request: dict[str, Any]) -> dict[str, Any]:

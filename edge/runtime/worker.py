@@ -197,6 +197,12 @@ class Worker:
                     "messages kept in the camera's state file, not in the outbox: they go at the next start",
                     extra={"camera": camera_id, "message_ids": held},
                 )
+            faults = pipeline.held_fault_ids()
+            if faults:
+                log.error(
+                    "device faults not delivered: lost at this stop, the camera is judged afresh at the next start",
+                    extra={"camera": camera_id, "message_ids": faults},
+                )
             pipeline.close()
         self.sender.close()
         if self.fleet is not None:
