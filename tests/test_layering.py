@@ -122,6 +122,7 @@ def test_the_checker_lets_a_right_import_pass(tmp_path: Path) -> None:
 # Issue 28's goals: no import circle between modules of edge/, and no file in edge/ over MAX_LINES.
 MAX_LINES = 400
 
+
 def module_name(path: Path, root: Path = EDGE) -> str:
     parts = path.relative_to(root.parent).with_suffix("").parts
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
