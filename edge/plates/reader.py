@@ -23,6 +23,7 @@ from edge.plates.validate import SEPARATORS, fits_panel, parse_plate
 # Limits measured on the synthetic plate set (bench/bench_plates.py, docs/plates.md):
 MIN_CHAR_PX = 14.0  # below this character height the recogniser confuses characters
 MIN_SHARPNESS = 0.12  # edge steepness (share of the plate's contrast crossed per character-height/32)
+STRETCH = 1.3  # plate characters are half as wide as high: widened, they read more like the text the model learnt
 MIN_CONFIDENCE = 0.9  # the weakest character's probability for a plate to be reported
 
 
@@ -95,7 +96,7 @@ class PlateReader:
         min_confidence: float = MIN_CONFIDENCE,
         threads: int = 1,
     ) -> None:
-        self._recogniser = TextRecogniser(model, threads)
+        self._recogniser = TextRecogniser(model, threads, STRETCH)
         self.min_char_px = min_char_px
         self.min_sharpness = min_sharpness
         self.min_confidence = min_confidence

@@ -36,7 +36,8 @@ class TextLine:
 class TextRecogniser:
     """One onnxruntime session for the recogniser, read on a batch of line images at a time."""
 
-    def __init__(self, path: Path, threads: int = 1) -> None:
+    def __init__(self, path: Path, threads: int = 1, stretch: float = 1.0) -> None:
+        self.stretch = stretch
         if not path.is_file():
             raise ModelError(
                 f"plate recogniser model {path} does not exist (setup.sh puts the default there:"
@@ -60,7 +61,10 @@ class TextRecogniser:
         """Read each BGR line image; all are padded to the widest so they run as one batch."""
         if not lines:
             return []
-        widths = [min(MAX_LINE_WIDTH, max(8, round(LINE_HEIGHT * i.shape[1] / max(1, i.shape[0])))) for i in lines]
+        widths = [
+            min(MAX_LINE_WIDTH, max(8, round(self.stretch * LINE_HEIGHT * i.shape[1] / max(1, i.shape[0]))))
+            for i in lines
+        ]
         batch = np.zeros((len(lines), 3, LINE_HEIGHT, max(widths)), np.float32)
         for i, (img, width) in enumerate(zip(lines, widths, strict=True)):
             resized = cv2.resize(img, (width, LINE_HEIGHT), interpolation=cv2.INTER_LINEAR)
