@@ -17,15 +17,19 @@ import onnxruntime as ort
 from edge.infer import ModelError
 
 LINE_HEIGHT = 48  # the recogniser's input height
+MIN_CHARACTER_MASS = 0.3  # the least probability the allowed characters must have at one step
+STRIDE = 8  # input columns per output step
 MAX_LINE_WIDTH = 480  # a plate line is at most ~5x as wide as high; wider crops are squeezed
 
 
 @dataclass(frozen=True, slots=True)
 class TextLine:
-    """What the recogniser read on one line: the text and each character's probability."""
+    """What the recogniser read on one line: the text, each character's probability and where its
+    centre is, as a share of the line image's width."""
 
     text: str
     char_scores: tuple[float, ...]
+    positions: tuple[float, ...]
 
     def confidence(self, ignore: str = "") -> float:
         """The weakest character's probability, leaving out characters in `ignore` (separators):
@@ -56,11 +60,11 @@ class TextRecogniser:
         # CTC: index 0 is the blank, then the dictionary, then a space
         self._characters = ["", *characters.splitlines(), " "]
         self._input = self._session.get_inputs()[0].name
+        self._index = {ch: i for i, ch in enumerate(self._characters) if ch}
 
-    def read(self, lines: list[np.ndarray]) -> list[TextLine]:
-        """Read each BGR line image; all are padded to the widest so they run as one batch."""
-        if not lines:
-            return []
+    def _run(self, lines: list[np.ndarray]) -> tuple[np.ndarray, list[int]]:
+        """Per-step probabilities of each BGR line image (padded to the widest: one batch) and the
+        width each was scaled to."""
         widths = [
             min(MAX_LINE_WIDTH, max(8, round(self.stretch * LINE_HEIGHT * i.shape[1] / max(1, i.shape[0]))))
             for i in lines
@@ -69,15 +73,44 @@ class TextRecogniser:
         for i, (img, width) in enumerate(zip(lines, widths, strict=True)):
             resized = cv2.resize(img, (width, LINE_HEIGHT), interpolation=cv2.INTER_LINEAR)
             batch[i, :, :, :width] = resized.transpose(2, 0, 1).astype(np.float32) / 127.5 - 1.0
-        probs = self._session.run(None, {self._input: batch})[0]
-        return [self._decode(p) for p in probs]
+        return self._session.run(None, {self._input: batch})[0], widths
 
-    def _decode(self, probs: np.ndarray) -> TextLine:
+    def read(self, lines: list[np.ndarray]) -> list[TextLine]:
+        """Read each BGR line image."""
+        if not lines:
+            return []
+        probs, widths = self._run(lines)
+        return [self._decode(p, w) for p, w in zip(probs, widths, strict=True)]
+
+    def read_character(self, images: list[np.ndarray], allowed: str) -> list[tuple[str, float]]:
+        """The character of `allowed` in each image, and how sure: at the step where the model gives
+        `allowed` most of its probability, the best one's share of it, or 0 when that is under
+        MIN_CHARACTER_MASS (the model sees no such character there)."""
+        if not images:
+            return []
+        probs, _ = self._run(images)
+        columns = np.array([self._index[ch] for ch in allowed if ch in self._index])
+        out = []
+        for p in probs:
+            sub = p[:, columns]
+            mass = sub.sum(axis=1)
+            step = int(mass.argmax())
+            which = int(sub[step].argmax())
+            share = float(sub[step, which] / mass[step]) if mass[step] >= MIN_CHARACTER_MASS else 0.0
+            out.append((self._characters[columns[which]], share))
+        return out
+
+    def _decode(self, probs: np.ndarray, width: int) -> TextLine:
         """Greedy CTC: best class per step, repeats merged, blanks dropped."""
         best = probs.argmax(axis=1)
         score = probs.max(axis=1)
         keep = best != 0
         keep[1:] &= best[1:] != best[:-1]
         chars = [self._characters[i] for i in best[keep]]
+        steps = np.flatnonzero(keep)
         # a multi-character entry (none in this dictionary) would misalign text and scores: keep one per entry
-        return TextLine("".join(ch[:1] or " " for ch in chars), tuple(float(s) for s in score[keep]))
+        return TextLine(
+            "".join(ch[:1] or " " for ch in chars),
+            tuple(float(s) for s in score[keep]),
+            tuple(float((STRIDE * k + STRIDE / 2) / width) for k in steps),
+        )
