@@ -25,6 +25,7 @@ MIN_CHAR_PX = 14.0  # below this character height the recogniser confuses charac
 MIN_SHARPNESS = 0.12  # edge steepness (share of the plate's contrast crossed per character-height/32)
 CELL_GAP = 0.35  # a cell ends this many pitches short of the nearest read character
 STRETCH = 1.3  # plate characters are half as wide as high: widened, they read more like the text the model learnt
+FIRST_READ = 2  # boxes read first; the others only when these give no plate
 MIN_CONFIDENCE = 0.9  # the weakest character's probability for a plate to be reported
 
 
@@ -116,12 +117,25 @@ class PlateReader:
         readable = [m for m in measured if self._readable(m)]
         if not readable:
             return self._unread(measured[0])
-        # each candidate is read in a few framings; a plate needs most of them to agree on it
-        images = [v for m in readable for v in _framings(m.patch)]
-        lines = self._recogniser.read(images)
-        readings = self._with_ends(images, lines)
+        # the most plate-like boxes first; the rest only when these give no plate to report
+        best = self._best_plate(readable[:FIRST_READ])
+        if (best is None or best.confidence < self.min_confidence) and len(readable) > FIRST_READ:
+            rest = self._best_plate(readable[FIRST_READ:])
+            if rest is not None and (best is None or rest.confidence > best.confidence):
+                best = rest
+        if best is None:  # boxes were read, and none reads a plate
+            return self._unread(readable[0], Unread.NO_TEXT)
+        if best.confidence < self.min_confidence:
+            return PlateRead(None, best.confidence, best.box, best.char_px, Unread.LOW_CONFIDENCE)
+        return best
+
+    def _best_plate(self, boxes: list[_Measured]) -> PlateRead | None:
+        """The surest plate the boxes read, each box in a few framings (one recogniser batch) that
+        must mostly agree on one valid plate its panel colour can carry."""
+        images = [v for m in boxes for v in _framings(m.patch)]
+        readings = self._with_ends(images, self._recogniser.read(images))
         best: PlateRead | None = None
-        for i, m in enumerate(readable):
+        for i, m in enumerate(boxes):
             colour = panel_colour(m.patch)
             reads = readings[len(_FRAMINGS) * i : len(_FRAMINGS) * (i + 1)]
             plates = [(parse_plate(text), confidence) for text, confidence in reads]
@@ -132,10 +146,6 @@ class PlateReader:
             confidence = max(c for _, c in valid)
             if best is None or confidence > best.confidence:
                 best = PlateRead(valid[0][0], confidence, m.box, m.char_px)
-        if best is None:  # boxes were read, and none reads a plate
-            return self._unread(readable[0], Unread.NO_TEXT)
-        if best.confidence < self.min_confidence:
-            return PlateRead(None, best.confidence, best.box, best.char_px, Unread.LOW_CONFIDENCE)
         return best
 
     def _with_ends(self, images: list[np.ndarray], lines: list[TextLine]) -> list[tuple[str, float]]:
