@@ -50,7 +50,7 @@ class Candidate:
         tl, tr, br, bl = self.corners
         width = max(1, round((np.linalg.norm(tr - tl) + np.linalg.norm(br - bl)) / 2))
         height = max(1, round((np.linalg.norm(bl - tl) + np.linalg.norm(br - tr)) / 2))
-        target = np.float32([[0, 0], [width, 0], [width, height], [0, height]])
+        target = np.array([[0, 0], [width, 0], [width, height], [0, height]], np.float32)
         warp = cv2.getPerspectiveTransform(self.corners.astype(np.float32), target)
         return cv2.warpPerspective(crop, warp, (width, height), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 
@@ -61,7 +61,9 @@ Shape = tuple[np.ndarray, float]  # corners (4, 2), fill
 def _ordered(points: np.ndarray) -> np.ndarray:
     """Four points as top-left, top-right, bottom-right, bottom-left."""
     total, diff = points.sum(axis=1), points[:, 1] - points[:, 0]
-    return np.float32([points[total.argmin()], points[diff.argmin()], points[total.argmax()], points[diff.argmax()]])
+    return np.array(
+        [points[total.argmin()], points[diff.argmin()], points[total.argmax()], points[diff.argmax()]], np.float32
+    )
 
 
 def _shapes(mask: np.ndarray, kernel: tuple[int, int], min_area: int) -> list[Shape]:

@@ -23,7 +23,7 @@ from edge.plates.validate import PROVINCES, SEPARATORS, SUFFIXES, fits_panel, pa
 # Limits measured on the synthetic plate set (bench/bench_plates.py, docs/plates.md):
 MIN_CHAR_PX = 14.0  # below this character height the recogniser confuses characters
 MIN_SHARPNESS = 0.12  # edge steepness (share of the plate's contrast crossed per character-height/32)
-CELL_GAP = 0.35  # a cell ends this many pitches short of the nearest read character
+CELL_GAP = 0.2  # a cell ends this many pitches short of the nearest read character
 STRETCH = 1.3  # plate characters are half as wide as high: widened, they read more like the text the model learnt
 FIRST_READ = 2  # boxes read first; the others only when these give no plate
 MIN_CONFIDENCE = 0.9  # the weakest character's probability for a plate to be reported

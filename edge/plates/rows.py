@@ -36,13 +36,14 @@ class TextRow:
         along_top, along_bottom = _unit(tr - tl), _unit(br - bl)
         down_left, down_right = _unit(bl - tl), _unit(br - tr)
         dx, dy = across * self.char_px, down * self.char_px
-        return np.float32(
+        return np.array(
             [
                 tl - along_top * dx - down_left * dy,
                 tr + along_top * dx - down_right * dy,
                 br + along_bottom * dx + down_right * dy,
                 bl - along_bottom * dx + down_left * dy,
-            ]
+            ],
+            np.float32,
         )
 
 
@@ -139,13 +140,14 @@ def _row(group: list[_Blob], others: list[_Blob]) -> TextRow | None:
                 left, grown = blob.x0, True
             elif 0 < blob.x0 - right <= 0.6 * char_px or (blob.x0 <= right < blob.x1 and blob.x0 >= left):
                 right, grown = blob.x1, True
-    corners = np.float32(
+    corners = np.array(
         [
             [left, np.polyval(top, left)],
             [right, np.polyval(top, right)],
             [right, np.polyval(bottom, right)],
             [left, np.polyval(bottom, left)],
-        ]
+        ],
+        np.float32,
     )
     return TextRow(corners, char_px, len(group))
 
