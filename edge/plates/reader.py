@@ -123,8 +123,8 @@ class PlateReader:
             rest = self._best_plate(readable[FIRST_READ:])
             if rest is not None and (best is None or rest.confidence > best.confidence):
                 best = rest
-        if best is None:  # boxes were read, and none reads a plate
-            return self._unread(readable[0], Unread.NO_TEXT)
+        if best is None:  # say why the most plate-like box was not read
+            return self._unread(measured[0], Unread.NO_TEXT if self._readable(measured[0]) else None)
         if best.confidence < self.min_confidence:
             return PlateRead(None, best.confidence, best.box, best.char_px, Unread.LOW_CONFIDENCE)
         return best

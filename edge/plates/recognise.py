@@ -18,6 +18,7 @@ from edge.infer import ModelError
 
 LINE_HEIGHT = 48  # the recogniser's input height
 MIN_CHARACTER_MASS = 0.3  # the least probability the allowed characters must have at one step
+BATCH_SPREAD = 1.25  # lines up to this much wider than a batch's narrowest run in that batch
 STRIDE = 8  # input columns per output step
 MAX_LINE_WIDTH = 480  # a plate line is at most ~5x as wide as high; wider crops are squeezed
 
@@ -62,18 +63,26 @@ class TextRecogniser:
         self._input = self._session.get_inputs()[0].name
         self._index = {ch: i for i, ch in enumerate(self._characters) if ch}
 
-    def _run(self, lines: list[np.ndarray]) -> tuple[np.ndarray, list[int]]:
-        """Per-step probabilities of each BGR line image (padded to the widest: one batch) and the
-        width each was scaled to."""
+    def _run(self, lines: list[np.ndarray]) -> tuple[list[np.ndarray], list[int]]:
+        """Per-step probabilities of each BGR line image and the width it was scaled to. Lines of
+        about one width run as one batch; a batch pads each line to its widest, so one long line
+        would make every other line in it as costly."""
         widths = [
             min(MAX_LINE_WIDTH, max(8, round(self.stretch * LINE_HEIGHT * i.shape[1] / max(1, i.shape[0]))))
             for i in lines
         ]
-        batch = np.zeros((len(lines), 3, LINE_HEIGHT, max(widths)), np.float32)
-        for i, (img, width) in enumerate(zip(lines, widths, strict=True)):
-            resized = cv2.resize(img, (width, LINE_HEIGHT), interpolation=cv2.INTER_LINEAR)
-            batch[i, :, :, :width] = resized.transpose(2, 0, 1).astype(np.float32) / 127.5 - 1.0
-        return self._session.run(None, {self._input: batch})[0], widths
+        out: list[np.ndarray] = [np.empty(0)] * len(lines)
+        order = sorted(range(len(lines)), key=widths.__getitem__)
+        while order:
+            batch_of = [i for i in order if widths[i] <= BATCH_SPREAD * widths[order[0]]]
+            order = order[len(batch_of) :]
+            batch = np.zeros((len(batch_of), 3, LINE_HEIGHT, widths[batch_of[-1]]), np.float32)
+            for row, i in enumerate(batch_of):
+                resized = cv2.resize(lines[i], (widths[i], LINE_HEIGHT), interpolation=cv2.INTER_LINEAR)
+                batch[row, :, :, : widths[i]] = resized.transpose(2, 0, 1).astype(np.float32) / 127.5 - 1.0
+            for row, probs in zip(batch_of, self._session.run(None, {self._input: batch})[0], strict=True):
+                out[row] = probs
+        return out, widths
 
     def read(self, lines: list[np.ndarray]) -> list[TextLine]:
         """Read each BGR line image."""
