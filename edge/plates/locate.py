@@ -13,7 +13,11 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from edge.plates.rows import text_rows
+
 WORK_WIDTH = 640  # crops are searched at most this wide; boxes are returned in the crop's own pixels
+ROW_MARGIN = (0.5, 0.3)  # a character row's box grown by these character heights along and across it
+MIN_ROW_CHARS = 5  # characters that line up for a row to be proposed as a plate
 MIN_ASPECT, MAX_ASPECT = 1.6, 7.0  # width / height of a one-row plate seen at an angle
 # HSV ranges (OpenCV hue 0-180) of plate panels: blue standard, yellow large-vehicle, green new-energy
 _PANELS = {
@@ -46,7 +50,7 @@ class Candidate:
         tl, tr, br, bl = self.corners
         width = max(1, round((np.linalg.norm(tr - tl) + np.linalg.norm(br - bl)) / 2))
         height = max(1, round((np.linalg.norm(bl - tl) + np.linalg.norm(br - tr)) / 2))
-        target = np.float32([[0, 0], [width, 0], [width, height], [0, height]])
+        target = np.array([[0, 0], [width, 0], [width, height], [0, height]], np.float32)
         warp = cv2.getPerspectiveTransform(self.corners.astype(np.float32), target)
         return cv2.warpPerspective(crop, warp, (width, height), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 
@@ -57,7 +61,9 @@ Shape = tuple[np.ndarray, float]  # corners (4, 2), fill
 def _ordered(points: np.ndarray) -> np.ndarray:
     """Four points as top-left, top-right, bottom-right, bottom-left."""
     total, diff = points.sum(axis=1), points[:, 1] - points[:, 0]
-    return np.float32([points[total.argmin()], points[diff.argmin()], points[total.argmax()], points[diff.argmax()]])
+    return np.array(
+        [points[total.argmin()], points[diff.argmin()], points[total.argmax()], points[diff.argmax()]], np.float32
+    )
 
 
 def _shapes(mask: np.ndarray, kernel: tuple[int, int], min_area: int) -> list[Shape]:
@@ -132,7 +138,16 @@ def locate(crop: np.ndarray, max_candidates: int = 5) -> list[Candidate]:
         score = shape_score * (0.5 + _stroke_density(gray, Candidate(corners, 0.0).box))
         scored.append(Candidate(corners / scale, score))
     scored.sort(key=lambda c: -c.score)
-    return _distinct(scored, max_candidates)
+    kept = _distinct(scored, max_candidates)
+    # a row of characters where no panel or stroke box is: a plate the colour of its vehicle (a white
+    # plate on a white van), found by its characters; it goes first, as the most plate-like
+    rows = [
+        Candidate(row.grown(*ROW_MARGIN) / scale, 2.0 + 0.1 * min(row.chars, 8))
+        for row in text_rows(gray)
+        if row.chars >= MIN_ROW_CHARS
+    ]
+    rows = [r for r in _distinct(rows, max_candidates) if all(_iou(r.box, k.box) < 0.5 for k in kept)]
+    return (rows + kept)[:max_candidates]
 
 
 def _distinct(candidates: list[Candidate], limit: int) -> list[Candidate]:

@@ -17,12 +17,15 @@ import cv2
 import numpy as np
 
 from edge.plates.locate import locate, panel_colour
-from edge.plates.recognise import TextRecogniser
-from edge.plates.validate import SEPARATORS, fits_panel, parse_plate
+from edge.plates.recognise import TextLine, TextRecogniser
+from edge.plates.validate import PROVINCES, SEPARATORS, SUFFIXES, fits_panel, parse_plate
 
 # Limits measured on the synthetic plate set (bench/bench_plates.py, docs/plates.md):
 MIN_CHAR_PX = 14.0  # below this character height the recogniser confuses characters
 MIN_SHARPNESS = 0.12  # edge steepness (share of the plate's contrast crossed per character-height/32)
+CELL_GAP = 0.2  # a cell ends this many pitches short of the nearest read character
+STRETCH = 1.3  # plate characters are half as wide as high: widened, they read more like the text the model learnt
+FIRST_READ = 2  # boxes read first; the others only when these give no plate
 MIN_CONFIDENCE = 0.9  # the weakest character's probability for a plate to be reported
 
 
@@ -95,7 +98,7 @@ class PlateReader:
         min_confidence: float = MIN_CONFIDENCE,
         threads: int = 1,
     ) -> None:
-        self._recogniser = TextRecogniser(model, threads)
+        self._recogniser = TextRecogniser(model, threads, STRETCH)
         self.min_char_px = min_char_px
         self.min_sharpness = min_sharpness
         self.min_confidence = min_confidence
@@ -114,13 +117,28 @@ class PlateReader:
         readable = [m for m in measured if self._readable(m)]
         if not readable:
             return self._unread(measured[0])
-        # each candidate is read in a few framings; a plate needs most of them to agree on it
-        lines = self._recogniser.read([v for m in readable for v in _framings(m.patch)])
+        # the most plate-like boxes first; the rest only when these give no plate to report
+        best = self._best_plate(readable[:FIRST_READ])
+        if (best is None or best.confidence < self.min_confidence) and len(readable) > FIRST_READ:
+            rest = self._best_plate(readable[FIRST_READ:])
+            if rest is not None and (best is None or rest.confidence > best.confidence):
+                best = rest
+        if best is None:  # say why the most plate-like box was not read
+            return self._unread(measured[0], Unread.NO_TEXT if self._readable(measured[0]) else None)
+        if best.confidence < self.min_confidence:
+            return PlateRead(None, best.confidence, best.box, best.char_px, Unread.LOW_CONFIDENCE)
+        return best
+
+    def _best_plate(self, boxes: list[_Measured]) -> PlateRead | None:
+        """The surest plate the boxes read, each box in a few framings (one recogniser batch) that
+        must mostly agree on one valid plate its panel colour can carry."""
+        images = [v for m in boxes for v in _framings(m.patch)]
+        readings = self._with_ends(images, self._recogniser.read(images))
         best: PlateRead | None = None
-        for i, m in enumerate(readable):
+        for i, m in enumerate(boxes):
             colour = panel_colour(m.patch)
-            reads = lines[len(_FRAMINGS) * i : len(_FRAMINGS) * (i + 1)]
-            plates = [(parse_plate(line.text), line.confidence(SEPARATORS)) for line in reads]
+            reads = readings[len(_FRAMINGS) * i : len(_FRAMINGS) * (i + 1)]
+            plates = [(parse_plate(text), confidence) for text, confidence in reads]
             valid = [(p.text, c) for p, c in plates if p is not None and fits_panel(p, colour)]
             texts = {text for text, _ in valid}
             if len(texts) != 1 or len(valid) * 2 <= len(reads):
@@ -128,11 +146,32 @@ class PlateReader:
             confidence = max(c for _, c in valid)
             if best is None or confidence > best.confidence:
                 best = PlateRead(valid[0][0], confidence, m.box, m.char_px)
-        if best is None:  # say why the most plate-like box was not read
-            return self._unread(measured[0], Unread.NO_TEXT if self._readable(measured[0]) else None)
-        if best.confidence < self.min_confidence:
-            return PlateRead(None, best.confidence, best.box, best.char_px, Unread.LOW_CONFIDENCE)
         return best
+
+    def _with_ends(self, images: list[np.ndarray], lines: list[TextLine]) -> list[tuple[str, float]]:
+        """Each line's text and confidence; where a line reads a whole plate but the Chinese
+        character at its start (the province) or end (警 学 挂 港 澳 领), that character is read
+        again on its own, from the part of the line before (after) the other characters.
+
+        Plate characters are squeezed to half their width: a dense Chinese character so squeezed is
+        what the recogniser, reading the line, drops or misreads most. Read alone, widened, it reads;
+        it joins the text only as one of the characters that can stand there, and as sure as its
+        share of the model's probability for those characters.
+        """
+        out = [(line.text, line.confidence(SEPARATORS)) for line in lines]
+        ends = [_end_cells(image, line) for image, line in zip(images, lines, strict=True)]
+        read_starts = self._read_cells({i: e.start for i, e in enumerate(ends) if e and e.start is not None}, PROVINCES)
+        read_ends = self._read_cells({i: e.end for i, e in enumerate(ends) if e and e.end is not None}, SUFFIXES)
+        for i, e in enumerate(ends):
+            if e is None:
+                continue
+            first, last = read_starts.get(i, ("", 1.0)), read_ends.get(i, ("", 1.0))
+            out[i] = (first[0] + e.core + last[0], min(e.confidence, first[1], last[1]))
+        return out
+
+    def _read_cells(self, cells: dict[int, np.ndarray], allowed: str) -> dict[int, tuple[str, float]]:
+        read = self._recogniser.read_character(list(cells.values()), allowed)
+        return dict(zip(cells, read, strict=True))
 
     def _readable(self, m: _Measured) -> bool:
         return m.char_px >= self.min_char_px and m.sharpness >= self.min_sharpness
@@ -149,6 +188,63 @@ class _Measured:
     char_px: float
     sharpness: float
     patch: np.ndarray
+
+
+@dataclass(frozen=True, slots=True)
+class _Ends:
+    """A line that reads a plate once the Chinese character before (`start`) and/or after (`end`)
+    its other characters (`core`) is read from these cells; `confidence` that of the core."""
+
+    core: str
+    confidence: float
+    start: np.ndarray | None
+    end: np.ndarray | None
+
+
+def _end_cells(image: np.ndarray, line: TextLine) -> _Ends | None:
+    """Where a line reads a plate but its first or last Chinese character (dropped, or read as a
+    character no plate prints there), the cells to read it from: the line before the first (after
+    the last) of its other characters, a character pitch (their median spacing) short of it."""
+    kept = [
+        (ch, x, p) for ch, x, p in zip(line.text, line.positions, line.char_scores, strict=True) if ch not in SEPARATORS
+    ]
+    if kept and _is_cjk(kept[0][0]) and kept[0][0] not in PROVINCES + "使":
+        kept = kept[1:]
+    if kept and _is_cjk(kept[-1][0]) and kept[-1][0] not in SUFFIXES:
+        kept = kept[:-1]
+    core = "".join(ch for ch, _, _ in kept)
+    if len(kept) < 5 or parse_plate(core) is not None:
+        return None
+    start, end = PROVINCES[0], SUFFIXES[0]  # stand-ins: any province (suffix) fits a format alike
+    wants = next(
+        (w for w in ((True, False), (False, True), (True, True)) if parse_plate(start * w[0] + core + end * w[1])),
+        None,
+    )
+    if wants is None:
+        return None
+    width = image.shape[1]
+    xs = [x * width for _, x, _ in kept]
+    pitch = float(np.median(np.diff(xs)))
+    pad = round(0.3 * image.shape[0])
+    cells: list[np.ndarray | None] = [None, None]
+    if wants[0]:
+        right = round(xs[0] - CELL_GAP * pitch)
+        if right < 0.6 * pitch:
+            return None  # the line starts at its first character: no room for another before it
+        cells[0] = cv2.copyMakeBorder(
+            image[:, max(0, right - round(1.5 * pitch)) : right], 0, 0, pad, pad, cv2.BORDER_REPLICATE
+        )
+    if wants[1]:
+        left = round(xs[-1] + CELL_GAP * pitch)
+        if width - left < 0.6 * pitch:
+            return None
+        cells[1] = cv2.copyMakeBorder(image[:, left : left + round(1.5 * pitch)], 0, 0, pad, pad, cv2.BORDER_REPLICATE)
+    confidence = min((p for _, _, p in kept), default=0.0)
+    return _Ends(core, confidence, cells[0], cells[1])
+
+
+def _is_cjk(ch: str) -> bool:
+    return "\u3400" <= ch <= "\u9fff"
 
 
 def _inner(patch: np.ndarray) -> np.ndarray:

@@ -17,15 +17,20 @@ import onnxruntime as ort
 from edge.infer import ModelError
 
 LINE_HEIGHT = 48  # the recogniser's input height
+MIN_CHARACTER_MASS = 0.3  # the least probability the allowed characters must have at one step
+BATCH_SPREAD = 1.25  # lines up to this much wider than a batch's narrowest run in that batch
+STRIDE = 8  # input columns per output step
 MAX_LINE_WIDTH = 480  # a plate line is at most ~5x as wide as high; wider crops are squeezed
 
 
 @dataclass(frozen=True, slots=True)
 class TextLine:
-    """What the recogniser read on one line: the text and each character's probability."""
+    """What the recogniser read on one line: the text, each character's probability and where its
+    centre is, as a share of the line image's width."""
 
     text: str
     char_scores: tuple[float, ...]
+    positions: tuple[float, ...]
 
     def confidence(self, ignore: str = "") -> float:
         """The weakest character's probability, leaving out characters in `ignore` (separators):
@@ -36,7 +41,8 @@ class TextLine:
 class TextRecogniser:
     """One onnxruntime session for the recogniser, read on a batch of line images at a time."""
 
-    def __init__(self, path: Path, threads: int = 1) -> None:
+    def __init__(self, path: Path, threads: int = 1, stretch: float = 1.0) -> None:
+        self.stretch = stretch
         if not path.is_file():
             raise ModelError(
                 f"plate recogniser model {path} does not exist (setup.sh puts the default there:"
@@ -55,25 +61,65 @@ class TextRecogniser:
         # CTC: index 0 is the blank, then the dictionary, then a space
         self._characters = ["", *characters.splitlines(), " "]
         self._input = self._session.get_inputs()[0].name
+        self._index = {ch: i for i, ch in enumerate(self._characters) if ch}
+
+    def _run(self, lines: list[np.ndarray]) -> tuple[list[np.ndarray], list[int]]:
+        """Per-step probabilities of each BGR line image and the width it was scaled to. Lines of
+        about one width run as one batch; a batch pads each line to its widest, so one long line
+        would make every other line in it as costly."""
+        widths = [
+            min(MAX_LINE_WIDTH, max(8, round(self.stretch * LINE_HEIGHT * i.shape[1] / max(1, i.shape[0]))))
+            for i in lines
+        ]
+        out: list[np.ndarray] = [np.empty(0)] * len(lines)
+        order = sorted(range(len(lines)), key=widths.__getitem__)
+        while order:
+            batch_of = [i for i in order if widths[i] <= BATCH_SPREAD * widths[order[0]]]
+            order = order[len(batch_of) :]
+            batch = np.zeros((len(batch_of), 3, LINE_HEIGHT, widths[batch_of[-1]]), np.float32)
+            for row, i in enumerate(batch_of):
+                resized = cv2.resize(lines[i], (widths[i], LINE_HEIGHT), interpolation=cv2.INTER_LINEAR)
+                batch[row, :, :, : widths[i]] = resized.transpose(2, 0, 1).astype(np.float32) / 127.5 - 1.0
+            for row, probs in zip(batch_of, self._session.run(None, {self._input: batch})[0], strict=True):
+                out[row] = probs
+        return out, widths
 
     def read(self, lines: list[np.ndarray]) -> list[TextLine]:
-        """Read each BGR line image; all are padded to the widest so they run as one batch."""
+        """Read each BGR line image."""
         if not lines:
             return []
-        widths = [min(MAX_LINE_WIDTH, max(8, round(LINE_HEIGHT * i.shape[1] / max(1, i.shape[0])))) for i in lines]
-        batch = np.zeros((len(lines), 3, LINE_HEIGHT, max(widths)), np.float32)
-        for i, (img, width) in enumerate(zip(lines, widths, strict=True)):
-            resized = cv2.resize(img, (width, LINE_HEIGHT), interpolation=cv2.INTER_LINEAR)
-            batch[i, :, :, :width] = resized.transpose(2, 0, 1).astype(np.float32) / 127.5 - 1.0
-        probs = self._session.run(None, {self._input: batch})[0]
-        return [self._decode(p) for p in probs]
+        probs, widths = self._run(lines)
+        return [self._decode(p, w) for p, w in zip(probs, widths, strict=True)]
 
-    def _decode(self, probs: np.ndarray) -> TextLine:
+    def read_character(self, images: list[np.ndarray], allowed: str) -> list[tuple[str, float]]:
+        """The character of `allowed` in each image, and how sure: at the step where the model gives
+        `allowed` most of its probability, the best one's share of it, or 0 when that is under
+        MIN_CHARACTER_MASS (the model sees no such character there)."""
+        if not images:
+            return []
+        probs, _ = self._run(images)
+        columns = np.array([self._index[ch] for ch in allowed if ch in self._index])
+        out = []
+        for p in probs:
+            sub = p[:, columns]
+            mass = sub.sum(axis=1)
+            step = int(mass.argmax())
+            which = int(sub[step].argmax())
+            share = float(sub[step, which] / mass[step]) if mass[step] >= MIN_CHARACTER_MASS else 0.0
+            out.append((self._characters[columns[which]], share))
+        return out
+
+    def _decode(self, probs: np.ndarray, width: int) -> TextLine:
         """Greedy CTC: best class per step, repeats merged, blanks dropped."""
         best = probs.argmax(axis=1)
         score = probs.max(axis=1)
         keep = best != 0
         keep[1:] &= best[1:] != best[:-1]
         chars = [self._characters[i] for i in best[keep]]
+        steps = np.flatnonzero(keep)
         # a multi-character entry (none in this dictionary) would misalign text and scores: keep one per entry
-        return TextLine("".join(ch[:1] or " " for ch in chars), tuple(float(s) for s in score[keep]))
+        return TextLine(
+            "".join(ch[:1] or " " for ch in chars),
+            tuple(float(s) for s in score[keep]),
+            tuple(float((STRIDE * k + STRIDE / 2) / width) for k in steps),
+        )

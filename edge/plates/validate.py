@@ -15,6 +15,7 @@ from dataclasses import dataclass
 PROVINCES = "京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼"
 LETTER = "[A-HJ-NP-Z]"  # the issuing office's letter: no I, no O
 ALNUM = "[A-HJ-NP-Z0-9]"
+SUFFIXES = "警学挂港澳领"  # the last character of the suffixed formats
 SEPARATORS = "·•・.:：-_ 　"
 
 _FORMATS: dict[str, str] = {
@@ -23,7 +24,7 @@ _FORMATS: dict[str, str] = {
     # new-energy (green): small cars D/F (A-K since 2021) then 1 letter-or-digit and 4 digits; large: 5 digits then D/F
     "new_energy": rf"[{PROVINCES}]{LETTER}(?:[A-HJK]{ALNUM}[0-9]{{4}}|[0-9]{{5}}[DF])",
     # police, driving-school, trailer, Hong Kong / Macau cross-border and consulate plates: 4 characters + suffix
-    "special": rf"[{PROVINCES}]{LETTER}{ALNUM}{{4}}[警学挂港澳领]",
+    "special": rf"[{PROVINCES}]{LETTER}{ALNUM}{{4}}[{SUFFIXES}]",
     # embassy plates: 使 and six digits (embassy number, then the vehicle)
     "embassy": r"使[0-9]{6}",
 }
