@@ -28,6 +28,7 @@ from edge.config import CameraConfig, EdgeConfig, InferenceConfig
 from edge.delivery.outbox import Outbox
 from edge.delivery.sender import Sender
 from edge.delivery.sink import open_sink
+from edge.heartbeat import SupervisedThread
 from edge.infer import Detector
 from edge.infer.engine import CameraStats, InferenceEngine
 from edge.ingest.health import CameraHealth, HealthRegistry
@@ -41,6 +42,7 @@ from edge.runtime.patrol import PatrolScheduler, PatrolStatus
 from edge.runtime.patrol_status import CameraPatrolStatus
 from edge.runtime.pipeline import CameraPipeline, GateCounts, LiveView, load_detectors
 from edge.runtime.plates import PlateAttacher, PlateService, plates_wanted
+from edge.runtime.supervisor import SupervisionStatus, Supervisor
 from edge.runtime.verifier import answer_command, ask, verify_command
 from edge.scene import TamperStatus
 from edge.types import CaseMessage, Detections, Frame
@@ -113,7 +115,8 @@ class Worker:
         self.inference = InferenceEngine(self.detectors, patrol_inference(config.inference, cameras))
         self.health = HealthRegistry()
         self.outbox = Outbox.from_config(config.storage)  # disk-pressure watermarks and the reserve
-        status = BoxStatus(config, sorted(self.detectors), self.health, self.outbox)
+        self.supervisor = Supervisor(config.worker.supervision, self.metrics)  # restarts dead or wedged stages
+        status = BoxStatus(config, sorted(self.detectors), self.health, self.outbox, self.supervisor.status)
         commands = functools.partial(  # the platform's requests over MQTT
             answer_command,
             {
@@ -153,6 +156,7 @@ class Worker:
             if patrolled
             else None
         )
+        self.supervisor.watch(self._stage_threads())
         self._running = False
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -163,6 +167,7 @@ class Worker:
             stream.start()
         if self.patrol is not None:
             self.patrol.start()
+        self.supervisor.start()
         self._running = True
         patrolled = [] if self.patrol is None else sorted(self.patrol.status().cameras)
         log.info(
@@ -177,6 +182,7 @@ class Worker:
         platform acknowledged or names what it could not record. Also closes a worker that never
         started (e.g. the API refused to run without a token)."""
         was_running, self._running = self._running, False
+        self.supervisor.stop()  # nothing is restarted while the stages stop
         for camera_id, stream in self.streams.items():
             if not stream.stop(timeout=10.0):
                 log.warning("camera stream did not stop in time", extra={"camera": camera_id})
@@ -201,7 +207,29 @@ class Worker:
 
     @property
     def ready(self) -> bool:
-        return self._running
+        """Started, not stopping, and no stage left down past its restart budget."""
+        return self._running and not self.supervisor.status().failed
+
+    def supervision(self) -> SupervisionStatus:
+        """Each supervised stage thread: running, finished or failed, and its restarts."""
+        return self.supervisor.status()
+
+    def _stage_threads(self) -> list[SupervisedThread]:
+        """Every long-running stage thread, for the supervisor (edge/runtime/supervisor.py)."""
+        sender = self.sender
+        delivery = SupervisedThread(
+            sender.heartbeat,
+            "delivery",
+            sender.is_alive,
+            self._restart_sender,
+            quiet_s=self.config.platform.timeout_s + 5,  # one delivery attempt may take that long
+        )
+        threads = [*self.inference.supervised(), delivery, *(s.supervised() for s in self.streams.values())]
+        return threads if self.patrol is None else [*threads, self.patrol.supervised()]
+
+    def _restart_sender(self) -> None:
+        self.sender.stop(timeout_s=0)  # a wedged thread is let go: it ends by itself once it wakes
+        self.sender.start()
 
     # -- the data flow -----------------------------------------------------------------------
     def _on_frame(self, frame: Frame) -> None:
