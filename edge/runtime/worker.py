@@ -116,7 +116,7 @@ class Worker:
         self.health = HealthRegistry()
         self.outbox = Outbox.from_config(config.storage)  # disk-pressure watermarks and the reserve
         self.supervisor = Supervisor(config.worker.supervision, self.metrics)  # restarts dead or wedged stages
-        status = BoxStatus(config, sorted(self.detectors), self.health, self.outbox, self.supervisor.status)
+        self.box_status = BoxStatus(config, sorted(self.detectors), self.health, self.outbox, self.supervisor.status)
         commands = functools.partial(  # the platform's requests over MQTT
             answer_command,
             {
@@ -124,7 +124,7 @@ class Worker:
                 "verdict": functools.partial(verdicts.verdict_command, self.judge),
             },
         )
-        sink = open_sink(config.platform, config.worker.id, status=status, commands=commands)
+        sink = open_sink(config.platform, config.worker.id, status=self.box_status, commands=commands)
         self.sender = Sender(self.outbox, config.platform, sink)
         self.recent: deque[CaseMessage] = deque(maxlen=RECENT_CASES)
         self._recent_lock = threading.Lock()
@@ -222,7 +222,7 @@ class Worker:
             "delivery",
             sender.is_alive,
             self._restart_sender,
-            quiet_s=self.config.platform.timeout_s + 5,  # one delivery attempt may take that long
+            quiet_s=3 * self.config.platform.timeout_s,  # one attempt: connect, send and read
         )
         threads = [*self.inference.supervised(), delivery, *(s.supervised() for s in self.streams.values())]
         return threads if self.patrol is None else [*threads, self.patrol.supervised()]
