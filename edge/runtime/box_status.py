@@ -16,7 +16,7 @@ from edge import __version__
 from edge.config import EdgeConfig
 from edge.delivery.outbox import Outbox
 from edge.ingest.health import HealthRegistry
-from edge.runtime.supervisor import SupervisionStatus
+from edge.runtime.supervisor import StageState, SupervisionStatus
 
 MODEL_DIGEST_CHARS = 16
 
@@ -73,5 +73,5 @@ def stages_json(status: SupervisionStatus) -> dict[str, Any]:
         "failed": [s.name for s in status.failed],
         "details": status.details(),
         "restarts": {s.name: s.restarts for s in status.stages if s.restarts},
-        "finished": [s.name for s in status.stages if s.state == "finished"],
+        "finished": [s.name for s in status.stages if s.state is StageState.FINISHED],
     }
