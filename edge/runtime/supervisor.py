@@ -26,11 +26,16 @@ import time
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import partial
 
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from edge.config.supervision import SupervisionConfig
+from edge.delivery.sender import Sender
 from edge.heartbeat import SupervisedThread
+from edge.infer.engine import InferenceEngine
+from edge.ingest.stream import CameraStream
+from edge.runtime.patrol import PatrolScheduler
 
 log = logging.getLogger(__name__)
 
@@ -189,3 +194,23 @@ class Supervisor:
                 for name, w in sorted(self._watches.items())
             ]
         return SupervisionStatus(stages, self.settings.restart_window_s)
+
+
+def stage_threads(
+    inference: InferenceEngine, sender: Sender, streams: Iterable[CameraStream], patrol: PatrolScheduler | None
+) -> list[SupervisedThread]:
+    """Every long-running stage thread of a worker, for its supervisor."""
+    delivery = SupervisedThread(
+        sender.heartbeat,
+        "delivery",
+        sender.is_alive,
+        partial(_restart_sender, sender),
+        quiet_s=3 * sender.platform.timeout_s,  # one attempt: connect, send and read
+    )
+    threads = [*inference.supervised(), delivery, *(stream.supervised() for stream in streams)]
+    return threads if patrol is None else [*threads, patrol.supervised()]
+
+
+def _restart_sender(sender: Sender) -> None:
+    sender.stop(timeout_s=0)  # a wedged thread is let go: it ends by itself once it wakes
+    sender.start()

@@ -28,7 +28,6 @@ from edge.config import CameraConfig, EdgeConfig, InferenceConfig
 from edge.delivery.outbox import Outbox
 from edge.delivery.sender import Sender
 from edge.delivery.sink import open_sink
-from edge.heartbeat import SupervisedThread
 from edge.infer import Detector
 from edge.infer.engine import CameraStats, InferenceEngine
 from edge.ingest.health import CameraHealth, HealthRegistry
@@ -42,7 +41,7 @@ from edge.runtime.patrol import PatrolScheduler, PatrolStatus
 from edge.runtime.patrol_status import CameraPatrolStatus
 from edge.runtime.pipeline import CameraPipeline, GateCounts, LiveView, load_detectors
 from edge.runtime.plates import PlateAttacher, PlateService, plates_wanted
-from edge.runtime.supervisor import SupervisionStatus, Supervisor
+from edge.runtime.supervisor import SupervisionStatus, Supervisor, stage_threads
 from edge.runtime.verifier import answer_command, ask, verify_command
 from edge.scene import TamperStatus
 from edge.types import CaseMessage, Detections, Frame
@@ -156,7 +155,7 @@ class Worker:
             if patrolled
             else None
         )
-        self.supervisor.watch(self._stage_threads())
+        self.supervisor.watch(stage_threads(self.inference, self.sender, self.streams.values(), self.patrol))
         self._running = False
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -213,23 +212,6 @@ class Worker:
     def supervision(self) -> SupervisionStatus:
         """Each supervised stage thread: running, finished or failed, and its restarts."""
         return self.supervisor.status()
-
-    def _stage_threads(self) -> list[SupervisedThread]:
-        """Every long-running stage thread, for the supervisor (edge/runtime/supervisor.py)."""
-        sender = self.sender
-        delivery = SupervisedThread(
-            sender.heartbeat,
-            "delivery",
-            sender.is_alive,
-            self._restart_sender,
-            quiet_s=3 * self.config.platform.timeout_s,  # one attempt: connect, send and read
-        )
-        threads = [*self.inference.supervised(), delivery, *(s.supervised() for s in self.streams.values())]
-        return threads if self.patrol is None else [*threads, self.patrol.supervised()]
-
-    def _restart_sender(self) -> None:
-        self.sender.stop(timeout_s=0)  # a wedged thread is let go: it ends by itself once it wakes
-        self.sender.start()
 
     # -- the data flow -----------------------------------------------------------------------
     def _on_frame(self, frame: Frame) -> None:
