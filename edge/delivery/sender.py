@@ -107,8 +107,9 @@ class Sender:
             return
         self._stop.clear()
         self.sink.start()
-        self._thread = threading.Thread(target=run_beating, args=(self.heartbeat, self._run), name="edge-sender")
-        self._thread.daemon = True
+        self._thread = threading.Thread(
+            target=run_beating, args=(self.heartbeat, self._run), name="edge-sender", daemon=True
+        )
         self._thread.start()
 
     def stop(self, timeout_s: float | None = None) -> None:

@@ -115,8 +115,9 @@ class CameraStream:
     def _start_thread(self) -> None:
         stop = self._stop
         body = lambda: self._run(stop)  # noqa: E731
-        self._thread = threading.Thread(target=run_beating, args=(self.heartbeat, body), name=self.heartbeat.name)
-        self._thread.daemon = True
+        self._thread = threading.Thread(
+            target=run_beating, args=(self.heartbeat, body), name=self.heartbeat.name, daemon=True
+        )
         self._thread.start()
 
     def restart(self) -> None:
