@@ -92,7 +92,7 @@ class SupervisedThread:
 
     kind: inference, camera, delivery or patrol; alive: the current thread runs; restart: start a
     new thread in its place (the old one, if wedged, ends by itself once it wakes); done: it ended on
-    purpose (a file camera whose file is over), never restarted; quiet_s: the longest its loop may
+    purpose (a file camera whose file is over), never restarted; longest_wait_s: the longest its loop may
     rightly go without a beat (its own blocking timeouts), so it is never taken for wedged."""
 
     heartbeat: Heartbeat
@@ -100,7 +100,7 @@ class SupervisedThread:
     alive: Callable[[], bool]
     restart: Callable[[], None]
     done: Callable[[], bool] = _never
-    quiet_s: float = 0.0
+    longest_wait_s: float = 0.0
 
     @property
     def name(self) -> str:

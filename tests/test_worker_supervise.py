@@ -107,6 +107,8 @@ def test_a_killed_or_wedged_stage_is_restarted_and_cases_still_flow(tmp_path, re
         ]
         assert {s.last_reason.split(":")[0] for s in status.stages if s.last_reason} == {"died", "stalled"}
         assert worker.ready and status.failed == []
+        box = worker.box_status()["stages"]  # what the MQTT status heartbeat carries
+        assert box["restarts"] == {"camera-gate": 2, "edge-infer-0": 1, "edge-infer-results": 1, "edge-sender": 1}
 
         # after every restart a new zone over the parked vehicles opens new cases, and they reach the platform
         camera = worker.config.cameras[0]

@@ -159,7 +159,7 @@ class Supervisor:
         beat = thread.heartbeat
         if not thread.alive():
             return "ended" if beat.error is None else f"died: {beat.error}"
-        stall = max(self.settings.stall_s, thread.quiet_s)
+        stall = max(self.settings.stall_s, thread.longest_wait_s)
         quiet = beat.quiet_s()
         return f"stalled: no heartbeat for {quiet:.0f} s" if quiet > stall else None
 
@@ -205,7 +205,7 @@ def stage_threads(
         "delivery",
         sender.is_alive,
         partial(_restart_sender, sender),
-        quiet_s=3 * sender.platform.timeout_s,  # one attempt: connect, send and read
+        longest_wait_s=3 * sender.platform.timeout_s,  # one attempt: connect, send and read
     )
     threads = [*inference.supervised(), delivery, *(stream.supervised() for stream in streams)]
     return threads if patrol is None else [*threads, patrol.supervised()]
