@@ -255,6 +255,7 @@ def test_cameras_catalog_and_readiness(client, worker):
     assert "dwell" in catalog["rule_kinds"]
     ready = {"ready": True, "cameras": {CAMERA: "streaming"}, "disk_state": "ok", "accepting_cases": True}
     ready["patrol"] = None  # no patrol camera
+    ready["stages"] = {"failed": [], "details": [], "restarts": {}, "finished": []}  # every stage thread runs
     assert client.get("/readyz").json() == ready
     worker.ready = False
     assert client.get("/readyz").status_code == 503

@@ -34,6 +34,7 @@ from edge.runtime import verdicts
 from edge.runtime.metrics import WorkerMetrics
 from edge.runtime.pipeline import CameraPipeline, GateCounts, LiveView
 from edge.runtime.routing import ask
+from edge.runtime.supervisor import SupervisionStatus, Supervisor
 from edge.runtime.worker import CameraStatus
 from edge.scene import TamperStatus
 from edge.types import CaseMessage, Detections, Frame
@@ -81,6 +82,8 @@ class PipelineWorker:
         self.metrics = CollectorRegistry()
         self.events = WorkerMetrics(self.metrics)
         self.health = HealthRegistry()
+        self.supervisor = Supervisor(self.config.worker.supervision, self.metrics)  # watches, never started here
+        self.supervisor.watch(self.inference.supervised())
         names = {mid: d.class_names for mid, d in self.detectors.items()}
         self.pipeline = CameraPipeline(
             self.config, CAMERA, root / "state.db", names, self._deliver, zone_version=versions[CAMERA]
@@ -138,6 +141,9 @@ class PipelineWorker:
 
     def patrol_status(self) -> None:
         return None
+
+    def supervision(self) -> SupervisionStatus:
+        return self.supervisor.status()
 
     def latest_frame(self, camera_id: str) -> Frame | None:
         return self.latest if camera_id == CAMERA else None

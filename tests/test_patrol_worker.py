@@ -77,3 +77,5 @@ def test_a_patrol_box_visits_its_cameras_in_turn_and_opens_the_parked_cases(tmp_
     assert refusing["patrol"]["next_due_at"] is not None
     assert ready["patrol"].startswith("patrol ")
     assert 'edge_patrol_camera_visits_total{camera="refusing",outcome="failed"}' in metrics
+    # the patrol dispatcher is a supervised stage (docs/api.md, "Supervision"); a failing camera is not a failing stage
+    assert 'edge_stage_failed{kind="patrol",stage="edge-patrol"} 0.0' in metrics and ready["stages"]["failed"] == []

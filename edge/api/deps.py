@@ -19,6 +19,7 @@ from edge.delivery.outbox import Outbox
 from edge.infer.engine import EngineStats
 from edge.runtime.patrol import PatrolStatus
 from edge.runtime.pipeline import LiveView
+from edge.runtime.supervisor import SupervisionStatus
 from edge.runtime.worker import CameraStatus
 from edge.types import CaseMessage, Frame
 
@@ -57,7 +58,10 @@ class WorkerView(Protocol):
 
     @property
     def ready(self) -> bool:
-        """True once every stage is started and until shutdown begins."""
+        """True once every stage is started and until shutdown begins, unless a stage is past its restart budget."""
+
+    def supervision(self) -> SupervisionStatus:
+        """Each supervised stage thread's state and restarts (edge/runtime/supervisor.py)."""
 
     def camera_health(self) -> dict[str, CameraStatus]:
         """Per running camera: stream health, its inference queue and its tamper state."""

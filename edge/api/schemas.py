@@ -136,6 +136,15 @@ class Liveness(BaseModel):
     status: str
 
 
+class StagesOut(BaseModel):
+    """The supervised stage threads (docs/api.md, Supervision)."""
+
+    failed: list[str] = Field(description="stages left down past their restart budget: the box is not ready")
+    details: list[str] = Field(description="one line per failed stage: its restarts and the last reason")
+    restarts: dict[str, int] = Field(description="restarts since start, per stage restarted at least once")
+    finished: list[str] = Field(description="stages that ended on purpose (a file camera whose file is over)")
+
+
 class Readiness(BaseModel):
     ready: bool
     cameras: dict[str, str] = Field(description="stream state per running camera")
@@ -145,6 +154,7 @@ class Readiness(BaseModel):
         default=None,
         description="the box's patrol: achieved revisit against the target, overdue visits, overloaded or not",
     )
+    stages: StagesOut
 
 
 class DetectionOut(BaseModel):

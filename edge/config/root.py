@@ -17,6 +17,7 @@ from edge.config.model import InferenceConfig, ModelConfig
 from edge.config.patrol import PatrolConfig
 from edge.config.plates import PlateReaderConfig, plate_rule_problem
 from edge.config.scene import ChangeGateConfig, SceneConfig, ViewChangeConfig
+from edge.config.supervision import SupervisionConfig
 from edge.config.tracking import TrackerConfig
 from edge.config.verdicts import VerdictsConfig
 from edge.config.verification import VerificationConfig
@@ -34,6 +35,9 @@ class WorkerConfig(Section):
         le=32768,
         description="allocations this large get their own memory map, returned when freed (0: glibc's dynamic "
         "threshold, under which picture buffers fragment the heap); MALLOC_MMAP_THRESHOLD_ in the environment wins",
+    )
+    supervision: SupervisionConfig = Field(
+        default_factory=SupervisionConfig, description="restarts of a stage thread that died or is wedged"
     )
 
 

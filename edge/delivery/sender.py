@@ -42,6 +42,7 @@ from edge.config.delivery import PlatformConfig
 from edge.delivery.outbox import Outbox, OutboxError, OutboxItem, OutboxStats
 from edge.delivery.platform import open_sink
 from edge.delivery.sink import Acked, Rejected, Retry, Sink
+from edge.heartbeat import Heartbeat, run_beating
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +89,7 @@ class Sender:
         self._rng = rng or random.Random()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self.heartbeat = Heartbeat("edge-sender")  # the worker's supervisor watches it (edge/runtime/supervisor.py)
         self._pause_until = 0.0
         self._failures = 0
         self._outage = False  # the platform counts as down: probe it, wake everything when it answers
@@ -108,7 +110,9 @@ class Sender:
             return
         self._stop.clear()
         self.sink.start()
-        self._thread = threading.Thread(target=self._run, name="edge-sender", daemon=True)
+        self._thread = threading.Thread(
+            target=run_beating, args=(self.heartbeat, self._run), name="edge-sender", daemon=True
+        )
         self._thread.start()
 
     def stop(self, timeout_s: float | None = None) -> None:
@@ -139,8 +143,14 @@ class Sender:
     def __exit__(self, *_exc: object) -> None:
         self.close()
 
+    def is_alive(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
     def _run(self) -> None:
         while not self._stop.is_set():
+            self.heartbeat.beat()
+            if self._thread is not threading.current_thread():  # replaced (stop, start) while wedged
+                return
             self.outbox.changed.clear()
             try:
                 wait = self._step()
@@ -275,7 +285,7 @@ class Sender:
         self._last_error_at = time.time()
 
     def health(self) -> SenderHealth:
-        running = self._thread is not None and self._thread.is_alive()
+        running = self.is_alive()
         return SenderHealth(
             state="stopped" if not running else ("retrying" if self._failures else "ok"),
             consecutive_failures=self._failures,

@@ -17,21 +17,25 @@ Back-pressure and staleness, by name:
 
 from __future__ import annotations
 
+import functools
 import logging
 import queue
 import threading
 import time
 from collections import Counter, deque
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from edge.config.model import InferenceConfig
+from edge.heartbeat import Heartbeat, SupervisedThread, run_beating
 from edge.infer.batching import Request, ResultCallback, plan_batch, waiting
 from edge.infer.detector import Detector, crops_to_zones
 from edge.infer.preprocess import check_image
 from edge.types import Frame, Region
 
 log = logging.getLogger(__name__)
+
+IDLE_BEAT_S = 1.0  # an idle thread wakes this often to beat its heartbeat (edge/heartbeat.py)
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +83,17 @@ class _Counts:
         self.callback_errors = 0
 
 
+@dataclass(slots=True, eq=False)
+class _Thread:
+    """One of the engine's threads; a replacement retires it (it ends as soon as it wakes). A runner's
+    `batch` is what it claimed and runs now: given up when a wedged runner is replaced."""
+
+    thread: threading.Thread = field(init=False)
+    retired: bool = False
+    model_id: str = ""
+    batch: list[Request] = field(default_factory=list)
+
+
 class InferenceEngine:
     """The shared loop: `submit` frames, get `on_result(frame, {model_id: Detections})` back."""
 
@@ -93,11 +108,24 @@ class InferenceEngine:
         self._counts = _Counts(list(detectors))
         self._deliveries: queue.SimpleQueue[Request | None] = queue.SimpleQueue()
         self._state = "new"  # new -> running -> draining | stopping -> stopped
-        self._runners = [
-            threading.Thread(target=self._infer_loop, name=f"edge-infer-{i}", daemon=True)
-            for i in range(config.runners)
-        ]
-        self._delivery = threading.Thread(target=self._deliver_loop, name="edge-infer-results", daemon=True)
+        self._runner_beats = [Heartbeat(f"edge-infer-{i}") for i in range(config.runners)]
+        self._runners = [self._new_runner(i) for i in range(config.runners)]
+        self._results_beat = Heartbeat("edge-infer-results")
+        self._delivery = self._new_results()
+
+    def _new_runner(self, index: int) -> _Thread:
+        beat = self._runner_beats[index]
+        runner = _Thread()
+        body = functools.partial(self._infer_loop, runner, beat)
+        runner.thread = threading.Thread(target=run_beating, args=(beat, body), name=beat.name, daemon=True)
+        return runner
+
+    def _new_results(self) -> _Thread:
+        beat = self._results_beat
+        results = _Thread()
+        body = functools.partial(self._deliver_loop, results, beat)
+        results.thread = threading.Thread(target=run_beating, args=(beat, body), name=beat.name, daemon=True)
+        return results
 
     def start(self) -> None:
         with self._cond:
@@ -105,7 +133,7 @@ class InferenceEngine:
                 raise RuntimeError(f"inference engine cannot start: it is {self._state}")
             self._state = "running"
         for thread in [*self._runners, self._delivery]:
-            thread.start()
+            thread.thread.start()
 
     def stop(self, drain: bool = True) -> None:
         """Stop the threads; with `drain`, frames still fresh are analysed and delivered first."""
@@ -116,9 +144,9 @@ class InferenceEngine:
             self._state = "draining" if drain else "stopping"
             self._cond.notify_all()
         for runner in self._runners:
-            runner.join()
+            runner.thread.join()
         self._deliveries.put(None)
-        self._delivery.join()
+        self._delivery.thread.join()
         with self._cond:
             self._state = "stopped"
 
@@ -188,43 +216,85 @@ class InferenceEngine:
             }
             return EngineStats(models, cameras, c.callback_errors)
 
+    # -- supervision (edge/runtime/supervisor.py) ----------------------------------------------
+
+    def supervised(self) -> list[SupervisedThread]:
+        """The runners and the result thread, for the worker's supervisor."""
+        runners = [
+            SupervisedThread(beat, "inference", functools.partial(self._alive, i), functools.partial(self.restart, i))
+            for i, beat in enumerate(self._runner_beats)
+        ]
+        results = SupervisedThread(
+            self._results_beat, "inference", functools.partial(self._alive, None), functools.partial(self.restart, None)
+        )
+        return [*runners, results]
+
+    def _alive(self, runner: int | None) -> bool:
+        thread = self._delivery if runner is None else self._runners[runner]
+        return thread.thread.is_alive()
+
+    def restart(self, runner: int | None) -> None:
+        """Replace runner `runner` (None: the result thread) whose thread died or is wedged. The frames a
+        replaced runner claimed are given up like a failed batch (their cameras' later frames go on);
+        the old thread, should it wake, ends without touching anything."""
+        with self._cond:
+            if self._state != "running":
+                return
+            old = self._delivery if runner is None else self._runners[runner]
+            old.retired = True
+            if old.batch:
+                self._counts.failed[old.model_id] += 1
+                self._give_up(old.batch)
+            if runner is None:
+                self._delivery = self._new_results()
+                new = self._delivery
+            else:
+                self._runners[runner] = new = self._new_runner(runner)
+        new.thread.start()
+
     # -- inference thread ---------------------------------------------------------------------
 
-    def _infer_loop(self) -> None:
+    def _infer_loop(self, runner: _Thread, beat: Heartbeat) -> None:
         while True:
+            beat.beat()  # outside the lock: a thread wedged here holds nothing
             with self._cond:
+                if runner.retired:
+                    return
                 batch = self._next_batch()
                 if batch is None:
                     return
-            model_id, requests = batch
-            self._run(model_id, requests)
+                if not batch:
+                    continue
+                runner.model_id, runner.batch = batch
+            self._run(runner, *batch)
 
-    def _next_batch(self) -> tuple[str, list[Request]] | None:
-        """Wait (holding the condition) until a batch is due; None once stopping and nothing is left."""
-        while True:
-            if self._state == "stopping":
-                return None
-            self._drop_stale()
-            draining = self._state == "draining"
-            plan = plan_batch(
-                self._queues,
-                self._limits,
-                self._prioritised,
-                self._config.max_wait_ms / 1000,
-                time.monotonic(),
-                drain=draining,
-            )
-            if isinstance(plan, tuple):
-                model_id, requests = plan
-                for request in requests:
-                    request.pending.discard(model_id)
-                    request.running += 1
-                return model_id, requests
-            if plan is None and draining:
-                return None
-            self._cond.wait(timeout=plan)
+    def _next_batch(self) -> tuple[str, list[Request]] | tuple[()] | None:
+        """A batch that is due, claimed (holding the condition); () after waiting at most `IDLE_BEAT_S`
+        for one; None once stopping and nothing is left."""
+        if self._state == "stopping":
+            return None
+        self._drop_stale()
+        draining = self._state == "draining"
+        plan = plan_batch(
+            self._queues,
+            self._limits,
+            self._prioritised,
+            self._config.max_wait_ms / 1000,
+            time.monotonic(),
+            drain=draining,
+        )
+        if isinstance(plan, tuple):
+            model_id, requests = plan
+            for request in requests:
+                request.pending.discard(model_id)
+                request.running += 1
+            return model_id, requests
+        if plan is None and draining:
+            return None
+        self._cond.wait(timeout=IDLE_BEAT_S if plan is None else min(plan, IDLE_BEAT_S))
+        return ()
 
-    def _run(self, model_id: str, requests: list[Request]) -> None:
+    def _run(self, runner: _Thread, model_id: str, requests: list[Request]) -> None:
         started = time.perf_counter()
         try:
             regions = [r.region for r in requests] if self._crops[model_id] else None
@@ -234,23 +304,30 @@ class InferenceEngine:
             found = None
         elapsed_ms = (time.perf_counter() - started) * 1000
         with self._cond:
+            if runner.retired:  # replaced while it ran: its frames were given up
+                return
+            runner.batch = []
             c = self._counts
             c.ms[model_id] += elapsed_ms
             if found is None:
                 c.failed[model_id] += 1
-            else:
-                c.batches[model_id] += 1
-                c.frames[model_id] += len(requests)
-                c.sizes[model_id][len(requests)] += 1
-            for request, detections in zip(requests, found or [None] * len(requests), strict=True):
+                self._give_up(requests)
+                return
+            c.batches[model_id] += 1
+            c.frames[model_id] += len(requests)
+            c.sizes[model_id][len(requests)] += 1
+            for request, detections in zip(requests, found, strict=True):
                 request.running -= 1
-                if detections is None:
-                    request.pending.clear()
-                    self._remove(request)
-                else:
-                    request.results[model_id] = detections
+                request.results[model_id] = detections
             for camera_id in {r.frame.camera_id for r in requests}:
                 self._flush(camera_id)
+
+    def _give_up(self, requests: list[Request]) -> None:
+        """Claimed frames whose batch failed: never delivered, their cameras' later frames go on."""
+        for request in requests:
+            request.running -= 1
+            request.pending.clear()
+            self._remove(request)
 
     def _drop_stale(self) -> None:
         cutoff = time.time() - self._config.staleness_s
@@ -278,8 +355,17 @@ class InferenceEngine:
 
     # -- delivery thread ----------------------------------------------------------------------
 
-    def _deliver_loop(self) -> None:
-        while (request := self._deliveries.get()) is not None:
+    def _deliver_loop(self, results: _Thread, beat: Heartbeat) -> None:
+        while True:
+            beat.beat()
+            if results.retired:
+                return
+            try:
+                request = self._deliveries.get(timeout=IDLE_BEAT_S)
+            except queue.Empty:
+                continue
+            if request is None:
+                return
             try:
                 request.on_result(request.frame, request.results)
             except Exception:  # one failing consumer must not silence the others

@@ -29,6 +29,7 @@ import av
 
 from edge.backoff import Backoff
 from edge.config import CameraConfig
+from edge.heartbeat import Heartbeat, SupervisedThread, run_beating
 from edge.ingest.decode import DecodeMode, DecodeStats, FrameDecoder, GopMeter, Picture, StreamStalled
 from edge.ingest.errors import SourceError
 from edge.ingest.health import HealthRegistry, StreamState
@@ -40,6 +41,7 @@ from edge.types import Frame
 log = logging.getLogger(__name__)
 
 RECONNECT_PROBE_S = 1.0  # while an unreachable camera backs off: one TCP connect this often
+BEAT_S = 1.0  # a waiting camera thread beats its heartbeat this often (edge/heartbeat.py)
 
 
 class MediaClock:
@@ -83,8 +85,10 @@ class CameraStream:
         self._on_frame = on_frame
         self._health = health
         self._backoff = backoff or Backoff(camera.source.backoff_initial_s, camera.source.backoff_max_s)
-        self._stop = threading.Event()
+        self._stop = threading.Event()  # the current thread's; a replaced thread keeps its own, set
         self._thread: threading.Thread | None = None
+        self._finished = False  # the source ended (a file that does not loop): nothing to restart
+        self.heartbeat = Heartbeat(f"camera-{camera.id}")
         self._clock = MediaClock()
         self._index = 0
         self._gop = GopMeter()  # what is known of the camera's GOP, across sessions
@@ -106,8 +110,30 @@ class CameraStream:
     def start(self) -> None:
         if self._thread is not None:
             raise RuntimeError(f"camera {self.camera.id}: already started")
-        self._thread = threading.Thread(target=self._run, name=f"camera-{self.camera.id}", daemon=True)
+        self._start_thread()
+
+    def _start_thread(self) -> None:
+        stop = self._stop
+        body = lambda: self._run(stop)  # noqa: E731
+        self._thread = threading.Thread(
+            target=run_beating, args=(self.heartbeat, body), name=self.heartbeat.name, daemon=True
+        )
         self._thread.start()
+
+    def restart(self) -> None:
+        """A new thread in place of one that died or is wedged (the supervisor's call). The old thread's
+        stop is set: once it wakes, it closes its connection and ends without reporting anything."""
+        if self._stop.is_set():
+            return
+        self._stop.set()
+        self._stop = threading.Event()
+        self._start_thread()
+
+    def supervised(self) -> SupervisedThread:
+        """The camera's thread for the worker's supervisor: its own timeouts bound its quiet spells."""
+        source = self.camera.source
+        quiet = source.open_timeout_s + max(source.read_timeout_s, source.stall_timeout_s) + BEAT_S
+        return SupervisedThread(self.heartbeat, "camera", self.is_alive, self.restart, lambda: self._finished, quiet)
 
     def stop(self, timeout: float = 5.0) -> bool:
         """Ask the thread to finish and wait; False if it is still stuck in a blocking read after `timeout`.
@@ -132,16 +158,28 @@ class CameraStream:
     def _transition(self, state: StreamState, error: str | None = None, retry_at: float | None = None) -> None:
         self._health.transition(self.camera.id, state, error, retry_at)
 
-    def _run(self) -> None:
+    def _run(self, stop: threading.Event) -> None:
         try:
-            while not self._stop.is_set():
+            while not stop.is_set():
+                self.heartbeat.beat()
                 self._transition(StreamState.CONNECTING)
-                if self._session():
+                if self._session(stop):
+                    self._finished = not stop.is_set()
                     break
         finally:
-            self._transition(StreamState.STOPPED)
+            if stop is self._stop:  # a replaced thread leaves the state to its successor
+                self._transition(StreamState.STOPPED)
 
-    def _wait_backoff(self, error: str) -> None:
+    def _pause(self, stop: threading.Event, seconds: float) -> bool:
+        """Wait `seconds` (beating); True when stopped meanwhile."""
+        deadline = time.monotonic() + seconds
+        while not stop.wait(max(0.0, min(BEAT_S, deadline - time.monotonic()))):
+            self.heartbeat.beat()
+            if time.monotonic() >= deadline:
+                return False
+        return True
+
+    def _wait_backoff(self, stop: threading.Event, error: str) -> None:
         """Wait out the backoff; cut it short when an address that did not answer answers again."""
         delay = self._backoff.next_delay()
         log.warning("camera %s: %s; reconnecting in %.1f s", self.camera.id, error, delay)
@@ -149,12 +187,13 @@ class CameraStream:
         deadline = time.monotonic() + delay
         address = self._plan.address
         if address is None:  # a file: nothing to probe
-            self._stop.wait(delay)
+            self._pause(stop, delay)
             return
         # Only a return counts: an address that answers all along failed above TCP (a hung server),
         # and reconnecting to it early would just fail again.
         was_down = not reachable(address)
-        while not self._stop.wait(max(0.0, min(RECONNECT_PROBE_S, deadline - time.monotonic()))):
+        while not stop.wait(max(0.0, min(RECONNECT_PROBE_S, deadline - time.monotonic()))):
+            self.heartbeat.beat()
             if time.monotonic() >= deadline:
                 return
             up = reachable(address)
@@ -163,19 +202,20 @@ class CameraStream:
                 return
             was_down = was_down or not up
 
-    def _session(self) -> bool:
+    def _session(self, stop: threading.Event) -> bool:
         """Connect once and stream until the source ends or fails; True when the camera is done."""
         try:
             container = open_source(self._plan, self.camera.source)
         except SourceError as exc:
-            self._wait_backoff(str(exc))
+            self._wait_backoff(stop, str(exc))
             return False
         started: float | None = None
         decoder = self._decoder(container)
         try:
             with container:
                 for picture in decoder:
-                    if self._stop.is_set():
+                    self.heartbeat.beat()
+                    if stop.is_set():
                         return True
                     if started is None:
                         started = time.monotonic() - picture.media_time
@@ -183,26 +223,26 @@ class CameraStream:
                         self._clock.new_session()
                         self._transition(StreamState.STREAMING)
                     self._report(decoder, picture)
-                    if self._plan.paced and self._stop.wait(started + picture.media_time - time.monotonic()):
+                    if self._plan.paced and self._pause(stop, started + picture.media_time - time.monotonic()):
                         return True
                     if picture.sampled:
                         self._emit(picture)
-            if self._stop.is_set():
+            if stop.is_set():
                 return True
         except (StreamStalled, av.error.ExitError) as exc:
             reason = str(exc) if isinstance(exc, StreamStalled) else describe_error(exc, self.camera.source)
             self._transition(StreamState.STALLED, f"{self._plan.label}: stalled: {reason}")
             self._streamed(started)
-            self._wait_backoff(f"{self._plan.label}: stalled: {reason}")
+            self._wait_backoff(stop, f"{self._plan.label}: stalled: {reason}")
             return False
         except (av.FFmpegError, OSError) as exc:
             self._streamed(started)
-            self._wait_backoff(f"{self._plan.label}: {describe_error(exc, self.camera.source)}")
+            self._wait_backoff(stop, f"{self._plan.label}: {describe_error(exc, self.camera.source)}")
             return False
         except Exception as exc:  # a bug must not kill the camera: log it, back off, try again
             log.exception("camera %s: unexpected error while streaming", self.camera.id)
             self._streamed(started)
-            self._wait_backoff(f"{self._plan.label}: internal error: {exc!r}")
+            self._wait_backoff(stop, f"{self._plan.label}: internal error: {exc!r}")
             return False
         self._streamed(started)
         if self._plan.on_end == "finish":
@@ -215,7 +255,7 @@ class CameraStream:
             return True
         if self._plan.on_end == "reopen" and started is not None:
             return False
-        self._wait_backoff(f"{self._plan.label}: stream ended" if started else f"{self._plan.label}: no picture")
+        self._wait_backoff(stop, f"{self._plan.label}: stream ended" if started else f"{self._plan.label}: no picture")
         return False
 
     def _decoder(self, container: av.container.InputContainer) -> FrameDecoder:

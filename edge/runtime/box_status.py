@@ -8,6 +8,7 @@ each camera's stream state, how much the outbox holds back, and whether the disk
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ from edge.config import EdgeConfig
 from edge.delivery.fleet import BoxStatus
 from edge.delivery.outbox import Outbox
 from edge.ingest.health import HealthRegistry
+from edge.runtime.supervisor import StageState, SupervisionStatus
 
 
 def model_files(config: EdgeConfig, model_ids: list[str]) -> list[dict[str, str]]:
@@ -31,10 +33,18 @@ def model_files(config: EdgeConfig, model_ids: list[str]) -> list[dict[str, str]
 class WorkerStatus(BoxStatus):
     """The worker's status for the fleet channel: cheap to call every `status_interval_s` (models hashed once)."""
 
-    def __init__(self, config: EdgeConfig, model_ids: list[str], health: HealthRegistry, outbox: Outbox) -> None:
+    def __init__(
+        self,
+        config: EdgeConfig,
+        model_ids: list[str],
+        health: HealthRegistry,
+        outbox: Outbox,
+        supervision: Callable[[], SupervisionStatus],
+    ) -> None:
         self.models = model_files(config, model_ids)
         self.health = health
         self.outbox = outbox
+        self.supervision = supervision
 
     def __call__(self) -> dict[str, Any]:
         stats = self.outbox.stats()
@@ -53,4 +63,15 @@ class WorkerStatus(BoxStatus):
                 "oldest_pending_age_s": stats.oldest_pending_age_s,
             },
             "disk": {"state": stats.disk_state, "free_mb": round(stats.disk_free_mb)},
+            "stages": stages_json(self.supervision()),
         }
+
+
+def stages_json(status: SupervisionStatus) -> dict[str, Any]:
+    """The supervised stages as the box status and /readyz report them: failed ones named, restarts counted."""
+    return {
+        "failed": [s.name for s in status.failed],
+        "details": status.details(),
+        "restarts": {s.name: s.restarts for s in status.stages if s.restarts},
+        "finished": [s.name for s in status.stages if s.state is StageState.FINISHED],
+    }

@@ -27,6 +27,7 @@ import httpx
 
 from edge.config import CameraConfig, EdgeConfig
 from edge.config.patrol import revisit_s
+from edge.heartbeat import Heartbeat, SupervisedThread, run_beating
 from edge.infer.engine import InferenceEngine
 from edge.ingest.health import HealthRegistry, StreamState
 from edge.ingest.snapshot import snapshot_auth, snapshot_visit
@@ -101,11 +102,27 @@ class PatrolScheduler:
         self._client = httpx.Client(follow_redirects=False)
         limit = self._settings.max_concurrent_visits
         self._pool = ThreadPoolExecutor(max_workers=limit, thread_name_prefix="edge-visit")
-        self._dispatcher = threading.Thread(target=self._dispatch, name="edge-patrol", daemon=True)
+        self.heartbeat = Heartbeat("edge-patrol")  # the worker's supervisor watches the dispatcher
+        self._dispatcher = self._new_dispatcher()
 
     # -- lifecycle ---------------------------------------------------------------------------------
     def start(self) -> None:
         self._dispatcher.start()
+
+    def _new_dispatcher(self) -> threading.Thread:
+        return threading.Thread(
+            target=run_beating, args=(self.heartbeat, self._dispatch), name="edge-patrol", daemon=True
+        )
+
+    def supervised(self) -> SupervisedThread:
+        """The dispatcher thread for the worker's supervisor (edge/runtime/supervisor.py)."""
+        return SupervisedThread(self.heartbeat, "patrol", lambda: self._dispatcher.is_alive(), self._restart)
+
+    def _restart(self) -> None:
+        """A new dispatcher in place of one that died or is wedged; the old one ends once it wakes."""
+        if not self._stop.is_set():
+            self._dispatcher = self._new_dispatcher()
+            self._dispatcher.start()
 
     def stop(self) -> None:
         """No new visit; visits in flight give up their stream at once (their pictures so far are analysed)."""
@@ -161,6 +178,9 @@ class PatrolScheduler:
     def _dispatch(self) -> None:
         checked = time.monotonic()
         while not self._stop.is_set():
+            self.heartbeat.beat()
+            if self._dispatcher is not threading.current_thread():  # replaced while wedged
+                return
             if time.monotonic() - checked >= CHECK_EVERY_S:
                 checked = time.monotonic()
                 self.status()

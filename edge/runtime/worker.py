@@ -42,6 +42,7 @@ from edge.runtime.patrol_status import CameraPatrolStatus
 from edge.runtime.pipeline import CameraPipeline, GateCounts, LiveView, load_detectors
 from edge.runtime.plates import PlateAttacher, PlateService, plates_wanted
 from edge.runtime.routing import answer_command, ask, verify_command
+from edge.runtime.supervisor import SupervisionStatus, Supervisor, stage_threads
 from edge.scene import TamperStatus
 from edge.types import CaseMessage, Detections, Frame
 
@@ -112,7 +113,8 @@ class Worker:
         self.inference = InferenceEngine(self.detectors, patrol_inference(config.inference, cameras))
         self.health = HealthRegistry()
         self.outbox = Outbox.from_config(config.storage)  # disk-pressure watermarks and the reserve
-        status = WorkerStatus(config, sorted(self.detectors), self.health, self.outbox)
+        self.supervisor = Supervisor(config.worker.supervision, self.metrics)  # restarts dead or wedged stages
+        self.box_status = WorkerStatus(config, sorted(self.detectors), self.health, self.outbox, self.supervisor.status)
         commands = functools.partial(  # the platform's requests over MQTT
             answer_command,
             {
@@ -122,7 +124,7 @@ class Worker:
         )
         # MQTT: one broker session, shared by the case sink and the fleet channel (commands in, status out)
         self.connection = open_connection(config.platform, config.worker.id)
-        self.fleet = open_fleet(self.connection, config.worker.id, status=status, commands=commands)
+        self.fleet = open_fleet(self.connection, config.worker.id, status=self.box_status, commands=commands)
         sink = open_sink(config.platform, config.worker.id, connection=self.connection)
         self.sender = Sender(self.outbox, config.platform, sink)
         self.recent: deque[CaseMessage] = deque(maxlen=RECENT_CASES)
@@ -155,6 +157,7 @@ class Worker:
             if patrolled
             else None
         )
+        self.supervisor.watch(stage_threads(self.inference, self.sender, self.streams.values(), self.patrol))
         self._running = False
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -167,6 +170,7 @@ class Worker:
             stream.start()
         if self.patrol is not None:
             self.patrol.start()
+        self.supervisor.start()
         self._running = True
         patrolled = [] if self.patrol is None else sorted(self.patrol.status().cameras)
         log.info(
@@ -181,6 +185,7 @@ class Worker:
         platform acknowledged or names what it could not record. Also closes a worker that never
         started (e.g. the API refused to run without a token)."""
         was_running, self._running = self._running, False
+        self.supervisor.stop()  # nothing is restarted while the stages stop
         for camera_id, stream in self.streams.items():
             if not stream.stop(timeout=10.0):
                 log.warning("camera stream did not stop in time", extra={"camera": camera_id})
@@ -215,7 +220,12 @@ class Worker:
 
     @property
     def ready(self) -> bool:
-        return self._running
+        """Started, not stopping, and no stage left down past its restart budget."""
+        return self._running and not self.supervisor.status().failed
+
+    def supervision(self) -> SupervisionStatus:
+        """Each supervised stage thread: running, finished or failed, and its restarts."""
+        return self.supervisor.status()
 
     # -- the data flow -----------------------------------------------------------------------
     def _on_frame(self, frame: Frame) -> None:

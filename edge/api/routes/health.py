@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Header, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from edge.api.deps import WorkerView
-from edge.api.schemas import Liveness, Readiness
+from edge.api.schemas import Liveness, Readiness, StagesOut
+from edge.i18n import negotiate, translate
+from edge.runtime.box_status import stages_json
 
 
 def liveness_router() -> APIRouter:
@@ -25,11 +27,21 @@ def router(worker: WorkerView, registry: CollectorRegistry) -> APIRouter:
 
     @r.get(
         "/readyz",
-        responses={503: {"model": Readiness, "description": "not ready (starting, stopping, disk (nearly) full)"}},
+        responses={
+            503: {
+                "model": Readiness,
+                "description": "not ready (starting, stopping, disk (nearly) full, a stage past its restart budget)",
+            }
+        },
     )
-    def readyz(response: Response) -> Readiness:
+    def readyz(response: Response, accept_language: str | None = Header(None)) -> Readiness:
         """Ready while the worker's stages run and it can open cases; 503 while it starts or stops,
-        or while disk pressure pauses new cases or the disk is full (deliveries go on)."""
+        while disk pressure pauses new cases or the disk is full (deliveries go on), or while a stage
+        is left down past its restart budget (named in `stages`)."""
+        stages = StagesOut(**stages_json(worker.supervision()))
+        lang = negotiate(accept_language)
+        response.headers["Vary"] = "Accept-Language"
+        stages.details = [translate(line, lang) for line in stages.details]
         cameras = {camera_id: str(status.health.state) for camera_id, status in worker.camera_health().items()}
         disk = worker.outbox.disk.status()
         accepting = disk.level.accepts_cases
@@ -43,6 +55,7 @@ def router(worker: WorkerView, registry: CollectorRegistry) -> APIRouter:
             disk_state=disk.level.value,
             accepting_cases=accepting,
             patrol=None if patrol is None else patrol.box.detail,
+            stages=stages,
         )
 
     @r.get(
