@@ -180,14 +180,14 @@ class RuleConfig(Section):
 
     @model_validator(mode="after")
     def _kind_needs(self) -> RuleConfig:
-        if self.kind == "combination":
+        if self.kind == RuleKind.COMBINATION:
             if len(self.groups) < 2 or not all(self.groups):
                 raise ValueError("a combination rule needs at least two non-empty class groups in 'groups'")
         elif self.groups:
             raise ValueError(f"'groups' is for combination rules; a {self.kind} rule uses 'classes'")
-        if self.kind == "occupancy" and self.min_coverage <= 0:
+        if self.kind == RuleKind.OCCUPANCY and self.min_coverage <= 0:
             raise ValueError("an occupancy rule needs min_coverage > 0")
-        if self.kind != "count" and self.min_count != 1:
+        if self.kind != RuleKind.COUNT and self.min_count != 1:
             raise ValueError("min_count is for count rules")
         return self
 

@@ -21,7 +21,9 @@ CLASS_WORDS = ("class", "label", "cls")
 SCORE_WORDS = ("score", "conf", "prob")
 
 
-class End2EndAdapter:
+class End2EndFormat:
+    """What both end-to-end layouts share: NMS already in the graph, letterboxed RGB in 0..1."""
+
     format = "end2end"
     needs_nms = False
     resize: Resize = "letterbox"
@@ -29,6 +31,8 @@ class End2EndAdapter:
     pixel_scale = 1 / 255
     n_classes = None
 
+
+class End2EndAdapter(End2EndFormat):
     @classmethod
     def match(cls, samples: Sequence[OutputSample], input_size: tuple[int, int]) -> End2EndAdapter | None:
         dims = single_rank3(samples)
@@ -53,14 +57,7 @@ def _named(samples: list[tuple[int, OutputSample]], words: tuple[str, ...]) -> l
     return [i for i, s in samples if any(w in s.name.lower() for w in words)]
 
 
-class SplitEnd2EndAdapter:
-    format = "end2end"
-    needs_nms = False
-    resize: Resize = "letterbox"
-    colour: Colour = "rgb"
-    pixel_scale = 1 / 255
-    n_classes = None
-
+class SplitEnd2EndAdapter(End2EndFormat):
     def __init__(self, boxes: int, scores: int, classes: int, count: int | None) -> None:
         self.boxes, self.scores, self.classes, self.count = boxes, scores, classes, count
 
