@@ -61,6 +61,7 @@ def test_never_re_report_when_interval_is_zero_and_clear_after_zero_means_first_
         (Phase.UPDATED, Phase.CLEARED, True),
         (Phase.CANDIDATE, Phase.CLEARED, False),
         (Phase.CLEARED, Phase.CONFIRMED, False),
+        (Phase.CLEARED, Phase.UPDATED, True),  # a plate rule's case reopened by its plate
         (Phase.CONFIRMED, Phase.CANDIDATE, False),
     ],
 )

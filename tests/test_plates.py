@@ -221,6 +221,36 @@ def test_two_cars_parked_one_after_the_other_are_two_cases_with_two_plates(
     assert [m.body["reason"] for m in cleared] == ["plate_changed"] * (len(cases) - 1)
 
 
+@pytest.mark.parametrize(
+    ("plates", "kinds"),
+    [(("沪A6K325", "沪A6K325"), ["new", "cleared", "update"]), (("沪A6K325", "沪B29J71"), ["new", "cleared", "new"])],
+    ids=["the-same-plate-back-reopens-its-case", "another-plate-is-a-new-case"],
+)
+def test_a_vehicle_back_within_the_re_report_window_joins_its_cleared_case_by_its_plate(
+    tmp_path: Path, plates: tuple[str, str], kinds: list[str]
+) -> None:
+    # the same van twice, gone long enough for its case to clear: only the plate tells the two apart
+    first, second = (make_case(21, 24.0, layout="blue", blur=0.6, plate=p, vehicle=0) for p in plates)
+    _composite(tmp_path / "composite.mp4", [(0.0, 8.0, first.crop), (13.0, 24.0, second.crop)], 24.0)
+    config = _plate_config(tmp_path, clear_after_s=2, re_report_s=60)
+    result = replay_clip(config, tmp_path / "composite.mp4", tmp_path / "run", epoch=EPOCH)
+    assert [m.kind for m in result.messages] == kinds
+    back = result.messages[-1].body
+    jsonschema_rs.validator_for(case_json_schema()).validate(back)
+    assert back["detection"]["plate"]["text"] == plates[1]
+    if plates[0] == plates[1]:  # one case: reopened by its plate, one more capture
+        assert len({m.case_id for m in result.messages}) == 1
+        assert (back["seq"], back["reason"], back["repeat_count"], back["times"]["cleared"]) == (
+            3,
+            "plate_returned",
+            2,
+            None,
+        )
+    else:
+        assert result.messages[0].case_id != result.messages[-1].case_id
+        assert (back["seq"], back["reason"], back["repeat_count"]) == (1, None, 1)
+
+
 def test_with_privacy_the_plates_of_other_vehicles_are_blurred_and_the_subjects_kept(reader: PlateReader) -> None:
     subject = make_case(31, 28.0, layout="blue", blur=0.6, plate="苏E5Q7K2", vehicle=0).crop
     other = make_case(32, 28.0, layout="green", blur=0.6, plate="浙AD35812", vehicle=0).crop

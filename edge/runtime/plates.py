@@ -18,12 +18,12 @@ import time
 from collections.abc import Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import cv2
 import numpy as np
 
-from edge.cases import CaseSnapshot
+from edge.cases import CaseSnapshot, Comeback
 from edge.cases.evidence import Picture, encode_bounded
 from edge.cases.snapshot import PlaceView
 from edge.config import CameraConfig, EdgeConfig
@@ -31,10 +31,28 @@ from edge.plates import DEFAULT_MODEL, PlateRead, PlateReader, display
 from edge.types import CaseMessage, Frame
 
 log = logging.getLogger(__name__)
+K = TypeVar("K")  # what a reading is kept under
 VEHICLE_MARGIN = 0.08  # the vehicle's box grown by this share per side: detector boxes cut plates short
 PLATE_PICTURE_HEIGHT = 120  # the plate picture: the plate enlarged to this height
 AWAY_S = 1.0  # a case's vehicle unseen this long and then back is read again: it may be another one
 BUSY = "busy"  # the unread reason of a crop the full queue did not take
+RETURN_READS = 3  # readings of a candidate at a cleared case's place while none reads a plate
+
+
+@dataclass(frozen=True, slots=True)
+class Returned:
+    """The candidate at `place_key` carries the plate of cleared case `case_id`."""
+
+    case_id: str
+    place_key: str
+
+
+@dataclass(frozen=True, slots=True)
+class Watched:
+    """What the plates seen in one frame change: cases that end (another plate), cases that reopen."""
+
+    changed: list[str]
+    returned: list[Returned]
 
 
 def plates_wanted(config: EdgeConfig) -> bool:
@@ -102,6 +120,9 @@ class PlateAttacher:
         self._checks: dict[str, Future[PlateRead]] = {}  # case id -> a reading of what stands at its place now
         self._away: set[str] = set()  # cases whose vehicle was not seen for AWAY_S or more
         self._changed: list[str] = []  # cases whose place shows another plate: they end
+        # a cleared case's vehicle back: (case id, candidate place key) -> a reading of the candidate
+        self._returns: dict[tuple[str, str], Future[PlateRead]] = {}
+        self._tries: dict[tuple[str, str], int] = {}
 
     def reload(self, camera: CameraConfig) -> None:
         """The camera's rules changed (the operator API): read plates for the rules that ask now.
@@ -123,7 +144,9 @@ class PlateAttacher:
         if message.is_device_fault or (body["zone"]["id"], body["rule"]["id"]) not in self._rules:
             return False
         if message.kind not in ("new", "update"):
-            for known in (self._case_plates, self._repeats, self._checks):
+            if message.kind != "cleared" or body["reason"] is not None:  # a vehicle that left may come back
+                self._case_plates.pop(message.case_id, None)
+            for known in (self._repeats, self._checks):
                 known.pop(message.case_id, None)
             self._away.discard(message.case_id)
             return False
@@ -132,23 +155,58 @@ class PlateAttacher:
         self._held[message.message_id] = _Held(self._service.submit(crop), crop, origin, deadline)
         return True
 
-    def watch(self, frame: Frame, cases: CaseSnapshot) -> list[str]:
-        """Open cases whose place now shows another plate than the one reported: they end, and the
-        vehicle there is timed as a new case. A vehicle seen again after an absence (its case's
-        repeat count grew) is read once more; the same plate keeps its case."""
+    def watch(self, frame: Frame, cases: CaseSnapshot, comebacks: Sequence[Comeback]) -> Watched:
+        """Open cases whose place now shows another plate than the one reported (they end, and the vehicle
+        there is timed as a new case), and candidates carrying the plate of a case cleared within its
+        rule's `re_report_s` (that case reopens when they confirm). A vehicle seen again after an absence
+        (its case's repeat count grew) is read once more; the same plate keeps its case."""
+        watched = set()
         for zone in cases.zones:
             for rule in zone.rules:
                 if (zone.zone_id, rule.rule_id) in self._rules:
                     for case in rule.open_cases:
+                        watched.add(case.case_id)
                         self._look_again(frame, case.case_id, case.repeat_count, rule.places)
-        for case_id, future in list(self._checks.items()):
-            if not self.wall_bound:
-                future.exception()  # a replay waits for the reading (deterministic)
-            if future.done():
-                del self._checks[case_id]
-                self._compare(case_id, future.result() if future.exception() is None else None)
+        for back in comebacks:
+            watched.add(back.case_id)
+            self._read_return(frame, back)
+        self._case_plates = {k: v for k, v in self._case_plates.items() if k in watched}
+        self._tries = {k: v for k, v in self._tries.items() if k[0] in watched}
+        for case_id, read in self._done(self._checks):
+            self._compare(case_id, read)
+        returned = []
+        for (case_id, place_key), read in self._done(self._returns):
+            if read is not None and read.text is not None:
+                self._tries[case_id, place_key] = RETURN_READS  # a plate read: no need to read it again
+            if read is not None and read.text is not None and read.text == self._case_plates.get(case_id):
+                log.info("plate %s back at the place of case %s", read.text, case_id)
+                returned.append(Returned(case_id, place_key))
         changed, self._changed = self._changed, []
-        return changed
+        return Watched(changed, returned)
+
+    def _done(self, readings: dict[K, Future[PlateRead]]) -> list[tuple[K, PlateRead | None]]:
+        """The readings that are done (a replay waits for each: deterministic), taken out of `readings`."""
+        out = []
+        for key, future in list(readings.items()):
+            if not self.wall_bound:
+                future.exception()
+            if future.done():
+                del readings[key]
+                out.append((key, future.result() if future.exception() is None else None))
+        return out
+
+    def _read_return(self, frame: Frame, back: Comeback) -> None:
+        """Read the candidates at a cleared case's place (each at most RETURN_READS times while unread)."""
+        if back.case_id not in self._case_plates:
+            return  # its plate was never read: identity rests on the look, a return is a new case
+        for place_key, box in back.candidates.items():
+            key = (back.case_id, place_key)
+            if key in self._returns or self._tries.get(key, 0) >= RETURN_READS:
+                continue
+            future = self._service.submit(vehicle_crop(frame, box)[0])
+            if future is not None:
+                self._tries[key] = self._tries.get(key, 0) + 1
+                self._returns[key] = future
 
     def _look_again(self, frame: Frame, case_id: str, repeats: int, places: tuple[PlaceView, ...]) -> None:
         """Read what stands at a case's place when its vehicle is back after an absence."""
