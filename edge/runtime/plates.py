@@ -6,7 +6,8 @@ the message's frame at the camera's full resolution and read on one `PlateServic
 bounded queue, so the inference loop never waits for it; the message waits instead, like a clip
 (edge/runtime/clips.py): a live camera's at most `plate_reader.wait_s`, a replay's until the reading
 is done (so a replay is deterministic). A crop that finds the queue full is not read (`unread:
-busy`). After a crash the stored message is sent as stored, without a plate.
+busy`). A message stored without its plate (a crash, a stop while a full disk refused it) is read
+on its own crop picture when it is handed off again.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import cv2
 import numpy as np
 
 from edge.cases import CaseSnapshot, Comeback
-from edge.cases.evidence import Picture, encode_bounded
+from edge.cases.evidence import Picture, crop_bounds, encode_bounded
 from edge.cases.snapshot import PlaceView
 from edge.config import CameraConfig, EdgeConfig
 from edge.plates import DEFAULT_MODEL, PlateRead, PlateReader, display
@@ -150,10 +151,37 @@ class PlateAttacher:
                 known.pop(message.case_id, None)
             self._away.discard(message.case_id)
             return False
-        crop, origin = vehicle_crop(frame, body["detection"]["box"])
-        deadline = time.monotonic() + self._wait_s if self.wall_bound else None
-        self._held[message.message_id] = _Held(self._service.submit(crop), crop, origin, deadline)
+        self._read(message, *vehicle_crop(frame, body["detection"]["box"]))
         return True
+
+    def _read(self, message: CaseMessage, crop: np.ndarray, origin: tuple[int, int]) -> _Held:
+        """Start reading the plate of `message`'s vehicle in `crop` (its top-left corner at `origin`)."""
+        deadline = time.monotonic() + self._wait_s if self.wall_bound else None
+        held = self._held[message.message_id] = _Held(self._service.submit(crop), crop, origin, deadline)
+        return held
+
+    def _read_stored(self, message: CaseMessage) -> _Held | None:
+        """A plate rule's message stored before its plate was added (a crash, or a stop while the outbox
+        refused it: a full disk) is read on its own crop picture: the frame is gone, the picture is not."""
+        body = message.body
+        if (
+            message.is_device_fault
+            or message.kind not in ("new", "update")
+            or "plate" in body["detection"]
+            or (body["zone"]["id"], body["rule"]["id"]) not in self._rules
+        ):
+            return None
+        entry = next((e for e in body["evidence"] if e["kind"] == "crop" and e["name"] in message.pictures), None)
+        if entry is None:
+            return None
+        picture = cv2.imdecode(np.frombuffer(message.pictures[entry["name"]], np.uint8), cv2.IMREAD_COLOR)
+        frame_size = body["detection"]["frame"]
+        left, top, right, bottom = crop_bounds(frame_size["width"], frame_size["height"], body["detection"]["box"])
+        if picture is None:
+            return None
+        if picture.shape[:2] != (bottom - top, right - left):  # a picture made smaller to fit evidence_max_kb
+            picture = cv2.resize(picture, (right - left, bottom - top), interpolation=cv2.INTER_CUBIC)
+        return self._read(message, picture, (left, top))
 
     def watch(self, frame: Frame, cases: CaseSnapshot, comebacks: Sequence[Comeback]) -> Watched:
         """Open cases whose place now shows another plate than the one reported (they end, and the vehicle
@@ -236,7 +264,7 @@ class PlateAttacher:
 
     def waiting(self, message: CaseMessage, force: bool) -> bool:
         """Whether `message` must still wait for its plate (a replay waits here until it is read)."""
-        held = self._held.get(message.message_id)
+        held = self._held.get(message.message_id) or (None if force else self._read_stored(message))
         if held is None or held.future is None or held.future.done() or force:
             return False
         if not self.wall_bound:
@@ -245,8 +273,11 @@ class PlateAttacher:
         return time.monotonic() < (held.deadline or 0.0)
 
     def release(self, message: CaseMessage) -> CaseMessage:
-        """The message with `detection.plate` and, when a plate was found, the enlarged plate picture."""
-        held = self._held.pop(message.message_id, None)
+        """The message with `detection.plate` and, when a plate was found, the enlarged plate picture.
+
+        Its reading is kept until the sink has taken the message (`sent`): a message the sink refused
+        (a full disk) goes again, later, with the same plate."""
+        held = self._held.get(message.message_id)
         if held is None:
             return message
         future = held.future
@@ -263,6 +294,10 @@ class PlateAttacher:
         detection = {**message.body["detection"], "plate": plate}
         body = {**message.body, "detection": detection, "evidence": evidence}
         return CaseMessage(message.case_id, message.seq, message.kind, body, pictures)
+
+    def sent(self, message: CaseMessage) -> None:
+        """The sink holds `message` now: its reading is no longer needed."""
+        self._held.pop(message.message_id, None)
 
 
 def vehicle_crop(frame: Frame, box: Sequence[float]) -> tuple[np.ndarray, tuple[int, int]]:
