@@ -261,11 +261,7 @@ class CameraPipeline:
                     emitted = []
                 self._hand.hold(emitted, frame, self.release_overdue)
                 if self._plates is not None and self._plates.reads_plates:  # a case is its vehicle's plate
-                    plates = self._plates.watch(frame, self._cases.snapshot(), self._cases.comebacks())
-                    for case_id in plates.changed:  # another plate there: that case ends
-                        self._cases.end_case(case_id, "plate_changed")
-                    for back in plates.returned:  # its plate back: the cleared case reopens
-                        self._cases.rejoin(back.case_id, back.place_key)
+                    self._plates.watch(frame, self._cases)
                 messages += emitted
             messages += self._verifier.step(frame, tracked, static, view_bad=view.changed or tampered)
             self._hand_off(frame.media_time)

@@ -24,7 +24,7 @@ from typing import Any, TypeVar
 import cv2
 import numpy as np
 
-from edge.cases import CaseSnapshot, Comeback
+from edge.cases import CaseEngine, Comeback
 from edge.cases.evidence import Picture, crop_bounds, encode_bounded
 from edge.cases.snapshot import PlaceView
 from edge.config import CameraConfig, EdgeConfig
@@ -38,22 +38,6 @@ PLATE_PICTURE_HEIGHT = 120  # the plate picture: the plate enlarged to this heig
 AWAY_S = 1.0  # a case's vehicle unseen this long and then back is read again: it may be another one
 BUSY = "busy"  # the unread reason of a crop the full queue did not take
 RETURN_READS = 3  # readings of a candidate at a cleared case's place while none reads a plate
-
-
-@dataclass(frozen=True, slots=True)
-class Returned:
-    """The candidate at `place_key` carries the plate of cleared case `case_id`."""
-
-    case_id: str
-    place_key: str
-
-
-@dataclass(frozen=True, slots=True)
-class Watched:
-    """What the plates seen in one frame change: cases that end (another plate), cases that reopen."""
-
-    changed: list[str]
-    returned: list[Returned]
 
 
 def plates_wanted(config: EdgeConfig) -> bool:
@@ -183,34 +167,35 @@ class PlateAttacher:
             picture = cv2.resize(picture, (right - left, bottom - top), interpolation=cv2.INTER_CUBIC)
         return self._read(message, picture, (left, top))
 
-    def watch(self, frame: Frame, cases: CaseSnapshot, comebacks: Sequence[Comeback]) -> Watched:
-        """Open cases whose place now shows another plate than the one reported (they end, and the vehicle
-        there is timed as a new case), and candidates carrying the plate of a case cleared within its
-        rule's `re_report_s` (that case reopens when they confirm). A vehicle seen again after an absence
-        (its case's repeat count grew) is read once more; the same plate keeps its case."""
+    def watch(self, frame: Frame, cases: CaseEngine) -> None:
+        """Tell the case engine what the plates at its places say: an open case whose place now shows
+        another plate than the one reported ends (the vehicle there is timed as a new case); a candidate
+        carrying the plate of a case cleared within its rule's `re_report_s` reopens that case when it
+        confirms. A vehicle seen again after an absence (its case's repeat count grew) is read once
+        more; the same plate keeps its case."""
         watched = set()
-        for zone in cases.zones:
+        for zone in cases.snapshot().zones:
             for rule in zone.rules:
                 if (zone.zone_id, rule.rule_id) in self._rules:
                     for case in rule.open_cases:
                         watched.add(case.case_id)
                         self._look_again(frame, case.case_id, case.repeat_count, rule.places)
-        for back in comebacks:
+        for back in cases.comebacks():
             watched.add(back.case_id)
             self._read_return(frame, back)
         self._case_plates = {k: v for k, v in self._case_plates.items() if k in watched}
         self._tries = {k: v for k, v in self._tries.items() if k[0] in watched}
         for case_id, read in self._done(self._checks):
             self._compare(case_id, read)
-        returned = []
         for (case_id, place_key), read in self._done(self._returns):
             if read is not None and read.text is not None:
                 self._tries[case_id, place_key] = RETURN_READS  # a plate read: no need to read it again
             if read is not None and read.text is not None and read.text == self._case_plates.get(case_id):
                 log.info("plate %s back at the place of case %s", read.text, case_id)
-                returned.append(Returned(case_id, place_key))
-        changed, self._changed = self._changed, []
-        return Watched(changed, returned)
+                cases.rejoin(case_id, place_key)
+        for case_id in self._changed:
+            cases.end_case(case_id, "plate_changed")
+        self._changed = []
 
     def _done(self, readings: dict[K, Future[PlateRead]]) -> list[tuple[K, PlateRead | None]]:
         """The readings that are done (a replay waits for each: deterministic), taken out of `readings`."""
