@@ -45,18 +45,29 @@ def plates_wanted(config: EdgeConfig) -> bool:
 
 
 class PlateService:
-    """One plate reader on its own thread, fed through a bounded queue by every camera's attacher."""
+    """One plate reader on its own thread, fed through a bounded queue by every camera's attacher.
 
-    def __init__(self, config: EdgeConfig) -> None:
-        settings = config.plate_reader
-        self._reader = PlateReader(
-            settings.model or DEFAULT_MODEL,
-            min_char_px=settings.min_char_px,
-            min_confidence=settings.min_confidence,
-        )
-        self._jobs: queue.Queue[tuple[np.ndarray, Future[PlateRead]] | None] = queue.Queue(settings.queue)
-        self._thread = threading.Thread(target=self._run, name="plate-reader", daemon=True)
-        self._thread.start()
+    `start`: load the reader now (a bad model is a ModelError before anything is written); a worker
+    whose config reads no plates starts it when an edit adds the first plate rule (`start()`)."""
+
+    def __init__(self, config: EdgeConfig, start: bool = True) -> None:
+        self._settings = config.plate_reader
+        self._jobs: queue.Queue[tuple[np.ndarray, Future[PlateRead]] | None] = queue.Queue(self._settings.queue)
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+        if start:
+            self.start()
+
+    def start(self) -> None:
+        """Load the reader and start its thread, once; raises ModelError for a model that cannot be loaded."""
+        with self._lock:
+            if self._thread is not None:
+                return
+            settings = self._settings
+            model = settings.model or DEFAULT_MODEL
+            reader = PlateReader(model, min_char_px=settings.min_char_px, min_confidence=settings.min_confidence)
+            self._thread = threading.Thread(target=self._run, args=(reader,), name="plate-reader", daemon=True)
+            self._thread.start()
 
     def submit(self, crop: np.ndarray) -> Future[PlateRead] | None:
         """The reading of `crop` to come, or None when the queue is full (the crop is not read)."""
@@ -67,18 +78,21 @@ class PlateService:
             return None
         return future
 
-    def _run(self) -> None:
+    def _run(self, reader: PlateReader) -> None:
         while (job := self._jobs.get()) is not None:
             crop, future = job
             try:
-                future.set_result(self._reader.read(crop))
+                future.set_result(reader.read(crop))
             except Exception as exc:  # a reading that fails must not end the thread: the message goes unread
                 log.exception("plate reading failed")
                 future.set_exception(exc)
 
     def close(self) -> None:
-        self._jobs.put(None)
-        self._thread.join()
+        with self._lock:
+            thread = self._thread
+        if thread is not None:
+            self._jobs.put(None)
+            thread.join()
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,9 +124,12 @@ class PlateAttacher:
         self._tries: dict[tuple[str, str], int] = {}
 
     def reload(self, camera: CameraConfig) -> None:
-        """The camera's rules changed (the operator API): read plates for the rules that ask now.
-        (The reader thread starts with the worker: a config without plate rules has none to hand.)"""
-        self._rules = {(placed.zone.id, placed.rule.id) for placed in camera.rules() if placed.rule.plates}
+        """The camera's rules changed (the operator API): read plates for the rules that ask now (the
+        reader starts with the first of them; ModelError when it cannot be loaded)."""
+        rules = {(placed.zone.id, placed.rule.id) for placed in camera.rules() if placed.rule.plates}
+        if rules:
+            self._service.start()
+        self._rules = rules
 
     @property
     def reads_plates(self) -> bool:
