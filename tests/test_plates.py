@@ -318,11 +318,11 @@ def test_a_message_a_full_disk_kept_back_still_carries_its_plate(tmp_path: Path)
     camera = config.cameras[0]
     model = street_detector(config)
 
-    def run(disk: Path, frames: list[tuple[float, bool]]) -> None:
+    def run(disk: Path, frames: list[tuple[float, bool]], live: bool) -> None:
         """One worker run: a frame per (media time, disk full), then the stop."""
         outbox = Outbox(disk / "outbox.db", min_free_mb=1)
         service = PlateService(config)
-        plates = PlateAttacher(service, config, camera, wall_bound=False)
+        plates = PlateAttacher(service, config, camera, wall_bound=live)
         pipeline = CameraPipeline(
             config, camera.id, tmp_path / "state.db", {"coco": model.class_names}, outbox.put, plates=plates
         )
@@ -344,9 +344,9 @@ def test_a_message_a_full_disk_kept_back_still_carries_its_plate(tmp_path: Path)
 
     with small_disk(tmp_path / "disk", 16) as disk:
         # "new" at 5 s refused until the disk has room at 7 s; the "update" at 8 s refused until the stop
-        run(disk, [(index / 2, index < 14 or index >= 16) for index in range(20)])
+        run(disk, [(index / 2, index < 14 or index >= 16) for index in range(20)], live=False)  # as a replay
         (disk / "filler").unlink()
-        run(disk, [])  # the next start: what the state file kept goes first
+        run(disk, [], live=True)  # the next start, as the worker's: what the state file kept goes first
         outbox = Outbox(disk / "outbox.db", min_free_mb=1)
         delivered: list[CaseMessage] = []
         try:

@@ -17,7 +17,7 @@ import queue
 import threading
 import time
 from collections.abc import Sequence
-from concurrent.futures import Future
+from concurrent.futures import Future, wait
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -182,7 +182,12 @@ class PlateAttacher:
             return None
         if picture.shape[:2] != (bottom - top, right - left):  # a picture made smaller to fit evidence_max_kb
             picture = cv2.resize(picture, (right - left, bottom - top), interpolation=cv2.INTER_CUBIC)
-        return self._read(message, picture, (left, top))
+        held = self._read(message, picture, (left, top))
+        if held.future is not None and self.wall_bound:
+            # waited for here, once per such message (mostly at the start, before the camera's first frame):
+            # no later frame may come to release it (a camera that stays down)
+            wait([held.future], timeout=self._wait_s)
+        return held
 
     def watch(self, frame: Frame, cases: CaseEngine) -> None:
         """Tell the case engine what the plates at its places say: an open case whose place now shows
