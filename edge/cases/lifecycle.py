@@ -2,9 +2,9 @@
 
 candidate -> confirmed (the "new" message) -> updated (re-reports) -> cleared (gone for
 clear_after_s; the "cleared" message); a plate rule's cleared case goes back to updated when its
-plate comes back within re_report_s (`comeback`). The decisions are plain functions of clock values (seconds
-on the engine clock), vectorised over places, so they are tested with tables and the engine only
-applies them.
+plate comes back within re_report_s (`comeback`). The decisions are plain functions of clock
+values (seconds on the engine clock), vectorised over places, so they are tested with tables and
+the engine only applies them.
 """
 
 from __future__ import annotations
