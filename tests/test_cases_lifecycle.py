@@ -61,6 +61,7 @@ def test_never_re_report_when_interval_is_zero_and_clear_after_zero_means_first_
         (Phase.UPDATED, Phase.CLEARED, True),
         (Phase.CANDIDATE, Phase.CLEARED, False),
         (Phase.CLEARED, Phase.CONFIRMED, False),
+        (Phase.CLEARED, Phase.UPDATED, True),  # a plate rule's case reopened by its plate
         (Phase.CONFIRMED, Phase.CANDIDATE, False),
     ],
 )
@@ -134,6 +135,30 @@ def test_clearing_sends_after_picture_then_a_return_is_a_new_case(tmp_path):
     run.play(45, 70, [CAR])
     assert [m.kind for m in run.messages] == ["new", "cleared", "new"]
     assert run.messages[2].case_id != run.messages[0].case_id
+
+
+def test_a_plate_rule_case_reopens_when_its_plate_is_back_within_re_report_s_only(tmp_path):
+    # the plate stage's word (`rejoin`) stands in for a reading: edge/runtime/plates.py reads the candidates
+    run = Run(make_config([rule(plates=True, re_report_s=60)]), tmp_path / "state.db")
+    run.play(0, 30, [CAR])
+    run.play(30, 45, [])  # cleared at 40.5
+    run.step(45, [CAR])
+    [back] = run.engine.comebacks()
+    assert back.case_id == run.messages[0].case_id and len(back.candidates) == 1
+    run.engine.rejoin(back.case_id, next(iter(back.candidates)))
+    run.play(45.5, 70, [CAR])
+    assert [(m.kind, m.seq, m.body["reason"]) for m in run.messages] == [
+        ("new", 1, None),
+        ("cleared", 2, None),
+        ("update", 3, "plate_returned"),
+    ]
+    assert {m.case_id for m in run.messages} == {back.case_id}
+    assert run.messages[-1].body["repeat_count"] == 2 and run.messages[-1].body["times"]["cleared"] is None
+    run.play(70, 85, [])  # cleared again at 80.5; back after re_report_s: nothing left to join
+    run.play(141, 170, [CAR])
+    assert run.engine.comebacks() == []
+    assert [m.kind for m in run.messages[3:]] == ["cleared", "new"] and run.messages[-1].case_id != back.case_id
+    run.close()
 
 
 def test_cooldown_suppresses_a_new_case_at_the_same_place_only(tmp_path):

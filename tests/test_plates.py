@@ -21,12 +21,14 @@ from plate_set import make_case
 from rich.console import Console
 from street_clips import SPOT, empty_road
 from street_clips import detector as street_detector
+from test_delivery_support import fill_up, small_disk
 
 from edge.cases import case_json_schema
 from edge.cases.privacy import Bystanders, Redactor
 from edge.cli.replay import case_table
 from edge.config import ConfigError, EdgeConfig, parse_config
 from edge.config.evidence import PrivacyConfig
+from edge.delivery import Outbox
 from edge.i18n import CHINESE, translate
 from edge.infer import ModelError
 from edge.plates import DEFAULT_MODEL, PlateReader, Unread, parse_plate
@@ -221,6 +223,36 @@ def test_two_cars_parked_one_after_the_other_are_two_cases_with_two_plates(
     assert [m.body["reason"] for m in cleared] == ["plate_changed"] * (len(cases) - 1)
 
 
+@pytest.mark.parametrize(
+    ("plates", "kinds"),
+    [(("沪A6K325", "沪A6K325"), ["new", "cleared", "update"]), (("沪A6K325", "沪B29J71"), ["new", "cleared", "new"])],
+    ids=["the-same-plate-back-reopens-its-case", "another-plate-is-a-new-case"],
+)
+def test_a_vehicle_back_within_the_re_report_window_joins_its_cleared_case_by_its_plate(
+    tmp_path: Path, plates: tuple[str, str], kinds: list[str]
+) -> None:
+    # the same van twice, gone long enough for its case to clear: only the plate tells the two apart
+    first, second = (make_case(21, 24.0, layout="blue", blur=0.6, plate=p, vehicle=0) for p in plates)
+    _composite(tmp_path / "composite.mp4", [(0.0, 8.0, first.crop), (13.0, 24.0, second.crop)], 24.0)
+    config = _plate_config(tmp_path, clear_after_s=2, re_report_s=60)
+    result = replay_clip(config, tmp_path / "composite.mp4", tmp_path / "run", epoch=EPOCH)
+    assert [m.kind for m in result.messages] == kinds
+    back = result.messages[-1].body
+    jsonschema_rs.validator_for(case_json_schema()).validate(back)
+    assert back["detection"]["plate"]["text"] == plates[1]
+    if plates[0] == plates[1]:  # one case: reopened by its plate, one more capture
+        assert len({m.case_id for m in result.messages}) == 1
+        assert (back["seq"], back["reason"], back["repeat_count"], back["times"]["cleared"]) == (
+            3,
+            "plate_returned",
+            2,
+            None,
+        )
+    else:
+        assert result.messages[0].case_id != result.messages[-1].case_id
+        assert (back["seq"], back["reason"], back["repeat_count"]) == (1, None, 1)
+
+
 def test_with_privacy_the_plates_of_other_vehicles_are_blurred_and_the_subjects_kept(reader: PlateReader) -> None:
     subject = make_case(31, 28.0, layout="blue", blur=0.6, plate="苏E5Q7K2", vehicle=0).crop
     other = make_case(32, 28.0, layout="green", blur=0.6, plate="浙AD35812", vehicle=0).crop
@@ -273,3 +305,57 @@ def test_a_live_camera_gets_its_plate_without_the_analysis_waiting_for_it(tmp_pa
         pipeline.close()
     new = [m for m in sent if m.kind == "new"]
     assert len(new) == 1 and new[0].body["detection"]["plate"]["text"] == "沪A6K325"
+
+
+def test_a_message_a_full_disk_kept_back_still_carries_its_plate(tmp_path: Path) -> None:
+    # the outbox on a real small disk that fills up: refused messages stay in the camera's state file;
+    # one goes on a later frame (the reading kept), one at the next start (read on its own crop picture)
+    van = make_case(21, 24.0, layout="blue", blur=0.6, plate="沪A6K325", vehicle=0).crop
+    road = cv2.resize(empty_road(), None, fx=SCALE, fy=SCALE, interpolation=cv2.INTER_CUBIC)
+    scene = road.copy()
+    scene[SPOT[1] * SCALE : SPOT[1] * SCALE + van.shape[0], SPOT[0] * SCALE : SPOT[0] * SCALE + van.shape[1]] = van
+    config = _plate_config(tmp_path, re_report_s=3)
+    camera = config.cameras[0]
+    model = street_detector(config)
+
+    def run(disk: Path, frames: list[tuple[float, bool]], live: bool) -> None:
+        """One worker run: a frame per (media time, disk full), then the stop."""
+        outbox = Outbox(disk / "outbox.db", min_free_mb=1)
+        service = PlateService(config)
+        plates = PlateAttacher(service, config, camera, wall_bound=live)
+        pipeline = CameraPipeline(
+            config, camera.id, tmp_path / "state.db", {"coco": model.class_names}, outbox.put, plates=plates
+        )
+        try:
+            for t, full in frames:
+                if full:
+                    fill_up(disk / "filler")
+                else:
+                    (disk / "filler").unlink(missing_ok=True)
+                frame = Frame(camera.id, scene, t, EPOCH + t, int(t * 2))
+                admission = pipeline.admit(frame)
+                found = model.detect([scene], [admission.region])[0] if admission.models else None
+                pipeline.analyse(frame, {"coco": found} if found is not None else {})
+            service.close()
+            pipeline.finish()
+        finally:
+            pipeline.close()
+            outbox.close()
+
+    with small_disk(tmp_path / "disk", 16) as disk:
+        # "new" at 5 s refused until the disk has room at 7 s; the "update" at 8 s refused until the stop
+        run(disk, [(index / 2, index < 14 or index >= 16) for index in range(20)], live=False)  # as a replay
+        (disk / "filler").unlink()
+        run(disk, [], live=True)  # the next start, as the worker's: what the state file kept goes first
+        outbox = Outbox(disk / "outbox.db", min_free_mb=1)
+        delivered: list[CaseMessage] = []
+        try:
+            while items := outbox.next_ready_batch(EPOCH + 1e6, (), 10):  # a case's messages one at a time
+                outbox.mark_delivered(*(i.pk for i in items))
+                delivered += [i.message for i in items]
+        finally:
+            outbox.close()
+    assert [(m.kind, m.body["detection"]["plate"]["text"]) for m in delivered] == [
+        ("new", "沪A6K325"),
+        ("update", "沪A6K325"),
+    ]

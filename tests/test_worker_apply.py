@@ -40,3 +40,30 @@ def test_a_quick_rule_applied_to_a_key_frame_camera_gets_every_frame(tmp_path) -
         wait_for(lambda: decode() == "all", "every frame decoded after the quick rule")
     finally:
         worker.stop()
+
+
+def test_plates_turned_on_by_a_hot_applied_rule_are_read_without_a_restart(tmp_path) -> None:
+    # the worker starts with no plate rule (no reader loaded); the edit turns plates on for the open cases
+    camera = parked_gate_camera(re_report_s=2)
+    data = {
+        "models": [{"id": "coco", "path": str(MODEL)}],
+        "cameras": [camera],
+        "storage": {"dir": str(tmp_path / "var")},
+        "platform": {"url": "http://127.0.0.1:9/unreachable"},  # cases wait in the outbox
+    }
+    config = parse_config(data, DEMO_CONFIG.parent)
+    worker = Worker(config)
+    worker.start()
+    try:
+        read = lambda: [m for m in worker.recent_messages(100) if "plate" in m.body.get("detection", {})]  # noqa: E731
+        wait_for(lambda: any(m.kind == "new" for m in worker.recent_messages(100)), "the parked cases")
+        assert not read()
+        plates = config.cameras[0].zones[0].rules[0].model_copy(update={"plates": True})
+        zone = config.cameras[0].zones[0].model_copy(update={"rules": [plates]})
+        worker.apply_camera(config.cameras[0].model_copy(update={"zones": [zone]}), zone_version=2)
+        wait_for(lambda: read(), "an update with its plate after the edit")
+        plate = read()[0].body["detection"]["plate"]
+        # vtest shows no readable plate (a 768x576 view): unread, with its reason, never a guess
+        assert plate["text"] is None and plate["unread"] in ("too_small", "blurred", "no_text", "low_confidence")
+    finally:
+        worker.stop()

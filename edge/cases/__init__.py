@@ -1,5 +1,6 @@
 """Cases: rule kinds, dedup, lifecycle, SQLite rule/case state, evidence and the case contract."""
 
+from edge.cases.comeback import Comeback
 from edge.cases.contract import case_json_schema
 from edge.cases.engine import CaseEngine
 from edge.cases.lifecycle import Phase
@@ -17,6 +18,7 @@ __all__ = [
     "CaseEngine",
     "CaseSnapshot",
     "CaseStore",
+    "Comeback",
     "Phase",
     "PlaceView",
     "Quality",

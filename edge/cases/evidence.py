@@ -89,7 +89,14 @@ def annotate(
 
 def crop(image: np.ndarray, box: np.ndarray, margin: float = 0.3, min_px: int = 64) -> np.ndarray:
     """The object with a margin around it (so its surroundings show), clipped to the frame."""
-    h, w = image.shape[:2]
+    left, top, right, bottom = crop_bounds(image.shape[1], image.shape[0], box, margin, min_px)
+    return image[top:bottom, left:right].copy()
+
+
+def crop_bounds(
+    w: int, h: int, box: np.ndarray | list[float], margin: float = 0.3, min_px: int = 64
+) -> tuple[int, int, int, int]:
+    """(left, top, right, bottom) in frame pixels of `crop`'s picture of `box` in a w x h frame."""
     x1, y1, x2, y2 = (float(v) for v in box)
     cx, cy = (x1 + x2) / 2, (y1 + y2) / 2
     half_w = max((x2 - x1) * (1 + 2 * margin), min_px) / 2
@@ -98,4 +105,4 @@ def crop(image: np.ndarray, box: np.ndarray, margin: float = 0.3, min_px: int = 
     top, bottom = int(max(0, cy - half_h)), int(min(h, cy + half_h))
     if right <= left or bottom <= top:
         raise ValueError(f"box {list(box)} lies outside the {w}x{h} frame")
-    return image[top:bottom, left:right].copy()
+    return left, top, right, bottom

@@ -1,9 +1,10 @@
 """The case lifecycle as an enum state machine, and the pure decisions that drive it.
 
 candidate -> confirmed (the "new" message) -> updated (re-reports) -> cleared (gone for
-clear_after_s; the "cleared" message). The decisions are plain functions of clock values (seconds
-on the engine clock), vectorised over places, so they are tested with tables and the engine only
-applies them.
+clear_after_s; the "cleared" message); a plate rule's cleared case goes back to updated when its
+plate comes back within re_report_s (`comeback`). The decisions are plain functions of clock
+values (seconds on the engine clock), vectorised over places, so they are tested with tables and
+the engine only applies them.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ TRANSITIONS: dict[Phase, frozenset[Phase]] = {
     Phase.CANDIDATE: frozenset({Phase.CONFIRMED}),
     Phase.CONFIRMED: frozenset({Phase.UPDATED, Phase.CLEARED}),
     Phase.UPDATED: frozenset({Phase.UPDATED, Phase.CLEARED}),
-    Phase.CLEARED: frozenset(),
+    Phase.CLEARED: frozenset({Phase.UPDATED}),  # reopened by its plate (edge/cases/comeback.py)
 }
 
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from edge.cases.clock import CaseClock
+from edge.cases.comeback import RETURNED, Comebacks
 from edge.cases.contract import case_id_for
 from edge.cases.lifecycle import Phase, advance, candidate_decisions, case_decision, gone, in_cooldown
 from edge.cases.messages import CaseEvent, Facts, Sighting
@@ -43,11 +44,19 @@ class Stepped:
 class RuleStepper:
     """Advances the rules of a `RuleBook` by one frame at a time."""
 
-    def __init__(self, book: RuleBook, clock: CaseClock, first: FirstSightings, suppressions: Suppressions) -> None:
+    def __init__(
+        self,
+        book: RuleBook,
+        clock: CaseClock,
+        first: FirstSightings,
+        suppressions: Suppressions,
+        comebacks: Comebacks,
+    ) -> None:
         self._book = book
         self._clock = clock
         self._first = first
         self._suppressions = suppressions
+        self._comebacks = comebacks  # plate rules' cleared cases that their plate may reopen
         self._ending: dict[str, str] = {}  # case id -> reason: cases to clear on the next frame
 
     def end_case(self, case_id: str, reason: str) -> None:
@@ -119,6 +128,11 @@ class RuleStepper:
                 places.case[i] = joined.case_id
                 joined.repeat_count += 1
                 continue
+            back = self._comebacks.reopen(r, int(i), now)
+            if back is not None:  # its plate came back: the cleared case reopens with an update
+                shown = Sighting(places.box[i][None, :], [_caption(places, int(i))], _others(obs, places.box[i]))
+                out.events.append(CaseEvent.of(r, back, shown, 1, reason=RETURNED))
+                continue
             out.events.append(self._confirm(facts, r, int(i), frame, now, obs))
         for case in list(state.cases.values()):
             mine = places.case == case.case_id
@@ -129,6 +143,7 @@ class RuleStepper:
                 out.events.append(self._clear(r, case, now, reason=self._ending.pop(case.case_id)))
             elif step is Phase.CLEARED:
                 out.events.append(self._clear(r, case, now))
+                self._comebacks.left(r, out.events[-1].case, now)
             elif step is Phase.UPDATED:
                 out.events.append(self._update(r, case, now, obs))
         places = state.places  # clearing removed the cleared cases' places

@@ -112,6 +112,8 @@ class HandOff:
                 sent = False
                 break
             done.append(message.message_id)
+            if self.plates is not None:
+                self.plates.sent(message)
         try:
             source.handed_off(done)
         except StoreError as exc:  # they stay held too: the outbox recognises them when handed off again

@@ -260,9 +260,8 @@ class CameraPipeline:
                     self._storage_failed(exc)
                     emitted = []
                 self._hand.hold(emitted, frame, self.release_overdue)
-                if self._plates is not None and self._plates.reads_plates:  # another plate there: that case ends
-                    for case_id in self._plates.watch(frame, self._cases.snapshot()):
-                        self._cases.end_case(case_id, "plate_changed")
+                if self._plates is not None and self._plates.reads_plates:  # a case is its vehicle's plate
+                    self._plates.watch(frame, self._cases)
                 messages += emitted
             messages += self._verifier.step(frame, tracked, static, view_bad=view.changed or tampered)
             self._hand_off(frame.media_time)

@@ -6,7 +6,8 @@ the message's frame at the camera's full resolution and read on one `PlateServic
 bounded queue, so the inference loop never waits for it; the message waits instead, like a clip
 (edge/runtime/clips.py): a live camera's at most `plate_reader.wait_s`, a replay's until the reading
 is done (so a replay is deterministic). A crop that finds the queue full is not read (`unread:
-busy`). After a crash the stored message is sent as stored, without a plate.
+busy`). A message stored without its plate (a crash, a stop while a full disk refused it) is read
+on its own crop picture when it is handed off again.
 """
 
 from __future__ import annotations
@@ -16,25 +17,27 @@ import queue
 import threading
 import time
 from collections.abc import Sequence
-from concurrent.futures import Future
+from concurrent.futures import Future, wait
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import cv2
 import numpy as np
 
-from edge.cases import CaseSnapshot
-from edge.cases.evidence import Picture, encode_bounded
+from edge.cases import CaseEngine, Comeback
+from edge.cases.evidence import Picture, crop_bounds, encode_bounded
 from edge.cases.snapshot import PlaceView
 from edge.config import CameraConfig, EdgeConfig
 from edge.plates import DEFAULT_MODEL, PlateRead, PlateReader, display
 from edge.types import CaseMessage, Frame
 
 log = logging.getLogger(__name__)
+K = TypeVar("K")  # what a reading is kept under
 VEHICLE_MARGIN = 0.08  # the vehicle's box grown by this share per side: detector boxes cut plates short
 PLATE_PICTURE_HEIGHT = 120  # the plate picture: the plate enlarged to this height
 AWAY_S = 1.0  # a case's vehicle unseen this long and then back is read again: it may be another one
 BUSY = "busy"  # the unread reason of a crop the full queue did not take
+RETURN_READS = 3  # readings of a candidate at a cleared case's place while none reads a plate
 
 
 def plates_wanted(config: EdgeConfig) -> bool:
@@ -42,18 +45,29 @@ def plates_wanted(config: EdgeConfig) -> bool:
 
 
 class PlateService:
-    """One plate reader on its own thread, fed through a bounded queue by every camera's attacher."""
+    """One plate reader on its own thread, fed through a bounded queue by every camera's attacher.
 
-    def __init__(self, config: EdgeConfig) -> None:
-        settings = config.plate_reader
-        self._reader = PlateReader(
-            settings.model or DEFAULT_MODEL,
-            min_char_px=settings.min_char_px,
-            min_confidence=settings.min_confidence,
-        )
-        self._jobs: queue.Queue[tuple[np.ndarray, Future[PlateRead]] | None] = queue.Queue(settings.queue)
-        self._thread = threading.Thread(target=self._run, name="plate-reader", daemon=True)
-        self._thread.start()
+    `start`: load the reader now (a bad model is a ModelError before anything is written); a worker
+    whose config reads no plates starts it when an edit adds the first plate rule (`start()`)."""
+
+    def __init__(self, config: EdgeConfig, start: bool = True) -> None:
+        self._settings = config.plate_reader
+        self._jobs: queue.Queue[tuple[np.ndarray, Future[PlateRead]] | None] = queue.Queue(self._settings.queue)
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+        if start:
+            self.start()
+
+    def start(self) -> None:
+        """Load the reader and start its thread, once; raises ModelError for a model that cannot be loaded."""
+        with self._lock:
+            if self._thread is not None:
+                return
+            settings = self._settings
+            model = settings.model or DEFAULT_MODEL
+            reader = PlateReader(model, min_char_px=settings.min_char_px, min_confidence=settings.min_confidence)
+            self._thread = threading.Thread(target=self._run, args=(reader,), name="plate-reader", daemon=True)
+            self._thread.start()
 
     def submit(self, crop: np.ndarray) -> Future[PlateRead] | None:
         """The reading of `crop` to come, or None when the queue is full (the crop is not read)."""
@@ -64,18 +78,21 @@ class PlateService:
             return None
         return future
 
-    def _run(self) -> None:
+    def _run(self, reader: PlateReader) -> None:
         while (job := self._jobs.get()) is not None:
             crop, future = job
             try:
-                future.set_result(self._reader.read(crop))
+                future.set_result(reader.read(crop))
             except Exception as exc:  # a reading that fails must not end the thread: the message goes unread
                 log.exception("plate reading failed")
                 future.set_exception(exc)
 
     def close(self) -> None:
-        self._jobs.put(None)
-        self._thread.join()
+        with self._lock:
+            thread = self._thread
+        if thread is not None:
+            self._jobs.put(None)
+            thread.join()
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,11 +119,17 @@ class PlateAttacher:
         self._checks: dict[str, Future[PlateRead]] = {}  # case id -> a reading of what stands at its place now
         self._away: set[str] = set()  # cases whose vehicle was not seen for AWAY_S or more
         self._changed: list[str] = []  # cases whose place shows another plate: they end
+        # a cleared case's vehicle back: (case id, candidate place key) -> a reading of the candidate
+        self._returns: dict[tuple[str, str], Future[PlateRead]] = {}
+        self._tries: dict[tuple[str, str], int] = {}
 
     def reload(self, camera: CameraConfig) -> None:
-        """The camera's rules changed (the operator API): read plates for the rules that ask now.
-        (The reader thread starts with the worker: a config without plate rules has none to hand.)"""
-        self._rules = {(placed.zone.id, placed.rule.id) for placed in camera.rules() if placed.rule.plates}
+        """The camera's rules changed (the operator API): read plates for the rules that ask now (the
+        reader starts with the first of them; ModelError when it cannot be loaded)."""
+        rules = {(placed.zone.id, placed.rule.id) for placed in camera.rules() if placed.rule.plates}
+        if rules:
+            self._service.start()
+        self._rules = rules
 
     @property
     def reads_plates(self) -> bool:
@@ -123,32 +146,102 @@ class PlateAttacher:
         if message.is_device_fault or (body["zone"]["id"], body["rule"]["id"]) not in self._rules:
             return False
         if message.kind not in ("new", "update"):
-            for known in (self._case_plates, self._repeats, self._checks):
+            if message.kind != "cleared" or body["reason"] is not None:  # a vehicle that left may come back
+                self._case_plates.pop(message.case_id, None)
+            for known in (self._repeats, self._checks):
                 known.pop(message.case_id, None)
             self._away.discard(message.case_id)
             return False
-        crop, origin = vehicle_crop(frame, body["detection"]["box"])
-        deadline = time.monotonic() + self._wait_s if self.wall_bound else None
-        self._held[message.message_id] = _Held(self._service.submit(crop), crop, origin, deadline)
+        self._read(message, *vehicle_crop(frame, body["detection"]["box"]))
         return True
 
-    def watch(self, frame: Frame, cases: CaseSnapshot) -> list[str]:
-        """Open cases whose place now shows another plate than the one reported: they end, and the
-        vehicle there is timed as a new case. A vehicle seen again after an absence (its case's
-        repeat count grew) is read once more; the same plate keeps its case."""
-        for zone in cases.zones:
+    def _read(self, message: CaseMessage, crop: np.ndarray, origin: tuple[int, int]) -> _Held:
+        """Start reading the plate of `message`'s vehicle in `crop` (its top-left corner at `origin`)."""
+        deadline = time.monotonic() + self._wait_s if self.wall_bound else None
+        held = self._held[message.message_id] = _Held(self._service.submit(crop), crop, origin, deadline)
+        return held
+
+    def _read_stored(self, message: CaseMessage) -> _Held | None:
+        """A plate rule's message stored before its plate was added (a crash, or a stop while the outbox
+        refused it: a full disk) is read on its own crop picture: the frame is gone, the picture is not."""
+        body = message.body
+        if (
+            message.is_device_fault
+            or message.kind not in ("new", "update")
+            or "plate" in body["detection"]
+            or (body["zone"]["id"], body["rule"]["id"]) not in self._rules
+        ):
+            return None
+        entry = next((e for e in body["evidence"] if e["kind"] == "crop" and e["name"] in message.pictures), None)
+        if entry is None:
+            return None
+        picture = cv2.imdecode(np.frombuffer(message.pictures[entry["name"]], np.uint8), cv2.IMREAD_COLOR)
+        frame_size = body["detection"]["frame"]
+        left, top, right, bottom = crop_bounds(frame_size["width"], frame_size["height"], body["detection"]["box"])
+        if picture is None:
+            return None
+        if picture.shape[:2] != (bottom - top, right - left):  # a picture made smaller to fit evidence_max_kb
+            picture = cv2.resize(picture, (right - left, bottom - top), interpolation=cv2.INTER_CUBIC)
+        held = self._read(message, picture, (left, top))
+        if held.future is not None and self.wall_bound:
+            # waited for here, once per such message (mostly at the start, before the camera's first frame):
+            # no later frame may come to release it (a camera that stays down)
+            wait([held.future], timeout=self._wait_s)
+        return held
+
+    def watch(self, frame: Frame, cases: CaseEngine) -> None:
+        """Tell the case engine what the plates at its places say: an open case whose place now shows
+        another plate than the one reported ends (the vehicle there is timed as a new case); a candidate
+        carrying the plate of a case cleared within its rule's `re_report_s` reopens that case when it
+        confirms. A vehicle seen again after an absence (its case's repeat count grew) is read once
+        more; the same plate keeps its case."""
+        watched = set()
+        for zone in cases.snapshot().zones:
             for rule in zone.rules:
                 if (zone.zone_id, rule.rule_id) in self._rules:
                     for case in rule.open_cases:
+                        watched.add(case.case_id)
                         self._look_again(frame, case.case_id, case.repeat_count, rule.places)
-        for case_id, future in list(self._checks.items()):
+        for back in cases.comebacks():
+            watched.add(back.case_id)
+            self._read_return(frame, back)
+        self._case_plates = {k: v for k, v in self._case_plates.items() if k in watched}
+        self._tries = {k: v for k, v in self._tries.items() if k[0] in watched}
+        for case_id, read in self._done(self._checks):
+            self._compare(case_id, read)
+        for (case_id, place_key), read in self._done(self._returns):
+            if read is not None and read.text is not None:
+                self._tries[case_id, place_key] = RETURN_READS  # a plate read: no need to read it again
+            if read is not None and read.text is not None and read.text == self._case_plates.get(case_id):
+                log.info("plate %s back at the place of case %s", read.text, case_id)
+                cases.rejoin(case_id, place_key)
+        for case_id in self._changed:
+            cases.end_case(case_id, "plate_changed")
+        self._changed = []
+
+    def _done(self, readings: dict[K, Future[PlateRead]]) -> list[tuple[K, PlateRead | None]]:
+        """The readings that are done (a replay waits for each: deterministic), taken out of `readings`."""
+        out = []
+        for key, future in list(readings.items()):
             if not self.wall_bound:
-                future.exception()  # a replay waits for the reading (deterministic)
+                future.exception()
             if future.done():
-                del self._checks[case_id]
-                self._compare(case_id, future.result() if future.exception() is None else None)
-        changed, self._changed = self._changed, []
-        return changed
+                del readings[key]
+                out.append((key, future.result() if future.exception() is None else None))
+        return out
+
+    def _read_return(self, frame: Frame, back: Comeback) -> None:
+        """Read the candidates at a cleared case's place (each at most RETURN_READS times while unread)."""
+        if back.case_id not in self._case_plates:
+            return  # its plate was never read: identity rests on the look, a return is a new case
+        for place_key, box in back.candidates.items():
+            key = (back.case_id, place_key)
+            if key in self._returns or self._tries.get(key, 0) >= RETURN_READS:
+                continue
+            future = self._service.submit(vehicle_crop(frame, box)[0])
+            if future is not None:
+                self._tries[key] = self._tries.get(key, 0) + 1
+                self._returns[key] = future
 
     def _look_again(self, frame: Frame, case_id: str, repeats: int, places: tuple[PlaceView, ...]) -> None:
         """Read what stands at a case's place when its vehicle is back after an absence."""
@@ -178,7 +271,7 @@ class PlateAttacher:
 
     def waiting(self, message: CaseMessage, force: bool) -> bool:
         """Whether `message` must still wait for its plate (a replay waits here until it is read)."""
-        held = self._held.get(message.message_id)
+        held = self._held.get(message.message_id) or (None if force else self._read_stored(message))
         if held is None or held.future is None or held.future.done() or force:
             return False
         if not self.wall_bound:
@@ -187,8 +280,11 @@ class PlateAttacher:
         return time.monotonic() < (held.deadline or 0.0)
 
     def release(self, message: CaseMessage) -> CaseMessage:
-        """The message with `detection.plate` and, when a plate was found, the enlarged plate picture."""
-        held = self._held.pop(message.message_id, None)
+        """The message with `detection.plate` and, when a plate was found, the enlarged plate picture.
+
+        Its reading is kept until the sink has taken the message (`sent`): a message the sink refused
+        (a full disk) goes again, later, with the same plate."""
+        held = self._held.get(message.message_id)
         if held is None:
             return message
         future = held.future
@@ -205,6 +301,10 @@ class PlateAttacher:
         detection = {**message.body["detection"], "plate": plate}
         body = {**message.body, "detection": detection, "evidence": evidence}
         return CaseMessage(message.case_id, message.seq, message.kind, body, pictures)
+
+    def sent(self, message: CaseMessage) -> None:
+        """The sink holds `message` now: its reading is no longer needed."""
+        self._held.pop(message.message_id, None)
 
 
 def vehicle_crop(frame: Frame, box: Sequence[float]) -> tuple[np.ndarray, tuple[int, int]]:

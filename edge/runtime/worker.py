@@ -105,7 +105,7 @@ class Worker:
         self.detectors = load_detectors(config, sorted({m for c in cameras for m in models_for(c)}))
         check_cameras(config, cameras, self.detectors)
         # one plate reader thread for all cameras; a bad model is a ModelError before anything is written
-        self.plates = PlateService(config) if plates_wanted(config) else None
+        self.plates = PlateService(config, start=plates_wanted(config))  # else started by the first plate rule
         self.metrics = metrics or CollectorRegistry()
         self.events = WorkerMetrics(self.metrics)
         storage = Path(config.storage.dir)
@@ -145,7 +145,7 @@ class Worker:
                 may_open_cases=self.outbox.disk.may_open_cases,
                 no_space=self.outbox.disk.note_no_space,
                 clips=ClipAttacher(rings[c.id], clip, wall_bound=True) if c.id in rings else None,
-                plates=PlateAttacher(self.plates, config, c, wall_bound=True) if self.plates is not None else None,
+                plates=PlateAttacher(self.plates, config, c, wall_bound=True),
             )
             for c in cameras
         }
@@ -192,8 +192,7 @@ class Worker:
         if self.patrol is not None:
             self.patrol.stop()
         self.inference.stop(drain=True)
-        if self.plates is not None:
-            self.plates.close()  # the readings under way finish: the messages waiting for them go with their plate
+        self.plates.close()  # the readings under way finish: the messages waiting for them go with their plate
         for camera_id, pipeline in self.pipelines.items():
             pipeline.finish()  # cases waiting for their clip go with what the ring holds
             held = pipeline.held_message_ids()
