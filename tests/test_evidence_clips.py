@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import io
 import signal
+from collections.abc import Sequence
 from pathlib import Path
 
 import av
@@ -19,11 +20,15 @@ from test_delivery_support import noisy_jpeg
 from test_worker import free_port, start_worker, stop, wait_for_cases, write_config
 
 from edge.config import EdgeConfig, load_config
+from edge.config.evidence import ClipConfig
 from edge.delivery.outbox import Outbox
+from edge.delivery.records import OutboxError
 from edge.delivery.sender import Sender
 from edge.http_server import ThreadedServer
 from edge.ingest import PacketRing, read_file_frames
 from edge.receiver.app import create_app
+from edge.runtime.clips import ClipAttacher, clip_ring
+from edge.runtime.handoff import HandOff
 from edge.runtime.replay import JsonLinesSink, replay_clip
 from edge.types import CaseMessage
 
@@ -199,3 +204,53 @@ def test_an_outbox_over_its_bound_drops_clips_before_any_picture(tmp_path):
     assert all(set(pictures) <= set(item.message.pictures) for item in kept)  # nor any picture
     assert [item.thinned for item in kept[:2]] == [("01-clip.mp4",)] * 2  # the oldest lost their clip
     assert all("01-clip.mp4" in item.message.pictures for item in kept[2:])
+
+
+def test_a_clip_the_full_outbox_refused_goes_with_its_message_after_the_ring_moved_on() -> None:
+    """The clip is cut once, while the ring covers it, and kept until the outbox takes its message."""
+    config = ClipConfig(before_s=2.0, after_s=2.0, buffer_s=8.0)
+    ring = clip_ring(config)
+    clips = ClipAttacher(ring, config, wall_bound=False)
+    message = CaseMessage("case-1", 1, "new", {"evidence": []}, {})
+    source = HeldMessages([message])
+    refuse = {"now": True}
+    taken: list[CaseMessage] = []
+
+    def sink(m: CaseMessage) -> None:
+        if refuse["now"]:
+            raise OutboxError("the outbox is full", out_of_space=True)
+        taken.append(m)
+
+    failures: list[Exception] = []
+    hand_off = HandOff(sink, failures.append, clips=clips)
+    frames = read_file_frames(STREAMS / "vtest-h264.mp4", "cam", 1.0, decode="keyframes", packets=ring)
+    confirmed = None
+    for frame in frames:
+        if confirmed is None and frame.media_time >= 6.0:
+            confirmed = frame.media_time
+            clips.hold(message, frame.media_time, frame.wall_time)
+        elif confirmed is not None and not failures and frame.media_time >= confirmed + config.after_s:
+            hand_off([source], frame.media_time)  # due: cut, then refused
+        if frame.media_time >= 30.0:
+            break
+    assert failures and source.held == [message]  # kept by its source
+    assert confirmed is not None and ring.cut(confirmed - 2, confirmed + 2, confirmed, 2**30) is None  # moved on
+    refuse["now"] = False
+    hand_off([source], 30.0)
+    assert source.held == [] and len(taken) == 1
+    (entry,) = [e for e in taken[0].body["evidence"] if e["kind"] == "clip"]
+    assert entry["media_s"] <= confirmed <= entry["end_media_s"]
+    assert hashlib.sha256(taken[0].pictures[entry["name"]]).hexdigest() == entry["sha256"]
+
+
+class HeldMessages:
+    """A message source as the case engine is one: holds its messages until handed off."""
+
+    def __init__(self, messages: list[CaseMessage]) -> None:
+        self.held = list(messages)
+
+    def pending_messages(self) -> list[CaseMessage]:
+        return list(self.held)
+
+    def handed_off(self, message_ids: Sequence[str]) -> None:
+        self.held = [m for m in self.held if m.message_id not in message_ids]

@@ -67,6 +67,7 @@ class ClipAttacher:
         self._config = config
         self.wall_bound = wall_bound
         self._held: dict[str, _Held] = {}
+        self._released: dict[str, CaseMessage] = {}  # cut, not yet taken by the outbox: the ring moves on
 
     @property
     def wait_s(self) -> float:
@@ -90,10 +91,25 @@ class ClipAttacher:
         return not (due or overdue)
 
     def release(self, message: CaseMessage) -> CaseMessage:
-        """The message with its clip (or as it was when none can be made); it is no longer held."""
+        """The message with its clip (or as it was when none can be made); it is no longer held.
+
+        The clip is cut once and kept until `sent`: an outbox that refuses the message (a full disk)
+        gets the same clip on the next try, after the ring has moved past it."""
+        released = self._released.get(message.message_id)
+        if released is not None:
+            return released
         held = self._held.pop(message.message_id, None)
         if held is None:
             return message
+        released = self._cut(message, held)
+        self._released[message.message_id] = released
+        return released
+
+    def sent(self, message: CaseMessage) -> None:
+        """The outbox has `message`: its clip is no longer kept here."""
+        self._released.pop(message.message_id, None)
+
+    def _cut(self, message: CaseMessage, held: _Held) -> CaseMessage:
         c, cfg = held.confirmed_media, self._config
         clip = self.ring.cut(c - cfg.before_s, c + cfg.after_s, c, cfg.max_kb * 1024)
         if clip is None:

@@ -112,6 +112,8 @@ class HandOff:
                 sent = False
                 break
             done.append(message.message_id)
+            if self.clips is not None:
+                self.clips.sent(message)
             if self.plates is not None:
                 self.plates.sent(message)
         try:
