@@ -12,7 +12,9 @@ from onnx_graphs import end2end, model, names_json, yolov8
 
 from edge.cases import models_for
 from edge.config import InferenceConfig, ModelConfig, parse_config
+from edge.heartbeat import Fault
 from edge.infer import Detector, InferenceEngine, load_detector
+from edge.infer import engine as engine_module
 from edge.infer.batching import Request, plan_batch
 from edge.types import Detections, Frame
 
@@ -178,6 +180,24 @@ def test_stop_without_drain_leaves_frames_unanalysed(detectors):
     eng.stop(drain=False)
     with pytest.raises(RuntimeError, match="no longer accepted"):
         eng.submit(frame("cam", 0), ["yolo"], out)
+
+
+def test_a_stop_ends_though_a_runner_is_wedged(detectors, monkeypatch):
+    """A runner stuck for good (here: blocked at its heartbeat) is named and left behind; the stop ends."""
+    monkeypatch.setattr(engine_module, "STOP_WAIT_S", 0.5)
+    eng = engine(detectors, runners=1)
+    eng.start()
+    runner = eng.supervised()[0]
+    runner.heartbeat.inject(Fault.BLOCK)
+    time.sleep(2 * engine_module.IDLE_BEAT_S)  # an idle runner beats this often: now it is blocked
+    try:
+        done = threading.Thread(target=eng.stop)
+        done.start()
+        done.join(10)
+        assert not done.is_alive()
+        assert runner.alive()  # still wedged, left behind (a daemon)
+    finally:
+        runner.heartbeat.release()
 
 
 def test_bad_submissions_are_named(detectors):

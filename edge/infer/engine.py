@@ -36,6 +36,7 @@ from edge.types import Frame, Region
 log = logging.getLogger(__name__)
 
 IDLE_BEAT_S = 1.0  # an idle thread wakes this often to beat its heartbeat (edge/heartbeat.py)
+STOP_WAIT_S = 30.0  # a stop waits this long for the threads (draining included), then leaves a wedged one behind
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,10 +144,11 @@ class InferenceEngine:
                 return
             self._state = "draining" if drain else "stopping"
             self._cond.notify_all()
-        for runner in self._runners:
-            runner.thread.join()
+        deadline = time.monotonic() + STOP_WAIT_S
+        for thread in [runner.thread for runner in self._runners]:
+            _join(thread, deadline)
         self._deliveries.put(None)
-        self._delivery.thread.join()
+        _join(self._delivery.thread, deadline)
         with self._cond:
             self._state = "stopped"
 
@@ -375,3 +377,10 @@ class InferenceEngine:
                 continue
             with self._cond:
                 self._counts.analysed[request.frame.camera_id] += 1
+
+
+def _join(thread: threading.Thread, deadline: float) -> None:
+    """Wait for `thread` until `deadline`; a wedged one (a daemon) is named and left, so a stop always ends."""
+    thread.join(max(0.0, deadline - time.monotonic()))
+    if thread.is_alive():
+        log.error("inference thread did not stop in time: left behind", extra={"stage": thread.name})
