@@ -154,6 +154,9 @@ class PipelineWorker:
     def recent_messages(self, limit: int) -> list[CaseMessage]:
         return list(self.recent)[-limit:][::-1]
 
+    def prepare_camera(self, camera: CameraConfig) -> None:
+        pass  # its pipeline reads no plates
+
     def apply_camera(self, camera: CameraConfig, zone_version: int) -> None:
         self.pipeline.reload(camera, zone_version)
         self.applied.append(zone_version)

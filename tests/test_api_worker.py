@@ -24,6 +24,9 @@ def _config(tmp_path):
     data["cameras"][0]["source"].update(loop=True, live=True)  # a file paced like a camera
     data["storage"]["dir"] = str(tmp_path / "var")
     data["platform"]["url"] = "http://127.0.0.1:9/unreachable"  # cases wait in the outbox
+    broken = tmp_path / "broken-recogniser.onnx"  # no rule reads plates at start: nothing loads it then
+    broken.write_bytes(b"not an ONNX file")
+    data["plate_reader"] = {"model": str(broken)}
     return parse_config(data, DEMO.parent)
 
 
@@ -59,6 +62,11 @@ def test_a_zone_added_through_the_api_takes_effect_on_the_running_worker(tmp_pat
             def new_cases():
                 cases = api.get("/api/cases", params={"camera_id": CAMERA}).json()
                 return [c for c in cases if c["zone_id"] == "gate-2" and c["kind"] == "new"]
+
+            # an edit that turns plates on with a recogniser that cannot load is refused, and saves nothing
+            plates = api.post(f"/api/cameras/{CAMERA}/zones", json=zone("gate-3", TOP_RIGHT, plates=True))
+            assert plates.status_code == 422 and "broken-recogniser.onnx" in plates.text
+            assert api.get(f"/api/cameras/{CAMERA}/zones").json()["version"] == 2
 
             cases = _wait_for(new_cases, "a case of the new zone")
             assert {c["zone_version"] for c in cases} == {2}

@@ -78,6 +78,10 @@ class WorkerView(Protocol):
     def recent_messages(self, limit: int) -> list[CaseMessage]:
         """Up to `limit` recent case messages, newest first, with their pictures."""
 
+    def prepare_camera(self, camera: CameraConfig) -> None:
+        """Load what the camera's edited rules need (the plate reader) before the edit is saved; ModelError
+        when it cannot be loaded, so a refused edit writes nothing."""
+
     def apply_camera(self, camera: CameraConfig, zone_version: int) -> None:
         """Hot-apply a camera's zones and rules: they take effect on its next analysed frame."""
 

@@ -19,6 +19,7 @@ from edge.api.deps import WorkerView
 from edge.api.errors import Problem, UnprocessableError, validation_problems
 from edge.cases import check_rule
 from edge.config import CameraConfig, ConfigError, EdgeConfig, RuleKind, ZoneConfig
+from edge.infer import ModelError
 from edge.zones.store import CameraZones, ZoneStore, with_zones
 
 Edit = Callable[[list[ZoneConfig]], list[ZoneConfig]]
@@ -70,6 +71,10 @@ class ZoneEditor:
             zones = edit(list(current.zones))
             config = self._validated(camera_id, zones, focus)
             camera = config.camera(camera_id)
+            try:
+                self.worker.prepare_camera(camera)
+            except ModelError as exc:
+                raise UnprocessableError([Problem(loc=["body"], msg=str(exc))]) from None
             version = self.store.save(camera_id, camera.zones, note)
             if camera.enabled:
                 self.worker.apply_camera(camera, version)

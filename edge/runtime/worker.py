@@ -283,6 +283,11 @@ class Worker:
         with self._recent_lock:
             return list(self.recent)[-limit:][::-1]
 
+    def prepare_camera(self, camera: CameraConfig) -> None:
+        """Load what the camera's edited rules need before the edit is saved: the plate reader (ModelError)."""
+        if any(placed.rule.plates for placed in camera.rules()):
+            self.plates.start()
+
     def apply_camera(self, camera: CameraConfig, zone_version: int) -> None:
         """Hot-apply a camera's zones and rules: takes effect on its next analysed frame (and the
         decode decision at the next key frame: a quick rule may need every frame)."""
