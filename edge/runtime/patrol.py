@@ -1,6 +1,9 @@
 """The box's patrol scheduler: visits its patrol cameras in turn, a few at a time.
 
-    dispatcher thread: the camera due first -> a free visit slot (at most `patrol.max_concurrent_visits`)
+    dispatcher thread: the camera due first -> a free visit slot (at most `patrol.max_concurrent_visits`,
+        and none while BACKLOG_BATCHES full batches of visit pictures wait for inference: a visit's
+        pictures are all its camera has until the next one, so a busy box starts visits late, which
+        its achieved revisit shows, rather than let pictures go stale in the queue and drop them)
     visit thread: stream_visit / snapshot_visit -> each picture -> the worker's frame hand-off (shared
         InferenceEngine -> the camera's own CameraPipeline, as a live frame)
     the pipeline is told where a visit begins and ends through the same in-order inference queue, so
@@ -40,6 +43,7 @@ from edge.types import Frame
 log = logging.getLogger(__name__)
 
 IDLE_WAIT_S = 1.0
+BACKLOG_BATCHES = 2  # no visit starts while this many full batches of visit pictures wait for inference
 CHECK_EVERY_S = 10.0  # the dispatcher looks at the box's status this often (logs overload as it begins)
 
 
@@ -98,6 +102,8 @@ class PatrolScheduler:
         self._cond = threading.Condition()
         self._stop = threading.Event()
         self._in_flight = 0
+        self._waiting = 0  # visit pictures handed to inference and not yet analysed (or dropped)
+        self._backlog = BACKLOG_BATCHES * config.inference.max_batch
         self._overloaded = False
         self._client = httpx.Client(follow_redirects=False)
         limit = self._settings.max_concurrent_visits
@@ -199,7 +205,7 @@ class PatrolScheduler:
 
     def _next_ready(self) -> _Camera | None:
         """The camera due first once it is due and a slot is free (waits on the condition); None to look again."""
-        if self._in_flight >= self._settings.max_concurrent_visits:
+        if self._in_flight >= self._settings.max_concurrent_visits or self._waiting >= self._backlog:
             self._cond.wait(IDLE_WAIT_S)
             return None
         waiting = [c for c in self._cameras.values() if not c.in_flight]
@@ -227,7 +233,10 @@ class PatrolScheduler:
                 resumed = entry.resumed
                 self._inference.submit(frame, [], lambda _f, _d: self._pipelines[camera.id].begin_visit(resumed))
             self._health.analysed(camera.id, frame.width, frame.height)
+            with self._cond:
+                self._waiting += 1
             self._on_frame(frame)
+            self._inference.submit(frame, [], self._picture_done)  # after the picture: analysed or dropped
             taken[:] = [frame]
 
         try:
@@ -251,6 +260,11 @@ class PatrolScheduler:
             self._cond.notify_all()
         if outcome.failed:
             log.warning("camera %s: visit failed: %s", camera.id, outcome.error)
+
+    def _picture_done(self, _frame: Frame, _detections: Mapping[str, object]) -> None:
+        with self._cond:
+            self._waiting -= 1
+            self._cond.notify_all()
 
     def _finished(self, entry: _Camera, outcome: VisitOutcome) -> None:
         entry.last_outcome = outcome
