@@ -7,6 +7,7 @@ import signal
 
 import cv2
 import httpx
+import numpy as np
 import pytest
 import yaml
 from rtsp_support import RtspServer, free_port, http_server
@@ -63,10 +64,15 @@ def test_a_patrol_box_visits_its_cameras_in_turn_and_opens_the_parked_cases(tmp_
             listed = {c["id"]: c["health"] for c in httpx.get(f"{api}/api/cameras", headers=AUTH, timeout=5).json()}
             ready = httpx.get(f"{api}/readyz", headers=AUTH, timeout=5).json()
             metrics = httpx.get(f"{api}/metrics", headers=AUTH, timeout=5).text
+            # the latest visit's picture, held as JPEG between visits (docs/patrol.md, "Memory between visits")
+            picture = httpx.get(f"{api}/api/cameras/gate-snap/frame.jpg", headers=AUTH, timeout=5)
         finally:
             assert stop(proc, signal.SIGTERM) == 0
     assert sorted(c["latest"]["camera"]["id"] for c in cases) == ["gate-rtsp", "gate-rtsp", "gate-snap", "gate-snap"]
     assert all(c["kinds"] == ["new"] for c in cases)
+    assert picture.status_code == 200 and picture.headers["content-type"] == "image/jpeg"
+    shown = cv2.imdecode(np.frombuffer(picture.content, np.uint8), cv2.IMREAD_COLOR)
+    assert shown.shape == vtest_frame_at(10.0).shape
     for camera_id in ("gate-rtsp", "gate-snap"):
         patrol = listed[camera_id]["patrol"]
         assert patrol["visits"] >= 3 and patrol["failed_visits"] == 0 and patrol["last_pictures"] == 2

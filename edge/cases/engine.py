@@ -183,6 +183,7 @@ class CaseEngine:
 
         Raises StoreError like `process`."""
         frame, now = self._latest, self._clock.now
+        self._latest = None  # a patrol camera holds no pixels between visits (the next visit brings its own)
         if frame is None or now is None or self._clock.visit_started > now:
             return []  # the visit analysed no picture: it saw nothing, so it proves no absence
         stepped = self._stepper.absences(self._facts, frame, now)

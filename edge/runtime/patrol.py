@@ -1,6 +1,9 @@
 """The box's patrol scheduler: visits its patrol cameras in turn, a few at a time.
 
-    dispatcher thread: the camera due first -> a free visit slot (at most `patrol.max_concurrent_visits`)
+    dispatcher thread: the camera due first -> a free visit slot (at most `patrol.max_concurrent_visits`,
+        and none while inference is behind on visit pictures (`_inference_behind`): a visit's
+        pictures are all its camera has until the next one, so a busy box starts visits late, which
+        its achieved revisit shows, rather than let pictures go stale in the queue and drop them)
     visit thread: stream_visit / snapshot_visit -> each picture -> the worker's frame hand-off (shared
         InferenceEngine -> the camera's own CameraPipeline, as a live frame)
     the pipeline is told where a visit begins and ends through the same in-order inference queue, so
@@ -40,6 +43,8 @@ from edge.types import Frame
 log = logging.getLogger(__name__)
 
 IDLE_WAIT_S = 1.0
+BACKLOG_BATCHES = 2  # no visit starts while this many full batches of visit pictures wait for inference,
+BACKLOG_AGE_SHARE = 0.5  # or while one has waited this share of `inference.staleness_s`
 CHECK_EVERY_S = 10.0  # the dispatcher looks at the box's status this often (logs overload as it begins)
 
 
@@ -98,6 +103,9 @@ class PatrolScheduler:
         self._cond = threading.Condition()
         self._stop = threading.Event()
         self._in_flight = 0
+        self._waiting: dict[int, float] = {}  # visit pictures handed to inference, not yet analysed (or dropped)
+        self._backlog = BACKLOG_BATCHES * config.inference.max_batch
+        self._backlog_age_s = BACKLOG_AGE_SHARE * config.inference.staleness_s
         self._overloaded = False
         self._client = httpx.Client(follow_redirects=False)
         limit = self._settings.max_concurrent_visits
@@ -199,7 +207,7 @@ class PatrolScheduler:
 
     def _next_ready(self) -> _Camera | None:
         """The camera due first once it is due and a slot is free (waits on the condition); None to look again."""
-        if self._in_flight >= self._settings.max_concurrent_visits:
+        if self._in_flight >= self._settings.max_concurrent_visits or self._inference_behind():
             self._cond.wait(IDLE_WAIT_S)
             return None
         waiting = [c for c in self._cameras.values() if not c.in_flight]
@@ -227,7 +235,10 @@ class PatrolScheduler:
                 resumed = entry.resumed
                 self._inference.submit(frame, [], lambda _f, _d: self._pipelines[camera.id].begin_visit(resumed))
             self._health.analysed(camera.id, frame.width, frame.height)
+            with self._cond:
+                self._waiting[id(frame)] = frame.wall_time
             self._on_frame(frame)
+            self._inference.submit(frame, [], self._picture_done)  # after the picture: analysed or dropped
             taken[:] = [frame]
 
         try:
@@ -251,6 +262,19 @@ class PatrolScheduler:
             self._cond.notify_all()
         if outcome.failed:
             log.warning("camera %s: visit failed: %s", camera.id, outcome.error)
+
+    def _inference_behind(self) -> bool:
+        """Visit pictures wait for inference: two full batches, or one for half the time before it goes stale."""
+        now = time.time()
+        for lost in [key for key, taken in self._waiting.items() if now - taken > 4 * self._backlog_age_s]:
+            del self._waiting[lost]  # stale twice over: its answer went with a replaced inference thread
+        waiting = self._waiting.values()
+        return len(waiting) >= self._backlog or (bool(waiting) and now - min(waiting) > self._backlog_age_s)
+
+    def _picture_done(self, frame: Frame, _detections: Mapping[str, object]) -> None:
+        with self._cond:
+            self._waiting.pop(id(frame), None)
+            self._cond.notify_all()
 
     def _finished(self, entry: _Camera, outcome: VisitOutcome) -> None:
         entry.last_outcome = outcome

@@ -7,16 +7,12 @@
 Callers ask `admit(frame)` which models to run on a frame (none where the camera's zones look as
 they did on the last frame the detector saw, edge/scene/change.py) and on which part of it (with
 `inference.crop_to_zones`, the zones' box), hand the frame to the shared inference engine with
-those, and pass what comes back to `analyse`, in order.
-
-The live worker, `edge replay`, `edge eval` and `edge demo` all run this object; they differ only in
-where frames come from and where messages go, so a tester's replay makes exactly the decisions the
-box will. Every message takes one route to the sink (edge/runtime/handoff.py): the case engine
-keeps each of its messages in its state file until the sink has taken it, so a crash between the
-two never loses one (on start, whatever the last run did not hand off is handed off first; the
-outbox stores a message id once), and the fault reporter holds its device faults the same way.
-Thread-safe: the API may read a snapshot or apply an edit while frames are analysed; an edit lands
-between two frames.
+those, and pass what comes back to `analyse`, in order. The live worker, `edge replay`, `edge eval`
+and `edge demo` all run this object, so a tester's replay makes exactly the decisions the box will.
+Every message takes one route to the sink (edge/runtime/handoff.py): the case engine keeps each of
+its messages in its state file until the sink has taken it (a crash between the two never loses
+one; the outbox stores a message id once); the fault reporter holds its device faults the same way.
+Thread-safe: the API may read a snapshot or apply an edit while frames are analysed (between two).
 """
 
 from __future__ import annotations
@@ -25,7 +21,7 @@ import logging
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from edge.cases import (
@@ -47,6 +43,7 @@ from edge.runtime.admission import Admission, GateCounts, GateLedger, inference_
 from edge.runtime.clips import ClipAttacher
 from edge.runtime.faults import FaultReporter
 from edge.runtime.handoff import HandOff, MessageSink, NoSpace, StorageAlarm
+from edge.runtime.patrol_memory import PackedFrame, unpacked
 from edge.runtime.plates import PlateAttacher
 from edge.runtime.verifier import Verifier
 from edge.scene import SceneModel, SceneUpdate, TamperStatus, ViewChangeDetector
@@ -103,9 +100,10 @@ class LiveView:
 
 @dataclass(frozen=True, slots=True)
 class _Seen:
-    """The latest step's inputs to a LiveView (its case snapshot is taken when it is read)."""
+    """The latest step's inputs to a LiveView (its case snapshot is taken when it is read); a patrol
+    camera holds its frame as JPEG between visits (edge/runtime/patrol_memory.py)."""
 
-    frame: Frame
+    frame: Frame | PackedFrame
     detections: dict[str, Detections]
     scene: SceneUpdate | None
     paused: bool
@@ -203,7 +201,7 @@ class CameraPipeline:
             if seen is None:
                 return None
             return LiveView(
-                frame=seen.frame,
+                frame=unpacked(seen.frame),
                 detections=seen.detections,
                 class_names=self._class_names,
                 scene=seen.scene,
@@ -290,6 +288,8 @@ class CameraPipeline:
                 self._storage_failed(exc)
                 emitted = []
             self._hand_off()
+            if self._seen is not None:  # the live view's picture waits for the next visit small
+                self._seen = replace(self._seen, frame=PackedFrame.pack(unpacked(self._seen.frame)))
             return emitted
 
     def _track(self, model_id: str, dets: Detections, frame: Frame) -> Detections:

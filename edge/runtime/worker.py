@@ -153,7 +153,8 @@ class Worker:
         self.streams = {c.id: CameraStream(c, self._on_frame, self.health, packets=rings.get(c.id)) for c in streamed}
         patrolled = [c for c in cameras if c.analysis.mode == "patrol"]  # visited in turn (edge/runtime/patrol.py)
         self.patrol = (
-            PatrolScheduler(config, patrolled, self.pipelines, self.inference, self.health, self._on_frame)
+            # a patrol camera keeps no decoded frame between visits: its latest is its live view's picture
+            PatrolScheduler(config, patrolled, self.pipelines, self.inference, self.health, self._admit)
             if patrolled
             else None
         )
@@ -229,6 +230,9 @@ class Worker:
     # -- the data flow -----------------------------------------------------------------------
     def _on_frame(self, frame: Frame) -> None:
         self._latest[frame.camera_id] = frame
+        self._admit(frame)
+
+    def _admit(self, frame: Frame) -> None:
         # no models: the change gate reuses the last detections, or only class-agnostic rules run;
         # the frame still goes through the engine so the camera's frames are analysed in order
         admission = self.pipelines[frame.camera_id].admit(frame)
@@ -273,7 +277,10 @@ class Worker:
         return None if self.patrol is None else self.patrol.status()
 
     def latest_frame(self, camera_id: str) -> Frame | None:
-        return self._latest.get(camera_id)
+        """The camera's newest decoded frame; a patrol camera's latest analysed visit picture."""
+        frame = self._latest.get(camera_id)
+        view = self.live_view(camera_id) if frame is None else None
+        return frame if view is None else view.frame
 
     def live_view(self, camera_id: str) -> LiveView | None:
         pipeline = self.pipelines.get(camera_id)
