@@ -133,7 +133,14 @@ class CameraStream:
         """The camera's thread for the worker's supervisor: its own timeouts bound its quiet spells."""
         source = self.camera.source
         quiet = source.open_timeout_s + max(source.read_timeout_s, source.stall_timeout_s) + BEAT_S
-        return SupervisedThread(self.heartbeat, "camera", self.is_alive, self.restart, lambda: self._finished, quiet)
+        return SupervisedThread(self.heartbeat, "camera", self._running_or_not_started, self.restart, self._done, quiet)
+
+    def _running_or_not_started(self) -> bool:
+        """A camera not started yet (a staggered start) is not a dead one."""
+        return self._thread is None or self._thread.is_alive()
+
+    def _done(self) -> bool:
+        return self._finished
 
     def stop(self, timeout: float = 5.0) -> bool:
         """Ask the thread to finish and wait; False if it is still stuck in a blocking read after `timeout`.
