@@ -25,8 +25,6 @@ from typing import Literal
 import cv2
 import numpy as np
 
-from edge.scene.views import tile_means
-
 CameraMode = Literal["day", "low_light", "infrared"]
 _TONE_BINS = 16  # knots of the per-channel tone curve
 _TONE_SAMPLES = 4096  # pixel pairs the curve is fitted on
@@ -75,10 +73,10 @@ def fit_shading(frame: np.ndarray, background: np.ndarray) -> np.ndarray | None:
     (a cloud's shadow) to the light of the rest, as seen against the background; None where the
     light is even (the tone curve's job).
 
-    Per tile of `_SHADE_TILE` pixels, the log ratio of the background's to the frame's mean grey
-    level, less the median over all tiles (the light of the whole view), then the median over 5x5
-    tiles: a walker or an object darkens or brightens a few tiles and must fill most of a quarter of
-    the view's width to pass for shade; a shadow's band passes with its edge in place. Tiles within
+    Per tile of `_SHADE_TILE` pixels, the median log ratio of background to frame grey level (walkers,
+    objects, rain streaks and wet patches are outliers), less the median over all tiles (the light of
+    the whole view), then the median over 5x5 tiles: an object must fill most of a quarter of the
+    view's width to pass for shade; a shadow's band passes with its edge in place. Tiles within
     `_SHADE_DEADBAND` are left alone.
     """
     height, width = frame.shape[:2]
@@ -88,7 +86,9 @@ def fit_shading(frame: np.ndarray, background: np.ndarray) -> np.ndarray | None:
     size = (columns * _SHADE_TILE, rows * _SHADE_TILE)
     seen = cv2.cvtColor(frame[: size[1], : size[0]], cv2.COLOR_BGR2GRAY).astype(np.float32)
     known = cv2.cvtColor(background[: size[1], : size[0]], cv2.COLOR_BGR2GRAY)
-    tiles = np.log(tile_means(known, columns, rows) + 2.0) - np.log(tile_means(seen, columns, rows) + 2.0)
+    ratio = np.log((known + 2.0) / (seen + 2.0))
+    cells = ratio.reshape(rows, _SHADE_TILE, columns, _SHADE_TILE).transpose(0, 2, 1, 3).reshape(rows, columns, -1)
+    tiles = np.median(cells, axis=2)
     tiles = cv2.medianBlur((tiles - np.median(tiles)).astype(np.float32), 5)
     tiles[np.abs(tiles) < _SHADE_DEADBAND] = 0.0
     if not tiles.any():
