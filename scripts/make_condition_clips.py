@@ -1,8 +1,9 @@
 """Day, night and weather clips of the bundled vtest, with `edge eval` truth files and a scene config.
 
 For each condition of tests/conditions.py (dusk, infrared and back, rain, wind, gusts, a streetlight
-at dusk) the clip with nothing else happening: its truth is the two parked vehicles only, so any
-static-object case or device fault is the condition's doing. For dusk and infrared, the litter and
+at dusk, headlights at night with the auto-gain overshooting, a cloud's shadow) the clip with nothing
+else happening: its truth is the two parked vehicles only, so any static-object case or device
+fault is the condition's doing. For dusk and infrared, the litter and
 tamper composite of tests/test_replay_scene.py (a litter on the road, then a re-aim, a covered lens
 and a blur) with night falling over it: its truth adds the litter case and the three device faults.
 

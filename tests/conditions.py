@@ -1,4 +1,5 @@
-"""Day, night and weather composited onto real vtest frames: dusk, infrared, rain, wind, a streetlight.
+"""Day, night and weather composited onto real vtest frames: dusk, infrared, rain, wind, a streetlight,
+headlights sweeping the road at night with the camera's auto-gain overshooting, a cloud shadow.
 
 Each condition is an `Edit` (media time, BGR image) -> BGR image, deterministic (its noise is seeded
 by the frame's time), so tests and `scripts/make_condition_clips.py` make the same pictures. They are
@@ -145,6 +146,49 @@ def streetlight(on: float, centre: tuple[float, float] = (0.55, 0.55), radius: f
     return edit
 
 
+def headlights(start: float, every_s: float = 10.0, cross_s: float = 3.0) -> Edit:
+    """From `start`, a car's headlights every `every_s` seconds: a bright pool sweeping along the road
+    in `cross_s` seconds, and the camera's auto-gain reacting late: 0.65x while the lights are in view,
+    overshooting to 1.25x for 2 s after, then back."""
+
+    def edit(t: float, image: np.ndarray) -> np.ndarray:
+        if t < start:
+            return image
+        phase = (t - start) % every_s
+        if phase >= cross_s + 2.0:
+            return image
+        height, width = image.shape[:2]
+        out = image.astype(np.float32)
+        if phase < cross_s:
+            x = -0.2 + 1.4 * phase / cross_s  # the pool's centre, normalised, left to right
+            ys, xs = np.ogrid[:height, :width]
+            pool = np.exp(-(((xs / width - x) / 0.12) ** 2) - (((ys / height - 0.62) / 0.06) ** 2)).astype(np.float32)
+            out = out * (1.0 + 1.5 * pool[..., None]) + 90.0 * pool[..., None]
+            out *= 0.65
+        else:
+            out *= 1.25
+        return np.clip(out, 0, 255).astype(np.uint8)
+
+    return edit
+
+
+def cloud_shadow(start: float, cross_s: float = 60.0, darker: float = 0.4, width: float = 0.5) -> Edit:
+    """A cloud's shadow crossing the view from `start`: a soft band `darker` (40%) darker and `width`
+    (half) of the view wide, drifting from left to right in `cross_s` seconds."""
+
+    def edit(t: float, image: np.ndarray) -> np.ndarray:
+        if t < start or t > start + cross_s:
+            return image
+        size = image.shape[1]
+        left = -width + (1.0 + width) * (t - start) / cross_s
+        xs = np.arange(size, dtype=np.float32) / size
+        inside = 1.0 / (1.0 + np.exp(-(xs - left) / 0.03)) - 1.0 / (1.0 + np.exp(-(xs - left - width) / 0.03))
+        gain = 1.0 - darker * inside
+        return np.clip(image.astype(np.float32) * gain[None, :, None], 0, 255).astype(np.uint8)
+
+    return edit
+
+
 def combined(*edits: Edit) -> Edit:
     """The edits applied in order (an event first, then the light and the weather over it)."""
 
@@ -163,6 +207,8 @@ CONDITIONS: dict[str, Edit] = {
     "wind": wind(12.0, 1.0, 4.0),
     "gust": combined(wind(12.0, 1.0, 4.0), wind(30.0, 2.0, 8.0, end=45.0)),
     "streetlight": combined(dusk(12.0, 15.0, depth=0.5), streetlight(30.0)),
+    "headlights": combined(dusk(12.0, 10.0, depth=0.6), headlights(25.0)),
+    "cloud": cloud_shadow(15.0),
 }
 """Each condition alone over the clip, starting after the scene model's 10 s warm-up."""
 

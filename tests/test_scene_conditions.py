@@ -1,5 +1,6 @@
 """Day, night and weather on real vtest footage: no tamper, no static object and no view cut from the
-condition alone, and under dusk and infrared a real litter, re-aim, cover and blur are still found.
+condition alone, under dusk and infrared a real litter, re-aim, cover and blur are still found, and a
+parked vehicle keeps its look for the dwell's appearance check.
 
 The conditions (tests/conditions.py) are composited onto the decoded clip at 1 fps of media time.
 """
@@ -13,9 +14,13 @@ import numpy as np
 import pytest
 from conditions import CONDITIONS, NIGHT, Edit, combined, dusk, to_infrared
 from scene_clips import looped_frames, textured_box, vtest_frames
+from street_clips import VAN_BOX
+from test_dwell_same_object import recoloured
 from test_replay_scene import CONFIRM_S, LITTER_OFF, LITTER_ON, LITTER_XY, TAMPER
 from test_replay_scene import edit as litter_and_tamper
 
+from edge.cases.appearance import signatures, similarity
+from edge.config import RuleConfig
 from edge.config.scene import SceneConfig, ViewChangeConfig
 from edge.scene import SceneModel, ViewChangeDetector
 from edge.scene.photometry import camera_mode
@@ -50,14 +55,17 @@ def test_a_condition_alone_is_no_tamper_no_object_and_no_cut(condition: str) -> 
         assert modes[5] == "day" and modes[-1] == "low_light"
 
 
-@pytest.mark.parametrize("condition", list(NIGHT))
+NIGHTS = NIGHT | {"full dusk": dusk(5.0, 20.0)}  # to 0.3x gain: grain must not pass for the detail a blur took
+
+
+@pytest.mark.parametrize("condition", list(NIGHTS))
 def test_litter_and_each_tamper_are_still_found_at_night(condition: str) -> None:
     """The replay's litter and tamper composite under the condition: the litter is one object where it
     lies until taken away, each tamper is reported `confirm_s` after it starts and ends after it."""
     model = SceneModel("cam", SceneConfig(enabled=True, static_after_s=10.0, tamper_confirm_s=CONFIRM_S))
     seen: dict[float, tuple] = {}
     kinds: dict[float, str] = {}
-    for frame in clip(combined(litter_and_tamper, NIGHT[condition]), 110.0):
+    for frame in clip(combined(litter_and_tamper, NIGHTS[condition]), 110.0):
         update = model.update(frame, Detections.empty(), NAMES)
         kinds[frame.media_time] = update.tamper.kind
         if len(update.static_objects):
@@ -91,3 +99,23 @@ def test_the_mode_is_read_through_a_decoder_colour_conversion() -> None:
     assert mode(to_infrared(image, t)) == "infrared"
     assert mode(dusk(0.0, 1.0)(t, image)) == "low_light"
     assert mode(image) == "day"
+
+
+@pytest.mark.parametrize("condition", ["dusk", "infrared", "streetlight", "headlights", "cloud"])
+def test_a_parked_vehicle_keeps_its_look_through_the_light_and_another_one_does_not(condition: str) -> None:
+    """The dwell's appearance check (edge/cases/appearance.py) on the parked van of the clip: each
+    lit frame's look against the day's stays above the rules' default `min_similarity`; the same van
+    repainted dark red, parked in its place under the same light, stays below it (in colour)."""
+    edit, (x1, y1, x2, y2) = CONDITIONS[condition], VAN_BOX
+    box = np.array([VAN_BOX], np.float32)
+    red = recoloured(np.ascontiguousarray(vtest_frames(1.0)[0][1][y1:y2, x1:x2]))
+    bar = RuleConfig(id="r", event_code="0505").min_similarity
+    frames = vtest_frames(1.0)
+    day = signatures(frames[5][1], box)
+    for t, image in frames[20:76:8]:
+        lit = edit(t, image)
+        assert similarity(day, signatures(lit, box))[0, 0] >= bar + 0.05, f"the van at {t} s"
+        other = image.copy()
+        other[y1:y2, x1:x2] = red
+        if camera_mode(downscale(edit(t, other), 160), 2.5, 50.0) != "infrared":
+            assert similarity(day, signatures(edit(t, other), box))[0, 0] < bar, f"another van at {t} s"

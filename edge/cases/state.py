@@ -86,10 +86,11 @@ class Places:
 
 
 def _looks(encoded: str, n: int) -> np.ndarray:
-    """Signatures as `Places.to_json` wrote them; unknown (NaN) when absent."""
-    if not encoded:
+    """Signatures as `Places.to_json` wrote them; unknown (NaN) when absent or of another version's size."""
+    raw = np.frombuffer(base64.b64decode(encoded), "<f2") if encoded else np.zeros(0, "<f2")
+    if raw.size != n * SIZE:
         return np.full((n, SIZE), np.nan, np.float32)
-    return np.frombuffer(base64.b64decode(encoded), "<f2").astype(np.float32).reshape(n, SIZE)
+    return raw.astype(np.float32).reshape(n, SIZE)
 
 
 @dataclass(kw_only=True)

@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from edge.cases.appearance import stored
 from edge.cases.verdicts import VerdictRecord
 from edge.storage import out_of_space
 from edge.types import CaseMessage
@@ -313,7 +314,7 @@ class CaseStore:
                 case_id=case,
                 label=label,
                 box=tuple(json.loads(box)),
-                look=np.frombuffer(look, "<f4").copy(),
+                look=stored(np.frombuffer(look, "<f4")),
                 created=created,
                 expires=expires,
             )

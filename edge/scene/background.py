@@ -5,7 +5,8 @@ apart at a varying rate, and they absorb a left object within their history. Her
 adapts by media time (`1 - exp(-dt / tau)`), only where the background is visible, so a new object
 stays "changed" until it leaves. The background is kept in the light of the moment it was learned;
 each frame is first moved back onto it when wind shook the camera (phase correlation, up to
-`shift_limit` pixels), then brought to that light by a per-channel tone curve fitted on background
+`shift_limit` pixels), evened out where part of it lies in a cloud's shadow (a smooth gain over
+tiles wider than an object), then brought to that light by a per-channel tone curve fitted on background
 pixels (edge/scene/photometry.py), so dusk, gain, gamma, white balance, haze and auto-exposure are
 not change, and pixels under an object stay comparable.
 
@@ -20,7 +21,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from edge.scene.photometry import Shift, apply_tone, estimate_shift, fit_tone, unshift
+from edge.scene.photometry import Shift, apply_tone, estimate_shift, fit_shading, fit_tone, unshift
 
 _MAX_LEARN_FRAMES = 24  # the warm-up median needs a handful of frames, not all of them
 _SATURATED = 250  # frame pixels this bright may be clipped: their true level is unknown
@@ -107,6 +108,9 @@ class Background:
         shift = displacement if displacement.size <= shift_limit else Shift(response=displacement.response)
         small = unshift(small, shift)
         saturated = channel_max(small) >= _SATURATED
+        shade = fit_shading(small, self.image)
+        if shade is not None:  # part of the view in a cloud's shadow: lit as the rest first
+            small = np.clip(small * shade[..., None] + 0.5, 0, 255).astype(np.uint8)
         usable = ~saturated & ~self.changed
         if usable.sum() < 0.05 * usable.size:
             usable = ~saturated

@@ -4,6 +4,9 @@
   channel by the same monotone curve. `fit_tone` learns that curve per channel from pairs (frame
   level, background level) of background pixels (binned medians: walkers and objects are outliers),
   as a 256-entry lookup table that brings the frame into the background's light.
+- Shade: a cloud's shadow darkens part of the view, which no one curve for the whole picture can map.
+  `fit_shading` measures what is left after the tone curve as a smooth gain per tile of the view,
+  median-filtered over 5x5 tiles so that only light spread wider than an object is taken out.
 - Shake: wind moves the picture by a pixel or two. `register` finds the shift by phase correlation
   and undoes it when it is small (a larger one is a moved camera, the tamper check's business).
 - Mode: `camera_mode` tells day, low light and the infrared (grey) night picture apart.
@@ -27,6 +30,8 @@ _TONE_BINS = 16  # knots of the per-channel tone curve
 _TONE_SAMPLES = 4096  # pixel pairs the curve is fitted on
 _LEVELS = np.arange(256, dtype=np.float32)
 _MIN_RESPONSE = 0.05  # a phase-correlation peak weaker than this is no shift estimate (a flat or busy view)
+_SHADE_TILE = 12  # working pixels per side of a tile of the shading field
+_SHADE_DEADBAND = 0.05  # log gain left to the tone curve (about 5%)
 _MIN_UNDONE = 0.75  # working pixels: below, phase correlation jitters with the passers-by (no shake to undo)
 
 
@@ -61,6 +66,36 @@ def fit_tone(frame: np.ndarray, background: np.ndarray, usable: np.ndarray) -> n
         curve = np.where(xs[0] > _LEVELS, ys[0] + low * (_LEVELS - xs[0]), curve)
         table[:, channel] = np.where(xs[-1] < _LEVELS, ys[-1] + high * (_LEVELS - xs[-1]), curve)
     return np.clip(table, 0.0, 400.0)
+
+
+def fit_shading(frame: np.ndarray, background: np.ndarray) -> np.ndarray | None:
+    """(H, W) float32 gain that brings part of the uint8 frame (H, W, 3) lit differently from the rest
+    (a cloud's shadow) to the light of the rest, as seen against the background; None where the
+    light is even (the tone curve's job).
+
+    Per tile of `_SHADE_TILE` pixels, the median log ratio of background to frame grey level (walkers,
+    objects, rain streaks and wet patches are outliers), less the median over all tiles (the light of
+    the whole view), then the median over 5x5 tiles: an object must fill most of a quarter of the
+    view's width to pass for shade; a shadow's band passes with its edge in place. Tiles within
+    `_SHADE_DEADBAND` are left alone.
+    """
+    height, width = frame.shape[:2]
+    rows, columns = height // _SHADE_TILE, width // _SHADE_TILE
+    if rows < 5 or columns < 5:
+        return None
+    size = (columns * _SHADE_TILE, rows * _SHADE_TILE)
+    seen = cv2.cvtColor(frame[: size[1], : size[0]], cv2.COLOR_BGR2GRAY).astype(np.float32)
+    known = cv2.cvtColor(background[: size[1], : size[0]], cv2.COLOR_BGR2GRAY)
+    ratio = np.log((known + 2.0) / (seen + 2.0))
+    cells = ratio.reshape(rows, _SHADE_TILE, columns, _SHADE_TILE).transpose(0, 2, 1, 3).reshape(rows, columns, -1)
+    tiles = np.median(cells, axis=2)
+    tiles = cv2.medianBlur((tiles - np.median(tiles)).astype(np.float32), 5)
+    tiles[np.abs(tiles) < _SHADE_DEADBAND] = 0.0
+    if not tiles.any():
+        return None
+    field = cv2.resize(tiles, size, interpolation=cv2.INTER_LINEAR)
+    field = cv2.copyMakeBorder(field, 0, height - size[1], 0, width - size[0], cv2.BORDER_REPLICATE)
+    return np.exp(field)
 
 
 def apply_tone(frame: np.ndarray, table: np.ndarray) -> np.ndarray:

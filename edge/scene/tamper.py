@@ -6,7 +6,8 @@ the colour and the infrared picture, since infrared is softer). Each verdict res
 condition does to the scene's structure (its edges), never on light alone:
 - covered: grey-level contrast collapses and the reference's edges are gone (a hand, a bag, paint);
   dusk lowers the contrast as much but keeps the edges;
-- blurred: sharpness (Laplacian variance over grey variance, so lighting cancels out) collapses;
+- blurred: sharpness (Laplacian variance less the sensor noise's share of it, over grey variance,
+  so lighting cancels out and grain in a dark picture does not pass for detail) collapses;
 - moved: the whole view is found shifted against the reference by more than a shake (phase
   correlation: the phases of the picture's frequencies, which light does not move), or much of the view differs from the
   background, spread over nearly all of it, and the reference's edges are not where they were (a
@@ -55,13 +56,21 @@ class TamperStatus:
 @dataclass(frozen=True, slots=True)
 class _Look:
     contrast: float  # std of grey levels
-    sharpness: float  # var(Laplacian) / var(grey)
+    sharpness: float  # (var(Laplacian) - the noise's part of it) / var(grey)
+
+
+# Immerkaer's noise estimate: this kernel cancels smooth structure, so the mean absolute response is
+# mostly the noise's (sigma = sqrt(pi / 2) / 6 of it); white noise of sigma adds 20 sigma^2 to var(Laplacian).
+_NOISE_KERNEL = np.array([[1, -2, 1], [-2, 4, -2], [1, -2, 1]], np.float32)
 
 
 def _look(grey: np.ndarray) -> _Look:
     variance = float(grey.var())
     laplacian = float(cv2.Laplacian(grey, cv2.CV_32F).var())
-    return _Look(contrast=variance**0.5, sharpness=laplacian / max(variance, 1e-6))
+    response = cv2.filter2D(grey, cv2.CV_32F, _NOISE_KERNEL)[1:-1, 1:-1]
+    noise = float(np.abs(response).mean()) * np.sqrt(np.pi / 2.0) / 6.0
+    detail = max(laplacian - 20.0 * noise**2, 0.0)
+    return _Look(contrast=variance**0.5, sharpness=detail / max(variance, 1e-6))
 
 
 @dataclass(frozen=True, slots=True)
