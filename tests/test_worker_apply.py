@@ -4,8 +4,10 @@ key frames only (2 s GOP, slow rule) goes to every frame when a rule that needs 
 from __future__ import annotations
 
 import time
+from pathlib import Path
+from typing import Any
 
-from edge.config import parse_config
+from edge.config import EdgeConfig, parse_config
 from edge.runtime.worker import Worker
 
 from conftest import DEMO_CONFIG, MODEL, parked_gate_camera
@@ -20,15 +22,20 @@ def wait_for(check, what: str) -> None:
         time.sleep(0.2)
 
 
-def test_a_quick_rule_applied_to_a_key_frame_camera_gets_every_frame(tmp_path) -> None:
-    camera = parked_gate_camera(fps=2, min_duration_s=60, gap_allowance_s=10)  # GOP 2 s: key frames suffice
+def gate_config(camera: dict[str, Any], tmp_path: Path) -> EdgeConfig:
+    """The bundled model on one camera; cases wait in the outbox (no platform)."""
     data = {
         "models": [{"id": "coco", "path": str(MODEL)}],
         "cameras": [camera],
         "storage": {"dir": str(tmp_path / "var")},
-        "platform": {"url": "http://127.0.0.1:9/unreachable"},  # cases wait in the outbox
+        "platform": {"url": "http://127.0.0.1:9/unreachable"},
     }
-    config = parse_config(data, DEMO_CONFIG.parent)
+    return parse_config(data, DEMO_CONFIG.parent)
+
+
+def test_a_quick_rule_applied_to_a_key_frame_camera_gets_every_frame(tmp_path) -> None:
+    camera = parked_gate_camera(fps=2, min_duration_s=60, gap_allowance_s=10)  # GOP 2 s: key frames suffice
+    config = gate_config(camera, tmp_path)
     worker = Worker(config)
     worker.start()
     try:
@@ -45,13 +52,7 @@ def test_a_quick_rule_applied_to_a_key_frame_camera_gets_every_frame(tmp_path) -
 def test_plates_turned_on_by_a_hot_applied_rule_are_read_without_a_restart(tmp_path) -> None:
     # the worker starts with no plate rule (no reader loaded); the edit turns plates on for the open cases
     camera = parked_gate_camera(re_report_s=2)
-    data = {
-        "models": [{"id": "coco", "path": str(MODEL)}],
-        "cameras": [camera],
-        "storage": {"dir": str(tmp_path / "var")},
-        "platform": {"url": "http://127.0.0.1:9/unreachable"},  # cases wait in the outbox
-    }
-    config = parse_config(data, DEMO_CONFIG.parent)
+    config = gate_config(camera, tmp_path)
     worker = Worker(config)
     worker.start()
     try:
