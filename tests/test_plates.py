@@ -36,7 +36,7 @@ from edge.plates.recognise import TextRecogniser
 from edge.plates.rows import text_rows
 from edge.runtime.pipeline import CameraPipeline
 from edge.runtime.plates import PlateAttacher, PlateService
-from edge.runtime.replay import replay_clip
+from edge.runtime.replay import ReplayResult, replay_clip
 from edge.types import CaseMessage, Frame
 
 from conftest import DEMO_CONFIG, REPO
@@ -203,6 +203,14 @@ def test_a_replayed_composite_clip_gives_its_0505_case_with_the_right_plate(tmp_
     assert "车牌" in table and "沪A·6K325" in table
 
 
+def _the_van_twice(tmp_path: Path, plates: tuple[str, str], leaves_s: float, **rule: object) -> ReplayResult:
+    """A replay of the same van parked until `leaves_s` and again from 13 s, with the two plates."""
+    first, second = (make_case(21, 24.0, layout="blue", blur=0.6, plate=p, vehicle=0) for p in plates)
+    _composite(tmp_path / "composite.mp4", [(0.0, leaves_s, first.crop), (13.0, 24.0, second.crop)], 24.0)
+    config = _plate_config(tmp_path, **rule)
+    return replay_clip(config, tmp_path / "composite.mp4", tmp_path / "run", epoch=EPOCH)
+
+
 @pytest.mark.parametrize(
     ("plates", "cases"),
     [(("沪A6K325", "沪B29J71"), ["沪A6K325", "沪B29J71"]), (("沪A6K325", "沪A6K325"), ["沪A6K325"])],
@@ -212,10 +220,7 @@ def test_two_cars_parked_one_after_the_other_are_two_cases_with_two_plates(
     tmp_path: Path, plates: tuple[str, str], cases: list[str]
 ) -> None:
     # the same van twice, only its plate may differ: by its look alone it is one vehicle coming back
-    first, second = (make_case(21, 24.0, layout="blue", blur=0.6, plate=p, vehicle=0) for p in plates)
-    _composite(tmp_path / "composite.mp4", [(0.0, 9.0, first.crop), (13.0, 24.0, second.crop)], 24.0)
-    config = _plate_config(tmp_path)
-    result = replay_clip(config, tmp_path / "composite.mp4", tmp_path / "run", epoch=EPOCH)
+    result = _the_van_twice(tmp_path, plates, leaves_s=9.0)
     new = [m for m in result.messages if m.kind == "new"]
     assert [m.body["detection"]["plate"]["text"] for m in new] == cases
     assert len({m.case_id for m in new}) == len(cases)
@@ -232,10 +237,7 @@ def test_a_vehicle_back_within_the_re_report_window_joins_its_cleared_case_by_it
     tmp_path: Path, plates: tuple[str, str], kinds: list[str]
 ) -> None:
     # the same van twice, gone long enough for its case to clear: only the plate tells the two apart
-    first, second = (make_case(21, 24.0, layout="blue", blur=0.6, plate=p, vehicle=0) for p in plates)
-    _composite(tmp_path / "composite.mp4", [(0.0, 8.0, first.crop), (13.0, 24.0, second.crop)], 24.0)
-    config = _plate_config(tmp_path, clear_after_s=2, re_report_s=60)
-    result = replay_clip(config, tmp_path / "composite.mp4", tmp_path / "run", epoch=EPOCH)
+    result = _the_van_twice(tmp_path, plates, leaves_s=8.0, clear_after_s=2, re_report_s=60)
     assert [m.kind for m in result.messages] == kinds
     back = result.messages[-1].body
     jsonschema_rs.validator_for(case_json_schema()).validate(back)

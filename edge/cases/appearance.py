@@ -26,6 +26,8 @@ docs/rules.md).
 
 from __future__ import annotations
 
+import functools
+
 import cv2
 import numpy as np
 
@@ -55,7 +57,7 @@ def _logs(image: np.ndarray) -> np.ndarray:
     return np.stack([luminance, logs[..., 0] - logs[..., 1], logs[..., 2] - logs[..., 1]], axis=-1)
 
 
-def _light(image: np.ndarray) -> np.ndarray:
+def frame_light(image: np.ndarray) -> np.ndarray:
     """(7,) the frame's median log luminance and colour ratios (NaN in a grey picture), greyness, and
     the squares of the first three."""
     step = max(1, image.shape[1] // 192)  # every few pixels, averaged over 3x3 of them: cheap and steady
@@ -67,8 +69,10 @@ def _light(image: np.ndarray) -> np.ndarray:
     return np.array([*light, float(np.isnan(light[1])), *light**2], np.float32)
 
 
-def signatures(image: np.ndarray, boxes: np.ndarray) -> np.ndarray:
-    """(M, SIZE) float32 signatures of the boxes' crops of a BGR frame; NaN rows for empty crops."""
+def signatures(image: np.ndarray, boxes: np.ndarray, light: np.ndarray | None = None) -> np.ndarray:
+    """(M, SIZE) float32 signatures of the boxes' crops of a BGR frame; NaN rows for empty crops.
+
+    `light`: the frame's `frame_light`, when the caller has it already (`FrameLooks`)."""
     height, width = image.shape[:2]
     out = np.full((len(boxes), SIZE), np.nan, np.float32)
     corners = np.round(np.asarray(boxes, np.float64)).astype(np.int64).reshape(-1, 4)
@@ -86,12 +90,27 @@ def signatures(image: np.ndarray, boxes: np.ndarray) -> np.ndarray:
     logs = _logs(cells.astype(np.float32)).reshape(len(kept), CELLS, 3)
     luminance = logs[..., 0] - logs[..., 0].mean(axis=1, keepdims=True)
     luminance /= np.maximum(luminance.std(axis=1, keepdims=True), FLATTEST)
-    light = _light(image)
+    light = frame_light(image) if light is None else light
     colour = logs[..., 1:] - light[1:3]  # NaN in a grey picture
     invariant = np.concatenate([LUMINANCE_WEIGHT * luminance[..., None], COLOUR_WEIGHT * colour], axis=2)
     light_rows = np.broadcast_to(light, (len(kept), len(light)))
     out[kept] = np.concatenate([lab.reshape(len(kept), -1), invariant.reshape(len(kept), -1), light_rows], axis=1)
     return out
+
+
+class FrameLooks:
+    """Signatures of one frame's boxes, for all the rules that look at it: the frame's light is
+    measured once, when the first look is asked for."""
+
+    def __init__(self, image: np.ndarray) -> None:
+        self.image = image
+
+    @functools.cached_property
+    def light(self) -> np.ndarray:
+        return frame_light(self.image)
+
+    def of(self, boxes: np.ndarray) -> np.ndarray:
+        return signatures(self.image, boxes, self.light)
 
 
 def _cell_distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:

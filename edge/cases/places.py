@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from edge.cases.appearance import SIZE, signatures, similarity
+from edge.cases.appearance import SIZE, FrameLooks, similarity
 from edge.cases.observe import STATIONARY_IOU, Observation, position_scores
 from edge.cases.sightings import settle_after_s
 from edge.cases.state import Places
@@ -45,12 +45,12 @@ class Sighted:
     fresh: np.ndarray  # place rows started by this frame
 
 
-def looks_of(image: np.ndarray, obs: Observation, kind: str) -> np.ndarray:
+def looks_of(looks: FrameLooks, obs: Observation, kind: str) -> np.ndarray:
     """(rows, appearance.SIZE) signatures of the rows' objects; unknown (NaN) where a look proves nothing:
     the whole zone's row, or a scene object (its object id already proves that it stayed)."""
     if obs.zone_level or kind == RuleKind.STATIC_OBJECT:
         return np.full((len(obs), SIZE), np.nan, np.float32)
-    return signatures(image, obs.subjects)
+    return looks.of(obs.subjects)
 
 
 def same_object(places: Places, obs: Observation, looks: np.ndarray, rule: RuleConfig) -> np.ndarray:

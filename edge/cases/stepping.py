@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from edge.cases.appearance import FrameLooks
 from edge.cases.clock import CaseClock
 from edge.cases.comeback import RETURNED, Comebacks
 from edge.cases.contract import case_id_for
@@ -74,9 +75,10 @@ class RuleStepper:
     ) -> Stepped:
         """Every rule's sightings in this frame and the decisions on them; removed rules' cases clear."""
         out = Stepped()
+        looks = FrameLooks(frame.image)  # shared by the rules: the frame's light is measured once
         for r in self._book.rules.values():
             dets = r.detections(detections, static_objects)
-            self._step(facts, r, frame, now, dets, out, self._clock.observed_since, seen)
+            self._step(facts, r, frame, looks, now, dets, out, self._clock.observed_since, seen)
         for orphan in self._book.orphans:
             for case in list(orphan.state.cases.values()):
                 out.events.append(self._clear(orphan, case, now, reason="rule_removed"))
@@ -86,7 +88,7 @@ class RuleStepper:
         """A patrol visit has looked: no sightings, and absence counts from the start of the watch."""
         out = Stepped()
         for r in self._book.rules.values():
-            self._step(facts, r, frame, now, None, out, self._clock.watching_since, None)
+            self._step(facts, r, frame, FrameLooks(frame.image), now, None, out, self._clock.watching_since, None)
         return out
 
     def _step(
@@ -94,6 +96,7 @@ class RuleStepper:
         facts: Facts,
         r: CompiledRule,
         frame: Frame,
+        looks: FrameLooks,
         now: float,
         dets: Detections | None,
         out: Stepped,
@@ -109,7 +112,7 @@ class RuleStepper:
             obs = observe(r.spec, dets, frame.width, frame.height, frame.media_time)
             state.places.frames += 1  # every place could have been seen in this frame
             if len(obs):
-                self._sight(facts, r, obs, frame, now, out, seen)
+                self._sight(facts, r, obs, frame, looks, now, out, seen)
             state.parts = obs.parts.xyxy.astype(np.float64) if obs.zone_level else state.parts[:0]
         places = state.places
         if not len(places) and not state.cases:
@@ -156,13 +159,14 @@ class RuleStepper:
         r: CompiledRule,
         obs: Observation,
         frame: Frame,
+        frame_looks: FrameLooks,
         now: float,
         out: Stepped,
         seen: Bystanders | None,
     ) -> None:
         """Match this frame's rows to places; hold first frames of new ones, picture those that settled."""
         rule = r.spec.rule
-        looks = looks_of(frame.image, obs, rule.kind)
+        looks = looks_of(frame_looks, obs, rule.kind)
         kept = self._suppressions.kept(r.zone.id, rule.id, obs, looks, rule)  # a rejected object starts nothing
         obs, looks = obs.rows(kept), looks[kept]
         since = self._clock.observed_since if self._clock.visit_started <= now else -math.inf

@@ -22,7 +22,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from edge.cases.appearance import SIZE
+from edge.cases.appearance import SIZE, FrameLooks
 from edge.cases.evidence import Picture
 from edge.cases.messages import Composer, Facts, Sighting, scene_picture
 from edge.cases.observe import observe
@@ -120,7 +120,7 @@ def sees(r: CompiledRule, stored: CaseRecord, frame: Frame, dets: Detections) ->
     else:
         box = stored.box[None, :]
         places = Places(ref=box, box=box.copy(), look=np.full((1, SIZE), np.nan, np.float32))
-    _, cols, _ = continuing(places, obs, looks_of(frame.image, obs, r.spec.rule.kind), r.spec.rule)
+    _, cols, _ = continuing(places, obs, looks_of(FrameLooks(frame.image), obs, r.spec.rule.kind), r.spec.rule)
     return obs.xyxy[cols]
 
 
