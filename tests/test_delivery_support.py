@@ -7,6 +7,7 @@ SQLite files under tmp_path.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import shutil
 import signal
@@ -113,21 +114,31 @@ def small_disk(mount_point: Path, size_mb: float) -> Iterator[Path]:
 
 
 def set_free(filler: Path, free_mb: float) -> None:
-    """Grow or shrink `filler` so that its file system has about `free_mb` MB free."""
-    have = filler.stat().st_size if filler.exists() else 0
-    size = max(0, have + shutil.disk_usage(filler.parent).free - int(free_mb * 2**20))
-    with open(filler, "ab") as f:
-        if size < have:
-            f.truncate(size)
-        elif size > have:
-            os.posix_fallocate(f.fileno(), 0, size)
+    """Grow or shrink `filler` so that its file system has about `free_mb` MB free.
+
+    A running worker writes to the same file system meanwhile: when its writes take the space just
+    measured, the free space is measured again."""
+    for _ in range(10):
+        have = filler.stat().st_size if filler.exists() else 0
+        size = max(0, have + shutil.disk_usage(filler.parent).free - int(free_mb * 2**20))
+        with open(filler, "ab") as f:
+            if size <= have:
+                f.truncate(size)
+                return
+            try:
+                os.posix_fallocate(f.fileno(), 0, size)
+                return
+            except OSError as e:
+                if e.errno != errno.ENOSPC:
+                    raise
+    raise AssertionError(f"could not leave {free_mb} MB free on {filler.parent}: something keeps writing")
 
 
 def fill_up(filler: Path) -> None:
     """Take every free block of the file system (a disk that is really full)."""
-    set_free(filler, 0.0)
+    set_free(filler, 1.0)  # a margin, so the worker's writes cannot race the large allocation
     with open(filler, "ab", buffering=0) as f, contextlib.suppress(OSError):
-        while True:  # the blocks posix_fallocate's rounding left
+        while True:  # the rest, block by block, to the last one
             f.write(b"\0" * 4096)
 
 

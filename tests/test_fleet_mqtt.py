@@ -96,6 +96,7 @@ class Box:
         finally:
             if self.proc.poll() is None:
                 self.proc.kill()
+                self.proc.wait(10)
 
     def message_ids(self) -> set[str]:
         with sqlite3.connect(self.outbox) as db:
@@ -203,6 +204,7 @@ def test_three_boxes_two_receivers_broker_down_then_killed_box_exactly_once(tmp_
         for box in boxes:
             if box.proc is not None and box.proc.poll() is None:
                 box.proc.kill()
+                box.proc.wait(10)
         for proc, _, _ in receivers:
             proc.terminate()
             proc.wait(10)
@@ -259,6 +261,7 @@ def broker_kill_run(tmp_path: Path, confirm: str | None = None) -> tuple[list[st
         for proc in procs:
             if proc.poll() is None:
                 proc.kill()
+                proc.wait(10)
         receiver.terminate()
         receiver.wait(10)
         broker.stop()

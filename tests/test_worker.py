@@ -105,6 +105,7 @@ def stop(proc: subprocess.Popen, sig: signal.Signals) -> int:
     finally:
         if proc.poll() is None:
             proc.kill()
+            proc.wait(10)
 
 
 def test_worker_delivers_cases_and_restarts_without_duplicates(tmp_path, receiver):

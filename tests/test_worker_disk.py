@@ -110,6 +110,7 @@ def test_full_disk_pauses_cases_survives_sigkill_and_resumes_without_gaps_or_rep
         finally:
             if proc.poll() is None:
                 proc.kill()
+                proc.wait(10)
         messages = stored(srv.url)
         assert replays(srv.url) == 0, "a message was sent again"
     assert sum(m["kind"] == "update" for m in messages) >= 2
@@ -171,6 +172,7 @@ def test_disk_full_while_the_platform_is_down_stop_and_restart_send_nothing_twic
         finally:
             if proc.poll() is None:
                 proc.kill()
+                proc.wait(10)
         messages = stored(srv.url)
         assert replays(srv.url) == 0, "an acknowledged message was sent again"
     assert_seqs_follow_on(messages)
