@@ -161,6 +161,31 @@ def test_a_plate_rule_case_reopens_when_its_plate_is_back_within_re_report_s_onl
     run.close()
 
 
+def test_a_cleared_plate_case_and_its_plate_survive_a_restart_and_reopen_after_it(tmp_path):
+    # the plate stage's word (`identify`, `rejoin`) stands in for its readings, as above
+    db, config = tmp_path / "state.db", make_config([rule(plates=True, re_report_s=60)])
+    first = Run(config, db)
+    first.play(0, 30, [CAR])
+    case_id = first.messages[0].case_id
+    first.engine.identify(case_id, "沪A6K325")
+    first.play(30, 45, [])  # cleared at 40.5: its vehicle left
+    first.close()
+    second = Run(config, db)  # a restart while the case waits for its vehicle: nothing of it in memory
+    second.step(0, [CAR], epoch=EPOCH + 46)
+    [back] = second.engine.comebacks()
+    assert (back.case_id, back.plate, len(back.candidates)) == (case_id, "沪A6K325", 1)
+    second.engine.rejoin(case_id, next(iter(back.candidates)))
+    second.step(0.5, [CAR], epoch=EPOCH + 46)  # the mark is stored with the next frame
+    second.close()
+    third = Run(config, db)  # and another one between the plate's reading and the confirmation
+    third.play(1, 25, [CAR], epoch=EPOCH + 46)
+    assert [(m.kind, m.case_id, m.seq, m.body["reason"]) for m in third.messages] == [
+        ("update", case_id, 3, "plate_returned")
+    ]
+    assert third.messages[0].body["repeat_count"] == 2
+    third.close()
+
+
 def test_cooldown_suppresses_a_new_case_at_the_same_place_only(tmp_path):
     run = Run(make_config([rule(cooldown_s=60)]), tmp_path / "state.db")
     run.play(0, 25, [CAR])

@@ -255,6 +255,21 @@ def test_a_vehicle_back_within_the_re_report_window_joins_its_cleared_case_by_it
         assert (back["seq"], back["reason"], back["repeat_count"]) == (1, None, 1)
 
 
+def test_a_vehicle_back_after_a_restart_still_joins_its_cleared_case_by_its_plate(tmp_path: Path) -> None:
+    # the worker stops after the van's case cleared and starts again (the same state file) before it is back
+    van = make_case(21, 24.0, layout="blue", blur=0.6, plate="沪A6K325", vehicle=0).crop
+    _composite(tmp_path / "before.mp4", [(0.0, 8.0, van)], 11.0)
+    _composite(tmp_path / "after.mp4", [(0.0, 7.0, van)], 7.0)
+    config = _plate_config(tmp_path, clear_after_s=2, re_report_s=60)
+    before = replay_clip(config, tmp_path / "before.mp4", tmp_path / "run", epoch=EPOCH)
+    assert [m.kind for m in before.messages] == ["new", "cleared"]
+    after = replay_clip(config, tmp_path / "after.mp4", tmp_path / "run", epoch=EPOCH + 12)
+    assert [(m.kind, m.case_id, m.seq) for m in after.messages] == [("update", before.messages[0].case_id, 3)]
+    back = after.messages[0].body
+    assert (back["reason"], back["repeat_count"]) == ("plate_returned", 2)
+    assert back["detection"]["plate"]["text"] == "沪A6K325"
+
+
 def test_with_privacy_the_plates_of_other_vehicles_are_blurred_and_the_subjects_kept(reader: PlateReader) -> None:
     subject = make_case(31, 28.0, layout="blue", blur=0.6, plate="苏E5Q7K2", vehicle=0).crop
     other = make_case(32, 28.0, layout="green", blur=0.6, plate="浙AD35812", vehicle=0).crop

@@ -23,7 +23,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from edge.cases.clock import CaseClock
-from edge.cases.comeback import Comeback, Comebacks
+from edge.cases.comeback import Comeback, Comebacks, identify
 from edge.cases.judging import judge
 from edge.cases.messages import Composer, Facts
 from edge.cases.privacy import Redactor, bystanders
@@ -134,7 +134,12 @@ class CaseEngine:
     def rejoin(self, case_id: str, place_key: str) -> None:
         """The candidate at `place_key` carries the plate of cleared case `case_id`: when it confirms, that
         case reopens (an "update") instead of a new case opening (edge/cases/comeback.py)."""
-        self._comebacks.mark(case_id, place_key)
+        self._comebacks.mark(self._book.rules, case_id, place_key)
+
+    def identify(self, case_id: str, plate: str) -> None:
+        """The plate stage read `plate` on the case's messages: stored with the case, so its identity
+        (another plate at its place, the same plate back after it cleared) survives a restart."""
+        identify(self._book.rules, case_id, plate)
 
     # ----------------------------------------------------------------- per frame
     def process(

@@ -113,6 +113,7 @@ class Case:
     repeat_count: int = 1
     cleared: float | None = None
     updated: float | None = None
+    plate: str | None = None  # plate rules: the plate its messages reported (the case is that vehicle)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -120,6 +121,22 @@ class Case:
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Case:
         return cls(**{**data, "phase": Phase(data["phase"])})
+
+
+@dataclass(kw_only=True)
+class Departed:
+    """A plate rule's case cleared because its vehicle left, kept until `until` (engine clock): the
+    same plate back at its place before then reopens it (edge/cases/comeback.py)."""
+
+    case: Case  # as it was cleared
+    until: float
+
+    def to_json(self) -> dict[str, Any]:
+        return {"case": self.case.to_json(), "until": self.until}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Departed:
+        return cls(case=Case.from_json(data["case"]), until=float(data["until"]))
 
 
 @dataclass
@@ -131,6 +148,8 @@ class RuleState:
     cooldown_box: np.ndarray = field(default_factory=lambda: np.zeros((0, 4), np.float64))
     cooldown_until: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float64))
     parts: np.ndarray = field(default_factory=lambda: np.zeros((0, 4), np.float64))  # last frame's counted boxes
+    departed: dict[str, Departed] = field(default_factory=dict)  # plate rules' cleared cases, by case id
+    returning: dict[str, str] = field(default_factory=dict)  # candidate place key -> departed case id of its plate
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -139,6 +158,8 @@ class RuleState:
             "cooldown_box": self.cooldown_box.tolist(),
             "cooldown_until": self.cooldown_until.tolist(),
             "parts": self.parts.tolist(),
+            "departed": [d.to_json() for d in self.departed.values()],
+            "returning": self.returning,
         }
 
     @classmethod
@@ -151,4 +172,6 @@ class RuleState:
             cooldown_box=np.asarray(data.get("cooldown_box", []), np.float64).reshape(len(until), 4),
             cooldown_until=until,
             parts=np.asarray(data.get("parts", []), np.float64).reshape(-1, 4),
+            departed={d.case.case_id: d for d in map(Departed.from_json, data.get("departed", []))},
+            returning=dict(data.get("returning", {})),
         )

@@ -114,7 +114,10 @@ class PlateAttacher:
         self.reload(camera)
         self._held: dict[str, _Held] = {}
         # identity: a case is its vehicle's plate; another plate at its place is another case
-        self._case_plates: dict[str, str] = {}  # case id -> the plate its messages reported
+        # case id -> the plate its messages reported; the case engine stores it with the case
+        # (`identify`), so after a restart it is taken back from the engine's cases
+        self._case_plates: dict[str, str] = {}
+        self._learned: list[tuple[str, str]] = []  # plates read for the first time, for the engine to store
         self._repeats: dict[str, int] = {}  # case id -> its repeat count when last looked at
         self._checks: dict[str, Future[PlateRead]] = {}  # case id -> a reading of what stands at its place now
         self._away: set[str] = set()  # cases whose vehicle was not seen for AWAY_S or more
@@ -201,9 +204,11 @@ class PlateAttacher:
                 if (zone.zone_id, rule.rule_id) in self._rules:
                     for case in rule.open_cases:
                         watched.add(case.case_id)
+                        self._remember(case.case_id, case.plate)
                         self._look_again(frame, case.case_id, case.repeat_count, rule.places)
         for back in cases.comebacks():
             watched.add(back.case_id)
+            self._remember(back.case_id, back.plate)
             self._read_return(frame, back)
         self._case_plates = {k: v for k, v in self._case_plates.items() if k in watched}
         self._tries = {k: v for k, v in self._tries.items() if k[0] in watched}
@@ -218,6 +223,14 @@ class PlateAttacher:
         for case_id in self._changed:
             cases.end_case(case_id, "plate_changed")
         self._changed = []
+        for case_id, plate in self._learned:
+            cases.identify(case_id, plate)
+        self._learned = []
+
+    def _remember(self, case_id: str, plate: str | None) -> None:
+        """A plate the engine stored for a case (read before a restart) is the case's plate here too."""
+        if plate is not None:
+            self._case_plates.setdefault(case_id, plate)
 
     def _done(self, readings: dict[K, Future[PlateRead]]) -> list[tuple[K, PlateRead | None]]:
         """The readings that are done (a replay waits for each: deterministic), taken out of `readings`."""
@@ -264,7 +277,9 @@ class PlateAttacher:
         if read is None or read.text is None:
             return
         known = self._case_plates.setdefault(case_id, read.text)
-        if known != read.text:
+        if known == read.text:
+            self._learned.append((case_id, known))
+        else:
             log.info("another plate at the place of case %s: %s, not %s", case_id, read.text, known)
             self._changed.append(case_id)
             del self._case_plates[case_id]
