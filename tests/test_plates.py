@@ -59,6 +59,8 @@ def reader() -> PlateReader:
         ("粤B·12345D", "粤B12345D"),  # new-energy, large vehicle
         ("京A·1234警", "京A1234警"),
         ("粤Z·1234港", "粤Z1234港"),
+        ("粵Z·1234港", "粤Z1234港"),  # the traditional form of the province is the same province
+        ("滬A·1234學", "沪A1234学"),
         ("粤A·1234学", "粤A1234学"),
         ("使014578", "使014578"),
         ("ＡＢ", None),
@@ -90,6 +92,16 @@ def test_rendered_plates_are_read_exactly(reader: PlateReader, layout: str, plat
     assert result.confidence >= reader.min_confidence
     x0, y0, x1, y1 = result.box
     assert x0 < (case.box[0] + case.box[2]) / 2 < x1 and y0 < (case.box[1] + case.box[3]) / 2 < y1
+
+
+@pytest.mark.parametrize("index", [141, 196])
+def test_a_province_the_recogniser_splits_between_two_scripts_is_read(reader: PlateReader, index: int) -> None:
+    # black Hong Kong plates of the set whose 粤 the recogniser read as 粤 0.8 and 粵 0.2 (then
+    # low_confidence, or the traditional form taken for a wrong character): one character for a plate
+    case = make_case(1000 + index, float(np.linspace(10, 40, 200)[index]))
+    assert case.layout == "black_hk" and case.plate.startswith("粤")
+    result = reader.read(case.crop)
+    assert (result.text, result.unread) == (case.plate, None) and result.confidence >= reader.min_confidence
 
 
 def test_a_plate_the_colour_of_its_vehicle_is_found_by_its_characters() -> None:

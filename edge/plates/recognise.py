@@ -15,6 +15,7 @@ import numpy as np
 import onnxruntime as ort
 
 from edge.infer import ModelError
+from edge.plates.validate import ALPHABET, fold
 
 LINE_HEIGHT = 48  # the recogniser's input height
 MIN_CHARACTER_MASS = 0.3  # the least probability the allowed characters must have at one step
@@ -62,6 +63,17 @@ class TextRecogniser:
         self._characters = ["", *characters.splitlines(), " "]
         self._input = self._session.get_inputs()[0].name
         self._index = {ch: i for i, ch in enumerate(self._characters) if ch}
+        self._variants = _variants(self._characters, self._index)
+
+    def _folded(self, probs: np.ndarray) -> np.ndarray:
+        """Each plate character's probability with its variants' added (粤 + 粵, A + a + Ａ), held by
+        the plate character's own entry; the variants' entries are zeroed."""
+        members, starts, heads = self._variants
+        if len(members):
+            sums = np.add.reduceat(probs[:, members], starts, axis=1)
+            probs[:, members] = 0.0
+            probs[:, heads] = sums
+        return probs
 
     def _run(self, lines: list[np.ndarray]) -> tuple[list[np.ndarray], list[int]]:
         """Per-step probabilities of each BGR line image and the width it was scaled to. Lines of
@@ -81,7 +93,7 @@ class TextRecogniser:
                 resized = cv2.resize(lines[i], (widths[i], LINE_HEIGHT), interpolation=cv2.INTER_LINEAR)
                 batch[row, :, :, : widths[i]] = resized.transpose(2, 0, 1).astype(np.float32) / 127.5 - 1.0
             for row, probs in zip(batch_of, self._session.run(None, {self._input: batch})[0], strict=True):
-                out[row] = probs
+                out[row] = self._folded(probs)
         return out, widths
 
     def read(self, lines: list[np.ndarray]) -> list[TextLine]:
@@ -123,3 +135,18 @@ class TextRecogniser:
             tuple(float(s) for s in score[keep]),
             tuple(float((STRIDE * k + STRIDE / 2) / width) for k in steps),
         )
+
+
+def _variants(characters: list[str], index: dict[str, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The dictionary's entries that fold (`validate.fold`) to one plate character, grouped: the
+    entries of every group (`members`), where each group starts in them, and the plate character's
+    own entry per group (`heads`). Only characters with variants form groups."""
+    groups: dict[int, list[int]] = {}
+    for i, ch in enumerate(characters):
+        folded = fold(ch) if ch else ""
+        if folded in ALPHABET and folded in index:
+            groups.setdefault(index[folded], []).append(i)
+    groups = {head: members for head, members in groups.items() if len(members) > 1}
+    members = [i for group in groups.values() for i in group]
+    starts = np.cumsum([0, *(len(group) for group in groups.values())])[:-1]
+    return np.array(members, np.int64), starts.astype(np.int64), np.array(list(groups), np.int64)
