@@ -16,6 +16,7 @@ camera (slope of RSS against cameras).
 
 Usage: .venv/bin/python bench/bench_patrol.py [--counts 100 250 500] [--revisit 60] [--seconds 180]
            [--kinds stream snapshot] [--resolution 576p|1080p] [--pictures 4] [--continuous 16 32 48]
+           [--model models/yolox-nano-coco.onnx]   # both sides on another detector (default: the bundled default)
 """
 
 from __future__ import annotations
@@ -180,7 +181,9 @@ class PatrolTrial:
         )
 
 
-def patrol_config(kind: str, servers: Servers, cameras: int, revisit_s: float, pictures: int, storage: Path, url: str):
+def patrol_config(
+    kind: str, servers: Servers, cameras: int, revisit_s: float, pictures: int, storage: Path, url: str, model: str
+):
     zones = []
     for zone in demo_zones():
         rules = [
@@ -192,7 +195,7 @@ def patrol_config(kind: str, servers: Servers, cameras: int, revisit_s: float, p
     source = {"kind": "snapshot"} if kind == "snapshot" else {}
     data = {
         "worker": {"id": "bench-patrol"},
-        "models": [{"id": "coco", "path": str(MODEL)}],
+        "models": [{"id": "coco", "path": model}],
         "cameras": [
             {"id": f"cam{i:03d}", "source": {"url": servers.url(i), **source}, "analysis": analysis, "zones": zones}
             for i in range(cameras)
@@ -210,7 +213,9 @@ def run_trial(spec: dict) -> None:
     servers = Servers.__new__(Servers)
     servers.kind, servers.port = kind, spec["port"]
     with tempfile.TemporaryDirectory(prefix="bench-patrol-") as storage:
-        config = patrol_config(kind, servers, cameras, revisit_s, spec["pictures"], Path(storage), spec["platform"])
+        config = patrol_config(
+            kind, servers, cameras, revisit_s, spec["pictures"], Path(storage), spec["platform"], spec["model"]
+        )
         worker = Worker(config)
         worker.start()
         cpu0 = resource.getrusage(resource.RUSAGE_SELF)
@@ -241,7 +246,7 @@ def patrol_trial(kind: str, material: Path, cameras: int, args: argparse.Namespa
     try:
         before = servers.cpu_s()
         spec = {"kind": kind, "cameras": cameras, "revisit_s": args.revisit, "seconds": args.seconds}
-        spec |= {"pictures": args.pictures, "port": servers.port, "platform": url}
+        spec |= {"pictures": args.pictures, "port": servers.port, "platform": url, "model": str(args.model)}
         done = subprocess.run(
             [sys.executable, __file__, "--trial", json.dumps(spec)], stdout=subprocess.PIPE, text=True, check=False,
             timeout=args.seconds + 300,
@@ -267,6 +272,9 @@ def main() -> None:
     parser.add_argument("--pictures", type=int, default=4, help="pictures_per_visit (the config default: 4)")
     parser.add_argument("--continuous", type=int, nargs="+", default=[16, 32, 48, 64], help="continuous ladder")
     parser.add_argument("--continuous-seconds", type=float, default=30.0)
+    parser.add_argument(
+        "--model", type=Path, default=MODEL, help="the detector of both sides (default: the bundled default)"
+    )
     parser.add_argument("--trial", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.trial:
@@ -283,10 +291,11 @@ def main() -> None:
         jpegs = snapshot_jpegs(clip, work / "jpegs")
         print(f"camera: {spec.describe()} ({clip_bitrate(clip) / 1e6:.2f} Mbit/s), {pieces} pieces of {PIECE_S:g} s, "
               f"{jpegs} snapshot JPEGs; rules: {DEMO.name}'s zones, dwell {3 * args.revisit:g} s; "
-              f"{args.pictures} pictures per visit; target revisit {args.revisit:g} s")  # fmt: skip
+              f"model {args.model.name}; {args.pictures} pictures per visit; "
+              f"target revisit {args.revisit:g} s")  # fmt: skip
         with platform(work) as url:
             print("continuous worker (bench_cameras.py's 'worker' side, 0.5 analysed frames/s per camera):")
-            worker_side = bench_cameras.variants(int8=False)["worker"]
+            worker_side = dataclasses.replace(bench_cameras.variants(int8=False)["worker"], model=str(args.model))
             run = bench_cameras.Run(clip, args.continuous_seconds, [], url)
             continuous = bench_cameras.ladder([worker_side], args.continuous, run)
             best_continuous = max((t.cameras for t in continuous if t.sustained), default=0)
