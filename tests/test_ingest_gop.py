@@ -3,6 +3,7 @@ reconnects, taken again only when the camera's GOP really changes."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
 from fractions import Fraction
 from pathlib import Path
@@ -147,6 +148,30 @@ def test_camera_health_starts_in_the_mode_it_decodes(tmp_path: Path):
         ("keyframes", 0, None),
         ("all", 0, None),
     ]
+
+
+def test_the_supervisor_never_takes_a_camera_for_dead_before_or_while_it_starts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    # the supervisor looks at any moment: before a staggered start, and between a thread's creation
+    # and its start (a camera taken for dead there was restarted at once, counted against its budget)
+    stream = CameraStream(camera("s", str(tmp_path / "x.ts")), Collector(), HealthRegistry())
+    supervised = stream.supervised()
+    assert supervised.alive()
+    looks = []
+    start = threading.Thread.start
+
+    def looked_at_then_started(thread: threading.Thread) -> None:
+        looks.append(supervised.alive())
+        start(thread)
+
+    monkeypatch.setattr(threading.Thread, "start", looked_at_then_started)
+    stream.start()
+    monkeypatch.undo()
+    try:
+        assert looks == [True] and supervised.alive()
+    finally:
+        stream.stop()
 
 
 def test_a_rule_applied_to_a_running_camera_takes_the_decision_again(run_stream, tmp_path: Path):

@@ -115,10 +115,11 @@ class CameraStream:
     def _start_thread(self) -> None:
         stop = self._stop
         body = lambda: self._run(stop)  # noqa: E731
-        self._thread = threading.Thread(
+        thread = threading.Thread(
             target=run_beating, args=(self.heartbeat, body), name=self.heartbeat.name, daemon=True
         )
-        self._thread.start()
+        thread.start()
+        self._thread = thread  # only once it runs: the supervisor must never see it created but not started
 
     def restart(self) -> None:
         """A new thread in place of one that died or is wedged (the supervisor's call). The old thread's
