@@ -215,6 +215,9 @@ def test_a_replayed_composite_clip_gives_its_0505_case_with_the_right_plate(tmp_
     assert "车牌" in table and "沪A·6K325" in table
 
 
+PLATES = ("沪A6K325", "沪B29J71")
+
+
 def _the_van_twice(tmp_path: Path, plates: tuple[str, str], leaves_s: float, **rule: object) -> ReplayResult:
     """A replay of the same van parked until `leaves_s` and again from 13 s, with the two plates."""
     first, second = (make_case(21, 24.0, layout="blue", blur=0.6, plate=p, vehicle=0) for p in plates)
@@ -280,6 +283,22 @@ def test_a_vehicle_back_after_a_restart_still_joins_its_cleared_case_by_its_plat
     back = after.messages[0].body
     assert (back["reason"], back["repeat_count"]) == ("plate_returned", 2)
     assert back["detection"]["plate"]["text"] == "沪A6K325"
+
+
+def test_another_car_at_an_open_case_s_place_after_a_restart_is_a_new_case(tmp_path: Path) -> None:
+    # the worker is down for a second while one van gives way to another, alike but for its plate:
+    # the restarted run reads what stands at the open case's place, against the plate stored (28 px
+    # characters: the restarted run's first pictures read, which the test needs, not the reader)
+    first, second = (make_case(21, 28.0, layout="blue", blur=0.6, plate=p, vehicle=0).crop for p in PLATES)
+    _composite(tmp_path / "before.mp4", [(0.0, 7.0, first)], 7.0)
+    _composite(tmp_path / "after.mp4", [(0.0, 7.0, second)], 7.0)
+    config = _plate_config(tmp_path)
+    before = replay_clip(config, tmp_path / "before.mp4", tmp_path / "run", epoch=EPOCH)
+    assert [m.kind for m in before.messages] == ["new"]
+    after = replay_clip(config, tmp_path / "after.mp4", tmp_path / "run", epoch=EPOCH + 8)
+    assert [(m.kind, m.body["reason"]) for m in after.messages] == [("cleared", "plate_changed"), ("new", None)]
+    assert after.messages[0].case_id == before.messages[0].case_id != after.messages[1].case_id
+    assert after.messages[1].body["detection"]["plate"]["text"] == PLATES[1]
 
 
 def test_with_privacy_the_plates_of_other_vehicles_are_blurred_and_the_subjects_kept(reader: PlateReader) -> None:

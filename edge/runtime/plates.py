@@ -37,7 +37,8 @@ VEHICLE_MARGIN = 0.08  # the vehicle's box grown by this share per side: detecto
 PLATE_PICTURE_HEIGHT = 120  # the plate picture: the plate enlarged to this height
 AWAY_S = 1.0  # a case's vehicle unseen this long and then back is read again: it may be another one
 BUSY = "busy"  # the unread reason of a crop the full queue did not take
-RETURN_READS = 3  # readings of a candidate at a cleared case's place while none reads a plate
+RETURN_READS = 3  # readings of a candidate at a cleared case's place (or of a case stored before a
+# restart) while none reads a plate
 
 
 def plates_wanted(config: EdgeConfig) -> bool:
@@ -118,6 +119,8 @@ class PlateAttacher:
         # (`identify`), so after a restart it is taken back from the engine's cases
         self._case_plates: dict[str, str] = {}
         self._learned: list[tuple[str, str]] = []  # plates read for the first time, for the engine to store
+        # open cases whose plate an earlier run read -> readings left to check it here (while none reads a plate)
+        self._unchecked: dict[str, int] = {}
         self._repeats: dict[str, int] = {}  # case id -> its repeat count when last looked at
         self._checks: dict[str, Future[PlateRead]] = {}  # case id -> a reading of what stands at its place now
         self._away: set[str] = set()  # cases whose vehicle was not seen for AWAY_S or more
@@ -204,13 +207,18 @@ class PlateAttacher:
                 if (zone.zone_id, rule.rule_id) in self._rules:
                     for case in rule.open_cases:
                         watched.add(case.case_id)
-                        self._remember(case.case_id, case.plate)
+                        if case.plate is not None and case.case_id not in self._case_plates:
+                            # read before a restart: the vehicle there now may have changed meanwhile
+                            self._case_plates[case.case_id] = case.plate
+                            self._unchecked[case.case_id] = RETURN_READS
                         self._look_again(frame, case.case_id, case.repeat_count, rule.places)
         for back in cases.comebacks():
             watched.add(back.case_id)
-            self._remember(back.case_id, back.plate)
+            if back.plate is not None:
+                self._case_plates.setdefault(back.case_id, back.plate)
             self._read_return(frame, back)
         self._case_plates = {k: v for k, v in self._case_plates.items() if k in watched}
+        self._unchecked = {k: v for k, v in self._unchecked.items() if k in watched}
         self._tries = {k: v for k, v in self._tries.items() if k[0] in watched}
         for case_id, read in self._done(self._checks):
             self._compare(case_id, read)
@@ -226,11 +234,6 @@ class PlateAttacher:
         for case_id, plate in self._learned:
             cases.identify(case_id, plate)
         self._learned = []
-
-    def _remember(self, case_id: str, plate: str | None) -> None:
-        """A plate the engine stored for a case (read before a restart) is the case's plate here too."""
-        if plate is not None:
-            self._case_plates.setdefault(case_id, plate)
 
     def _done(self, readings: dict[K, Future[PlateRead]]) -> list[tuple[K, PlateRead | None]]:
         """The readings that are done (a replay waits for each: deterministic), taken out of `readings`."""
@@ -257,25 +260,30 @@ class PlateAttacher:
                 self._returns[key] = future
 
     def _look_again(self, frame: Frame, case_id: str, repeats: int, places: tuple[PlaceView, ...]) -> None:
-        """Read what stands at a case's place when its vehicle is back after an absence."""
+        """Read what stands at a case's place when its vehicle is back after an absence, or first seen by
+        this run (its plate was read before a restart)."""
         before = self._repeats.get(case_id, repeats)
         self._repeats[case_id] = repeats
         place = next((p for p in places if p.case_id == case_id), None)
         if place is None or place.absent_s >= AWAY_S:
             self._away.add(case_id)
             return
-        back = place.absent_s == 0 and (case_id in self._away or repeats > before)
+        unchecked = self._unchecked.get(case_id, 0) > 0
+        back = place.absent_s == 0 and (case_id in self._away or repeats > before or unchecked)
         if not back or case_id not in self._case_plates or case_id in self._checks:
             return
         self._away.discard(case_id)
         future = self._service.submit(vehicle_crop(frame, place.box)[0])
         if future is not None:
             self._checks[case_id] = future
+            if unchecked:
+                self._unchecked[case_id] -= 1
 
     def _compare(self, case_id: str, read: PlateRead | None) -> None:
         """Remember a case's plate; a confident reading of another plate at its place ends the case."""
         if read is None or read.text is None:
             return
+        self._unchecked.pop(case_id, None)
         known = self._case_plates.setdefault(case_id, read.text)
         if known == read.text:
             self._learned.append((case_id, known))
