@@ -37,8 +37,7 @@ VEHICLE_MARGIN = 0.08  # the vehicle's box grown by this share per side: detecto
 PLATE_PICTURE_HEIGHT = 120  # the plate picture: the plate enlarged to this height
 AWAY_S = 1.0  # a case's vehicle unseen this long and then back is read again: it may be another one
 BUSY = "busy"  # the unread reason of a crop the full queue did not take
-RETURN_READS = 3  # readings of a candidate at a cleared case's place (or of a case stored before a
-# restart) while none reads a plate
+RETURN_READS = 3  # readings of what stands at a case's place (a candidate at a cleared one's) while none reads a plate
 
 
 def plates_wanted(config: EdgeConfig) -> bool:
@@ -119,8 +118,9 @@ class PlateAttacher:
         # (`identify`), so after a restart it is taken back from the engine's cases
         self._case_plates: dict[str, str] = {}
         self._learned: list[tuple[str, str]] = []  # plates read for the first time, for the engine to store
-        # open cases whose plate an earlier run read -> readings left to check it here (while none reads a plate)
-        self._unchecked: dict[str, int] = {}
+        # open cases whose place must be read against their plate (their vehicle is back after an absence,
+        # or its plate was read before a restart) -> readings left while none reads a plate
+        self._to_check: dict[str, int] = {}
         self._repeats: dict[str, int] = {}  # case id -> its repeat count when last looked at
         self._checks: dict[str, Future[PlateRead]] = {}  # case id -> a reading of what stands at its place now
         self._away: set[str] = set()  # cases whose vehicle was not seen for AWAY_S or more
@@ -154,7 +154,7 @@ class PlateAttacher:
         if message.kind not in ("new", "update"):
             if message.kind != "cleared" or body["reason"] is not None:  # a vehicle that left may come back
                 self._case_plates.pop(message.case_id, None)
-            for known in (self._repeats, self._checks):
+            for known in (self._repeats, self._checks, self._to_check):
                 known.pop(message.case_id, None)
             self._away.discard(message.case_id)
             return False
@@ -210,7 +210,7 @@ class PlateAttacher:
                         if case.plate is not None and case.case_id not in self._case_plates:
                             # read before a restart: the vehicle there now may have changed meanwhile
                             self._case_plates[case.case_id] = case.plate
-                            self._unchecked[case.case_id] = RETURN_READS
+                            self._to_check[case.case_id] = RETURN_READS
                         self._look_again(frame, case.case_id, case.repeat_count, rule.places)
         for back in cases.comebacks():
             watched.add(back.case_id)
@@ -218,7 +218,7 @@ class PlateAttacher:
                 self._case_plates.setdefault(back.case_id, back.plate)
             self._read_return(frame, back)
         self._case_plates = {k: v for k, v in self._case_plates.items() if k in watched}
-        self._unchecked = {k: v for k, v in self._unchecked.items() if k in watched}
+        self._to_check = {k: v for k, v in self._to_check.items() if k in watched}
         self._tries = {k: v for k, v in self._tries.items() if k[0] in watched}
         for case_id, read in self._done(self._checks):
             self._compare(case_id, read)
@@ -261,29 +261,31 @@ class PlateAttacher:
 
     def _look_again(self, frame: Frame, case_id: str, repeats: int, places: tuple[PlaceView, ...]) -> None:
         """Read what stands at a case's place when its vehicle is back after an absence, or first seen by
-        this run (its plate was read before a restart)."""
+        this run (its plate was read before a restart): up to RETURN_READS readings, one at a time,
+        while none reads a plate (a single picture may not show it readably)."""
         before = self._repeats.get(case_id, repeats)
         self._repeats[case_id] = repeats
         place = next((p for p in places if p.case_id == case_id), None)
         if place is None or place.absent_s >= AWAY_S:
             self._away.add(case_id)
             return
-        unchecked = self._unchecked.get(case_id, 0) > 0
-        back = place.absent_s == 0 and (case_id in self._away or repeats > before or unchecked)
-        if not back or case_id not in self._case_plates or case_id in self._checks:
+        if place.absent_s > 0:
             return
-        self._away.discard(case_id)
+        if case_id in self._away or repeats > before:  # back: it may be another vehicle
+            self._away.discard(case_id)
+            self._to_check[case_id] = RETURN_READS
+        if self._to_check.get(case_id, 0) <= 0 or case_id not in self._case_plates or case_id in self._checks:
+            return
         future = self._service.submit(vehicle_crop(frame, place.box)[0])
         if future is not None:
             self._checks[case_id] = future
-            if unchecked:
-                self._unchecked[case_id] -= 1
+            self._to_check[case_id] -= 1
 
     def _compare(self, case_id: str, read: PlateRead | None) -> None:
         """Remember a case's plate; a confident reading of another plate at its place ends the case."""
         if read is None or read.text is None:
             return
-        self._unchecked.pop(case_id, None)
+        self._to_check.pop(case_id, None)
         known = self._case_plates.setdefault(case_id, read.text)
         if known == read.text:
             self._learned.append((case_id, known))
