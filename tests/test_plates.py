@@ -126,6 +126,16 @@ def test_a_chinese_character_the_line_drops_is_read_on_its_own(reader: PlateRead
     assert result.text == case.plate and result.confidence >= reader.min_confidence
 
 
+@pytest.mark.parametrize("index", [92, 179], ids=["province", "suffix"])
+def test_a_chinese_character_the_line_doubts_is_read_on_its_own(reader: PlateReader, index: int) -> None:
+    # plates 92 and 179 of the bench's set (京TD89256, 湘B4516警): the whole line reads the first
+    # (last) character wrongly or in doubt (the plates were low_confidence at 0.80 and 0.71); read
+    # again on its own, among the characters that can stand there, it is sure
+    case = make_case(1000 + index, float(np.linspace(10, 40, 200)[index]))
+    result = reader.read(case.crop)
+    assert (result.text, result.unread) == (case.plate, None) and result.confidence >= reader.min_confidence
+
+
 def test_a_too_small_plate_is_unread_with_its_reason(reader: PlateReader) -> None:
     case = make_case(11, 10.0, layout="blue")
     result = reader.read(case.crop)

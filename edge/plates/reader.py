@@ -150,8 +150,8 @@ class PlateReader:
 
     def _with_ends(self, images: list[np.ndarray], lines: list[TextLine]) -> list[tuple[str, float]]:
         """Each line's text and confidence; where a line reads a whole plate but the Chinese
-        character at its start (the province) or end (警 学 挂 港 澳 领), that character is read
-        again on its own, from the part of the line before (after) the other characters.
+        character at its start (the province) or end (警 学 挂 港 澳 领), or reads that character in
+        doubt, it is read again on its own, from the part of the line before (after) the others.
 
         Plate characters are squeezed to half their width: a dense Chinese character so squeezed is
         what the recogniser, reading the line, drops or misreads most. Read alone, widened, it reads;
@@ -202,15 +202,16 @@ class _Ends:
 
 
 def _end_cells(image: np.ndarray, line: TextLine) -> _Ends | None:
-    """Where a line reads a plate but its first or last Chinese character (dropped, or read as a
-    character no plate prints there), the cells to read it from: the line before the first (after
-    the last) of its other characters, a character pitch (their median spacing) short of it."""
+    """Where a line reads a plate but its first or last Chinese character (dropped, read as a
+    character no plate prints there, or read under MIN_CONFIDENCE), the cells to read it from: the
+    line before the first (after the last) of its other characters, a character pitch (their median
+    spacing) short of it."""
     kept = [
         (ch, x, p) for ch, x, p in zip(line.text, line.positions, line.char_scores, strict=True) if ch not in SEPARATORS
     ]
-    if kept and _is_cjk(kept[0][0]) and kept[0][0] not in PROVINCES + "使":
+    if kept and _is_cjk(kept[0][0]) and (kept[0][0] not in PROVINCES + "使" or kept[0][2] < MIN_CONFIDENCE):
         kept = kept[1:]
-    if kept and _is_cjk(kept[-1][0]) and kept[-1][0] not in SUFFIXES:
+    if kept and _is_cjk(kept[-1][0]) and (kept[-1][0] not in SUFFIXES or kept[-1][2] < MIN_CONFIDENCE):
         kept = kept[:-1]
     core = "".join(ch for ch, _, _ in kept)
     if len(kept) < 5 or parse_plate(core) is not None:
