@@ -20,7 +20,7 @@ import numpy as np
 
 from edge.cases.lifecycle import Phase, advance
 from edge.cases.observe import position_scores
-from edge.cases.rulebook import RuleKey
+from edge.cases.rulebook import RuleBook
 from edge.cases.rules import CompiledRule
 from edge.cases.state import Case, Departed
 
@@ -39,9 +39,11 @@ class Comeback:
 
 
 class Comebacks:
-    """Cleared cases of plate rules that their vehicle (the same plate) may still come back to."""
+    """Cleared cases of plate rules that their vehicle (the same plate) may still come back to, kept
+    in the state of the camera's rules (`book`)."""
 
-    def __init__(self, stored_seq: Callable[[str], int]) -> None:
+    def __init__(self, book: RuleBook, stored_seq: Callable[[str], int]) -> None:
+        self._book = book
         self._stored_seq = stored_seq  # a cleared case's latest seq (a verification may have moved it)
 
     @staticmethod
@@ -51,13 +53,12 @@ class Comebacks:
         if rule.plates and rule.re_report_s > 0:
             r.state.departed[case.case_id] = Departed(case=dataclasses.replace(case), until=now + rule.re_report_s)
 
-    @staticmethod
-    def candidates(rules: dict[RuleKey, CompiledRule], now: float | None) -> list[Comeback]:
+    def candidates(self, now: float | None) -> list[Comeback]:
         """Every kept case with the candidates seen now at its place; cases past their window are forgotten."""
         if now is None:
             return []
         out = []
-        for r in rules.values():
+        for r in self._book.rules.values():
             state = r.state
             if not state.departed:
                 continue
@@ -66,21 +67,19 @@ class Comebacks:
                 state.departed = kept
                 state.returning = {key: c for key, c in state.returning.items() if c in kept}
                 r.dirty = True
-            places = state.places
+            places, tolerance = state.places, r.spec.rule.stationary_tolerance
             waiting = np.flatnonzero(~places.attached & (places.last_seen >= now))
             for case_id, departed in kept.items():
                 if case_id in state.cases:
                     continue  # reopened: open again, watched as any open case
-                tolerance = r.spec.rule.stationary_tolerance
                 here = position_scores(np.asarray([departed.case.box]), places.ref[waiting], tolerance)[0] > 0
                 boxes = {str(places.key[i]): places.box[i].tolist() for i in waiting[here]}
                 out.append(Comeback(case_id, departed.case.plate, boxes))
         return out
 
-    @staticmethod
-    def mark(rules: dict[RuleKey, CompiledRule], case_id: str, place_key: str) -> None:
+    def mark(self, case_id: str, place_key: str) -> None:
         """The candidate at `place_key` carries the plate of cleared case `case_id`."""
-        for r in rules.values():
+        for r in self._book.rules.values():
             if case_id in r.state.departed:
                 r.state.returning[place_key] = case_id
                 r.dirty = True
@@ -102,11 +101,10 @@ class Comebacks:
         state.cases[case_id] = case
         return case
 
-
-def identify(rules: dict[RuleKey, CompiledRule], case_id: str, plate: str) -> None:
-    """The plate stage read `plate` on case `case_id`'s messages: the case is that vehicle from now on."""
-    for r in rules.values():
-        case = r.state.cases.get(case_id) or (d.case if (d := r.state.departed.get(case_id)) else None)
-        if case is not None and case.plate != plate:
-            case.plate = plate
-            r.dirty = True
+    def identify(self, case_id: str, plate: str) -> None:
+        """The plate stage read `plate` on case `case_id`'s messages: the case is that vehicle from now on."""
+        for r in self._book.rules.values():
+            case = r.state.cases.get(case_id) or (d.case if (d := r.state.departed.get(case_id)) else None)
+            if case is not None and case.plate != plate:
+                case.plate = plate
+                r.dirty = True

@@ -23,7 +23,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from edge.cases.clock import CaseClock
-from edge.cases.comeback import Comeback, Comebacks, identify
+from edge.cases.comeback import Comeback, Comebacks
 from edge.cases.judging import judge
 from edge.cases.messages import Composer, Facts
 from edge.cases.privacy import Redactor, bystanders
@@ -72,7 +72,7 @@ class CaseEngine:
         self._suppressions = Suppressions(store, camera_id)  # objects the platform rejected (suppress.py)
         self._suppress_days = config.verdicts.suppress_days
         self._book = RuleBook(self._events, class_names, self._first)
-        self._comebacks = Comebacks(lambda case_id: stored.seq if (stored := store.case(case_id)) else 0)
+        self._comebacks = Comebacks(self._book, lambda case_id: stored.seq if (stored := store.case(case_id)) else 0)
         self._stepper = RuleStepper(self._book, self._clock, self._first, self._suppressions, self._comebacks)
         self._latest: Frame | None = None  # the last processed frame: a patrol visit clears with it
         self._book.install(cameras[camera_id], zone_version, self._stored_rules())
@@ -129,17 +129,17 @@ class CaseEngine:
 
     def comebacks(self) -> list[Comeback]:
         """Plate rules' cases cleared less than `re_report_s` ago, each with the candidates at its place now."""
-        return self._comebacks.candidates(self._book.rules, self._clock.now)
+        return self._comebacks.candidates(self._clock.now)
 
     def rejoin(self, case_id: str, place_key: str) -> None:
         """The candidate at `place_key` carries the plate of cleared case `case_id`: when it confirms, that
         case reopens (an "update") instead of a new case opening (edge/cases/comeback.py)."""
-        self._comebacks.mark(self._book.rules, case_id, place_key)
+        self._comebacks.mark(case_id, place_key)
 
     def identify(self, case_id: str, plate: str) -> None:
         """The plate stage read `plate` on the case's messages: stored with the case, so its identity
         (another plate at its place, the same plate back after it cleared) survives a restart."""
-        identify(self._book.rules, case_id, plate)
+        self._comebacks.identify(case_id, plate)
 
     # ----------------------------------------------------------------- per frame
     def process(

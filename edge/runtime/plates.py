@@ -125,9 +125,10 @@ class PlateAttacher:
         self._checks: dict[str, Future[PlateRead]] = {}  # case id -> a reading of what stands at its place now
         self._away: set[str] = set()  # cases whose vehicle was not seen for AWAY_S or more
         self._changed: list[str] = []  # cases whose place shows another plate: they end
-        # a cleared case's vehicle back: (case id, candidate place key) -> a reading of the candidate
+        # a cleared case's vehicle back: (case id, candidate place key) -> a reading of the candidate,
+        # and the readings left while none reads a plate
         self._returns: dict[tuple[str, str], Future[PlateRead]] = {}
-        self._tries: dict[tuple[str, str], int] = {}
+        self._return_reads: dict[tuple[str, str], int] = {}
 
     def reload(self, camera: CameraConfig) -> None:
         """The camera's rules changed (the operator API): read plates for the rules that ask now (the
@@ -219,12 +220,12 @@ class PlateAttacher:
             self._read_return(frame, back)
         self._case_plates = {k: v for k, v in self._case_plates.items() if k in watched}
         self._to_check = {k: v for k, v in self._to_check.items() if k in watched}
-        self._tries = {k: v for k, v in self._tries.items() if k[0] in watched}
+        self._return_reads = {k: v for k, v in self._return_reads.items() if k[0] in watched}
         for case_id, read in self._done(self._checks):
             self._compare(case_id, read)
         for (case_id, place_key), read in self._done(self._returns):
             if read is not None and read.text is not None:
-                self._tries[case_id, place_key] = RETURN_READS  # a plate read: no need to read it again
+                self._return_reads[case_id, place_key] = 0  # a plate read: no need to read it again
             if read is not None and read.text is not None and read.text == self._case_plates.get(case_id):
                 log.info("plate %s back at the place of case %s", read.text, case_id)
                 cases.rejoin(case_id, place_key)
@@ -252,12 +253,8 @@ class PlateAttacher:
             return  # its plate was never read: identity rests on the look, a return is a new case
         for place_key, box in back.candidates.items():
             key = (back.case_id, place_key)
-            if key in self._returns or self._tries.get(key, 0) >= RETURN_READS:
-                continue
-            future = self._service.submit(vehicle_crop(frame, box)[0])
-            if future is not None:
-                self._tries[key] = self._tries.get(key, 0) + 1
-                self._returns[key] = future
+            self._return_reads.setdefault(key, RETURN_READS)
+            self._try_read(frame, box, key, self._returns, self._return_reads)
 
     def _look_again(self, frame: Frame, case_id: str, repeats: int, places: tuple[PlaceView, ...]) -> None:
         """Read what stands at a case's place when its vehicle is back after an absence, or first seen by
@@ -274,12 +271,19 @@ class PlateAttacher:
         if case_id in self._away or repeats > before:  # back: it may be another vehicle
             self._away.discard(case_id)
             self._to_check[case_id] = RETURN_READS
-        if self._to_check.get(case_id, 0) <= 0 or case_id not in self._case_plates or case_id in self._checks:
+        if case_id in self._case_plates:
+            self._try_read(frame, place.box, case_id, self._checks, self._to_check)
+
+    def _try_read(
+        self, frame: Frame, box: Sequence[float], key: K, pending: dict[K, Future[PlateRead]], left: dict[K, int]
+    ) -> None:
+        """Read the vehicle in `box` under `key`, unless a reading is under way or none is `left` for it."""
+        if key in pending or left.get(key, 0) <= 0:
             return
-        future = self._service.submit(vehicle_crop(frame, place.box)[0])
+        future = self._service.submit(vehicle_crop(frame, box)[0])
         if future is not None:
-            self._checks[case_id] = future
-            self._to_check[case_id] -= 1
+            pending[key] = future
+            left[key] -= 1
 
     def _compare(self, case_id: str, read: PlateRead | None) -> None:
         """Remember a case's plate; a confident reading of another plate at its place ends the case."""
