@@ -295,6 +295,24 @@ def test_a_vehicle_back_after_a_restart_still_joins_its_cleared_case_by_its_plat
     assert back["detection"]["plate"]["text"] == "沪A6K325"
 
 
+def test_a_vehicle_back_whose_first_pictures_show_no_plate_is_read_again(tmp_path: Path) -> None:
+    # another van stands at the open case's place; for its first second a smear hides its plate (the
+    # readings give none), then the plate shows: a later reading, not the first, tells the two apart
+    first, second = (make_case(21, 24.0, layout="blue", blur=0.6, plate=p, vehicle=0) for p in PLATES)
+    x0, y0, x1, y1 = second.box
+    smeared = second.crop.copy()
+    smeared[y0:y1, x0:x1] = cv2.GaussianBlur(smeared[y0:y1, x0:x1], (0, 0), 8)
+    parked = [(0.0, 9.0, first.crop), (13.0, 14.0, smeared), (14.0, 24.0, second.crop)]
+    _composite(tmp_path / "composite.mp4", parked, 24.0)
+    result = replay_clip(_plate_config(tmp_path), tmp_path / "composite.mp4", tmp_path / "run", epoch=EPOCH)
+    assert [(m.kind, m.body["reason"]) for m in result.messages] == [
+        ("new", None),
+        ("cleared", "plate_changed"),
+        ("new", None),
+    ]
+    assert [m.body["detection"]["plate"]["text"] for m in result.messages if m.kind == "new"] == list(PLATES)
+
+
 def test_another_car_at_an_open_case_s_place_after_a_restart_is_a_new_case(tmp_path: Path) -> None:
     # the worker is down for a second while one van gives way to another, alike but for its plate:
     # the restarted run reads what stands at the open case's place, against the plate stored (28 px
