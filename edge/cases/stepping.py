@@ -86,9 +86,9 @@ class RuleStepper:
 
     def absences(self, facts: Facts, frame: Frame, now: float) -> Stepped:
         """A patrol visit has looked: no sightings, and absence counts from the start of the watch."""
-        out = Stepped()
+        out, looks = Stepped(), FrameLooks(frame.image)
         for r in self._book.rules.values():
-            self._step(facts, r, frame, FrameLooks(frame.image), now, None, out, self._clock.watching_since, None)
+            self._step(facts, r, frame, looks, now, None, out, self._clock.watching_since, None)
         return out
 
     def _step(
