@@ -9,6 +9,7 @@ is the kind of guess that sends a notice to the wrong owner.
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -130,8 +131,8 @@ class PlateReader:
         return best
 
     def _best_plate(self, boxes: list[_Measured]) -> PlateRead | None:
-        """The surest plate the boxes read, each box in a few framings (one recogniser batch) that
-        must mostly agree on one valid plate its panel colour can carry."""
+        """The surest plate the boxes read, each box in a few framings (one recogniser batch), most
+        of which must read one valid plate its panel colour can carry."""
         images = [v for m in boxes for v in _framings(m.patch)]
         readings = self._with_ends(images, self._recogniser.read(images))
         best: PlateRead | None = None
@@ -140,12 +141,13 @@ class PlateReader:
             reads = readings[len(_FRAMINGS) * i : len(_FRAMINGS) * (i + 1)]
             plates = [(parse_plate(text), confidence) for text, confidence in reads]
             valid = [(p.text, c) for p, c in plates if p is not None and fits_panel(p, colour)]
-            texts = {text for text, _ in valid}
-            if len(texts) != 1 or len(valid) * 2 <= len(reads):
-                continue  # nothing, framings that disagree, or only a minority that reads a plate
-            confidence = max(c for _, c in valid)
+            votes = Counter(text for text, _ in valid).most_common(1)
+            if not votes or votes[0][1] * 2 <= len(reads):
+                continue  # no plate that most framings read
+            text = votes[0][0]
+            confidence = max(c for t, c in valid if t == text)
             if best is None or confidence > best.confidence:
-                best = PlateRead(valid[0][0], confidence, m.box, m.char_px)
+                best = PlateRead(text, confidence, m.box, m.char_px)
         return best
 
     def _with_ends(self, images: list[np.ndarray], lines: list[TextLine]) -> list[tuple[str, float]]:
@@ -155,13 +157,14 @@ class PlateReader:
 
         Plate characters are squeezed to half their width: a dense Chinese character so squeezed is
         what the recogniser, reading the line, drops or misreads most. Read alone, widened, it reads;
-        it joins the text only as one of the characters that can stand there, and as sure as its
-        share of the model's probability for those characters.
+        it joins the text only as one of the characters that can stand there (those that make the
+        rest of the line a plate: 粤 alone before Z1234港), and as sure as its share of the model's
+        probability for those characters.
         """
         out = [(line.text, line.confidence(SEPARATORS)) for line in lines]
         ends = [_end_cells(image, line) for image, line in zip(images, lines, strict=True)]
-        read_starts = self._read_cells({i: e.start for i, e in enumerate(ends) if e and e.start is not None}, PROVINCES)
-        read_ends = self._read_cells({i: e.end for i, e in enumerate(ends) if e and e.end is not None}, SUFFIXES)
+        read_starts = self._read_cells({i: e.start for i, e in enumerate(ends) if e and e.start})
+        read_ends = self._read_cells({i: e.end for i, e in enumerate(ends) if e and e.end})
         for i, e in enumerate(ends):
             if e is None:
                 continue
@@ -169,8 +172,8 @@ class PlateReader:
             out[i] = (first[0] + e.core + last[0], min(e.confidence, first[1], last[1]))
         return out
 
-    def _read_cells(self, cells: dict[int, np.ndarray], allowed: str) -> dict[int, tuple[str, float]]:
-        read = self._recogniser.read_character(list(cells.values()), allowed)
+    def _read_cells(self, cells: dict[int, _Cell]) -> dict[int, tuple[str, float]]:
+        read = self._recogniser.read_character([c.image for c in cells.values()], [c.allowed for c in cells.values()])
         return dict(zip(cells, read, strict=True))
 
     def _readable(self, m: _Measured) -> bool:
@@ -191,14 +194,32 @@ class _Measured:
 
 
 @dataclass(frozen=True, slots=True)
+class _Cell:
+    """Part of a line image to read one character from, and the characters that can stand there."""
+
+    image: np.ndarray
+    allowed: str
+
+
+@dataclass(frozen=True, slots=True)
 class _Ends:
     """A line that reads a plate once the Chinese character before (`start`) and/or after (`end`)
     its other characters (`core`) is read from these cells; `confidence` that of the core."""
 
     core: str
     confidence: float
-    start: np.ndarray | None
-    end: np.ndarray | None
+    start: _Cell | None
+    end: _Cell | None
+
+
+def _completions(core: str) -> tuple[str, str]:
+    """The characters that make `core` a plate before it (province place) and after it (suffix):
+    before alone, after alone, or one at each end, the first of these that makes any plate."""
+    for before, after in ((PROVINCES + "使", ""), ("", SUFFIXES), (PROVINCES + "使", SUFFIXES)):
+        pairs = [(a, b) for a in list(before) or [""] for b in list(after) or [""] if parse_plate(a + core + b)]
+        if pairs:
+            return "".join(dict.fromkeys(a for a, _ in pairs)), "".join(dict.fromkeys(b for _, b in pairs))
+    return "", ""
 
 
 def _end_cells(image: np.ndarray, line: TextLine) -> _Ends | None:
@@ -216,32 +237,28 @@ def _end_cells(image: np.ndarray, line: TextLine) -> _Ends | None:
     core = "".join(ch for ch, _, _ in kept)
     if len(kept) < 5 or parse_plate(core) is not None:
         return None
-    start, end = PROVINCES[0], SUFFIXES[0]  # stand-ins: any province (suffix) fits a format alike
-    wants = next(
-        (w for w in ((True, False), (False, True), (True, True)) if parse_plate(start * w[0] + core + end * w[1])),
-        None,
-    )
-    if wants is None:
+    before, after = _completions(core)
+    if not before and not after:
         return None
     width = image.shape[1]
     xs = [x * width for _, x, _ in kept]
     pitch = float(np.median(np.diff(xs)))
     pad = round(0.3 * image.shape[0])
-    cells: list[np.ndarray | None] = [None, None]
-    if wants[0]:
+    start = end = None
+    if before:
         right = round(xs[0] - CELL_GAP * pitch)
         if right < 0.6 * pitch:
             return None  # the line starts at its first character: no room for another before it
-        cells[0] = cv2.copyMakeBorder(
-            image[:, max(0, right - round(1.5 * pitch)) : right], 0, 0, pad, pad, cv2.BORDER_REPLICATE
-        )
-    if wants[1]:
+        cell = image[:, max(0, right - round(1.5 * pitch)) : right]
+        start = _Cell(cv2.copyMakeBorder(cell, 0, 0, pad, pad, cv2.BORDER_REPLICATE), before)
+    if after:
         left = round(xs[-1] + CELL_GAP * pitch)
         if width - left < 0.6 * pitch:
             return None
-        cells[1] = cv2.copyMakeBorder(image[:, left : left + round(1.5 * pitch)], 0, 0, pad, pad, cv2.BORDER_REPLICATE)
+        cell = image[:, left : left + round(1.5 * pitch)]
+        end = _Cell(cv2.copyMakeBorder(cell, 0, 0, pad, pad, cv2.BORDER_REPLICATE), after)
     confidence = min((p for _, _, p in kept), default=0.0)
-    return _Ends(core, confidence, cells[0], cells[1])
+    return _Ends(core, confidence, start, end)
 
 
 def _is_cjk(ch: str) -> bool:

@@ -46,8 +46,10 @@ _FORMATS: dict[str, str] = {
     "standard": rf"[{PROVINCES}]{LETTER}{ALNUM}{{5}}",
     # new-energy (green): small cars D/F (A-K since 2021) then 1 letter-or-digit and 4 digits; large: 5 digits then D/F
     "new_energy": rf"[{PROVINCES}]{LETTER}(?:[A-HJK]{ALNUM}[0-9]{{4}}|[0-9]{{5}}[DF])",
-    # police, driving-school, trailer, Hong Kong / Macau cross-border and consulate plates: 4 characters + suffix
-    "special": rf"[{PROVINCES}]{LETTER}{ALNUM}{{4}}[{SUFFIXES}]",
+    # police, driving-school, trailer and consulate plates: 4 characters + suffix
+    "special": rf"[{PROVINCES}]{LETTER}{ALNUM}{{4}}[警学挂领]",
+    # Hong Kong / Macau cross-border plates are issued by Guangdong's Z office only
+    "cross_border": rf"粤Z{ALNUM}{{4}}[港澳]",
     # embassy plates: 使 and six digits (embassy number, then the vehicle)
     "embassy": r"使[0-9]{6}",
 }
@@ -99,7 +101,7 @@ PANEL_KINDS = {
     "blue": ("standard",),
     "yellow": ("standard", "special"),
     "green": ("new_energy",),
-    "plain": ("special", "embassy"),
+    "plain": ("special", "cross_border", "embassy"),
 }
 
 
