@@ -7,7 +7,7 @@ from collections.abc import Iterable
 
 import cv2
 import numpy as np
-from test_cases_support import CAR, Box, H, Run, W, make_config, rule
+from test_cases_support import CAR, VAN, Box, H, Run, W, make_config, rule
 
 TIMING = {"min_duration_s": 180, "gap_allowance_s": 10, "clear_after_s": 90}
 
@@ -39,6 +39,27 @@ def test_a_car_seen_on_visits_a_minute_apart_is_one_case_from_the_first_visit(tm
     first_seen = new.pictures["01-first_seen.jpg"]  # from the first visit, held as JPEG between visits
     assert first_seen != new.pictures["01-full.jpg"]
     assert cv2.imdecode(np.frombuffer(first_seen, np.uint8), cv2.IMREAD_COLOR).shape == (H, W, 3)
+
+
+def test_places_first_seen_in_one_picture_each_get_their_own_first_seen_picture(tmp_path):
+    """The car and the van share the first visit's held JPEG, decoded once for both: each case's
+    first-seen picture marks its own vehicle and leaves the other as the camera saw it."""
+    run = patrol_run(tmp_path)
+    for t in (0, 60, 120):
+        visit(run, t, [CAR, VAN], resumed=t == 0)
+    cases = {m.body["detection"]["class"]: m for m in visit(run, 180, [CAR, VAN]) if m.kind == "new"}
+    assert set(cases) == {"car", "truck"}
+    pictures = {
+        name: cv2.imdecode(np.frombuffer(m.pictures["01-first_seen.jpg"], np.uint8), cv2.IMREAD_COLOR)
+        for name, m in cases.items()
+    }
+
+    def red(image: np.ndarray, box: Box) -> bool:  # the middle of the box's left edge drawn in the case's red
+        b, g, r = (int(v) for v in image[round((box[1] + box[3]) / 2), round(box[0])])
+        return r > 150 and b < 100 and g < 100
+
+    assert red(pictures["car"], CAR) and not red(pictures["car"], VAN)
+    assert red(pictures["truck"], VAN) and not red(pictures["truck"], CAR)
 
 
 def test_one_long_visit_never_confirms_a_case(tmp_path):

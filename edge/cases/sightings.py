@@ -50,6 +50,9 @@ class FirstSightings:
         self._redactor = redactor
         self._held: dict[str, _Held] = {}
         self._pictures: dict[str, Picture] = {}
+        # packed first frames decoded during this visit, by the JPEG's identity: places first seen in
+        # one picture share its JPEG, and several settle on the same visit
+        self._unpacked: dict[int, tuple[bytes, np.ndarray]] = {}
 
     def hold(
         self, key: str, frame: Frame, box: np.ndarray, label: str, clock: float, seen: Bystanders | None = None
@@ -64,15 +67,23 @@ class FirstSightings:
         seen = Sighting(held.box[None, :], [held.label], np.zeros((0, 4)))
         frame = held.frame
         if held.packed is not None:
-            image = cv2.imdecode(np.frombuffer(held.packed, np.uint8), cv2.IMREAD_COLOR)
-            assert image is not None, "a packed first frame is a JPEG this worker encoded"
-            frame = dataclasses.replace(frame, image=image)
+            frame = dataclasses.replace(frame, image=self._unpack(held.packed))
         if self._redactor is not None:  # blurred before it is encoded: the clear picture is never stored
             frame = self._redactor.frame(frame, held.seen, held.box[None, :])
         pic = scene_picture(facts, spec, frame, held.clock, name="first_seen.jpg", kind=PICTURE_NAME, seen=seen)
         self._pictures[key] = pic
         meta = {"taken_at": pic.taken_at, "media_s": pic.media_s, "width": pic.width, "height": pic.height}
         return HeldPicture(key, PICTURE_NAME, pic.jpeg, meta)
+
+    def _unpack(self, packed: bytes) -> np.ndarray:
+        """A packed first frame's pixels, decoded once a visit however many of its places settle
+        (read only: the redactor and the annotation draw on copies)."""
+        cached = self._unpacked.get(id(packed))
+        if cached is None or cached[0] is not packed:
+            image = cv2.imdecode(np.frombuffer(packed, np.uint8), cv2.IMREAD_COLOR)
+            assert image is not None, "a packed first frame is a JPEG this worker encoded"
+            cached = self._unpacked[id(packed)] = (packed, image)
+        return cached[1]
 
     def picture(self, key: str) -> Picture | None:
         """The place's first-seen picture, from memory or (after a restart) from the store."""
@@ -88,6 +99,7 @@ class FirstSightings:
 
     def pack(self) -> None:
         """Hold the waiting first frames as JPEG (each frame encoded once, whichever places share it)."""
+        self._unpacked.clear()  # between visits a patrol camera holds no pixels
         packed: dict[int, tuple[Frame, bytes]] = {}
         for key, held in self._held.items():
             if held.packed is not None:
@@ -111,3 +123,4 @@ class FirstSightings:
         for key in [k for k in self._held if k not in keys]:
             del self._held[key]
         self._pictures.clear()  # reloaded from the store on demand
+        self._unpacked.clear()
