@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import lru_cache
 from pathlib import Path
 
 import cv2
@@ -212,9 +213,11 @@ class _Ends:
     end: _Cell | None
 
 
+@lru_cache(maxsize=512)
 def _completions(core: str) -> tuple[str, str]:
     """The characters that make `core` a plate before it (province place) and after it (suffix):
-    before alone, after alone, or one at each end, the first of these that makes any plate."""
+    before alone, after alone, or one at each end, the first of these that makes any plate. (Up to
+    240 format checks: the framings of a box mostly read one core, so it is worked out once.)"""
     for before, after in ((PROVINCES + "使", ""), ("", SUFFIXES), (PROVINCES + "使", SUFFIXES)):
         pairs = [(a, b) for a in list(before) or [""] for b in list(after) or [""] if parse_plate(a + core + b)]
         if pairs:

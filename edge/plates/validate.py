@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
+from functools import lru_cache
 
 PROVINCES = "京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼"
 LETTER = "[A-HJ-NP-Z]"  # the issuing office's letter: no I, no O
@@ -64,6 +65,7 @@ class PlateText:
     kind: str
 
 
+@lru_cache(maxsize=4096)
 def fold(ch: str) -> str:
     """A character as a plate prints it: full-width folded to ASCII, letters upper-cased, the
     traditional forms of the province and suffix characters simplified."""
