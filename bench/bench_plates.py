@@ -51,6 +51,8 @@ def main() -> None:
         reader.read(case.crop)
     exact: Counter[tuple[int, int]] = Counter()
     total: Counter[tuple[int, int]] = Counter()
+    layout_exact: Counter[str] = Counter()  # plates of >= 20 px by layout: which panels are hard
+    layout_total: Counter[str] = Counter()
     reasons: Counter[str] = Counter()
     wrong = []
     cpu_read = cpu_base = 0.0
@@ -64,6 +66,9 @@ def main() -> None:
         start = time.process_time()
         baseline.read([case.crop[y0:y1, x0:x1]])
         cpu_base += time.process_time() - start
+        if case.char_px >= 20:
+            layout_total[case.layout] += 1
+            layout_exact[case.layout] += result.text == case.plate
         if result.text is None:
             reasons[str(result.unread)] += 1
         elif result.text == case.plate:
@@ -79,6 +84,10 @@ def main() -> None:
     big = [b for b in BANDS if b[0] >= 20]
     n_big, ok_big = sum(total[b] for b in big), sum(exact[b] for b in big)
     print(f"  >= 20 px         {n_big:>5}  {ok_big:>5}  {ok_big / max(1, n_big):7.1%}   (goal >= 95 %)")
+    print(
+        "  by layout (>= 20 px):",
+        ", ".join(f"{name} {layout_exact[name]}/{n}" for name, n in sorted(layout_total.items())),
+    )
     print(f"wrong plates above the confidence threshold {reader.min_confidence}: {len(wrong)} (goal 0)")
     for item in wrong:
         print("   truth, read, confidence, layout, char px:", *item)
