@@ -32,6 +32,7 @@ from edge.delivery import Outbox
 from edge.i18n import CHINESE, translate
 from edge.infer import ModelError
 from edge.plates import DEFAULT_MODEL, PlateReader, Unread, parse_plate
+from edge.plates.reader import agreed_plate
 from edge.plates.recognise import TextRecogniser
 from edge.plates.rows import text_rows
 from edge.runtime.pipeline import CameraPipeline
@@ -146,6 +147,22 @@ def test_an_end_character_most_framings_read_is_read(reader: PlateReader, index:
     # though every framing read it. A plate most framings read, with a character the model gives
     # 0.15 of its probability and the others too little to share it, is read.
     case = make_case(1000 + index, float(np.linspace(10, 40, 200)[index]))
+    result = reader.read(case.crop)
+    assert (result.text, result.unread) == (case.plate, None) and result.confidence >= reader.min_confidence
+
+
+def test_a_plate_one_framing_reads_counts_unless_another_framing_reads_another_plate() -> None:
+    assert agreed_plate(["粤Z7156澳"], 3) == "粤Z7156澳"  # the other two caught the vehicle beside it
+    assert agreed_plate(["粤Z5255澳", "粤Z5255澳", "粤Z5255港"], 3) == "粤Z5255澳"  # most of them
+    assert agreed_plate(["粤Z5255澳", "粤Z5255港"], 3) is None  # one each: no plate to trust
+    assert agreed_plate([], 3) is None
+
+
+def test_a_plate_the_other_framings_read_no_plate_on_is_read(reader: PlateReader) -> None:
+    # plate 173 of the bench's set (晋HXZCQL, 36 px), no_text before: only the framing without its
+    # rim reads the plate (its 晋 read again from its cell); the other two read TH·XZCQL and
+    # HH·XZCQL, the panel's rim taken for a character, which is no plate
+    case = make_case(1000 + 173, float(np.linspace(10, 40, 200)[173]))
     result = reader.read(case.crop)
     assert (result.text, result.unread) == (case.plate, None) and result.confidence >= reader.min_confidence
 

@@ -134,8 +134,8 @@ class PlateReader:
         return best
 
     def _best_plate(self, boxes: list[_Measured]) -> PlateRead | None:
-        """The surest plate the boxes read, each box in a few framings (one recogniser batch), most
-        of which must read one valid plate its panel colour can carry."""
+        """The surest plate the boxes read, each box in a few framings (one recogniser batch) that
+        must agree on one valid plate its panel colour can carry (`agreed_plate`)."""
         images = [v for m in boxes for v in _framings(m.patch)]
         readings = self._with_ends(images, self._recogniser.read(images))
         best: PlateRead | None = None
@@ -144,10 +144,9 @@ class PlateReader:
             reads = readings[len(_FRAMINGS) * i : len(_FRAMINGS) * (i + 1)]
             plates = [(parse_plate(text), confidence) for text, confidence in reads]
             valid = [(p.text, c) for p, c in plates if p is not None and fits_panel(p, colour)]
-            votes = Counter(text for text, _ in valid).most_common(1)
-            if not votes or votes[0][1] * 2 <= len(reads):
-                continue  # no plate that most framings read
-            text = votes[0][0]
+            text = agreed_plate([t for t, _ in valid], len(reads))
+            if text is None:
+                continue
             confidence = max(c for t, c in valid if t == text)
             if best is None or confidence > best.confidence:
                 best = PlateRead(text, confidence, m.box, m.char_px)
@@ -186,6 +185,18 @@ class PlateReader:
         if reason is None:
             reason = Unread.TOO_SMALL if m.char_px < self.min_char_px else Unread.BLURRED
         return PlateRead(None, 0.0, m.box, m.char_px, reason)
+
+
+def agreed_plate(plates: list[str], framings: int) -> str | None:
+    """The plate that the framings of one box agree on, given the valid plates they read: the one
+    most of them read, or the only one any of them reads (None where none, or where others read
+    other plates and none has most). A framing that catches the vehicle beside the plate reads a
+    character too many (粤Z·7156澳口), which is no plate: it does not vote against the framing that
+    reads the plate; a framing that reads another plate does."""
+    votes = Counter(plates).most_common()
+    if not votes or (votes[0][1] * 2 <= framings and len(votes) > 1):
+        return None
+    return votes[0][0]
 
 
 @dataclass(frozen=True, slots=True)
