@@ -15,6 +15,7 @@ import av
 import cv2
 import jsonschema_rs
 import numpy as np
+import onnx
 import pytest
 import yaml
 from plate_set import make_case
@@ -33,8 +34,9 @@ from edge.i18n import CHINESE, translate
 from edge.infer import ModelError
 from edge.plates import DEFAULT_MODEL, PlateReader, Unread, parse_plate
 from edge.plates.reader import agreed_plate
-from edge.plates.recognise import TextRecogniser
+from edge.plates.recognise import PLATE_CHARACTERS, TextLine, TextRecogniser
 from edge.plates.rows import text_rows
+from edge.plates.validate import PROVINCES, SUFFIXES
 from edge.runtime.pipeline import CameraPipeline
 from edge.runtime.plates import PlateAttacher, PlateService
 from edge.runtime.replay import ReplayResult, replay_clip
@@ -165,6 +167,29 @@ def test_a_plate_the_other_framings_read_no_plate_on_is_read(reader: PlateReader
     case = make_case(1000 + 173, float(np.linspace(10, 40, 200)[173]))
     result = reader.read(case.crop)
     assert (result.text, result.unread) == (case.plate, None) and result.confidence >= reader.min_confidence
+
+
+@pytest.mark.parametrize("index", [91, 176], ids=["province", "suffix"])
+def test_an_end_character_the_line_reads_in_doubt_is_judged_on_the_line(reader: PlateReader, index: int) -> None:
+    # plates 91 and 176 of the bench's set (粤Z1651港, 贵G0327警), low_confidence before: the line read
+    # 粤 (警) at 0.65 (0.54), the rest of that step on characters no plate prints there, and the
+    # character's cell, read alone, gave the characters that can stand there under 0.15. Among those
+    # characters, at the line's own step, it is sure.
+    case = make_case(1000 + index, float(np.linspace(10, 40, 200)[index]))
+    result = reader.read(case.crop)
+    assert (result.text, result.unread) == (case.plate, None) and result.confidence >= reader.min_confidence
+
+
+def test_a_character_is_chosen_among_those_that_can_stand_there_only_where_they_hold_enough() -> None:
+    probs = np.zeros((1, len(PLATE_CHARACTERS)), np.float32)
+    probs[0, PLATE_CHARACTERS.index("苏")] = 0.42  # the rest of the step on characters no plate prints
+    probs[0, PLATE_CHARACTERS.index("鲁")] = 0.02
+    line = TextLine("苏", (0.42,), (0.5,), probs)
+    assert line.choose(0, PROVINCES) == ("苏", pytest.approx(0.42 / 0.44))
+    assert line.choose(0, SUFFIXES) is None  # 0 of the step on 警 学 挂 港 澳 领: not one of them
+    probs[0] = 0.0
+    probs[0, PLATE_CHARACTERS.index("苏")] = 0.1  # under MIN_CHARACTER_MASS: the model saw something else
+    assert TextLine("苏", (0.1,), (0.5,), probs).choose(0, PROVINCES) is None
 
 
 def test_a_too_small_plate_is_unread_with_its_reason(reader: PlateReader) -> None:
@@ -382,6 +407,19 @@ def test_with_privacy_the_plates_of_other_vehicles_are_blurred_and_the_subjects_
 def test_a_missing_recogniser_model_is_a_model_error_naming_it(tmp_path: Path) -> None:
     with pytest.raises(ModelError, match=r"plate recogniser model .*nowhere\.onnx does not exist"):
         PlateReader(tmp_path / "nowhere.onnx")
+
+
+def test_a_recogniser_that_cannot_read_plate_characters_is_a_model_error_naming_them(tmp_path: Path) -> None:
+    # a text model for another script (here: the bundled one with a Latin-only dictionary) would read
+    # every province as some other character: refused at load, not left to read no plate forever
+    model = onnx.load(str(DEFAULT_MODEL))
+    for prop in model.metadata_props:
+        if prop.key == "character":
+            prop.value = "\n".join("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ·")
+    path = tmp_path / "latin.onnx"
+    onnx.save(model, str(path))
+    with pytest.raises(ModelError, match=r"latin\.onnx cannot read the plate characters \S*京\S*粤\S*$"):
+        PlateReader(path)
 
 
 def test_a_live_camera_gets_its_plate_without_the_analysis_waiting_for_it(tmp_path: Path) -> None:

@@ -174,9 +174,11 @@ class PlateReader:
             out[i] = (first[0] + e.core + last[0], min(e.confidence, first[1], last[1]))
         return out
 
-    def _read_cells(self, cells: dict[int, _Cell]) -> dict[int, tuple[str, float]]:
-        read = self._recogniser.read_character([c.image for c in cells.values()], [c.allowed for c in cells.values()])
-        return dict(zip(cells, read, strict=True))
+    def _read_cells(self, ends: dict[int, _End]) -> dict[int, tuple[str, float]]:
+        """Each end's character: as the line read it where it did, else read from its cell."""
+        cells = {i: e.cell for i, e in ends.items() if e.cell is not None}
+        read = self._recogniser.read_character(list(cells.values()), [ends[i].allowed for i in cells])
+        return {i: e.read for i, e in ends.items() if e.read is not None} | dict(zip(cells, read, strict=True))
 
     def _readable(self, m: _Measured) -> bool:
         return m.char_px >= self.min_char_px and m.sharpness >= self.min_sharpness
@@ -208,11 +210,13 @@ class _Measured:
 
 
 @dataclass(frozen=True, slots=True)
-class _Cell:
-    """Part of a line image to read one character from, and the characters that can stand there."""
+class _End:
+    """The Chinese character at one end of a line, among the characters that can stand there
+    (`allowed`): as the line itself read it (`read`), or to be read from `cell`, a part of the line."""
 
-    image: np.ndarray
     allowed: str
+    read: tuple[str, float] | None = None
+    cell: np.ndarray | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -222,8 +226,8 @@ class _Ends:
 
     core: str
     confidence: float
-    start: _Cell | None
-    end: _Cell | None
+    start: _End | None
+    end: _End | None
 
 
 @lru_cache(maxsize=512)
@@ -240,41 +244,60 @@ def _completions(core: str) -> tuple[str, str]:
 
 def _end_cells(image: np.ndarray, line: TextLine) -> _Ends | None:
     """Where a line reads a plate but its first or last Chinese character (dropped, read as a
-    character no plate prints there, or read under MIN_CONFIDENCE), the cells to read it from: the
-    line before the first (after the last) of its other characters, a character pitch (their median
-    spacing) short of it."""
+    character no plate prints there, or read under MIN_CONFIDENCE), how to read that character.
+
+    One the line read in doubt is taken from the line itself, among the characters that can stand
+    there, where the model gave those enough probability at its step: read in context, it is better
+    evidence than its cell (a doubtful 苏 at 0.42, the rest of the step on characters no plate prints,
+    is 苏 among the provinces). Otherwise it is read from its cell: the line before the first (after
+    the last) of its other characters, a fifth of a character pitch (their median spacing) short of it.
+    """
     kept = [
-        (ch, x, p) for ch, x, p in zip(line.text, line.positions, line.char_scores, strict=True) if ch not in SEPARATORS
+        (k, ch, x, p)
+        for k, (ch, x, p) in enumerate(zip(line.text, line.positions, line.char_scores, strict=True))
+        if ch not in SEPARATORS
     ]
-    if kept and _is_cjk(kept[0][0]) and (kept[0][0] not in PROVINCES + "使" or kept[0][2] < MIN_CONFIDENCE):
-        kept = kept[1:]
-    if kept and _is_cjk(kept[-1][0]) and (kept[-1][0] not in SUFFIXES or kept[-1][2] < MIN_CONFIDENCE):
-        kept = kept[:-1]
-    core = "".join(ch for ch, _, _ in kept)
+    head = tail = None  # where the line read a doubtful first (last) character: its index in the line
+    if kept and _is_cjk(kept[0][1]) and (kept[0][1] not in PROVINCES + "使" or kept[0][3] < MIN_CONFIDENCE):
+        head, kept = kept[0][0], kept[1:]
+    if kept and _is_cjk(kept[-1][1]) and (kept[-1][1] not in SUFFIXES or kept[-1][3] < MIN_CONFIDENCE):
+        tail, kept = kept[-1][0], kept[:-1]
+    core = "".join(ch for _, ch, _, _ in kept)
     if len(kept) < 5 or parse_plate(core) is not None:
         return None
     before, after = _completions(core)
     if not before and not after:
         return None
     width = image.shape[1]
-    xs = [x * width for _, x, _ in kept]
+    xs = [x * width for _, _, x, _ in kept]
     pitch = float(np.median(np.diff(xs)))
     pad = round(0.3 * image.shape[0])
     start = end = None
     if before:
-        right = round(xs[0] - CELL_GAP * pitch)
-        if right < 0.6 * pitch:
-            return None  # the line starts at its first character: no room for another before it
-        cell = image[:, max(0, right - round(1.5 * pitch)) : right]
-        start = _Cell(cv2.copyMakeBorder(cell, 0, 0, pad, pad, cv2.BORDER_REPLICATE), before)
+        start = _on_line(line, head, before)
+        if start is None:
+            right = round(xs[0] - CELL_GAP * pitch)
+            if right < 0.6 * pitch:
+                return None  # the line starts at its first character: no room for another before it
+            cell = image[:, max(0, right - round(1.5 * pitch)) : right]
+            start = _End(before, cell=cv2.copyMakeBorder(cell, 0, 0, pad, pad, cv2.BORDER_REPLICATE))
     if after:
-        left = round(xs[-1] + CELL_GAP * pitch)
-        if width - left < 0.6 * pitch:
-            return None
-        cell = image[:, left : left + round(1.5 * pitch)]
-        end = _Cell(cv2.copyMakeBorder(cell, 0, 0, pad, pad, cv2.BORDER_REPLICATE), after)
-    confidence = min((p for _, _, p in kept), default=0.0)
+        end = _on_line(line, tail, after)
+        if end is None:
+            left = round(xs[-1] + CELL_GAP * pitch)
+            if width - left < 0.6 * pitch:
+                return None
+            cell = image[:, left : left + round(1.5 * pitch)]
+            end = _End(after, cell=cv2.copyMakeBorder(cell, 0, 0, pad, pad, cv2.BORDER_REPLICATE))
+    confidence = min((p for _, _, _, p in kept), default=0.0)
     return _Ends(core, confidence, start, end)
+
+
+def _on_line(line: TextLine, index: int | None, allowed: str) -> _End | None:
+    """The end character as the line read it at character `index`, if the line read one there and
+    gave the allowed characters enough of its probability."""
+    read = None if index is None else line.choose(index, allowed)
+    return None if read is None else _End(allowed, read=read)
 
 
 def _is_cjk(ch: str) -> bool:

@@ -24,19 +24,31 @@ STRIDE = 8  # input columns per output step
 MAX_LINE_WIDTH = 480  # a plate line is at most ~5x as wide as high; wider crops are squeezed
 
 
-@dataclass(frozen=True, slots=True)
+PLATE_CHARACTERS = "".join(sorted(ALPHABET))  # the columns of TextLine.plate_probs
+
+
+@dataclass(frozen=True, slots=True, eq=False)
 class TextLine:
     """What the recogniser read on one line: the text, each character's probability and where its
-    centre is, as a share of the line image's width."""
+    centre is, as a share of the line image's width; and at each character's step, the probability
+    of every character a plate prints (`plate_probs`, columns in PLATE_CHARACTERS order)."""
 
     text: str
     char_scores: tuple[float, ...]
     positions: tuple[float, ...]
+    plate_probs: np.ndarray
 
     def confidence(self, ignore: str = "") -> float:
         """The weakest character's probability, leaving out characters in `ignore` (separators):
         one doubtful character makes the whole line doubtful."""
         return min((s for ch, s in zip(self.text, self.char_scores, strict=True) if ch not in ignore), default=0.0)
+
+    def choose(self, index: int, allowed: str) -> tuple[str, float] | None:
+        """The character of `allowed` at the step of character `index`, and its share of their
+        probability there; None where they hold under MIN_CHARACTER_MASS of it (the model saw
+        something else there)."""
+        probs = self.plate_probs[index, [PLATE_CHARACTERS.index(ch) for ch in allowed]]
+        return _share(probs, allowed)
 
 
 class TextRecogniser:
@@ -64,6 +76,10 @@ class TextRecogniser:
         self._input = self._session.get_inputs()[0].name
         self._index = {ch: i for i, ch in enumerate(self._characters) if ch}
         self._variants = _variants(self._characters, self._index)
+        missing = [ch for ch in PLATE_CHARACTERS if ch not in self._index]
+        if missing:
+            raise ModelError(f"plate recogniser model {path} cannot read the plate characters {''.join(missing)}")
+        self._plate_columns = np.array([self._index[ch] for ch in PLATE_CHARACTERS])
 
     def _folded(self, probs: np.ndarray) -> np.ndarray:
         """Each plate character's probability with its variants' added (粤 + 粵, A + a + Ａ), held by
@@ -112,13 +128,10 @@ class TextRecogniser:
         probs, _ = self._run(images)
         out = []
         for p, chars in zip(probs, allowed, strict=True):
-            columns = np.array([self._index[ch] for ch in chars if ch in self._index])
-            sub = p[:, columns]
-            mass = sub.sum(axis=1)
-            step = int(mass.argmax())
-            which = int(sub[step].argmax())
-            share = float(sub[step, which] / mass[step]) if mass[step] >= MIN_CHARACTER_MASS else 0.0
-            out.append((self._characters[columns[which]], share))
+            known = "".join(ch for ch in chars if ch in self._index)
+            sub = p[:, [self._index[ch] for ch in known]]
+            step = int(sub.sum(axis=1).argmax())
+            out.append(_share(sub[step], known) or (known[int(sub[step].argmax())], 0.0))
         return out
 
     def _decode(self, probs: np.ndarray, width: int) -> TextLine:
@@ -134,7 +147,18 @@ class TextRecogniser:
             "".join(ch[:1] or " " for ch in chars),
             tuple(float(s) for s in score[keep]),
             tuple(float((STRIDE * k + STRIDE / 2) / width) for k in steps),
+            probs[np.ix_(steps, self._plate_columns)],
         )
+
+
+def _share(probs: np.ndarray, chars: str) -> tuple[str, float] | None:
+    """The likeliest of `chars` (their probabilities `probs` at one step) and its share of them; None
+    where they hold under MIN_CHARACTER_MASS of that step."""
+    mass = float(probs.sum())
+    if mass < MIN_CHARACTER_MASS:
+        return None
+    which = int(probs.argmax())
+    return chars[which], float(probs[which]) / mass
 
 
 def _variants(characters: list[str], index: dict[str, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
