@@ -131,23 +131,31 @@ def test_a_chinese_character_the_line_drops_is_read_on_its_own(reader: PlateRead
     assert result.text == case.plate and result.confidence >= reader.min_confidence
 
 
-@pytest.mark.parametrize("index", [92, 179], ids=["province", "suffix"])
-def test_a_chinese_character_the_line_doubts_is_read_on_its_own(reader: PlateReader, index: int) -> None:
-    # plates 92 and 179 of the bench's set (京TD89256, 湘B4516警): the whole line reads the first
-    # (last) character wrongly or in doubt (the plates were low_confidence at 0.80 and 0.71); read
-    # again on its own, among the characters that can stand there, it is sure
-    case = make_case(1000 + index, float(np.linspace(10, 40, 200)[index]))
-    result = reader.read(case.crop)
-    assert (result.text, result.unread) == (case.plate, None) and result.confidence >= reader.min_confidence
+# Plates of the bench's set that each step of the reader is there for (each low_confidence or no_text
+# on the reader before that step):
+# - 92, 179 (京TD89256, 湘B4516警): the line reads the first (last) character wrongly or in doubt
+#   (0.80, 0.71); read again on its own, among the characters that can stand there, it is sure;
+# - 120 (粤Z5255澳): one framing read 港 where the two others read 澳: the plate most framings read;
+# - 125 (琼S2667警): the blurred red 警, read alone, got 0.15-0.3 of the model's probability for the
+#   characters that can stand there, the rest too little to share it;
+# - 173 (晋HXZCQL, 36 px): only the framing without its rim reads the plate; the other two read
+#   TH·XZCQL and HH·XZCQL, the panel's rim taken for a character, which is no plate and no vote;
+# - 91, 176 (粤Z1651港, 贵G0327警): the line read 粤 (警) at 0.65 (0.54), the rest of that step on
+#   characters no plate prints there, where the character's cell, read alone, gave the characters that
+#   can stand there under 0.15: among those, at the line's own step, it is sure.
+SET_PLATES = {
+    "doubtful-province": 92,
+    "doubtful-suffix": 179,
+    "framings-disagree": 120,
+    "faint-suffix": 125,
+    "one-framing-reads": 173,
+    "province-judged-on-line": 91,
+    "suffix-judged-on-line": 176,
+}
 
 
-@pytest.mark.parametrize("index", [120, 125], ids=["framings-disagree", "faint-suffix"])
-def test_an_end_character_most_framings_read_is_read(reader: PlateReader, index: int) -> None:
-    # plates 120 and 125 of the bench's set (粤Z5255澳, 琼S2667警), low_confidence before: one framing
-    # read 港 or no plate where the others read 澳, which vetoed the plate; and the blurred red 警,
-    # read alone, got under 0.3 of the model's probability for the characters that can stand there,
-    # though every framing read it. A plate most framings read, with a character the model gives
-    # 0.15 of its probability and the others too little to share it, is read.
+@pytest.mark.parametrize("index", SET_PLATES.values(), ids=SET_PLATES.keys())
+def test_a_plate_of_the_set_that_a_reader_step_is_for_is_read(reader: PlateReader, index: int) -> None:
     case = make_case(1000 + index, float(np.linspace(10, 40, 200)[index]))
     result = reader.read(case.crop)
     assert (result.text, result.unread) == (case.plate, None) and result.confidence >= reader.min_confidence
@@ -158,26 +166,6 @@ def test_a_plate_one_framing_reads_counts_unless_another_framing_reads_another_p
     assert agreed_plate(["粤Z5255澳", "粤Z5255澳", "粤Z5255港"], 3) == "粤Z5255澳"  # most of them
     assert agreed_plate(["粤Z5255澳", "粤Z5255港"], 3) is None  # one each: no plate to trust
     assert agreed_plate([], 3) is None
-
-
-def test_a_plate_the_other_framings_read_no_plate_on_is_read(reader: PlateReader) -> None:
-    # plate 173 of the bench's set (晋HXZCQL, 36 px), no_text before: only the framing without its
-    # rim reads the plate (its 晋 read again from its cell); the other two read TH·XZCQL and
-    # HH·XZCQL, the panel's rim taken for a character, which is no plate
-    case = make_case(1000 + 173, float(np.linspace(10, 40, 200)[173]))
-    result = reader.read(case.crop)
-    assert (result.text, result.unread) == (case.plate, None) and result.confidence >= reader.min_confidence
-
-
-@pytest.mark.parametrize("index", [91, 176], ids=["province", "suffix"])
-def test_an_end_character_the_line_reads_in_doubt_is_judged_on_the_line(reader: PlateReader, index: int) -> None:
-    # plates 91 and 176 of the bench's set (粤Z1651港, 贵G0327警), low_confidence before: the line read
-    # 粤 (警) at 0.65 (0.54), the rest of that step on characters no plate prints there, and the
-    # character's cell, read alone, gave the characters that can stand there under 0.15. Among those
-    # characters, at the line's own step, it is sure.
-    case = make_case(1000 + index, float(np.linspace(10, 40, 200)[index]))
-    result = reader.read(case.crop)
-    assert (result.text, result.unread) == (case.plate, None) and result.confidence >= reader.min_confidence
 
 
 def test_a_character_is_chosen_among_those_that_can_stand_there_only_where_they_hold_enough() -> None:
