@@ -1,8 +1,8 @@
 """Where a plate may be in a vehicle crop: coloured plate panels and dense rows of vertical strokes.
 
 Mainland plates are a saturated panel (blue, yellow, green) or a white / black one, carrying a row
-of characters whose vertical strokes make dense, regular edges. Two cheap cues propose boxes: the
-panel colours and the stroke density (which also finds white and black plates); the recogniser and
+of characters whose vertical strokes make dense, regular edges. Cheap cues propose boxes: the panel
+colours, dark panels, and the stroke density (which also finds white plates); the recogniser and
 the format check decide which box, if any, holds a plate. Nothing here reads text.
 """
 
@@ -25,6 +25,12 @@ _PANELS = {
     "yellow": ((15, 90, 90), (34, 255, 255)),
     "green": ((35, 40, 90), (85, 255, 255)),
 }
+# A black panel (Hong Kong / Macau cross-border, embassy): dark, whatever its hue. Dark regions are
+# common on a vehicle (tyres, glass, shadow): one counts only when strokes cross most of its columns,
+# as a row of characters across a plate does, and it ranks with the stroke rows, not the colours.
+_DARK = ((0, 0, 0), (180, 255, 70))
+MIN_DARK_STROKES = 0.7  # black plates of bench_plates' set: 0.78-0.95; other dark shapes there: 80 % under
+MIN_DARK_FILL = 0.6  # a panel fills its outline (black plates there: 90 % over 0.63); glass and shadow seldom do
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -127,6 +133,12 @@ def locate(crop: np.ndarray, max_candidates: int = 5) -> list[Candidate]:
     for low, high in _PANELS.values():
         mask = cv2.inRange(hsv, np.array(low, np.uint8), np.array(high, np.uint8))
         found += [(shape, 0.5 + 0.5 * shape[1]) for shape in _shapes(mask, (5, 3), min_area)]
+    dark = cv2.inRange(hsv, np.array(_DARK[0], np.uint8), np.array(_DARK[1], np.uint8))
+    found += [
+        (shape, 0.3 + 0.5 * shape[1])
+        for shape in _shapes(dark, (5, 3), min_area)
+        if shape[1] >= MIN_DARK_FILL and _stroke_density(gray, Candidate(shape[0], 0.0).box) >= MIN_DARK_STROKES
+    ]
     # rows of vertical strokes (any panel colour): close the gaps between characters of a small
     # plate and of a large one
     edges = cv2.convertScaleAbs(cv2.Sobel(gray, cv2.CV_16S, 1, 0, ksize=3))

@@ -121,9 +121,11 @@ class PlateReader:
         readable = [m for m in measured if self._readable(m)]
         if not readable:
             return self._unread(measured[0])
-        # the most plate-like boxes first; the rest only when these give no plate to report
+        # the most plate-like boxes first; the rest only when these give no plate to report (at
+        # the default threshold at least, so a lenient reader reads the boxes a default one does)
         best = self._best_plate(readable[:FIRST_READ])
-        if (best is None or best.confidence < self.min_confidence) and len(readable) > FIRST_READ:
+        enough = max(self.min_confidence, MIN_CONFIDENCE)
+        if (best is None or best.confidence < enough) and len(readable) > FIRST_READ:
             rest = self._best_plate(readable[FIRST_READ:])
             if rest is not None and (best is None or rest.confidence > best.confidence):
                 best = rest
