@@ -250,8 +250,8 @@ def _end_cells(image: np.ndarray, line: TextLine) -> _Ends | None:
 
     One the line read in doubt is taken from the line itself, among the characters that can stand
     there, where the model gave those enough probability at its step: read in context, it is better
-    evidence than its cell (a doubtful 苏 at 0.42, the rest of the step on characters no plate prints,
-    is 苏 among the provinces). Otherwise it is read from its cell: the line before the first (after
+    evidence than its cell (a doubtful 粤 at 0.65, the rest of the step on characters no plate prints
+    there, is 粤 among the provinces). Otherwise it is read from its cell: the line before the first (after
     the last) of its other characters, a fifth of a character pitch (their median spacing) short of it.
     """
     kept = [

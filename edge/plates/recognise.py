@@ -128,10 +128,9 @@ class TextRecogniser:
         probs, _ = self._run(images)
         out = []
         for p, chars in zip(probs, allowed, strict=True):
-            known = "".join(ch for ch in chars if ch in self._index)
-            sub = p[:, [self._index[ch] for ch in known]]
+            sub = p[:, [self._index[ch] for ch in chars]]  # every plate character is known (checked at load)
             step = int(sub.sum(axis=1).argmax())
-            out.append(_share(sub[step], known) or (known[int(sub[step].argmax())], 0.0))
+            out.append(_share(sub[step], chars) or (chars[int(sub[step].argmax())], 0.0))
         return out
 
     def _decode(self, probs: np.ndarray, width: int) -> TextLine:
