@@ -33,7 +33,7 @@ from edge.delivery import Outbox
 from edge.i18n import CHINESE, translate
 from edge.infer import ModelError
 from edge.plates import DEFAULT_MODEL, PlateReader, Unread, locate, parse_plate
-from edge.plates.reader import agreed_plate
+from edge.plates.reader import agreed_plate, judge_office_letter
 from edge.plates.recognise import PLATE_CHARACTERS, TextLine, TextRecogniser
 from edge.plates.rows import text_rows
 from edge.plates.validate import PROVINCES, SUFFIXES
@@ -144,7 +144,9 @@ def test_a_chinese_character_the_line_drops_is_read_on_its_own(reader: PlateRead
 # - 91, 176 (粤Z1651港, 贵G0327警): the line read 粤 (警) at 0.65 (0.54), the rest of that step on
 #   characters no plate prints there, where the character's cell, read alone, gave the characters that
 #   can stand there under 0.15: among those, at the line's own step, it is sure;
-# - 77 (粤Z0725澳, black): no colour cue finds a black panel; its dark panel is a box of its own now.
+# - 77 (粤Z0725澳, black): no colour cue finds a black panel; its dark panel is a box of its own now;
+# - 81 (苏Z9333警): the line read its office letter Z at 0.42, most of the rest of that step on a 2,
+#   which never stands there: among the letters, the Z is sure.
 SET_PLATES = {
     "doubtful-province": 92,
     "doubtful-suffix": 179,
@@ -154,6 +156,7 @@ SET_PLATES = {
     "province-judged-on-line": 91,
     "suffix-judged-on-line": 176,
     "black-panel": 77,
+    "office-letter": 81,
 }
 
 
@@ -162,6 +165,21 @@ def test_a_plate_of_the_set_that_a_reader_step_is_for_is_read(reader: PlateReade
     case = make_case(1000 + index, float(np.linspace(10, 40, 200)[index]))
     result = reader.read(case.crop)
     assert (result.text, result.unread) == (case.plate, None) and result.confidence >= reader.min_confidence
+
+
+def test_an_office_letter_is_judged_among_letters_and_never_changed() -> None:
+    probs = np.zeros((3, len(PLATE_CHARACTERS)), np.float32)
+    probs[0, PLATE_CHARACTERS.index("苏")] = 0.99
+    probs[1, PLATE_CHARACTERS.index("Z")] = 0.42  # a Z read beside a 2 the model likes better
+    probs[1, PLATE_CHARACTERS.index("2")] = 0.5
+    probs[2, PLATE_CHARACTERS.index("9")] = 0.99
+    line = TextLine("苏Z·9", (0.99, 0.42, 0.9, 0.99), (0.1, 0.3, 0.4, 0.5), probs[[0, 1, 1, 2]])
+    assert judge_office_letter(line).char_scores == (0.99, 1.0, 0.9, 0.99)
+    two = TextLine("苏2·9", (0.99, 0.5, 0.9, 0.99), (0.1, 0.3, 0.4, 0.5), probs[[0, 1, 1, 2]])
+    assert judge_office_letter(two) is two  # a digit read there stays a digit (and no plate): never rewritten
+    probs[1, PLATE_CHARACTERS.index("B")] = 0.43
+    doubted = TextLine("苏Z·9", (0.99, 0.42, 0.9, 0.99), (0.1, 0.3, 0.4, 0.5), probs[[0, 1, 1, 2]])
+    assert judge_office_letter(doubted) is doubted  # the letters' share chooses B, not the Z read: as read
 
 
 def test_a_black_panel_is_proposed_whole() -> None:

@@ -15,8 +15,9 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 PROVINCES = "京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼"
-LETTER = "[A-HJ-NP-Z]"  # the issuing office's letter: no I, no O
-ALNUM = "[A-HJ-NP-Z0-9]"
+OFFICE_LETTERS = "ABCDEFGHJKLMNPQRSTUVWXYZ"  # the issuing office's letter: no I, no O
+LETTER = f"[{OFFICE_LETTERS}]"
+ALNUM = f"[{OFFICE_LETTERS}0-9]"
 SUFFIXES = "警学挂港澳领"  # the last character of the suffixed formats
 SEPARATORS = "·•・.:：-_ 　"
 # Traditional forms of the characters plates print. A recogniser that learnt both scripts splits its
