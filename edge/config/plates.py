@@ -18,7 +18,7 @@ class PlateReaderConfig(Section):
         default=None, description="the text recogniser ONNX file; none = the bundled models/PP-OCRv6_rec_small.onnx"
     )
     min_confidence: float = Field(
-        default=0.9, ge=0.5, le=1.0, description="the weakest character's probability for a plate to be reported"
+        default=0.95, ge=0.5, le=1.0, description="the weakest character's probability for a plate to be reported"
     )
     min_char_px: float = Field(
         default=14.0, ge=8.0, le=100.0, description="smaller characters (in the camera's pixels) are unread: too_small"
