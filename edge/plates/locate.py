@@ -129,26 +129,28 @@ def locate(crop: np.ndarray, max_candidates: int = 5) -> list[Candidate]:
     gray = cv2.cvtColor(small, cv2.COLOR_BGR2GRAY)
     hsv = cv2.cvtColor(small, cv2.COLOR_BGR2HSV)
     min_area = 40
-    found: list[tuple[Shape, float]] = []
+    # (shape, base score, the stroke density it needs): dark panels must be crossed by characters
+    found: list[tuple[Shape, float, float]] = []
     for low, high in _PANELS.values():
         mask = cv2.inRange(hsv, np.array(low, np.uint8), np.array(high, np.uint8))
-        found += [(shape, 0.5 + 0.5 * shape[1]) for shape in _shapes(mask, (5, 3), min_area)]
+        found += [(shape, 0.5 + 0.5 * shape[1], 0.0) for shape in _shapes(mask, (5, 3), min_area)]
     dark = cv2.inRange(hsv, np.array(_DARK[0], np.uint8), np.array(_DARK[1], np.uint8))
     found += [
-        (shape, 0.3 + 0.5 * shape[1])
+        (shape, 0.3 + 0.5 * shape[1], MIN_DARK_STROKES)
         for shape in _shapes(dark, (5, 3), min_area)
-        if shape[1] >= MIN_DARK_FILL and _stroke_density(gray, Candidate(shape[0], 0.0).box) >= MIN_DARK_STROKES
+        if shape[1] >= MIN_DARK_FILL
     ]
     # rows of vertical strokes (any panel colour): close the gaps between characters of a small
     # plate and of a large one
     edges = cv2.convertScaleAbs(cv2.Sobel(gray, cv2.CV_16S, 1, 0, ksize=3))
     _, strokes = cv2.threshold(edges, 0, 255, cv2.THRESH_BINARY | cv2.THRESH_OTSU)
     for kernel in ((7, 3), (15, 5)):
-        found += [(shape, 0.3 + 0.5 * shape[1]) for shape in _shapes(strokes, kernel, min_area)]
+        found += [(shape, 0.3 + 0.5 * shape[1], 0.0) for shape in _shapes(strokes, kernel, min_area)]
     scored = []
-    for (corners, _), shape_score in found:
-        score = shape_score * (0.5 + _stroke_density(gray, Candidate(corners, 0.0).box))
-        scored.append(Candidate(corners / scale, score))
+    for (corners, _), shape_score, least_density in found:
+        density = _stroke_density(gray, Candidate(corners, 0.0).box)
+        if density >= least_density:
+            scored.append(Candidate(corners / scale, shape_score * (0.5 + density)))
     scored.sort(key=lambda c: -c.score)
     kept = _distinct(scored, max_candidates)
     # a row of characters where no panel or stroke box is: a plate the colour of its vehicle (a white

@@ -33,8 +33,9 @@ FIRST_READ = 2  # boxes read first; the others only when these give no plate
 # bench_plates' 600 (three sets) was reported wrongly, at 0.95 none, for two fewer read on the unseen sets.
 MIN_CONFIDENCE = 0.95
 DOUBTFUL = 0.9  # a province or suffix the line reads under this is judged again
-# An end character read under DOUBTFUL is read again from its cell, whatever threshold a reader
-# reports at: bench_plates scores every threshold with one lenient reader, which must read as the others.
+# An end character read under DOUBTFUL is judged again (on the line, else from its cell), whatever
+# threshold a reader reports at: bench_plates scores every threshold with one lenient reader, which
+# must read as the others.
 
 
 class Unread(StrEnum):
@@ -159,21 +160,23 @@ class PlateReader:
         return best
 
     def _with_ends(self, images: list[np.ndarray], lines: list[TextLine]) -> list[tuple[str, float]]:
-        """Each line's text and confidence; where a line reads a whole plate but the Chinese
-        character at its start (the province) or end (警 学 挂 港 澳 领), or reads that character in
-        doubt, it is read again on its own, from the part of the line before (after) the others.
+        """Each line's text and confidence, its office letter judged among the letters; where a line
+        reads a whole plate but the Chinese character at its start (the province) or end (警 学 挂 港
+        澳 领), or reads that character in doubt, that character is judged again (`_end_cells`): at
+        the line's own step where the line read one, else on its own, from the part of the line
+        before (after) the others.
 
         Plate characters are squeezed to half their width: a dense Chinese character so squeezed is
-        what the recogniser, reading the line, drops or misreads most. Read alone, widened, it reads;
-        it joins the text only as one of the characters that can stand there (those that make the
-        rest of the line a plate: 粤 alone before Z1234港), and as sure as its share of the model's
-        probability for those characters.
+        what the recogniser, reading the line, drops or misreads most. It joins the text only as one
+        of the characters that can stand there (those that make the rest of the line a plate: 粤
+        alone before Z1234港), and as sure as its share of the model's probability for those
+        characters.
         """
         lines = [judge_office_letter(line) for line in lines]
         out = [(line.text, line.confidence(SEPARATORS)) for line in lines]
         ends = [_end_cells(image, line) for image, line in zip(images, lines, strict=True)]
-        read_starts = self._read_cells({i: e.start for i, e in enumerate(ends) if e and e.start})
-        read_ends = self._read_cells({i: e.end for i, e in enumerate(ends) if e and e.end})
+        read_starts = self._read_ends({i: e.start for i, e in enumerate(ends) if e and e.start})
+        read_ends = self._read_ends({i: e.end for i, e in enumerate(ends) if e and e.end})
         for i, e in enumerate(ends):
             if e is None:
                 continue
@@ -181,7 +184,7 @@ class PlateReader:
             out[i] = (first[0] + e.core + last[0], min(e.confidence, first[1], last[1]))
         return out
 
-    def _read_cells(self, ends: dict[int, _End]) -> dict[int, tuple[str, float]]:
+    def _read_ends(self, ends: dict[int, _End]) -> dict[int, tuple[str, float]]:
         """Each end's character: as the line read it where it did, else read from its cell."""
         cells = {i: e.cell for i, e in ends.items() if e.cell is not None}
         read = self._recogniser.read_character(list(cells.values()), [ends[i].allowed for i in cells])

@@ -25,6 +25,7 @@ MAX_LINE_WIDTH = 480  # a plate line is at most ~5x as wide as high; wider crops
 
 
 PLATE_CHARACTERS = "".join(sorted(ALPHABET))  # the columns of TextLine.plate_probs
+_PLATE_COLUMN = {ch: i for i, ch in enumerate(PLATE_CHARACTERS)}
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -47,7 +48,7 @@ class TextLine:
         """The character of `allowed` at the step of character `index`, and its share of their
         probability there; None where they hold under MIN_CHARACTER_MASS of it (the model saw
         something else there)."""
-        probs = self.plate_probs[index, [PLATE_CHARACTERS.index(ch) for ch in allowed]]
+        probs = self.plate_probs[index, [_PLATE_COLUMN[ch] for ch in allowed]]
         return _share(probs, allowed)
 
 
