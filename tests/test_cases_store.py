@@ -65,7 +65,53 @@ def test_open_case_is_listed_while_open(tmp_path):
     run.play(0, 25, [CAR])
     (case,) = run.store.cases("cam1", open_only=True)
     assert case.phase == "confirmed" and case.rule_id == "r1"
-    assert run.store.clock("cam1") == EPOCH + 24.5 and run.store.clock("other") is None
+    # the clock is stored with each write: the confirming frame's, until the next checkpoint
+    assert run.store.clock("cam1") == EPOCH + 20 and run.store.clock("other") is None
+    run.engine.checkpoint()
+    assert run.store.clock("cam1") == EPOCH + 24.5
+
+
+def _stored_place(run: Run) -> tuple[str, float, float]:
+    """(key, first_seen, last_seen) of the one place the stored rule state holds."""
+    ((state,),) = [[saved["state"]["places"] for saved in run.store.rule_states("cam1").values()]]
+    (key,), (first,), (last,) = state["key"], state["first_seen"], state["last_seen"]
+    return key, first, last
+
+
+def test_timers_alone_are_written_at_checkpoints_and_a_case_at_once(tmp_path):
+    run = Run(make_config([rule()], top={"storage": {"state_checkpoint_s": 5}}), tmp_path / "state.db")
+    run.play(0, 5, [CAR])
+    key, first, last = _stored_place(run)
+    assert (first, last) == (EPOCH, EPOCH)  # frames 0.5 .. 4.5 s moved timers only: not written yet
+    run.step(5, [CAR])
+    assert _stored_place(run) == (key, EPOCH, EPOCH + 5)  # a checkpoint: 5 s after the last write
+    run.play(5.5, 20.5, [CAR])
+    assert [m.kind for m in run.messages] == ["new"]
+    (case,) = run.store.cases("cam1", open_only=True)  # the confirming frame is written at once, state and all
+    assert case.case_id == run.messages[0].case_id and _stored_place(run)[2] == EPOCH + 20
+    run.close()
+
+
+def test_a_crash_between_checkpoints_resumes_the_same_candidate_into_the_same_case(tmp_path):
+    db, config = tmp_path / "state.db", make_config([rule()], top={"storage": {"state_checkpoint_s": 5}})
+    crashed = Run(config, db)
+    crashed.play(0, 12, [CAR])
+    crashed.close()  # no checkpoint: what the frames after 10 s moved is lost, the place is not
+    again = Run(config, db)
+    again.play(12, 25, [CAR])
+    unbroken = Run(config, tmp_path / "unbroken.db")
+    unbroken.play(0, 25, [CAR])
+    assert [(m.kind, m.case_id) for m in again.messages] == [(m.kind, m.case_id) for m in unbroken.messages]
+    assert again.messages[0].body["times"] == unbroken.messages[0].body["times"]
+    again.close()
+    unbroken.close()
+
+
+def test_every_frame_is_written_with_checkpoints_off(tmp_path):
+    run = Run(make_config([rule()], top={"storage": {"state_checkpoint_s": 0}}), tmp_path / "state.db")
+    run.play(0, 3, [CAR])
+    assert _stored_place(run)[1:] == (EPOCH, EPOCH + 2.5)
+    run.close()
 
 
 def test_unusable_state_files_are_clear_errors(tmp_path):

@@ -104,22 +104,46 @@ class FrameLooks:
 
     def __init__(self, image: np.ndarray) -> None:
         self.image = image
+        self._known: dict[bytes, np.ndarray] = {}  # by box: rules on overlapping zones see the same objects
 
     @functools.cached_property
     def light(self) -> np.ndarray:
         return frame_light(self.image)
 
     def of(self, boxes: np.ndarray) -> np.ndarray:
-        return signatures(self.image, boxes, self.light)
+        boxes = np.asarray(boxes, np.float64).reshape(-1, 4)
+        keys = [box.tobytes() for box in boxes]
+        missing = [i for i, key in enumerate(keys) if key not in self._known]
+        if missing:
+            found = signatures(self.image, boxes[missing], self.light)
+            self._known.update(zip([keys[i] for i in missing], found, strict=True))
+        return np.stack([self._known[key] for key in keys]) if keys else np.zeros((0, SIZE), np.float32)
 
 
 def _cell_distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """(N, M) mean distance of corresponding cells of (N, CELLS, 3) and (M, CELLS, 3); a NaN colour
+    """Mean distance of corresponding cells of (..., CELLS, 3) arrays that broadcast; a NaN colour
     (either side grey) is left out, a NaN first component (unknown) makes the distance NaN."""
-    cells_a, cells_b = a[:, None], b[None]
-    squared = np.nan_to_num((cells_a[..., 1:] - cells_b[..., 1:]) ** 2).sum(axis=3)
-    squared += (cells_a[..., 0] - cells_b[..., 0]) ** 2
-    return np.sqrt(squared).mean(axis=2)
+    squared = np.nan_to_num((a[..., 1:] - b[..., 1:]) ** 2).sum(axis=-1)
+    squared += (a[..., 0] - b[..., 0]) ** 2
+    return np.sqrt(squared).mean(axis=-1)
+
+
+def _cells(signature: np.ndarray, start: int) -> np.ndarray:
+    """(..., CELLS, 3) view of the cells of a (..., SIZE) signature from column `start`."""
+    return signature[..., start : start + 3 * CELLS].reshape(*signature.shape[:-1], CELLS, 3)
+
+
+def _similarity(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Similarity of (..., SIZE) signature arrays that broadcast against each other."""
+    colour = _cell_distance(_cells(a, 0), _cells(b, 0))
+    invariant = _cell_distance(_cells(a, 3 * CELLS), _cells(b, 3 * CELLS))
+    light_a, light_b = a[..., LIGHT], b[..., LIGHT]
+    change = np.nan_to_num(np.abs(light_a[..., :3] - light_b[..., :3])).max(axis=-1)
+    unsteady = np.nan_to_num(light_a[..., 4:] - light_a[..., :3] ** 2 + light_b[..., 4:] - light_b[..., :3] ** 2)
+    same_light = (change <= SAME_LIGHT) & (np.abs(light_a[..., 3] - light_b[..., 3]) < 0.5)
+    same_light &= unsteady.max(axis=-1) <= STEADY**2
+    distance = np.where(same_light, colour, invariant)
+    return np.where(np.isnan(distance), 1.0, np.exp(-distance / SCALE)).astype(np.float32)
 
 
 def similarity(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -127,17 +151,12 @@ def similarity(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     when both were seen in the same light, else by the light-invariant cells."""
     if not len(a) or not len(b):
         return np.ones((len(a), len(b)), np.float32)
-    colour = _cell_distance(a[:, : 3 * CELLS].reshape(len(a), CELLS, 3), b[:, : 3 * CELLS].reshape(len(b), CELLS, 3))
-    invariant = _cell_distance(
-        a[:, 3 * CELLS : 6 * CELLS].reshape(len(a), CELLS, 3), b[:, 3 * CELLS : 6 * CELLS].reshape(len(b), CELLS, 3)
-    )
-    light_a, light_b = a[:, None, LIGHT], b[None, :, LIGHT]
-    change = np.nan_to_num(np.abs(light_a[..., :3] - light_b[..., :3])).max(axis=2)
-    unsteady = np.nan_to_num(light_a[..., 4:] - light_a[..., :3] ** 2 + light_b[..., 4:] - light_b[..., :3] ** 2)
-    same_light = (change <= SAME_LIGHT) & (np.abs(light_a[..., 3] - light_b[..., 3]) < 0.5)
-    same_light &= unsteady.max(axis=2) <= STEADY**2
-    distance = np.where(same_light, colour, invariant)
-    return np.where(np.isnan(distance), 1.0, np.exp(-distance / SCALE)).astype(np.float32)
+    return _similarity(a[:, None], b[None])
+
+
+def paired_similarity(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """(N,) `similarity` of row i of `a` with row i of `b` alone: for the few pairs a caller needs judged."""
+    return _similarity(a, b) if len(a) else np.ones(0, np.float32)
 
 
 def stored(signature: np.ndarray) -> np.ndarray:

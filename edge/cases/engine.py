@@ -75,6 +75,8 @@ class CaseEngine:
         self._comebacks = Comebacks(self._book, lambda case_id: stored.seq if (stored := store.case(case_id)) else 0)
         self._stepper = RuleStepper(self._book, self._clock, self._first, self._suppressions, self._comebacks)
         self._latest: Frame | None = None  # the last processed frame: a patrol visit clears with it
+        self._checkpoint_s = config.storage.state_checkpoint_s
+        self._next_checkpoint = -np.inf  # case clock of the next write of timers alone
         self._book.install(cameras[camera_id], zone_version, self._stored_rules())
 
     def _stored_rules(self) -> dict[RuleKey, CompiledRule]:
@@ -110,6 +112,7 @@ class CaseEngine:
         if camera_cfg.id != self._facts.camera.id:
             raise ConfigError(f"reload for camera {camera_cfg.id!r} sent to the engine of {self._facts.camera.id!r}")
         self._book.install(camera_cfg, zone_version, dict(self._book.rules))
+        self._write_soon()
         self._facts = dataclasses.replace(self._facts, camera=camera_cfg)
 
     def end_candidates(self) -> None:
@@ -119,6 +122,7 @@ class CaseEngine:
         once their object is no longer seen.
         """
         self._book.end_candidates()
+        self._write_soon()
         self._suppressions.invalidate()  # a remembered place no longer shows the same thing
 
     def end_case(self, case_id: str, reason: str) -> None:
@@ -126,6 +130,7 @@ class CaseEngine:
 
         The object now standing there loses the case's place and is timed afresh as a new candidate."""
         self._stepper.end_case(case_id, reason)
+        self._write_soon()
 
     def comebacks(self) -> list[Comeback]:
         """Plate rules' cases cleared less than `re_report_s` ago, each with the candidates at its place now."""
@@ -135,11 +140,13 @@ class CaseEngine:
         """The candidate at `place_key` carries the plate of cleared case `case_id`: when it confirms, that
         case reopens (an "update") instead of a new case opening (edge/cases/comeback.py)."""
         self._comebacks.mark(case_id, place_key)
+        self._write_soon()
 
     def identify(self, case_id: str, plate: str) -> None:
         """The plate stage read `plate` on the case's messages: stored with the case, so its identity
         (another plate at its place, the same plate back after it cleared) survives a restart."""
         self._comebacks.identify(case_id, plate)
+        self._write_soon()
 
     # ----------------------------------------------------------------- per frame
     def process(
@@ -158,9 +165,19 @@ class CaseEngine:
         self._latest = frame
         return self._commit(stepped, messages, now)
 
-    def _commit(self, stepped: Stepped, messages: list[CaseMessage], now: float) -> list[CaseMessage]:
-        """Store the changes with their messages in one transaction; on failure, back to the stored state."""
+    def _commit(
+        self, stepped: Stepped, messages: list[CaseMessage], now: float, force: bool = False
+    ) -> list[CaseMessage]:
+        """Store the changes with their messages in one transaction; on failure, back to the stored state.
+
+        A frame that only moved timers (no message, no settled first-seen picture) is written with the
+        next checkpoint instead (`storage.state_checkpoint_s`): encoding every place of every rule each
+        frame was a third of a camera's rule stepping. A crash then loses at most that much of the
+        candidates' progress; the store always holds one consistent earlier state, and never a
+        message without the state that caused it."""
         clock = self._clock.now if self._clock.now is not None else now
+        if not (force or messages or stepped.pictures) and clock < self._next_checkpoint:
+            return messages
         changes = frame_changes(self._facts.camera.id, clock, self._book, stepped.events, messages, stepped.pictures)
         try:
             self._store.save(self._facts.camera.id, changes)
@@ -168,7 +185,18 @@ class CaseEngine:
             self._book.roll_back(self._facts.camera, self._stored_rules())
             raise
         self._book.committed()
+        self._next_checkpoint = clock + self._checkpoint_s
         return messages
+
+    def _write_soon(self) -> None:
+        """What was decided outside the frames (an edit, a view change, a plate's word) is written with
+        the next frame, not the next checkpoint: a restart must not undo a decision."""
+        self._next_checkpoint = -np.inf
+
+    def checkpoint(self) -> None:
+        """Write the timers now (a patrol visit ended, the camera is closing). Raises StoreError like `process`."""
+        if self._clock.now is not None:
+            self._commit(Stepped(), [], self._clock.now, force=True)
 
     # ----------------------------------------------------------------- patrol visits
     def begin_visit(self, resumed: bool = False) -> None:
@@ -192,7 +220,8 @@ class CaseEngine:
         if frame is None or now is None or self._clock.visit_started > now:
             return []  # the visit analysed no picture: it saw nothing, so it proves no absence
         stepped = self._stepper.absences(self._facts, frame, now)
-        messages = self._commit(stepped, self._composer.messages(self._facts, frame, now, stepped.events, None), now)
+        messages = self._composer.messages(self._facts, frame, now, stepped.events, None)
+        messages = self._commit(stepped, messages, now, force=True)  # the store holds every visit's end
         self._first.pack()  # what waits for the next visit waits small
         return messages
 

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from edge.cases.appearance import SIZE, FrameLooks, similarity
+from edge.cases.appearance import SIZE, FrameLooks, paired_similarity
 from edge.cases.observe import STATIONARY_IOU, Observation, position_scores
 from edge.cases.sightings import settle_after_s
 from edge.cases.state import Places
@@ -53,10 +53,20 @@ def looks_of(looks: FrameLooks, obs: Observation, kind: str) -> np.ndarray:
     return looks.of(obs.subjects)
 
 
-def same_object(places: Places, obs: Observation, looks: np.ndarray, rule: RuleConfig) -> np.ndarray:
-    """(places, rows) bool: the sighting may continue the place (continuity and appearance)."""
-    continuity = box_iou(places.box.astype(np.float32), obs.xyxy.astype(np.float32)) >= rule.min_continuity
-    return continuity & (similarity(places.look, looks) >= rule.min_similarity)
+def same_object(
+    places: Places, obs: Observation, looks: np.ndarray, rule: RuleConfig, where: np.ndarray | None = None
+) -> np.ndarray:
+    """(places, rows) bool: the sighting may continue the place (continuity and appearance).
+
+    where: (places, rows) bool, the pairs the caller will use (at the place's spot); the others are
+    False. Appearance is compared only for pairs that pass the cheaper tests: on a busy zone most
+    places and sightings are far apart."""
+    same = box_iou(places.box.astype(np.float32), obs.xyxy.astype(np.float32)) >= rule.min_continuity
+    if where is not None:
+        same &= where
+    pairs = np.nonzero(same)
+    same[pairs] = paired_similarity(places.look[pairs[0]], looks[pairs[1]]) >= rule.min_similarity
+    return same
 
 
 def continuing(
@@ -67,7 +77,7 @@ def continuing(
     The one test of "still the same object at its place": the dwell and a verification request both use it.
     """
     position = position_scores(places.ref, obs.xyxy, rule.stationary_tolerance)
-    scores = np.where(same_object(places, obs, looks, rule), position, 0.0)
+    scores = np.where(same_object(places, obs, looks, rule, where=position > 0), position, 0.0)
     if rule.kind == RuleKind.STATIC_OBJECT:
         # The scene model's object id proves it is the same object, whose box grows or shrinks
         # (a pile getting bigger, a better-lit outline): the place and its case go on with it.

@@ -86,7 +86,7 @@ class Suppressions:
         labels = np.asarray([s.label for s in entries], dtype=object)
         same_class = labels[:, None] == np.asarray(obs.labels, dtype=object)[None, :]
         at_place = position_scores(remembered.ref, obs.xyxy, rule.stationary_tolerance) > 0
-        hit = same_class & at_place & same_object(remembered, obs, looks, _at_least_default(rule))
+        hit = same_object(remembered, obs, looks, _at_least_default(rule), where=same_class & at_place)
         known = ~np.isnan(looks).any(axis=1)  # an unknown look matches anything: never grounds to suppress
         return keep & ~(hit.any(axis=0) & known)
 

@@ -157,6 +157,13 @@ class StorageConfig(Section):
         default=8.0, ge=0, le=1024, description="disk held back for acknowledgements when it is full"
     )
     evidence_max_kb: int = Field(default=300, ge=20, le=5000, description="largest evidence JPEG")
+    state_checkpoint_s: float = Field(
+        default=5.0,
+        ge=0,
+        le=60,
+        description="rule timers are written to the state file at most this often (case clock seconds); a frame "
+        "that opens, updates or clears a case is always written at once, with its messages; 0: every frame",
+    )
 
     @model_validator(mode="after")
     def _watermarks_in_order(self) -> StorageConfig:

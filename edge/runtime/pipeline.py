@@ -252,11 +252,7 @@ class CameraPipeline:
             paused = tampered or not self._may_open_cases()
             static = update.static_objects if update is not None else None
             if not paused:
-                try:
-                    emitted = self._cases.process(frame, tracked, static)
-                except StoreError as exc:  # the engine is back at its stored state: this frame never happened
-                    self._storage_failed(exc)
-                    emitted = []
+                emitted = self._stored(lambda: self._cases.process(frame, tracked, static))
                 self._hand.hold(emitted, frame, self.release_overdue)
                 if self._plates is not None and self._plates.reads_plates:  # a case is its vehicle's plate
                     self._plates.watch(frame, self._cases)
@@ -282,11 +278,7 @@ class CameraPipeline:
     def end_visit(self) -> list[CaseMessage]:
         """The visit's pictures are all analysed: what it did not see is absent (cases clear, candidates end)."""
         with self._lock:
-            try:
-                emitted = self._cases.end_visit()
-            except StoreError as exc:
-                self._storage_failed(exc)
-                emitted = []
+            emitted = self._stored(self._cases.end_visit)
             self._hand_off()
             if self._seen is not None:  # the live view's picture waits for the next visit small
                 self._seen = replace(self._seen, frame=PackedFrame.pack(unpacked(self._seen.frame)))
@@ -396,4 +388,13 @@ class CameraPipeline:
         """Close the state; messages still waiting for a clip stay stored and go (clipless) at the next start."""
         with self._lock:
             self._closed = True
+            self._stored(self._cases.checkpoint)  # the timers moved since the last checkpoint
             self._store.close()
+
+    def _stored(self, write: Callable[[], list[CaseMessage] | None]) -> list[CaseMessage]:
+        """A case engine step that writes the state file; a failed write is an alarm, the step never happened."""
+        try:
+            return write() or []
+        except StoreError as exc:
+            self._storage_failed(exc)
+            return []
