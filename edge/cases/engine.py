@@ -172,7 +172,7 @@ class CaseEngine:
 
         A frame that only moved timers (no message, no settled first-seen picture) is written with the
         next checkpoint instead (`storage.state_checkpoint_s`): encoding every place of every rule each
-        frame was a third of a camera's rule stepping. A crash then loses at most that much of the
+        frame was about a third of a camera's pipeline time. A crash then loses at most that much of the
         candidates' progress; the store always holds one consistent earlier state, and never a
         message without the state that caused it."""
         clock = self._clock.now if self._clock.now is not None else now
