@@ -16,7 +16,7 @@ import pytest
 import yaml
 from street_clips import SPOT, empty_road, paste, people, play, van
 
-from edge.cases.appearance import SCALE, SIZE, signatures, similarity
+from edge.cases.appearance import SCALE, SIZE, FrameLooks, paired_similarity, signatures, similarity
 from edge.cases.lifecycle import Timing, candidate_decisions
 from edge.cases.observe import Observation
 from edge.cases.places import same_object, still_there
@@ -188,6 +188,29 @@ def test_same_object_decision_table(iou, similar, min_continuity, min_similarity
     obs = observation([0.0, 0.0, 100.0, 100.0 * iou])  # inside the place's box: IoU = iou
     rule = RuleConfig(id="r", event_code="0505", min_continuity=min_continuity, min_similarity=min_similarity)
     assert bool(same_object(place, obs, look_at(similar), rule)[0, 0]) is same
+
+
+def test_looks_are_judged_only_where_the_caller_needs_them_and_as_the_full_table_would() -> None:
+    """`same_object(where=...)` compares looks pair by pair: the same answers as the full table inside
+    `where`, False outside; `FrameLooks` gives a box seen by two rules the signature it gave the first."""
+    rng = np.random.default_rng(7)
+    image = rng.integers(0, 256, (240, 320, 3), np.uint8)
+    boxes = np.array([[10, 10, 60, 90], [50, 20, 110, 100], [200, 100, 260, 200], [12, 8, 62, 92]], np.float64)
+    looks = FrameLooks(image)
+    first = looks.of(boxes[:2])
+    both = looks.of(boxes[[1, 3, 0, 2]])  # two boxes it has, two it has not
+    np.testing.assert_array_equal(both, signatures(image, boxes[[1, 3, 0, 2]]))
+    np.testing.assert_array_equal(both[[2, 0]], first)
+    table = similarity(both, both)
+    np.testing.assert_array_equal(paired_similarity(both, both[[1, 2, 3, 0]]), table[[0, 1, 2, 3], [1, 2, 3, 0]])
+    places = Places(box=boxes[[1, 3, 0, 2]].copy(), look=both)
+    obs = Observation(boxes.astype(np.float32), np.ones(4), ["x"] * 4, Detections.empty(), np.full(4, -1), np.zeros(4))
+    rule = RuleConfig(id="r", event_code="0505", min_continuity=0.3, min_similarity=0.6)
+    full = same_object(places, obs, looks.of(boxes), rule)
+    where = np.zeros((4, 4), bool)
+    where[[0, 1, 3], [1, 3, 0]] = True
+    np.testing.assert_array_equal(same_object(places, obs, looks.of(boxes), rule, where=where), full & where)
+    assert full.any() and (full & ~where).any()  # both sides of `where` are exercised
 
 
 @pytest.mark.parametrize(
