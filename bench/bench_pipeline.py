@@ -10,9 +10,11 @@ are decoded once and the config's detector runs once on each frame the change ga
 engine would run it (its region, batch of one): its CPU per frame is the baseline. Then, for
 --repeats rounds, a fresh `CameraPipeline` (fresh state file, as a replay) analyses the frames
 with those detections: `admit` + `analyse`, all of it on this thread, timed in process CPU time
-(OpenCV's own threads included). Reports per config the pipeline's CPU per frame (median of the
-rounds), the detector's, their ratio, and the cases the pipeline opened (the same in every round, or
-the bench says so).
+(OpenCV's own threads included), interleaved with as many rounds of the same pipeline writing its
+state every frame (`storage.state_checkpoint_s: 0`, how every frame was written before checkpoints),
+the baseline of the checkpoints in the same run. Reports per config and side the pipeline's CPU per
+frame (median of the rounds), the detector's, their ratio, the checkpoints' gain, and the cases the
+pipeline opened (the same in every round of both sides, or the bench says so).
 
 Usage: .venv/bin/python bench/bench_pipeline.py [--configs streams/demo.yaml streams/road.yaml] [--repeats 5]
 """
@@ -23,10 +25,11 @@ import argparse
 import statistics
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from edge.cases import models_for
-from edge.config import load_config
+from edge.config import EdgeConfig, load_config
 from edge.ingest import read_file_frames
 from edge.runtime.pipeline import CameraPipeline, load_detectors
 from edge.types import CaseMessage, Detections, Frame
@@ -34,8 +37,18 @@ from edge.types import CaseMessage, Detections, Frame
 from _common import REPO, machine
 
 
-def _detections(config_path: Path) -> tuple[list[Frame], list[dict[str, Detections]], float]:
-    """The clip's analysed frames, the detections of each (empty where the gate reuses), detector ms/frame."""
+@dataclass
+class _Clip:
+    """A config's clip as the pipeline rounds replay it: frames, each one's detections, the model's names."""
+
+    frames: list[Frame]
+    found: list[dict[str, Detections]]  # empty where the change gate reuses the last detections
+    names: dict[str, list[str]]
+    detector_ms: float  # the detector's CPU per frame it ran on
+
+
+def _detections(config_path: Path) -> _Clip:
+    """The clip's analysed frames with the detections of each, the detector run once per admitted frame."""
     config = load_config(config_path)
     camera = config.cameras[0]
     detectors = load_detectors(config, models_for(camera))
@@ -54,24 +67,22 @@ def _detections(config_path: Path) -> tuple[list[Frame], list[dict[str, Detectio
             runs += bool(admission.models)
             pipeline.analyse(frame, found[-1])
         pipeline.close()
-    return frames, found, 1000 * spent / max(runs, 1)
+    return _Clip(frames, found, names, 1000 * spent / max(runs, 1))
 
 
-def _pipeline_round(config_path: Path, frames: list[Frame], found: list[dict[str, Detections]]) -> tuple[float, int]:
+def _pipeline_round(config: EdgeConfig, clip: _Clip) -> tuple[float, int]:
     """One fresh pipeline over the frames: CPU ms per frame, and the new cases it opened."""
-    config = load_config(config_path)
-    camera = config.cameras[0]
-    names = {m: d.class_names for m, d in load_detectors(config, models_for(camera)).items()}
     opened: list[CaseMessage] = []
     with tempfile.TemporaryDirectory() as scratch:
-        pipeline = CameraPipeline(config, camera.id, Path(scratch) / "state.db", names, opened.append)
+        state = Path(scratch) / "state.db"
+        pipeline = CameraPipeline(config, config.cameras[0].id, state, clip.names, opened.append)
         started = time.process_time()
-        for frame, detections in zip(frames, found, strict=True):
+        for frame, detections in zip(clip.frames, clip.found, strict=True):
             pipeline.admit(frame)
             pipeline.analyse(frame, detections)
         spent = time.process_time() - started
         pipeline.close()
-    return 1000 * spent / len(frames), sum(m.kind == "new" for m in opened)
+    return 1000 * spent / len(clip.frames), sum(m.kind == "new" for m in opened)
 
 
 def main() -> None:
@@ -81,20 +92,29 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
     print(machine())
-    print(f"{'config':<12} {'frames':>6} {'detector ms':>12} {'pipeline ms':>12} {'rounds min-max':>16}", end="")
+    print(f"{'config, side':<26} {'frames':>6} {'detector ms':>12} {'pipeline ms':>12} {'rounds min-max':>16}", end="")
     print(f" {'ratio':>6} cases")
     for path in args.configs:
-        frames, found, detector_ms = _detections(path)
-        rounds = [_pipeline_round(path, frames, found) for _ in range(args.repeats)]
-        times = [ms for ms, _ in rounds]
-        cases = sorted({n for _, n in rounds})
-        pipeline_ms = statistics.median(times)
-        spread = f"{min(times):.2f}-{max(times):.2f}"
+        clip = _detections(path)
+        config = load_config(path)
+        every_frame = config.model_copy(update={"storage": config.storage.model_copy(update={"state_checkpoint_s": 0})})
+        sides = {"every frame": every_frame, "checkpoints": config}
+        rounds: dict[str, list[tuple[float, int]]] = {side: [] for side in sides}
+        for _ in range(args.repeats):
+            for side, side_config in sides.items():
+                rounds[side].append(_pipeline_round(side_config, clip))
+        cases = sorted({n for side in rounds.values() for _, n in side})
         same = str(cases[0]) if len(cases) == 1 else f"DIFFER {cases}"
-        print(
-            f"{path.name:<12} {len(frames):>6} {detector_ms:>12.2f} {pipeline_ms:>12.2f} {spread:>16}"
-            f" {pipeline_ms / detector_ms:>6.3f} {same}"
-        )
+        medians = {}
+        for side, side_rounds in rounds.items():
+            times = [ms for ms, _ in side_rounds]
+            medians[side] = statistics.median(times)
+            spread = f"{min(times):.2f}-{max(times):.2f}"
+            print(
+                f"{path.name + ' ' + side:<26} {len(clip.frames):>6} {clip.detector_ms:>12.2f} {medians[side]:>12.2f}"
+                f" {spread:>16} {medians[side] / clip.detector_ms:>6.3f} {same}"
+            )
+        print(f"{path.name}: checkpoints / every frame {medians['checkpoints'] / medians['every frame']:.2f}")
 
 
 if __name__ == "__main__":

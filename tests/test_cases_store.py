@@ -73,8 +73,9 @@ def test_open_case_is_listed_while_open(tmp_path):
 
 def _stored_place(run: Run) -> tuple[str, float, float]:
     """(key, first_seen, last_seen) of the one place the stored rule state holds."""
-    ((state,),) = [[saved["state"]["places"] for saved in run.store.rule_states("cam1").values()]]
-    (key,), (first,), (last,) = state["key"], state["first_seen"], state["last_seen"]
+    (saved,) = run.store.rule_states("cam1").values()
+    places = saved["state"]["places"]
+    (key,), (first,), (last,) = places["key"], places["first_seen"], places["last_seen"]
     return key, first, last
 
 

@@ -16,7 +16,7 @@ import pytest
 import yaml
 from street_clips import SPOT, empty_road, paste, people, play, van
 
-from edge.cases.appearance import SCALE, SIZE, FrameLooks, paired_similarity, signatures, similarity
+from edge.cases.appearance import SCALE, SIZE, FrameLooks, signatures, similarity
 from edge.cases.lifecycle import Timing, candidate_decisions
 from edge.cases.observe import Observation
 from edge.cases.places import same_object, still_there
@@ -133,8 +133,8 @@ def test_first_seen_picture_shows_the_object_that_stayed_not_the_one_that_passed
     pictures = {n: cv2.imdecode(np.frombuffer(new.pictures[n], np.uint8), cv2.IMREAD_COLOR) for n in first + full}
     first_look, full_look = (signatures(pictures[n], box) for n in (first[0], full[0]))
     passer_look = signatures(paste(empty_road(), passing, SPOT[0], SPOT[1] + 30), box)
-    assert similarity(first_look, full_look)[0, 0] > 0.8  # the first-seen crop is the confirmed van
-    assert similarity(first_look, passer_look)[0, 0] < 0.6
+    assert similarity(first_look, full_look)[0] > 0.8  # the first-seen crop is the confirmed van
+    assert similarity(first_look, passer_look)[0] < 0.6
 
     unchecked, _ = play(config(tmp_path / "b", [parked(**UNCHECKED)]), tmp_path / "b", scene, 30.0)
     assert new_cases(unchecked)[0].body["times"]["first_seen_media_s"] < 1.5, "the old way: the passer's picture"
@@ -201,8 +201,8 @@ def test_looks_are_judged_only_where_the_caller_needs_them_and_as_the_full_table
     both = looks.of(boxes[[1, 3, 0, 2]])  # two boxes it has, two it has not
     np.testing.assert_array_equal(both, signatures(image, boxes[[1, 3, 0, 2]]))
     np.testing.assert_array_equal(both[[2, 0]], first)
-    table = similarity(both, both)
-    np.testing.assert_array_equal(paired_similarity(both, both[[1, 2, 3, 0]]), table[[0, 1, 2, 3], [1, 2, 3, 0]])
+    table = similarity(both[:, None], both[None])
+    np.testing.assert_array_equal(similarity(both, both[[1, 2, 3, 0]]), table[[0, 1, 2, 3], [1, 2, 3, 0]])
     places = Places(box=boxes[[1, 3, 0, 2]].copy(), look=both)
     obs = Observation(boxes.astype(np.float32), np.ones(4), ["x"] * 4, Detections.empty(), np.full(4, -1), np.zeros(4))
     rule = RuleConfig(id="r", event_code="0505", min_continuity=0.3, min_similarity=0.6)

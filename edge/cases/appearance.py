@@ -133,8 +133,10 @@ def _cells(signature: np.ndarray, start: int) -> np.ndarray:
     return signature[..., start : start + 3 * CELLS].reshape(*signature.shape[:-1], CELLS, 3)
 
 
-def _similarity(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Similarity of (..., SIZE) signature arrays that broadcast against each other."""
+def similarity(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Similarity in (0, 1] of signatures, (..., SIZE) arrays that broadcast: row i of `a` with row i of
+    `b` (the pairs a caller needs judged), or `a[:, None]` with `b[None]` for every pair. 1 where either
+    is unknown (NaN); by colour when both were seen in the same light, else by the light-invariant cells."""
     colour = _cell_distance(_cells(a, 0), _cells(b, 0))
     invariant = _cell_distance(_cells(a, 3 * CELLS), _cells(b, 3 * CELLS))
     light_a, light_b = a[..., LIGHT], b[..., LIGHT]
@@ -144,19 +146,6 @@ def _similarity(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     same_light &= unsteady.max(axis=-1) <= STEADY**2
     distance = np.where(same_light, colour, invariant)
     return np.where(np.isnan(distance), 1.0, np.exp(-distance / SCALE)).astype(np.float32)
-
-
-def similarity(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """(N, M) similarity in (0, 1] between signature rows; 1 where either is unknown (NaN): by colour
-    when both were seen in the same light, else by the light-invariant cells."""
-    if not len(a) or not len(b):
-        return np.ones((len(a), len(b)), np.float32)
-    return _similarity(a[:, None], b[None])
-
-
-def paired_similarity(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """(N,) `similarity` of row i of `a` with row i of `b` alone: for the few pairs a caller needs judged."""
-    return _similarity(a, b) if len(a) else np.ones(0, np.float32)
 
 
 def stored(signature: np.ndarray) -> np.ndarray:

@@ -194,7 +194,7 @@ class CaseEngine:
         self._next_checkpoint = -np.inf
 
     def checkpoint(self) -> None:
-        """Write the timers now (a patrol visit ended, the camera is closing). Raises StoreError like `process`."""
+        """Write the timers now (the camera is closing). Raises StoreError like `process`."""
         if self._clock.now is not None:
             self._commit(Stepped(), [], self._clock.now, force=True)
 

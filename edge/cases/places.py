@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from edge.cases.appearance import SIZE, FrameLooks, paired_similarity
+from edge.cases.appearance import SIZE, FrameLooks, similarity
 from edge.cases.observe import STATIONARY_IOU, Observation, position_scores
 from edge.cases.sightings import settle_after_s
 from edge.cases.state import Places
@@ -65,7 +65,7 @@ def same_object(
     if where is not None:
         same &= where
     pairs = np.nonzero(same)
-    same[pairs] = paired_similarity(places.look[pairs[0]], looks[pairs[1]]) >= rule.min_similarity
+    same[pairs] = similarity(places.look[pairs[0]], looks[pairs[1]]) >= rule.min_similarity
     return same
 
 
