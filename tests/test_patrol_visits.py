@@ -50,6 +50,29 @@ def test_a_stream_visit_takes_the_first_key_frames_and_hangs_up(tmp_path):
     assert outcome.duration_s < 2.0
 
 
+@pytest.mark.parametrize("transport", ["tcp", "udp"])
+def test_a_camera_that_freezes_mid_visit_ends_the_visit_within_its_read_timeout(tmp_path, transport):
+    """A frozen camera (its process stopped, its sockets open) ends the visit within its read timeout,
+    keeping the pictures it took: one camera never holds a visit slot longer."""
+    taken: list[Capture] = []
+    with RtspServer(key_frame_clip(tmp_path / "cam.mp4")) as server:
+        cam = camera(server.url, transport=transport, read_timeout_s=1.0)
+        cam = cam.model_copy(update={"analysis": cam.analysis.model_copy(update={"pictures_per_visit": 5})})
+
+        def freeze_after_first(capture: Capture) -> None:
+            taken.append(capture)
+            if len(taken) == 1:
+                server.pause()
+
+        try:
+            outcome = stream_visit(cam, freeze_after_first)
+        finally:
+            server.resume()
+    assert outcome.error is None and outcome.pictures == len(taken) >= 1
+    assert outcome.pictures < 5
+    assert outcome.duration_s < 1.0 * 2 + 1.0  # the read timeout (FFmpeg may try once more), not the default
+
+
 @contextlib.contextmanager
 def tcp_server(answer: bytes | None) -> Iterator[int]:
     """A real TCP server: accepts and says nothing (None), or answers `answer` to whatever comes."""
