@@ -25,8 +25,8 @@ from edge.ingest.visit import Capture, stream_visit
 RATE = 10
 
 
-def camera(url: str, **source) -> CameraConfig:
-    analysis = {"mode": "patrol", "pictures_per_visit": 2, "visit_timeout_s": 2.0}
+def camera(url: str, pictures: int = 2, **source) -> CameraConfig:
+    analysis = {"mode": "patrol", "pictures_per_visit": pictures, "visit_timeout_s": 2.0}
     return make_config([rule()], source={"url": url, **source}, analysis=analysis).cameras[0]
 
 
@@ -56,8 +56,7 @@ def test_a_camera_that_freezes_mid_visit_ends_the_visit_within_its_read_timeout(
     keeping the pictures it took: one camera never holds a visit slot longer."""
     taken: list[Capture] = []
     with RtspServer(key_frame_clip(tmp_path / "cam.mp4")) as server:
-        cam = camera(server.url, transport=transport, read_timeout_s=1.0)
-        cam = cam.model_copy(update={"analysis": cam.analysis.model_copy(update={"pictures_per_visit": 5})})
+        cam = camera(server.url, pictures=5, transport=transport, read_timeout_s=1.0)
 
         def freeze_after_first(capture: Capture) -> None:
             taken.append(capture)
